@@ -1,0 +1,1 @@
+"""The ``scriptorium`` command line (the launcher in ``desktop`` dispatches here)."""

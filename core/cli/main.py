@@ -1,0 +1,47 @@
+"""The ``scriptorium`` command line: one verb per capability.
+
+Errors the engine raises on purpose print one line and exit non-zero; anything else is a
+bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from core import __version__
+from core.cli import verbs_demo, verbs_jobs, verbs_models, verbs_workspace
+from core.errors import ScriptoriumError
+
+VERB_MODULES = (verbs_workspace, verbs_models, verbs_jobs, verbs_demo)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="scriptorium",
+        description="Offline workbench for adapting small language models to your documents. "
+        "With no verb, opens the desktop app.",
+    )
+    parser.add_argument("--version", action="version", version=f"scriptorium {__version__}")
+    sub = parser.add_subparsers(dest="verb", metavar="VERB")
+    for module in VERB_MODULES:
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one CLI verb; returns the process exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.handler(args) or 0)
+    except ScriptoriumError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

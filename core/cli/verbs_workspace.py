@@ -1,0 +1,72 @@
+"""CLI verbs: init, settings, demo."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from core.cli.common import add_common, open_workspace, run_job, workspace_path
+from core.cli.output import print_json
+from core.errors import ConfigError
+from core.settings import Settings, load_settings, save_settings
+from core.workspace import Workspace
+from core.workspace.registry import ModelRegistry
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    init = sub.add_parser("init", help="create a workspace (and import the bundled base model)")
+    add_common(init)
+    init.add_argument("path", nargs="?", help="folder for the new workspace (or use --workspace)")
+    init.add_argument("--name", help="display name (default: the folder name)")
+    init.add_argument("--no-base-model", action="store_true",
+                      help="do not import the bundled Gemma 3 270M base model now")
+    init.set_defaults(handler=cmd_init)
+
+    settings = sub.add_parser("settings", help="show or change user settings")
+    add_common(settings)
+    settings.add_argument("assignments", nargs="*", metavar="KEY=VALUE",
+                          help="e.g. threads=2 device=cpu")
+    settings.set_defaults(handler=cmd_settings)
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    if args.path:
+        args.workspace = args.path
+    workspace = Workspace.create(workspace_path(args), args.name)
+    result: dict[str, Any] = {"workspace": str(workspace.root), "name": workspace.name}
+    if not args.no_base_model:
+        status = run_job(workspace, "import-base-model", {}, as_json=args.json)
+        result["base_model"] = status.result.get("model_id")
+    open_workspace(args)  # remember it as recent
+    if args.json:
+        print_json(result)
+    else:
+        print(f"created workspace {workspace.name!r} at {workspace.root}")
+        if result.get("base_model"):
+            record = ModelRegistry(workspace).get(result["base_model"])
+            print(f"base model: {record.describe()}")
+    return 0
+
+
+def cmd_settings(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    if args.assignments:
+        updates: dict[str, Any] = {}
+        for item in args.assignments:
+            key, sep, value = item.partition("=")
+            if not sep or key not in Settings.model_fields:
+                known = ", ".join(k for k in Settings.model_fields if k != "recent_workspaces")
+                raise ConfigError(f"{item!r} is not KEY=VALUE with a known key ({known}).")
+            updates[key] = value
+        try:
+            settings = Settings.model_validate({**settings.model_dump(), **updates})
+        except ValueError as error:
+            raise ConfigError(f"Invalid setting: {error}") from error
+        save_settings(settings)
+    data = settings.model_dump(mode="json")
+    if args.json:
+        print_json(data)
+    else:
+        for key, value in data.items():
+            print(f"{key}: {value}")
+    return 0

@@ -1,0 +1,45 @@
+"""One exception root with a user-facing message.
+
+The CLI prints ``str(error)`` without a traceback and exits non-zero; the desktop app
+shows it in one dialog. Anything that is not a ``ScriptoriumError`` is a bug.
+"""
+
+from __future__ import annotations
+
+
+class ScriptoriumError(Exception):
+    """Base of every error the engine raises on purpose; the message is for the user."""
+
+    exit_code: int = 1
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message} ({self.hint})" if self.hint else self.message
+
+
+class WorkspaceError(ScriptoriumError):
+    """The workspace folder is missing, not a workspace, or inconsistent."""
+
+
+class ConfigError(ScriptoriumError):
+    """A configuration value is invalid; the message lists every problem at once."""
+
+
+class ModelError(ScriptoriumError):
+    """A model is missing, unsafe to load, or cannot be used for the requested work."""
+
+
+class JobError(ScriptoriumError):
+    """A job could not be started, followed or cancelled."""
+
+
+class JobCancelled(ScriptoriumError):
+    """Raised inside a job function when the user asked it to stop."""
+
+
+class DiskSpaceError(ScriptoriumError):
+    """Not enough free disk for the work asked for."""

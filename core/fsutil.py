@@ -1,0 +1,167 @@
+"""Atomic, private file writes and checksums.
+
+Every write in a workspace goes through here: a temp file in the same folder, fsync,
+rename over the target. A crash leaves either the old file or the new one, never half.
+Files are created 0600 and folders 0700 whatever the process umask.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from core.errors import DiskSpaceError
+
+FILE_MODE = 0o600
+DIR_MODE = 0o700
+_CHUNK = 1 << 20
+
+
+def make_private_dir(path: Path) -> Path:
+    """Create ``path`` (and parents) with mode 0700 for the folders it creates."""
+    path = Path(path)
+    missing = []
+    probe = path
+    while not probe.exists():
+        missing.append(probe)
+        probe = probe.parent
+    for folder in reversed(missing):
+        folder.mkdir(mode=DIR_MODE, exist_ok=True)
+        os.chmod(folder, DIR_MODE)
+    return path
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically, with mode 0600."""
+    path = Path(path)
+    make_private_dir(path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, FILE_MODE)
+        os.replace(tmp, path)
+    except OSError as error:
+        Path(tmp).unlink(missing_ok=True)
+        if error.errno == 28:  # ENOSPC
+            raise DiskSpaceError(f"The disk is full: could not write {path}.") from error
+        raise
+    _fsync_dir(path.parent)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_json(path: Path, value: Any) -> None:
+    atomic_write_text(path, json.dumps(value, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def atomic_write_yaml(path: Path, value: Any) -> None:
+    atomic_write_text(path, yaml.safe_dump(value, sort_keys=False, allow_unicode=True))
+
+
+def read_json(path: Path) -> Any:
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def read_yaml(path: Path) -> Any:
+    with open(path, encoding="utf-8") as handle:
+        return yaml.safe_load(handle)
+
+
+def append_line(path: Path, line: str) -> None:
+    """Append one line and flush it to disk (for logs that must survive a crash)."""
+    path = Path(path)
+    make_private_dir(path.parent)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, FILE_MODE)
+    try:
+        os.write(fd, (line.rstrip("\n") + "\n").encode("utf-8"))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def sha256_file(path: Path, progress: Callable[[int], None] | None = None) -> str:
+    """SHA-256 of a file, read in 1 MiB chunks; ``progress`` gets bytes read so far."""
+    digest = hashlib.sha256()
+    done = 0
+    with open(path, "rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+            done += len(chunk)
+            if progress:
+                progress(done)
+    return digest.hexdigest()
+
+
+def free_bytes(path: Path) -> int:
+    probe = Path(path)
+    while not probe.exists():
+        probe = probe.parent
+    return shutil.disk_usage(probe).free
+
+
+def require_free_space(path: Path, needed: int, what: str) -> None:
+    """Raise a clear error before starting work that would fill the disk."""
+    free = free_bytes(path)
+    if free < needed:
+        raise DiskSpaceError(
+            f"Not enough free disk for {what}: needs {needed / 1e9:.1f} GB, "
+            f"{free / 1e9:.1f} GB free at {path}."
+        )
+
+
+@contextmanager
+def staging_dir(final: Path) -> Iterator[Path]:
+    """Yield a private temp folder next to ``final``; rename it into place on success.
+
+    On an exception the temp folder is removed and ``final`` is untouched.
+    """
+    final = Path(final)
+    make_private_dir(final.parent)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".partial", dir=final.parent))
+    os.chmod(tmp, DIR_MODE)
+    try:
+        yield tmp
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+        _fsync_dir(final.parent)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def link_or_copy(src: Path, dst: Path) -> None:
+    """Hard-link ``src`` to ``dst`` when on one filesystem, else copy it."""
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+    os.chmod(dst, FILE_MODE)

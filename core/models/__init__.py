@@ -1,0 +1,1 @@
+"""Model files: the bundled base model, facts about model folders and GGUF files."""

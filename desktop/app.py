@@ -1,0 +1,47 @@
+"""Start the desktop app."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from core import __version__
+from desktop.errors import show_error
+from desktop.jobs_monitor import JobMonitor
+from desktop.main_window import MainWindow
+from desktop.ops import wait_for_ops
+from desktop.qt import QApplication, QTimer
+from desktop.state import AppState
+
+
+def build(workspace: Path | None = None, sample: bool = False) -> MainWindow:
+    """Create the window (an application must exist); opens ``workspace`` or the sample."""
+    state = AppState()
+    monitor = JobMonitor(threads=state.settings.threads or None)
+    window = MainWindow(state, monitor)
+    if sample:
+        window.open_sample()
+    elif workspace is not None:
+        window.open_path(workspace)
+        window.ensure_base_model()
+    elif state.settings.recent_workspaces and Path(state.settings.recent_workspaces[0]).exists():
+        window.open_path(Path(state.settings.recent_workspaces[0]))
+    return window
+
+
+def run(workspace: Path | None = None, sample: bool = False) -> int:
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("Scriptorium")
+    app.setApplicationVersion(__version__)
+    app.setOrganizationName("Scriptorium")
+    window = build(workspace, sample)
+    window.show()
+
+    def excepthook(kind, error, tb) -> None:  # noqa: ANN001
+        show_error(window, error)
+
+    sys.excepthook = excepthook
+    QTimer.singleShot(0, lambda: None)
+    code = app.exec()
+    wait_for_ops(5000)
+    return int(code)

@@ -1,0 +1,226 @@
+"""The main window: hosts one pane per pipeline stage; holds no state or logic."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from core.jobs.store import JobStatus
+from core.models.bundled import BASE_MODEL_ID
+from core.workspace import Workspace
+from core.workspace.registry import ModelRegistry
+from core.workspace.sample import open_or_create_sample, sample_workspace_path
+from desktop.dialogs.settings import SettingsDialog
+from desktop.errors import show_error
+from desktop.jobs_monitor import JobMonitor
+from desktop.panes.jobs import JobsPane
+from desktop.panes.models import ModelsPane
+from desktop.panes.placeholder import PlaceholderPane
+from desktop.panes.welcome import WelcomePane
+from desktop.qt import (
+    QAction, QFileDialog, QHBoxLayout, QInputDialog, QKeySequence, QListWidget, QMainWindow,
+    QMenu, QMessageBox, QStackedWidget, QWidget,
+)
+from desktop.state import AppState
+
+STAGES: list[tuple[str, str]] = [
+    ("Documents", "Import PDFs, DOCX, text, HTML and CSV/JSONL, tag them and pair RFPs with "
+                  "their proposals. Arrives with the document-import release."),
+    ("Training", "Continued pre-training, instruction tuning and preference alignment with "
+                 "LoRA. Arrives with the fine-tuning release."),
+    ("Merge", "Merge fine-tunes of the same architecture (linear, SLERP, TIES, DARE, task "
+              "arithmetic). Arrives with the merging release."),
+    ("Export", "Export to GGUF and quantize for llama.cpp. Arrives with the export release."),
+    ("Knowledge", "Search your documents and reference tables (LanceDB, hybrid search). "
+                  "Arrives with the knowledge-base release."),
+    ("Draft", "Draft proposals with your model, grounded in the knowledge base. Arrives with "
+              "the drafting release."),
+]
+SECTIONS = [name for name, _ in STAGES] + ["Models", "Jobs"]
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, state: AppState, monitor: JobMonitor) -> None:
+        super().__init__()
+        self.setObjectName("mainWindow")
+        self.state = state
+        self.monitor = monitor
+        self.resize(1200, 780)
+
+        self.sidebar = QListWidget()
+        self.sidebar.setObjectName("sections")
+        self.sidebar.setFixedWidth(170)
+        self.stack = QStackedWidget()
+        self.welcome = WelcomePane()
+        self.stack.addWidget(self.welcome)
+        self.panes: dict[str, QWidget] = {}
+        for name, description in STAGES:
+            self.panes[name] = PlaceholderPane(name, description)
+        self.panes["Models"] = ModelsPane(state, monitor)
+        self.panes["Jobs"] = JobsPane(state, monitor)
+        for name in SECTIONS:
+            self.sidebar.addItem(name)
+            self.stack.addWidget(self.panes[name])
+        self.sidebar.currentRowChanged.connect(self._on_section)
+
+        central = QWidget()
+        layout = QHBoxLayout(central)
+        layout.addWidget(self.sidebar)
+        layout.addWidget(self.stack, 1)
+        self.setCentralWidget(central)
+        self._build_menus()
+
+        self.welcome.open_sample.connect(self.open_sample)
+        self.welcome.new_workspace.connect(self.new_workspace)
+        self.welcome.open_workspace.connect(self.open_workspace)
+        self.welcome.open_recent.connect(lambda path: self.open_path(Path(path)))
+        state.workspace_changed.connect(self._on_workspace)
+        state.settings_changed.connect(lambda _: self._fill_recent())
+        monitor.changed.connect(self._update_status)
+        monitor.finished.connect(self._on_job_finished)
+        self._on_workspace(state.workspace)
+
+    # -- menus ------------------------------------------------------------------------
+    def _build_menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        for text, slot, shortcut in (
+            ("&New workspace…", self.new_workspace, QKeySequence.StandardKey.New),
+            ("&Open workspace…", self.open_workspace, QKeySequence.StandardKey.Open),
+        ):
+            action = QAction(text, self)
+            action.setShortcut(shortcut)
+            action.triggered.connect(slot)
+            file_menu.addAction(action)
+        self.recent_menu = QMenu("Open &recent", self)
+        file_menu.addMenu(self.recent_menu)
+        file_menu.addSeparator()
+        settings = QAction("&Settings…", self)
+        settings.setObjectName("settingsAction")
+        settings.triggered.connect(self.edit_settings)
+        file_menu.addAction(settings)
+        file_menu.addSeparator()
+        quit_action = QAction("&Quit", self)
+        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        quit_action.triggered.connect(self.close)
+        file_menu.addAction(quit_action)
+        self._fill_recent()
+
+    def _fill_recent(self) -> None:
+        self.recent_menu.clear()
+        for path in self.state.settings.recent_workspaces:
+            action = self.recent_menu.addAction(path)
+            action.triggered.connect(lambda _=False, p=path: self.open_path(Path(p)))
+        self.recent_menu.setEnabled(bool(self.state.settings.recent_workspaces))
+        self.welcome.set_recent(self.state.settings.recent_workspaces)
+
+    # -- sections -----------------------------------------------------------------------
+    def show_section(self, name: str) -> None:
+        self.sidebar.setCurrentRow(SECTIONS.index(name))
+
+    def current_section(self) -> str | None:
+        row = self.sidebar.currentRow()
+        return SECTIONS[row] if self.state.workspace and row >= 0 else None
+
+    def _on_section(self, row: int) -> None:
+        if self.state.workspace is None or row < 0:
+            self.stack.setCurrentWidget(self.welcome)
+        else:
+            self.stack.setCurrentWidget(self.panes[SECTIONS[row]])
+
+    def _on_workspace(self, workspace: Workspace | None) -> None:
+        self.monitor.set_workspace(workspace)
+        self.sidebar.setEnabled(workspace is not None)
+        if workspace is None:
+            self.setWindowTitle("Scriptorium")
+            self.stack.setCurrentWidget(self.welcome)
+        else:
+            self.setWindowTitle(f"{workspace.name} — Scriptorium")
+            self.show_section("Models")
+            self._on_section(self.sidebar.currentRow())
+        self._update_status()
+
+    def _update_status(self) -> None:
+        workspace = self.state.workspace
+        running = len(self.monitor.handles)
+        text = f"Workspace: {workspace.root}" if workspace else "No workspace open"
+        if running:
+            text += f"   |   {running} job{'s' if running > 1 else ''} running"
+        self.statusBar().showMessage(text)
+
+    def _on_job_finished(self, job_id: str, status: JobStatus) -> None:
+        if status.state == "failed":
+            self.statusBar().showMessage(f"{status.title} failed: {status.error}", 15000)
+
+    # -- workspace actions -----------------------------------------------------------
+    def open_path(self, path: Path) -> None:
+        try:
+            self.state.open_workspace(path)
+        except Exception as error:
+            show_error(self, error)
+
+    def open_sample(self) -> None:
+        """Open (creating on first use) the sample workspace; import the base model if needed."""
+        try:
+            workspace, _ = open_or_create_sample(sample_workspace_path(self.state.settings))
+            self.state.set_workspace(workspace)
+        except Exception as error:
+            show_error(self, error)
+            return
+        self.ensure_base_model()
+
+    def ensure_base_model(self) -> None:
+        """Start the base-model import when the open workspace lacks it (and none runs)."""
+        workspace = self.state.workspace
+        if workspace is None or ModelRegistry(workspace).exists(BASE_MODEL_ID):
+            return
+        if any(h.status.kind == "import-base-model" for h in self.monitor.handles.values()):
+            return
+        job_id = self.monitor.submit("import-base-model", {})
+        self.show_section("Jobs")
+        self.panes["Jobs"].select_job(job_id)  # type: ignore[attr-defined]
+
+    def open_workspace(self) -> None:
+        folder = QFileDialog.getExistingDirectory(
+            self, "Open workspace", self.state.settings.workspaces_dir
+        )
+        if folder:
+            self.open_path(Path(folder))
+
+    def new_workspace(self) -> None:
+        name, ok = QInputDialog.getText(self, "New workspace", "Name of the new workspace:")
+        if not ok or not name.strip():
+            return
+        parent = QFileDialog.getExistingDirectory(
+            self, "Where to create it", self.state.settings.workspaces_dir
+        )
+        if not parent:
+            return
+        folder = Path(parent) / "".join(c if c.isalnum() or c in "-_" else "-" for c in name)
+        try:
+            self.state.create_workspace(folder, name.strip())
+        except Exception as error:
+            show_error(self, error)
+            return
+        self.ensure_base_model()
+
+    def edit_settings(self) -> None:
+        dialog = SettingsDialog(self.state.settings, self)
+        if dialog.exec():
+            self.state.update_settings(dialog.result_settings())
+            self.monitor.threads = self.state.settings.threads or None
+
+    # -- quitting ----------------------------------------------------------------------
+    def closeEvent(self, event) -> None:  # noqa: N802 - Qt name
+        if self.monitor.handles:
+            box = QMessageBox(self)
+            box.setWindowTitle("Jobs are running")
+            box.setText(f"{len(self.monitor.handles)} job(s) are still running.")
+            keep = box.addButton("Quit, let them finish", QMessageBox.ButtonRole.AcceptRole)
+            stop = box.addButton("Cancel the jobs and quit", QMessageBox.ButtonRole.DestructiveRole)
+            box.addButton("Don't quit", QMessageBox.ButtonRole.RejectRole)
+            box.exec()
+            if box.clickedButton() is stop:
+                self.monitor.cancel_all()
+            elif box.clickedButton() is not keep:
+                event.ignore()
+                return
+        event.accept()
