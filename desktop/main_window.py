@@ -17,8 +17,17 @@ from desktop.panes.models import ModelsPane
 from desktop.panes.placeholder import PlaceholderPane
 from desktop.panes.welcome import WelcomePane
 from desktop.qt import (
-    QAction, QFileDialog, QHBoxLayout, QInputDialog, QKeySequence, QListWidget, QMainWindow,
-    QMenu, QMessageBox, QStackedWidget, QWidget,
+    QAction,
+    QFileDialog,
+    QHBoxLayout,
+    QInputDialog,
+    QKeySequence,
+    QListWidget,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QStackedWidget,
+    QWidget,
 )
 from desktop.state import AppState
 

@@ -16,6 +16,7 @@ class AppState(QObject):
     workspace_changed = Signal(object)  # Workspace | None
     settings_changed = Signal(object)  # Settings
     models_changed = Signal()
+    documents_changed = Signal()
 
     def __init__(self) -> None:
         super().__init__()

@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from core.cli.output import ProgressPrinter
-from core.errors import JobError, ScriptoriumError, WorkspaceError
+from core.errors import JobError, WorkspaceError
 from core.jobs import JobRunner, JobStatus
 from core.settings import load_settings, save_settings
 from core.workspace import Workspace
@@ -59,8 +59,8 @@ def run_job(
     """Start a job and follow it to the end in this terminal; Ctrl-C cancels it."""
     runner = runner_for(workspace)
     handle = runner.submit(kind, config, title)
-    printer = ProgressPrinter(sys.stderr, as_json=False) if not as_json else None
-    if printer and not as_json:
+    printer = None if as_json else ProgressPrinter(sys.stderr)
+    if printer:
         sys.stderr.write(f"job {handle.job_id} started (Ctrl-C cancels)\n")
     try:
         status = handle.follow(printer)
@@ -76,7 +76,3 @@ def run_job(
     if status.state == "cancelled":
         raise JobError(f"Job {status.id} was cancelled.")
     return status
-
-
-def fail(message: str) -> None:
-    raise ScriptoriumError(message)

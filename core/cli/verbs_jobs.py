@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 
 from core.cli.common import add_common, open_workspace, run_job, runner_for
-from core.cli.output import ProgressPrinter, format_duration, print_json, progress_text, table
+from core.cli.output import ProgressPrinter, print_json, progress_text, table
 from core.errors import ConfigError, JobError
 from core.jobs import JobStore
 from core.jobs.kinds import KINDS
@@ -111,6 +111,5 @@ def cmd_jobs(args: argparse.Namespace) -> int:
         if args.json:
             print_json(final.model_dump(mode="json"))
         else:
-            print(f"job {final.id} {final.state} after {format_duration(0)}"
-                  if False else f"job {final.id} {final.state}")
+            print(f"job {final.id} {final.state}")
     return 0

@@ -12,7 +12,6 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
 
 from core.errors import JobCancelled
 from core.fsutil import append_line
@@ -181,8 +180,3 @@ def read_events(job_dir: Path, offset: int = 0) -> tuple[list[ProgressEvent], in
         except (ValueError, TypeError):
             continue
     return events, offset + consumed
-
-
-def summarise(event: ProgressEvent) -> dict[str, Any]:
-    """A compact dict for CLI ``--json`` output."""
-    return json.loads(event.to_line())

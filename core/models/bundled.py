@@ -23,7 +23,11 @@ from pydantic import BaseModel, ConfigDict
 import resources
 from core.errors import ModelError
 from core.fsutil import (
-    atomic_write_text, link_or_copy, make_private_dir, require_free_space, sha256_file,
+    atomic_write_text,
+    link_or_copy,
+    make_private_dir,
+    require_free_space,
+    sha256_file,
     staging_dir,
 )
 from core.jobs.progress import JobContext

@@ -8,8 +8,20 @@ from core.jobs.progress import ProgressEvent
 from desktop.jobs_monitor import JobMonitor
 from desktop.ops import CoreOp
 from desktop.qt import (
-    QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QPlainTextEdit, QProgressBar,
-    QPushButton, QSplitter, Qt, QTableWidget, QTableWidgetItem, QTimer, QVBoxLayout, QWidget,
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    Qt,
+    QTableWidget,
+    QTableWidgetItem,
+    QTimer,
+    QVBoxLayout,
+    QWidget,
 )
 from desktop.state import AppState
 

@@ -10,8 +10,18 @@ from core.workspace.registry import ModelRecord, ModelRegistry
 from desktop.jobs_monitor import JobMonitor
 from desktop.ops import CoreOp
 from desktop.qt import (
-    QAbstractItemView, QHBoxLayout, QLabel, QMessageBox, QPushButton, QSplitter, Qt,
-    QTextBrowser, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget,
+    QAbstractItemView,
+    QHBoxLayout,
+    QLabel,
+    QMessageBox,
+    QPushButton,
+    QSplitter,
+    Qt,
+    QTextBrowser,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
 )
 from desktop.state import AppState
 
