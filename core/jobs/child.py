@@ -47,12 +47,12 @@ def run(job_dir: Path) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
 
-    status = store.read_status(job_id)
-    status = status.model_copy(update={
-        "state": "running", "started": now_iso(), "pid": os.getpid(),
-        "pid_started": psutil.Process().create_time(),
-    })
-    store.write_status(status)
+    status = store.update_status(
+        job_id, state="running", started=now_iso(), pid=os.getpid(),
+        pid_started=psutil.Process().create_time(),
+    )
+    if status.cancel_requested:
+        cancel.set()  # cancelled before it could start
     ctx = JobContext(job_dir, cancel.is_set)
     ctx.state("running")
     workspace.audit.record("job.start", actor="job", id=job_id, kind=status.kind)
@@ -77,10 +77,7 @@ def run(job_dir: Path) -> int:
         state, code = "failed", EXIT_FAILED
         error = f"Internal error ({type(exc).__name__}: {exc}); see the job log."
 
-    latest = store.read_status(job_id)  # keeps a cancel request written meanwhile
-    store.write_status(latest.model_copy(update={
-        "state": state, "ended": now_iso(), "error": error, "result": result,
-    }))
+    latest = store.update_status(job_id, state=state, ended=now_iso(), error=error, result=result)
     ctx.state(state, error or "")
     workspace.audit.record(f"job.{state}", actor="job", id=job_id, kind=latest.kind, error=error)
     return code

@@ -49,6 +49,7 @@ class JobHandle:
         self._process = process
         self._offset = 0
         self._kill_at: float | None = None
+        self._cancelling = False
         self._final: JobStatus | None = None
 
     @property
@@ -80,7 +81,7 @@ class JobHandle:
         more, self._offset = self.store.events(self.job_id, self._offset)
         status = self.store.read_status(self.job_id)
         if not status.finished:
-            status = self.store.mark_dead(status, code)
+            status = self.store.mark_dead(status, code, cancelling=self._cancelling)
         self._final = status
         return events + more, status
 
@@ -89,7 +90,8 @@ class JobHandle:
         status = self.store.read_status(self.job_id)
         if status.finished:
             return
-        self.store.write_status(status.model_copy(update={"cancel_requested": True}))
+        self.store.update_status(self.job_id, cancel_requested=True)
+        self._cancelling = True
         self.store.workspace.audit.record("job.cancel", id=self.job_id)
         self._signal(signal.SIGTERM)
         self._kill_at = time.monotonic() + grace_s

@@ -23,6 +23,7 @@ from core.fsutil import atomic_write_json, atomic_write_yaml, make_private_dir, 
 from core.jobs.kinds import get_kind, validate_config
 from core.jobs.progress import ProgressEvent, read_events
 from core.workspace import Workspace
+from core.workspace.locking import file_lock
 
 JobState = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 FINAL_STATES: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
@@ -99,6 +100,13 @@ class JobStore:
     def write_status(self, status: JobStatus) -> None:
         atomic_write_json(self.root / status.id / "status.json", status.model_dump(mode="json"))
 
+    def update_status(self, job_id: str, **changes: Any) -> JobStatus:
+        """Read-modify-write the status under a lock (the child and the runner both write)."""
+        with file_lock(self.root / job_id / "status.lock"):
+            status = self.read_status(job_id).model_copy(update=changes)
+            self.write_status(status)
+        return status
+
     def read_status(self, job_id: str) -> JobStatus:
         path = self.job_dir(job_id) / "status.json"
         try:
@@ -117,12 +125,14 @@ class JobStore:
             status = self.mark_dead(status)
         return status
 
-    def mark_dead(self, status: JobStatus, returncode: int | None = None) -> JobStatus:
+    def mark_dead(
+        self, status: JobStatus, returncode: int | None = None, *, cancelling: bool = False
+    ) -> JobStatus:
         """Record that the job's process ended without writing a final state."""
         fresh = self.read_status(status.id)
         if fresh.finished:
             return fresh
-        if fresh.cancel_requested:
+        if fresh.cancel_requested or cancelling:
             state, error = "cancelled", "The job was stopped before it finished."
         else:
             how = f"exit code {returncode}" if returncode is not None else "an unknown cause"
@@ -133,8 +143,7 @@ class JobStore:
             if tail:
                 error += " Last output: " + tail.splitlines()[-1][:300]
             state = "failed"
-        updated = fresh.model_copy(update={"state": state, "ended": now_iso(), "error": error})
-        self.write_status(updated)
+        updated = self.update_status(status.id, state=state, ended=now_iso(), error=error)
         self.workspace.audit.record(f"job.{state}", id=status.id, kind=status.kind, error=error)
         return updated
 
