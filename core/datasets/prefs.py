@@ -1,0 +1,91 @@
+"""The preference dataset: chosen/rejected pairs from analysts' feedback.
+
+``W/feedback/*.jsonl`` holds one object per line with ``prompt``, ``chosen`` and
+``rejected`` (the prompt may also be a list of chat messages). Lines that are not such
+an object (bad JSON, a missing or empty field, chosen equal to rejected) are skipped and
+counted. Rows take the shape TRL's DPO and ORPO trainers read: ``prompt`` rendered with
+the chat template up to the reply, ``chosen``/``rejected`` the replies with their
+end-of-turn marker.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from typing import Any
+
+from core.datasets.chat import render_pair
+from core.datasets.model import BuildDatasetConfig, Built, DatasetError
+from core.datasets.split import choose_heldout
+from core.fsutil import sha256_file
+from core.workspace import Workspace
+
+Progress = Callable[[int, int, str], None]
+
+
+def _valid(item: Any) -> bool:
+    if not isinstance(item, dict):
+        return False
+    prompt, chosen, rejected = item.get("prompt"), item.get("chosen"), item.get("rejected")
+    if isinstance(prompt, list):
+        ok_prompt = bool(prompt) and all(
+            isinstance(m, dict) and isinstance(m.get("role"), str)
+            and isinstance(m.get("content"), str) for m in prompt)
+    else:
+        ok_prompt = isinstance(prompt, str) and bool(prompt.strip())
+    return (ok_prompt and isinstance(chosen, str) and isinstance(rejected, str)
+            and bool(chosen.strip()) and bool(rejected.strip())
+            and chosen.strip() != rejected.strip())
+
+
+def read_feedback(workspace: Workspace) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Well-formed feedback pairs and, per file, its checksum and skipped line numbers."""
+    pairs: list[dict[str, Any]] = []
+    files: dict[str, Any] = {}
+    for path in sorted(workspace.feedback_dir.glob("*.jsonl")):
+        skipped = []
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            for number, line in enumerate(handle, 1):
+                if not line.strip():
+                    continue
+                try:
+                    item = json.loads(line)
+                except ValueError:
+                    item = None
+                if _valid(item):
+                    pairs.append({**item, "file": path.name, "line": number})
+                else:
+                    skipped.append(number)
+        files[path.name] = {"sha256": sha256_file(path), "skipped_lines": skipped}
+    return pairs, files
+
+
+def build_prefs(workspace: Workspace, config: BuildDatasetConfig, tokenizer: Any,
+                progress: Progress, check_cancelled: Callable[[], None]) -> Built:
+    pairs, files = read_feedback(workspace)
+    malformed = sum(len(f["skipped_lines"]) for f in files.values())
+    if not pairs:
+        raise DatasetError(
+            f"No usable preference pairs in {workspace.feedback_dir} "
+            f"({len(files)} files, {malformed} malformed lines).",
+            hint="accept or reject drafts in the drafting pane to collect feedback")
+    rows: dict[str, dict[str, Any]] = {}
+    for step, pair in enumerate(pairs, 1):
+        check_cancelled()
+        prompt, chosen = render_pair(tokenizer, pair["prompt"], pair["chosen"])
+        _, rejected = render_pair(tokenizer, pair["prompt"], pair["rejected"])
+        key = hashlib.sha256(json.dumps([prompt, chosen, rejected]).encode()).hexdigest()
+        rows.setdefault(key, {"prompt": prompt, "chosen": chosen, "rejected": rejected,
+                              "file": pair["file"], "line": pair["line"]})
+        progress(step, len(pairs), f"rendered {pair['file']}:{pair['line']}")
+    # Rows with the same prompt stay on one side of the split.
+    prompt_key = {k: hashlib.sha256(r["prompt"].encode()).hexdigest() for k, r in rows.items()}
+    heldout_prompts = choose_heldout(prompt_key.values(), config.heldout_fraction, config.seed)
+    train = [r for k, r in rows.items() if prompt_key[k] not in heldout_prompts]
+    heldout = [r for k, r in rows.items() if prompt_key[k] in heldout_prompts]
+    summary = {"pairs": len(rows), "train": len(train), "heldout": len(heldout),
+               "malformed_lines": malformed, "duplicates_dropped": len(pairs) - len(rows),
+               "feedback_files": len(files)}
+    return Built(files={"train.jsonl": train, "heldout.jsonl": heldout},
+                 sources={"feedback": files}, summary=summary)

@@ -1,0 +1,67 @@
+"""Preference datasets from analysts' feedback files."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from dataset_fixtures import TINY, write_feedback
+
+from core.datasets import BuildDatasetConfig, DatasetError, DatasetStore, build_dataset
+from core.workspace import Workspace
+
+
+def prefs(**values: Any) -> BuildDatasetConfig:
+    return BuildDatasetConfig(**{"kind": "prefs", "model": TINY, **values})
+
+
+def good(number: int) -> dict[str, str]:
+    return {"prompt": f"Draft the transition plan summary number {number}.",
+            "chosen": f"The transition completes in 30 days with weekly reviews ({number}).",
+            "rejected": f"We will figure it out later ({number})."}
+
+
+def test_feedback_pairs_with_malformed_lines_skipped_and_counted(
+        ds_workspace: Workspace, tiny_tokenizer: Any) -> None:
+    write_feedback(ds_workspace, "2026-01.jsonl", [
+        good(1), good(2), "{not json", {"prompt": "no answers"}, good(3),
+        {"prompt": "Same?", "chosen": "yes", "rejected": "yes"}, ["a", "list"],
+    ])
+    write_feedback(ds_workspace, "2026-02.jsonl", [good(4), good(1), {"prompt": 3,
+                                                                       "chosen": "a",
+                                                                       "rejected": "b"}])
+    (ds_workspace.feedback_dir / "notes.txt").write_text("not feedback", encoding="utf-8")
+    record = build_dataset(ds_workspace, prefs(heldout_fraction=0.25)).record
+    summary = record.summary
+    assert summary["malformed_lines"] == 5
+    assert summary["duplicates_dropped"] == 1  # good(1) twice
+    assert summary["pairs"] == 4 and (summary["train"], summary["heldout"]) == (3, 1)
+    assert record.sources["feedback"]["2026-01.jsonl"]["skipped_lines"] == [3, 4, 6, 7]
+    assert record.sources["feedback"]["2026-02.jsonl"]["skipped_lines"] == [3]
+    rows = DatasetStore(ds_workspace).rows(record.id, "train")
+    for row in rows:
+        assert set(row) >= {"prompt", "chosen", "rejected"}
+        assert row["prompt"].startswith("<bos><start_of_turn>user\nDraft the transition")
+        assert row["prompt"].endswith("<start_of_turn>model\n")
+        assert row["chosen"].endswith("<end_of_turn>\n") and row["rejected"].endswith(
+            "<end_of_turn>\n")
+    assert record.documents == ()
+
+
+def test_prefs_for_training_and_reuse(ds_workspace: Workspace) -> None:
+    from core.training.data import load_training_data
+
+    write_feedback(ds_workspace, "a.jsonl", [good(n) for n in range(10)])
+    first = build_dataset(ds_workspace, prefs()).record
+    data = load_training_data(ds_workspace, first.id, "prefs")
+    assert data.train.column_names == ["prompt", "chosen", "rejected"]
+    assert len(data.train) == 9 and len(data.heldout) == 1
+    assert build_dataset(ds_workspace, prefs()).reused
+    write_feedback(ds_workspace, "b.jsonl", [good(11)])
+    assert build_dataset(ds_workspace, prefs()).record.id == "prefs-v2"
+
+
+def test_no_feedback_is_a_clear_error(ds_workspace: Workspace) -> None:
+    write_feedback(ds_workspace, "bad.jsonl", ["nope"])
+    with pytest.raises(DatasetError, match="1 malformed lines"):
+        build_dataset(ds_workspace, prefs())
