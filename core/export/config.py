@@ -1,0 +1,62 @@
+"""The export config: which model, which GGUF files, how they are checked."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from core.errors import ConfigError
+
+QuantType = Literal["f16", "q8_0", "q6_k", "q5_k_m", "q4_k_m"]
+QUANTS: tuple[str, ...] = ("f16", "q8_0", "q6_k", "q5_k_m", "q4_k_m")
+# Bytes per parameter of each file, roughly (for the free-disk check before starting).
+BYTES_PER_PARAM: dict[str, float] = {
+    "f16": 2.0, "q8_0": 1.07, "q6_k": 0.83, "q5_k_m": 0.72, "q4_k_m": 0.62}
+
+
+class ExportConfig(BaseModel):
+    """One export: a model to GGUF f16, then quantized, each output verified."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    model: str = Field(min_length=1, description="registry id (base, merged or adapter)")
+    quants: tuple[QuantType, ...] = Field(
+        default=("q4_k_m",), min_length=1,
+        description="files to register; f16 is always made first, kept only if listed")
+    name: str | None = Field(default=None, description="general.name in the GGUF")
+    pre_tokenizer: str | None = Field(
+        default=None, description="llama.cpp BPE pre-tokenizer name (e.g. gpt-2) for a "
+        "tokenizer the converter does not recognise")
+    heldout_file: str | None = Field(
+        default=None, description="text file for the perplexity check (default: built in)")
+    eval_tokens: int = Field(default=320, ge=16, le=4096,
+                             description="tokens of held-out text scored for perplexity")
+    generate_tokens: int = Field(default=16, ge=1, le=256)
+
+    @field_validator("quants", mode="before")
+    @classmethod
+    def _normalise(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [value]
+        if isinstance(value, (list, tuple)):
+            seen: list[str] = []
+            for item in value:
+                item = str(item).lower().replace("-", "_")
+                if item not in seen:
+                    seen.append(item)
+            return tuple(seen)
+        return value
+
+
+def parse_export_config(raw: Mapping[str, Any]) -> ExportConfig:
+    """Validate a raw mapping; every problem in one ``ConfigError``."""
+    try:
+        return ExportConfig.model_validate(dict(raw))
+    except ValidationError as error:
+        problems = []
+        for item in error.errors():
+            where = ".".join(str(p) for p in item["loc"]) or "config"
+            problems.append(f"{where}: {str(item['msg']).removeprefix('Value error, ')}")
+        raise ConfigError("Invalid export config: " + "; ".join(problems) + ".") from error

@@ -1,0 +1,174 @@
+"""The ``merge`` job: resolve, check, merge with mergekit, verify, register.
+
+1. resolve the models (and the base: given, or the models' common parent in the registry);
+2. refuse incompatible models with a message that names what differs;
+3. merge adapters into their base (scratch folder in the run), check free disk;
+4. run mergekit on absolute paths, a progress step and cancel point per tensor;
+5. check the result has no NaN/inf, write ``merge.yaml`` and ``mergekit.yaml`` beside it and
+   register it as kind ``merged`` with the source models as parents.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+from core.errors import ConfigError, ModelError
+from core.fsutil import atomic_write_text, require_free_space
+from core.jobs.progress import JobContext
+from core.merging.compat import check_compatible, explain
+from core.merging.config import METHOD_TITLES, NEEDS_BASE, MergeConfig, merge_yaml
+from core.merging.engine import run_mergekit
+from core.merging.sources import full_model_folder
+from core.models.info import hf_model_facts
+from core.workspace import Workspace
+from core.workspace.registry import ModelRecord, ModelRegistry, new_model_id
+
+MERGE_YAML = "merge.yaml"
+MERGEKIT_YAML = "mergekit.yaml"
+# Share of the progress bar per phase (measured on the 270M model: merging dominates).
+_PHASES = {"prepare": (0.0, 0.08), "load": (0.08, 0.02), "plan": (0.10, 0.02),
+           "merge": (0.12, 0.78), "save": (0.90, 0.02), "verify": (0.92, 0.08)}
+_TOTAL = 1000
+_BYTES = {"float32": 4, "bfloat16": 2, "float16": 2}
+
+
+def common_parent(registry: ModelRegistry, records: list[ModelRecord]) -> ModelRecord | None:
+    """The nearest full model (base or merged) every record descends from, if any."""
+    if not records:
+        return None
+    shared: set[str] | None = None
+    for record in records:
+        ancestors = {r.id for r in registry.lineage(record.id)[1:] if r.kind in ("base", "merged")}
+        shared = ancestors if shared is None else shared & ancestors
+    for candidate in registry.lineage(records[0].id)[1:]:  # nearest first
+        if candidate.id in (shared or set()):
+            return candidate
+    return None
+
+
+def resolve_models(workspace: Workspace, config: MergeConfig
+                   ) -> tuple[list[ModelRecord], ModelRecord | None]:
+    """The records to merge and the base (``None`` for linear and SLERP)."""
+    registry = ModelRegistry(workspace)
+    records = [registry.get(source.model) for source in config.models]
+    base = None
+    if config.method in NEEDS_BASE:
+        if config.base:
+            base = registry.get(config.base)
+        else:
+            base = common_parent(registry, records)
+            if base is None:
+                raise ConfigError(
+                    f"{config.method} merges differences from a base model, and these models "
+                    "have no common parent in this workspace.", hint="name one with --base")
+        if base.id in {r.id for r in records}:
+            raise ConfigError(f"The base {base.id!r} is also one of the models to merge.")
+    return records, base
+
+
+def compatibility_report(workspace: Workspace, config: MergeConfig) -> list[str]:
+    """Problems that stop this merge (empty when it can run); used by ``--dry-run`` too."""
+    records, base = resolve_models(workspace, config)
+    return check_compatible(records + ([base] if base else []), ModelRegistry(workspace))
+
+
+class _Progress:
+    def __init__(self, ctx: JobContext | None) -> None:
+        self.ctx = ctx
+
+    def __call__(self, phase: str, step: int, total: int, message: str) -> None:
+        if not self.ctx:
+            return
+        self.ctx.check_cancelled()
+        start, width = _PHASES[phase]
+        fraction = start + width * (step / total if total else 0.0)
+        self.ctx.report(int(fraction * _TOTAL), _TOTAL, message, force=step == 0)
+
+
+def verify_finite(folder: Path) -> int:
+    """Raise if any merged tensor holds NaN or infinity; returns the tensor count."""
+    import torch
+    from safetensors import safe_open
+
+    count = 0
+    for path in sorted(Path(folder).glob("*.safetensors")):
+        with safe_open(str(path), framework="pt") as handle:
+            for name in handle.keys():
+                tensor = handle.get_tensor(name)
+                if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+                    raise ModelError(f"The merge produced NaN or infinite values in {name}; "
+                                     "try other weights or densities.")
+                count += 1
+    return count
+
+
+def merge_models(workspace: Workspace, config: MergeConfig,
+                 ctx: JobContext | None = None, scratch: Path | None = None) -> dict[str, Any]:
+    """Run one merge end to end; returns the new model's id and facts."""
+    registry = ModelRegistry(workspace)
+    progress = _Progress(ctx)
+    progress("prepare", 0, 1, "checking the models")
+    records, base = resolve_models(workspace, config)
+    everything = records + ([base] if base else [])
+    problems = check_compatible(everything, registry)
+    if problems:
+        raise ModelError(explain(problems))
+    largest = max(r.parameters for r in everything) or 1
+    adapters = sum(1 for r in everything if r.kind == "adapter")
+    require_free_space(workspace.models_dir, largest * (_BYTES[config.dtype] + 4 * adapters)
+                       + (64 << 20), "the merged model")
+    model_id = config.model_id or new_model_id(config.name or f"merge-{config.method}")
+    scratch = Path(scratch or (ctx.job_dir / "scratch" if ctx else workspace.root / "tmp-merge"))
+    try:
+        paths = {}
+        for index, record in enumerate(everything):
+            if record.kind == "adapter":
+                progress("prepare", index, len(everything), f"merging adapter {record.id} "
+                         "into its base")
+            paths[record.id] = full_model_folder(registry, record, scratch)
+        text = merge_yaml(config, paths, base=base.id if base else None)
+        name = config.name or f"{METHOD_TITLES[config.method].split(' (')[0]} merge of " + \
+            " + ".join(r.id for r in records)
+        parents = tuple(r.id for r in records) + ((base.id,) if base else ())
+        result: dict[str, Any] = {}
+
+        def build(folder: Path) -> ModelRecord:
+            facts = hf_model_facts(folder)
+            return ModelRecord(
+                id=model_id, name=name, kind="merged", architecture=facts.architecture,
+                model_type=facts.model_type, parameters=facts.parameters,
+                format="safetensors", parents=parents,
+                config={**config.to_yaml_dict(), "base": base.id if base else None,
+                        "run": ctx.job_dir.name if ctx else None},
+                metrics={"tensors": float(result["tensors"])},
+                source=f"mergekit {config.method} merge",
+            )
+
+        with registry.create(model_id, build) as folder:
+            result["tensors"] = run_mergekit(text, folder, seed=config.seed, report=progress)
+            progress("verify", 0, 1, "checking the merged weights")
+            verify_finite(folder)
+            atomic_write_text(folder / MERGE_YAML, _our_yaml(config, base))
+            atomic_write_text(folder / MERGEKIT_YAML, text)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    if ctx:
+        ctx.report(_TOTAL, _TOTAL, f"registered {model_id}", force=True)
+    return {"model_id": model_id, "parents": list(parents), "method": config.method,
+            "base": base.id if base else None, "tensors": result["tensors"]}
+
+
+def _our_yaml(config: MergeConfig, base: ModelRecord | None) -> str:
+    import yaml
+
+    data = config.to_yaml_dict()
+    if base and not config.base:
+        data["base"] = base.id
+    return yaml.safe_dump(data, sort_keys=False)
+
+
+def run_merge_job(config: MergeConfig, ctx: JobContext) -> dict[str, Any]:
+    """Job kind ``merge``."""
+    return merge_models(ctx.workspace(), config, ctx)
