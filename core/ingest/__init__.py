@@ -1,0 +1,1 @@
+"""Document import: parsing, cleaning, the document store."""

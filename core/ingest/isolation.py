@@ -1,0 +1,312 @@
+"""Parse each file in a separate process, with a time limit and a memory cap.
+
+``IsolatedParser`` keeps one worker process (``core.ingest.worker``) and reuses it from
+file to file; a file that times out, exhausts memory or crashes the parser costs only
+that file: the worker is killed and the next file starts a fresh one.
+``ParserPool`` runs several of them side by side.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+
+import core
+from core.ingest.errors import (
+    IngestError,
+    ParseMemoryError,
+    ParserCrashed,
+    ParseTimeout,
+    error_from_name,
+)
+from core.ingest.limits import IngestLimits
+from core.ingest.parsers import ParseResult
+
+_PROJECT_ROOT = Path(core.__file__).resolve().parent.parent
+STARTUP_TIMEOUT_S = 120.0
+
+
+class IsolatedParser:
+    """One parser process, started on first use and replaced after any failure."""
+
+    def __init__(self, limits: IngestLimits | None = None) -> None:
+        self.limits = limits or IngestLimits()
+        self._process: subprocess.Popen[bytes] | None = None
+        self._lines: queue.Queue[bytes | None] = queue.Queue()
+        self._pump: threading.Event | None = None  # set when the reader thread ends
+        self._aborted = False
+
+    def __enter__(self) -> IsolatedParser:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def _start(self) -> subprocess.Popen[bytes]:
+        if self._aborted:
+            raise ParserCrashed("The import was stopped.")
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(
+            p for p in (str(_PROJECT_ROOT), env.get("PYTHONPATH", "")) if p
+        )
+        env["PYTHONUNBUFFERED"] = "1"
+        for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            env[name] = "1"  # one parser, one thread; and no big per-thread arenas
+        process = subprocess.Popen(
+            [sys.executable, "-m", "core.ingest.worker", str(self.limits.memory_bytes)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+        )
+        lines: queue.Queue[bytes | None] = queue.Queue()
+
+        finished = threading.Event()
+
+        def pump() -> None:
+            assert process.stdout is not None
+            try:
+                for line in process.stdout:
+                    lines.put(line)
+            finally:
+                lines.put(None)
+                finished.set()
+
+        self._pump = finished
+        threading.Thread(target=pump, daemon=True, name="ingest-worker-reader").start()
+        self._process, self._lines = process, lines
+        ready = self._read(STARTUP_TIMEOUT_S)
+        if not ready or not ready.get("ready"):
+            self._kill()
+            raise ParserCrashed("The document parser could not start; see the log for why.")
+        return process
+
+    def _read(self, timeout: float) -> dict[str, object] | None:
+        try:
+            line = self._lines.get(timeout=timeout)
+        except queue.Empty:
+            raise TimeoutError from None
+        return None if line is None else json.loads(line)
+
+    def _kill(self) -> None:
+        if self._process is not None:
+            if self._process.poll() is None:
+                self._process.kill()
+            self._process.wait()
+            if self._pump is not None:
+                # The reader thread ends at the pipe's end of file. (An Event, not join():
+                # join() from a thread Python did not start, such as a Qt worker, leaves
+                # a dummy Thread object behind.)
+                self._pump.wait(timeout=5)
+            for stream in (self._process.stdin, self._process.stdout):
+                if stream:
+                    try:
+                        stream.close()
+                    except OSError:
+                        pass
+        self._process, self._pump = None, None
+
+    def close(self) -> None:
+        """Stop the worker (politely: end of input, then kill if it lingers)."""
+        if self._process is None:
+            return
+        try:
+            assert self._process.stdin is not None
+            self._process.stdin.close()
+            self._process.wait(timeout=5)
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+        self._kill()
+
+    def parse(self, path: Path, format: str) -> ParseResult:
+        """Parse and clean ``path`` as ``format`` in the worker; raises ``IngestError``.
+
+        A worker that dies without answering is replaced and the file tried once more
+        (the worker may have died before it ever saw the file).
+        """
+        try:
+            return self._parse_once(path, format)
+        except ParserCrashed:
+            if self._aborted:
+                raise
+            return self._parse_once(path, format)
+
+    def abort(self) -> None:
+        """Kill the worker now and start no other (a parse under way fails)."""
+        self._aborted = True
+        self._kill()
+
+    def start(self) -> subprocess.Popen[bytes]:
+        """The running worker process, started if needed (it takes a fraction of a second)."""
+        if self._process is not None and self._process.poll() is None:
+            return self._process
+        if self._process is not None:
+            self._kill()
+        return self._start()
+
+    def _parse_once(self, path: Path, format: str) -> ParseResult:
+        name = Path(path).name
+        process = self.start()
+        request = {
+            "path": str(Path(path).absolute()),
+            "format": format,
+            "limits": self.limits.model_dump(),
+        }
+        try:
+            assert process.stdin is not None
+            process.stdin.write((json.dumps(request) + "\n").encode("utf-8"))
+            process.stdin.flush()
+            answer = self._read(self.limits.timeout_s)
+        except TimeoutError:
+            self._kill()
+            raise ParseTimeout(
+                f"{name} took longer than {self.limits.timeout_s:g} s to read and was "
+                "stopped; it may be damaged or unusually complex."
+            ) from None
+        except OSError:
+            answer = None
+        if answer is None:
+            code = process.wait()
+            self._kill()
+            how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
+            raise ParserCrashed(
+                f"The parser crashed while reading {name} (it {how}; out of "
+                "memory, or the file is damaged)."
+            )
+        if answer.get("ok"):
+            return ParseResult.from_json(answer["result"])  # type: ignore[arg-type]
+        error_name = str(answer.get("error"))
+        if error_name == "ParseMemoryError":
+            self._kill()
+            raise ParseMemoryError(self._memory_message(name))
+        raise error_from_name(error_name, str(answer.get("message")))
+
+    def _memory_message(self, name: str) -> str:
+        return (
+            f"{name} needs more than {self.limits.memory_bytes / (1 << 30):.1f} GiB of memory "
+            "to read and was stopped; it may be damaged or hostile."
+        )
+
+
+class _Slot:
+    """One queued parse and, once done, its outcome."""
+
+    def __init__(self, path: Path, format: str) -> None:
+        self.path, self.format = path, format
+        self.done = threading.Event()
+        self.outcome: ParseResult | IngestError | None = None
+
+
+class ParserPool:
+    """Several isolated parsers, each driven by its own thread; ``map`` keeps input order.
+
+    The threads are plain daemon threads that end on a sentinel and are waited for through
+    Events, so the pool can be used from any thread (a Qt worker included) and leaves
+    nothing behind.
+    """
+
+    def __init__(self, limits: IngestLimits | None = None, workers: int = 1) -> None:
+        self.limits = limits or IngestLimits()
+        self.workers = max(1, workers)
+        self._parsers = [IsolatedParser(self.limits) for _ in range(self.workers)]
+        self._queue: queue.Queue[_Slot | None] = queue.Queue()
+        self._stopped = [threading.Event() for _ in self._parsers]
+        for parser, stopped in zip(self._parsers, self._stopped):
+            threading.Thread(
+                target=self._serve, args=(parser, stopped), daemon=True, name="ingest-parser"
+            ).start()
+
+    def __enter__(self) -> ParserPool:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def _serve(self, parser: IsolatedParser, stopped: threading.Event) -> None:
+        try:
+            while (slot := self._queue.get()) is not None:
+                try:
+                    slot.outcome = parser.parse(slot.path, slot.format)
+                except IngestError as error:
+                    slot.outcome = error
+                except Exception as error:  # noqa: BLE001 - never leave a slot unanswered
+                    slot.outcome = IngestError(f"{slot.path.name}: internal error ({error}).")
+                finally:
+                    slot.done.set()
+        finally:
+            stopped.set()
+
+    def _stop_threads(self) -> None:
+        for _ in self._parsers:
+            self._queue.put(None)
+        for stopped in self._stopped:
+            stopped.wait()
+
+    def abort(self) -> None:
+        """Stop at once: kill every parser (a file being parsed fails) and drop queued work."""
+        while True:
+            try:
+                slot = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if slot is not None:
+                slot.done.set()
+        for parser in self._parsers:
+            parser.abort()
+        self.close()
+
+    def close(self) -> None:
+        """Finish queued work, then stop the threads and the parser processes."""
+        if all(stopped.is_set() for stopped in self._stopped):
+            return
+        self._stop_threads()
+        for parser in self._parsers:
+            parser.close()
+
+    def map(
+        self,
+        tasks: Iterable[tuple[Path, str] | None],
+        cancelled: Callable[[], bool] | None = None,
+    ) -> Iterator[ParseResult | IngestError | None]:
+        """Parse ``(path, format)`` tasks, a few ahead; ``None`` tasks yield ``None``.
+
+        While waiting, ``cancelled`` is polled; when it turns true the pool is aborted,
+        so a long parse does not delay a cancel.
+        """
+        pending: list[_Slot | None] = []
+        ahead = self.workers * 2
+        end = object()
+        iterator = iter(tasks)
+        exhausted = False
+        while True:
+            while not exhausted and len(pending) < ahead:
+                task = next(iterator, end)
+                if task is end:
+                    exhausted = True
+                elif task is None:
+                    pending.append(None)
+                else:
+                    slot = _Slot(*task)  # type: ignore[misc]
+                    self._queue.put(slot)
+                    pending.append(slot)
+            if not pending:
+                return
+            slot = pending.pop(0)
+            if slot is None:
+                yield None
+            else:
+                while not slot.done.wait(0.2):
+                    if cancelled and cancelled():
+                        self.abort()
+                yield slot.outcome
+
+
+def parse_isolated(path: Path, format: str, limits: IngestLimits | None = None) -> ParseResult:
+    """Parse one file in a fresh isolated process (for previews and tests)."""
+    with IsolatedParser(limits) as parser:
+        return parser.parse(path, format)
