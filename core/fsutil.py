@@ -65,9 +65,9 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             os.fsync(handle.fileno())
         os.chmod(tmp, FILE_MODE)
         os.replace(tmp, path)
-    except OSError as error:
+    except BaseException as error:  # also Ctrl-C: never leave the hidden temp file behind
         Path(tmp).unlink(missing_ok=True)
-        if error.errno == 28:  # ENOSPC
+        if isinstance(error, OSError) and error.errno == 28:  # ENOSPC
             raise DiskSpaceError(f"The disk is full: could not write {path}.") from error
         raise
     _fsync_dir(path.parent)

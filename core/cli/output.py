@@ -10,7 +10,8 @@ from typing import Any, TextIO
 from core.jobs.progress import ProgressEvent
 
 
-def print_json(value: Any, stream: TextIO = sys.stdout) -> None:
+def print_json(value: Any, stream: TextIO | None = None) -> None:
+    stream = stream or sys.stdout  # looked up at call time, so redirection works
     stream.write(json.dumps(value, indent=2, sort_keys=True, default=str) + "\n")
 
 
@@ -59,10 +60,10 @@ def progress_text(event: ProgressEvent, width: int = 28) -> str:
 class ProgressPrinter:
     """Shows job events: a rewritten line on a terminal, plain lines otherwise."""
 
-    def __init__(self, stream: TextIO = sys.stderr, as_json: bool = False) -> None:
-        self.stream = stream
+    def __init__(self, stream: TextIO | None = None, as_json: bool = False) -> None:
+        self.stream = stream or sys.stderr
         self.as_json = as_json
-        self.tty = stream.isatty()
+        self.tty = self.stream.isatty()
         self._last_percent = -10
 
     def __call__(self, event: ProgressEvent) -> None:

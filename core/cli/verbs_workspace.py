@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from pydantic import ValidationError
+
 from core.cli.common import add_common, open_workspace, run_job, workspace_path
 from core.cli.output import print_json
 from core.errors import ConfigError
@@ -60,8 +62,11 @@ def cmd_settings(args: argparse.Namespace) -> int:
             updates[key] = value
         try:
             settings = Settings.model_validate({**settings.model_dump(), **updates})
-        except ValueError as error:
-            raise ConfigError(f"Invalid setting: {error}") from error
+        except ValidationError as error:  # one line per the CLI's error contract
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()
+            )
+            raise ConfigError(f"Invalid setting: {problems}.") from error
         save_settings(settings)
     data = settings.model_dump(mode="json")
     if args.json:
