@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from core.ingest.store import DocumentStore
 from core.jobs.store import JobStatus
 from core.models.bundled import BASE_MODEL_ID
 from core.workspace import Workspace
@@ -12,9 +13,14 @@ from core.workspace.sample import open_or_create_sample, sample_workspace_path
 from desktop.dialogs.settings import SettingsDialog
 from desktop.errors import show_error
 from desktop.jobs_monitor import JobMonitor
+from desktop.panes.documents import DocumentsPane
+from desktop.panes.draft import DraftPane
+from desktop.panes.export import ExportPane
 from desktop.panes.jobs import JobsPane
+from desktop.panes.knowledge import KnowledgePane
+from desktop.panes.merge import MergePane
 from desktop.panes.models import ModelsPane
-from desktop.panes.placeholder import PlaceholderPane
+from desktop.panes.training import TrainingPane
 from desktop.panes.welcome import WelcomePane
 from desktop.qt import (
     QAction,
@@ -31,20 +37,7 @@ from desktop.qt import (
 )
 from desktop.state import AppState
 
-STAGES: list[tuple[str, str]] = [
-    ("Documents", "Import PDFs, DOCX, text, HTML and CSV/JSONL, tag them and pair RFPs with "
-                  "their proposals. Arrives with the document-import release."),
-    ("Training", "Continued pre-training, instruction tuning and preference alignment with "
-                 "LoRA. Arrives with the fine-tuning release."),
-    ("Merge", "Merge fine-tunes of the same architecture (linear, SLERP, TIES, DARE, task "
-              "arithmetic). Arrives with the merging release."),
-    ("Export", "Export to GGUF and quantize for llama.cpp. Arrives with the export release."),
-    ("Knowledge", "Search your documents and reference tables (LanceDB, hybrid search). "
-                  "Arrives with the knowledge-base release."),
-    ("Draft", "Draft proposals with your model, grounded in the knowledge base. Arrives with "
-              "the drafting release."),
-]
-SECTIONS = [name for name, _ in STAGES] + ["Models", "Jobs"]
+SECTIONS = ["Documents", "Training", "Merge", "Export", "Knowledge", "Draft", "Models", "Jobs"]
 
 
 class MainWindow(QMainWindow):
@@ -61,9 +54,14 @@ class MainWindow(QMainWindow):
         self.stack = QStackedWidget()
         self.welcome = WelcomePane()
         self.stack.addWidget(self.welcome)
-        self.panes: dict[str, QWidget] = {}
-        for name, description in STAGES:
-            self.panes[name] = PlaceholderPane(name, description)
+        self.panes: dict[str, QWidget] = {
+            "Documents": DocumentsPane(state, monitor),
+            "Training": TrainingPane(state, monitor),
+            "Merge": MergePane(state, monitor),
+            "Export": ExportPane(state, monitor),
+            "Knowledge": KnowledgePane(state, monitor),
+            "Draft": DraftPane(state, monitor),
+        }
         self.panes["Models"] = ModelsPane(state, monitor)
         self.panes["Jobs"] = JobsPane(state, monitor)
         for name in SECTIONS:
@@ -169,11 +167,13 @@ class MainWindow(QMainWindow):
     def open_sample(self) -> None:
         """Open (creating on first use) the sample workspace; import the base model if needed."""
         try:
-            workspace, _ = open_or_create_sample(sample_workspace_path(self.state.settings))
+            workspace, created = open_or_create_sample(sample_workspace_path(self.state.settings))
             self.state.set_workspace(workspace)
         except Exception as error:
             show_error(self, error)
             return
+        if created or not DocumentStore(workspace).list():
+            self.monitor.submit("populate-sample", {})
         self.ensure_base_model()
 
     def ensure_base_model(self) -> None:

@@ -11,10 +11,20 @@ import sys
 from collections.abc import Sequence
 
 from core import __version__
-from core.cli import verbs_demo, verbs_jobs, verbs_models, verbs_workspace
+from core.cli import verbs_demo, verbs_import, verbs_jobs, verbs_models, verbs_workspace
+from core.cli import verbs_train
+from core.cli import verbs_retrieval
+from core.cli import verbs_merge_export
+from core.cli import verbs_dataset
+from core.cli import verbs_draft
 from core.errors import ScriptoriumError
 
-VERB_MODULES = (verbs_workspace, verbs_models, verbs_jobs, verbs_demo)
+VERB_MODULES = (
+    verbs_workspace, verbs_models, verbs_jobs, verbs_demo, verbs_import, verbs_train,
+    verbs_retrieval, verbs_dataset,
+    verbs_merge_export,
+    verbs_draft,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -35,9 +35,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
                    "result": status.result})
 
     started = time.monotonic()
-    status = run_job(workspace, "selftest", {"steps": 10, "delay_s": 0.01}, as_json=args.json)
-    stages.append({"stage": "job system", "seconds": round(time.monotonic() - started, 1),
-                   "result": status.result})
+    status = run_job(workspace, "populate-sample", {}, as_json=args.json)
+    stages.append({"stage": "import", "seconds": round(time.monotonic() - started, 1),
+                   "result": status.result.get("counts", {})})
 
     record = ModelRegistry(workspace).get(BASE_MODEL_ID)
     summary = {

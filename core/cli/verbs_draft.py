@@ -1,0 +1,166 @@
+"""CLI verbs of drafting: draft (grounded, streamed), propose (RFP → DOCX), serve (local API).
+
+The generation modules (llama.cpp, LanceDB) are imported inside the handlers so that
+``scriptorium --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from core.cli.common import add_common, open_workspace
+from core.cli.output import print_json
+
+
+def _add_generation(parser: argparse.ArgumentParser, max_tokens: int) -> None:
+    parser.add_argument("--model", "-m", metavar="ID",
+                        help="GGUF model id or .gguf path (default: the newest GGUF)")
+    parser.add_argument("--max-tokens", type=int, default=max_tokens)
+    parser.add_argument("--temperature", type=float, default=0.7)
+    parser.add_argument("--top-p", type=float, default=0.9)
+    parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--n-ctx", type=int, default=2048, help="context window in tokens")
+    parser.add_argument("--no-retrieval", action="store_true",
+                        help="draft without the knowledge base")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    draft = sub.add_parser("draft", help="draft text with a local model, citing the knowledge base")
+    add_common(draft)
+    draft.add_argument("prompt", help="what to write")
+    _add_generation(draft, 512)
+    draft.set_defaults(handler=cmd_draft)
+
+    propose = sub.add_parser("propose", help="draft a whole proposal for an RFP and export it")
+    add_common(propose)
+    propose.add_argument("--rfp", required=True, metavar="DOC_ID", help="the RFP document id")
+    propose.add_argument("--out", required=True, metavar="FILE.docx", help="DOCX to write")
+    propose.add_argument("--markdown", metavar="FILE.md", help="also write Markdown")
+    propose.add_argument("--section", action="append", metavar="KEY",
+                         help="draft only these sections (repeatable; default: all)")
+    _add_generation(propose, 384)
+    propose.set_defaults(handler=cmd_propose)
+
+    serve = sub.add_parser(
+        "serve", help="serve a model on 127.0.0.1 as an OpenAI-compatible chat API (token auth)")
+    add_common(serve)
+    serve.add_argument("model", metavar="MODEL", help="GGUF model id or .gguf path")
+    serve.add_argument("--port", type=int, default=8765)
+    serve.add_argument("--token", help="bearer token clients must send (default: generated)")
+    serve.add_argument("--n-ctx", type=int, default=2048)
+    serve.set_defaults(handler=cmd_serve)
+
+
+def _settings(args: argparse.Namespace):  # noqa: ANN202
+    from core.generation.model import GenerationSettings
+
+    return GenerationSettings(max_tokens=args.max_tokens, temperature=args.temperature,
+                              top_p=args.top_p, seed=args.seed)
+
+
+def _retriever(workspace, args: argparse.Namespace):  # noqa: ANN001, ANN202
+    if args.no_retrieval:
+        return None
+    from core.drafting.sources import WorkspaceRetriever
+
+    return WorkspaceRetriever(workspace)
+
+
+def cmd_draft(args: argparse.Namespace) -> int:
+    from core.drafting.draft import SourcesFound
+    from core.generation.model import Finished, Token
+    from core.generation.runtime import ModelCache, default_model_id
+    from core.drafting.draft import stream_draft
+
+    workspace = open_workspace(args)
+    cache = ModelCache(n_ctx=args.n_ctx)
+    try:
+        model = cache.get(workspace, args.model or default_model_id(workspace))
+        events = stream_draft(model, args.prompt, retriever=_retriever(workspace, args),
+                              settings=_settings(args))
+        result = None
+        try:
+            for event in events:
+                if isinstance(event, SourcesFound):
+                    for warning in event.warnings:
+                        print(f"warning: {warning}", file=sys.stderr)
+                elif isinstance(event, Token) and not args.json:
+                    sys.stdout.write(event.text)
+                    sys.stdout.flush()
+                elif isinstance(event, Finished):
+                    result = event.extra["draft"]
+        except KeyboardInterrupt:
+            events.close()
+            print("\nstopped", file=sys.stderr)
+            return 130
+    finally:
+        cache.close()
+    assert result is not None
+    if args.json:
+        print_json(result.model_dump(mode="json"))
+        return 0
+    print()
+    if result.citations:
+        print("\nSources:")
+        for citation in result.citations:
+            mark = "*" if citation.number in result.cited else " "
+            print(f"{mark}[{citation.number}] {citation.where()} ({citation.doc_id})")
+    stats = result.stats
+    print(f"\n{stats['completion_tokens']} tokens, {stats['tokens_per_s']:.1f} tok/s, "
+          f"first token after {stats['time_to_first_token_s'] or 0:.2f} s", file=sys.stderr)
+    return 0
+
+
+def cmd_propose(args: argparse.Namespace) -> int:
+    from core.drafting.export import export_proposal
+    from core.drafting.proposal import ProposalStore, draft_section, new_proposal
+    from core.generation.runtime import ModelCache, default_model_id
+
+    workspace = open_workspace(args)
+    proposal = new_proposal(workspace, args.rfp)
+    store = ProposalStore(workspace)
+    store.save(proposal)
+    keys = args.section or [s.key for s in proposal.sections]
+    unknown = sorted(set(keys) - {s.key for s in proposal.sections})
+    if unknown:
+        from core.errors import ConfigError
+
+        raise ConfigError(f"Unknown section(s) {', '.join(unknown)} (sections: "
+                          f"{', '.join(s.key for s in proposal.sections)}).")
+    if not args.json:
+        print(f"proposal {proposal.id}: {len(proposal.requirements)} requirements, "
+              f"{len(proposal.sections)} sections", file=sys.stderr)
+    cache = ModelCache(n_ctx=args.n_ctx)
+    try:
+        model = cache.get(workspace, args.model or default_model_id(workspace))
+        retriever = _retriever(workspace, args)
+        for number, key in enumerate(keys, 1):
+            if not args.json:
+                print(f"[{number}/{len(keys)}] drafting {proposal.section(key).title}…",
+                      file=sys.stderr)
+            proposal = store.save(draft_section(model, proposal, key, retriever=retriever,
+                                                settings=_settings(args)))
+    finally:
+        cache.close()
+    out = export_proposal(proposal, Path(args.out))
+    written = [str(out)]
+    if args.markdown:
+        written.append(str(export_proposal(proposal, Path(args.markdown).with_suffix(".md")
+                                           if not args.markdown.endswith(".md")
+                                           else Path(args.markdown))))
+    if args.json:
+        print_json({"proposal_id": proposal.id, "files": written,
+                    "requirements": len(proposal.requirements),
+                    "sections": {s.key: len(s.text) for s in proposal.sections}})
+    else:
+        print("\n".join(written))
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from core.generation.server import serve
+
+    workspace = open_workspace(args)
+    return serve(workspace, args.model, port=args.port, token=args.token, n_ctx=args.n_ctx)

@@ -1,0 +1,117 @@
+"""Saved conversations of the drafting pane: ``W/drafts/conversations/<id>.json``.
+
+Each save rewrites the whole file atomically (a conversation is small).
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from core.drafting.sources import Citation
+from core.errors import ScriptoriumError
+from core.fsutil import atomic_write_json, read_json
+from core.generation.model import Message
+from core.workspace import Workspace
+
+_ID = re.compile(r"^[a-z0-9]{6,32}$")
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class ConversationError(ScriptoriumError):
+    """A conversation is missing or damaged."""
+
+
+class Turn(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    role: Literal["user", "assistant"]
+    content: str
+    citations: tuple[Citation, ...] = ()
+    model: str = ""
+    stats: dict[str, Any] = Field(default_factory=dict)
+    rating: Literal["up", "down"] | None = None
+    draft_id: str = ""
+    created: str = Field(default_factory=now_iso)
+
+
+class Conversation(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    id: str = Field(default_factory=lambda: uuid.uuid4().hex[:12])
+    title: str = "New conversation"
+    model: str = ""
+    retrieval: bool = True
+    turns: tuple[Turn, ...] = ()
+    created: str = Field(default_factory=now_iso)
+    updated: str = Field(default_factory=now_iso)
+
+    def history(self) -> list[Message]:
+        """The turns as chat messages (without their sources)."""
+        return [Message(role=t.role, content=t.content) for t in self.turns]
+
+    def with_turn(self, turn: Turn) -> Conversation:
+        title = self.title
+        if not self.turns and turn.role == "user":
+            title = " ".join(turn.content.split())[:60] or title
+        return self.model_copy(update={"turns": self.turns + (turn,), "title": title,
+                                       "updated": now_iso()})
+
+    def replace_turn(self, index: int, turn: Turn) -> Conversation:
+        turns = list(self.turns)
+        turns[index] = turn
+        return self.model_copy(update={"turns": tuple(turns), "updated": now_iso()})
+
+
+class ConversationStore:
+    def __init__(self, workspace: Workspace) -> None:
+        self.root = workspace.root / "drafts" / "conversations"
+
+    def _path(self, conversation_id: str) -> Path:
+        if not _ID.match(conversation_id):
+            raise ConversationError(f"{conversation_id!r} is not a conversation id.")
+        return self.root / f"{conversation_id}.json"
+
+    def save(self, conversation: Conversation) -> Conversation:
+        atomic_write_json(self._path(conversation.id), conversation.model_dump(mode="json"))
+        return conversation
+
+    def get(self, conversation_id: str) -> Conversation:
+        path = self._path(conversation_id)
+        if not path.exists():
+            raise ConversationError(f"No conversation {conversation_id!r}.")
+        try:
+            return Conversation.model_validate(read_json(path))
+        except (ValueError, ValidationError) as error:
+            raise ConversationError(f"Conversation {conversation_id} is damaged: {error}") from error
+
+    def list(self) -> list[Conversation]:
+        """Every readable conversation, most recently updated first."""
+        found = []
+        for path in self.root.glob("*.json"):
+            try:
+                found.append(Conversation.model_validate(read_json(path)))
+            except (ValueError, ValidationError):
+                continue
+        return sorted(found, key=lambda c: (c.updated, c.id), reverse=True)
+
+    def search(self, query: str) -> list[Conversation]:
+        """Conversations whose title or any turn contains every word of ``query``."""
+        words = query.casefold().split()
+        if not words:
+            return self.list()
+        hits = []
+        for conversation in self.list():
+            text = " ".join([conversation.title, *(t.content for t in conversation.turns)])
+            if all(w in text.casefold() for w in words):
+                hits.append(conversation)
+        return hits
+
+    def delete(self, conversation_id: str) -> None:
+        self._path(conversation_id).unlink(missing_ok=True)

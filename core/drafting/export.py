@@ -1,0 +1,160 @@
+"""Exporting a proposal (or a single draft) to DOCX and Markdown.
+
+Each section numbers its sources from [1]; the document numbers them once for the whole
+proposal (the same source keeps one number), rewrites the markers in the text to match,
+and ends with the numbered source list. The compliance matrix is a table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from core.drafting.draft import DraftResult
+from core.drafting.proposal import Proposal
+from core.drafting.sources import Citation, renumber
+from core.errors import ScriptoriumError
+from core.fsutil import atomic_write_bytes, atomic_write_text
+
+
+class ExportError(ScriptoriumError):
+    """A proposal or draft could not be written."""
+
+
+def global_sources(proposal: Proposal) -> tuple[list[Citation], dict[str, dict[int, int]]]:
+    """The proposal's sources numbered once, and per section its old → new numbers."""
+    numbers: dict[tuple[str, str], int] = {}
+    sources: list[Citation] = []
+    mapping: dict[str, dict[int, int]] = {}
+    for section in proposal.sections:
+        local: dict[int, int] = {}
+        for citation in section.citations:
+            number = numbers.get(citation.key)
+            if number is None:
+                number = len(sources) + 1
+                numbers[citation.key] = number
+                sources.append(citation.model_copy(update={"number": number}))
+            local[citation.number] = number
+        mapping[section.key] = local
+    return sources, mapping
+
+
+def _source_line(citation: Citation) -> str:
+    text = " ".join(citation.text.split())
+    if len(text) > 300:
+        text = text[:297] + "…"
+    return f"[{citation.number}] {citation.where()} ({citation.doc_id}): “{text}”"
+
+
+def _status(proposal: Proposal, key: str) -> str:
+    section = proposal.section(key)
+    return "drafted" if section.text.strip() else "not drafted"
+
+
+def proposal_markdown(proposal: Proposal) -> str:
+    sources, mapping = global_sources(proposal)
+    lines = [f"# {proposal.title}", "", f"RFP: {proposal.rfp_title} ({proposal.rfp_id})", "",
+             "## Compliance matrix", "", "| Requirement | Text | Addressed in | Status |",
+             "| --- | --- | --- | --- |"]
+    for requirement, section in proposal.compliance_matrix():
+        text = " ".join(requirement.text.split()).replace("|", "\\|")
+        lines.append(f"| {requirement.id} | {text} | {section.title} | "
+                     f"{_status(proposal, section.key)} |")
+    for section in proposal.sections:
+        lines += ["", f"## {section.title}", ""]
+        lines.append(renumber(section.text, mapping[section.key]).strip()
+                     or "_(not drafted yet)_")
+    if sources:
+        lines += ["", "## Sources", ""]
+        lines += [_source_line(c) for c in sources]
+    return "\n".join(lines) + "\n"
+
+
+def _paragraphs(text: str) -> list[str]:
+    return [p.strip() for p in text.replace("\r\n", "\n").split("\n\n") if p.strip()]
+
+
+def proposal_docx_bytes(proposal: Proposal) -> bytes:
+    import io
+
+    try:
+        from docx import Document
+    except ImportError as error:
+        raise ExportError("python-docx is not installed; DOCX export needs it.") from error
+    sources, mapping = global_sources(proposal)
+    document = Document()
+    document.core_properties.title = proposal.title
+    document.add_heading(proposal.title, level=0)
+    document.add_paragraph(f"RFP: {proposal.rfp_title} ({proposal.rfp_id})")
+    document.add_heading("Compliance matrix", level=1)
+    rows = proposal.compliance_matrix()
+    table = document.add_table(rows=1, cols=4)
+    table.style = "Table Grid"
+    for cell, name in zip(table.rows[0].cells, ("Requirement", "Text", "Addressed in",
+                                                "Status")):
+        cell.text = name
+    for requirement, section in rows:
+        cells = table.add_row().cells
+        cells[0].text = requirement.id
+        cells[1].text = " ".join(requirement.text.split())
+        cells[2].text = section.title
+        cells[3].text = _status(proposal, section.key)
+    for section in proposal.sections:
+        document.add_heading(section.title, level=1)
+        text = renumber(section.text, mapping[section.key])
+        for paragraph in _paragraphs(text) or ["(not drafted yet)"]:
+            if paragraph.startswith(("- ", "* ")):
+                for item in paragraph.splitlines():
+                    document.add_paragraph(item.lstrip("-* ").strip(), style="List Bullet")
+            else:
+                document.add_paragraph(paragraph)
+    if sources:
+        document.add_heading("Sources", level=1)
+        for citation in sources:
+            document.add_paragraph(_source_line(citation))
+    buffer = io.BytesIO()
+    document.save(buffer)
+    return buffer.getvalue()
+
+
+def export_proposal(proposal: Proposal, path: Path) -> Path:
+    """Write the proposal to ``path``: DOCX for ``.docx``, else Markdown; atomic."""
+    path = Path(path).expanduser().absolute()
+    if path.suffix.lower() == ".docx":
+        atomic_write_bytes(path, proposal_docx_bytes(proposal))
+    else:
+        atomic_write_text(path, proposal_markdown(proposal))
+    return path
+
+
+def draft_markdown(result: DraftResult, title: str = "") -> str:
+    lines = [f"# {title or result.prompt[:80]}", "", result.text.strip()]
+    if result.citations:
+        lines += ["", "## Sources", ""] + [_source_line(c) for c in result.citations]
+    return "\n".join(lines) + "\n"
+
+
+def export_draft(results: Sequence[DraftResult], path: Path, title: str = "Draft") -> Path:
+    """Write drafts (a conversation's answers) to DOCX or Markdown by suffix."""
+    path = Path(path).expanduser().absolute()
+    if path.suffix.lower() == ".docx":
+        import io
+
+        from docx import Document
+
+        document = Document()
+        document.add_heading(title, level=0)
+        for result in results:
+            document.add_heading(result.prompt[:120], level=1)
+            for paragraph in _paragraphs(result.text):
+                document.add_paragraph(paragraph)
+            if result.citations:
+                document.add_heading("Sources", level=2)
+                for citation in result.citations:
+                    document.add_paragraph(_source_line(citation))
+        buffer = io.BytesIO()
+        document.save(buffer)
+        atomic_write_bytes(path, buffer.getvalue())
+    else:
+        atomic_write_text(path, "\n".join(draft_markdown(r) for r in results))
+    return path

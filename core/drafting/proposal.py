@@ -1,0 +1,200 @@
+"""Proposals drafted section by section from an RFP, with a compliance matrix.
+
+``new_proposal`` reads the RFP from the document store, extracts its requirements and
+builds the outline; ``stream_section`` drafts (or regenerates) one section grounded in the
+knowledge base; ``with_section_text`` records the analyst's edit. A ``Proposal`` is
+saved by ``ProposalStore`` in ``W/drafts/proposals/<id>.json``.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from core.drafting.draft import DraftEvent, DraftResult, stream_draft
+from core.drafting.outline import STANDARD_SECTIONS, SectionPlan, assign_requirements
+from core.drafting.requirements import Requirement, RfpSection, extract_requirements, rfp_sections
+from core.drafting.sources import Citation, Retriever
+from core.errors import ScriptoriumError
+from core.fsutil import atomic_write_json, read_json
+from core.generation.model import Finished, GenerationSettings
+from core.generation.runtime import LoadedModel
+from core.workspace import Workspace
+
+MAX_REQUIREMENTS_IN_PROMPT = 8
+_ID = re.compile(r"^[a-z0-9]{6,32}$")
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class ProposalError(ScriptoriumError):
+    """A proposal is missing or damaged, or its RFP cannot be used."""
+
+
+class ProposalSection(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    key: str
+    title: str
+    guidance: str
+    requirement_ids: tuple[str, ...] = ()
+    reference_query: str = ""
+    text: str = ""
+    citations: tuple[Citation, ...] = ()
+    status: Literal["empty", "drafted", "edited"] = "empty"
+    model: str = ""
+    updated: str = ""
+
+
+class Proposal(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    id: str = Field(default_factory=lambda: uuid.uuid4().hex[:12])
+    title: str
+    rfp_id: str
+    rfp_title: str
+    rfp_version: int = 1
+    requirements: tuple[Requirement, ...] = ()
+    rfp_sections: tuple[RfpSection, ...] = ()
+    sections: tuple[ProposalSection, ...] = ()
+    created: str = Field(default_factory=now_iso)
+    updated: str = Field(default_factory=now_iso)
+
+    def section(self, key: str) -> ProposalSection:
+        for section in self.sections:
+            if section.key == key:
+                return section
+        raise ProposalError(f"The proposal has no section {key!r}.")
+
+    def compliance_matrix(self) -> list[tuple[Requirement, ProposalSection]]:
+        """Each requirement and the section that answers it."""
+        by_id = {r.id: r for r in self.requirements}
+        return [(by_id[rid], section) for section in self.sections
+                for rid in section.requirement_ids if rid in by_id]
+
+    def with_section(self, section: ProposalSection) -> Proposal:
+        sections = tuple(section if s.key == section.key else s for s in self.sections)
+        return self.model_copy(update={"sections": sections, "updated": now_iso()})
+
+
+def new_proposal(workspace: Workspace, rfp_id: str,
+                 plans: tuple[SectionPlan, ...] = STANDARD_SECTIONS) -> Proposal:
+    """An outline and compliance matrix for the RFP ``rfp_id`` (nothing drafted yet)."""
+    from core.ingest.store import DocumentStore
+
+    store = DocumentStore(workspace)
+    record = store.get(rfp_id)
+    blocks = store.blocks(rfp_id)
+    requirements = extract_requirements(blocks)
+    if not requirements:
+        raise ProposalError(f"No requirements (\"shall\"/\"must\" sentences) found in "
+                            f"{record.title!r}.", hint="is it an RFP?")
+    matrix = assign_requirements(requirements, plans)
+    sections = tuple(
+        ProposalSection(key=plan.key, title=plan.title, guidance=plan.guidance,
+                        reference_query=plan.reference_query,
+                        requirement_ids=tuple(r.id for r in requirements
+                                              if matrix[r.id] == plan.key))
+        for plan in plans)
+    return Proposal(title=f"Response to {record.title}", rfp_id=rfp_id, rfp_title=record.title,
+                    rfp_version=record.latest.version, requirements=tuple(requirements),
+                    rfp_sections=tuple(rfp_sections(blocks)), sections=sections)
+
+
+def section_request(proposal: Proposal, section: ProposalSection) -> tuple[str, str]:
+    """The drafting request for a section and its retrieval query."""
+    by_id = {r.id: r for r in proposal.requirements}
+    wanted = [by_id[i] for i in section.requirement_ids if i in by_id]
+    shown = wanted[:MAX_REQUIREMENTS_IN_PROMPT]
+    lines = [f"Write the \"{section.title}\" section of our proposal responding to the RFP "
+             f"\"{proposal.rfp_title}\". {section.guidance}"]
+    if shown:
+        lines.append("Address these requirements, naming each by its number:")
+        lines.extend(f"- {r.id}: {r.text[:300]}" for r in shown)
+        if len(wanted) > len(shown):
+            lines.append(f"(and {len(wanted) - len(shown)} more requirements)")
+    query = " ".join([section.title, proposal.rfp_title, *(r.text[:160] for r in shown[:4])])
+    return "\n".join(lines), query
+
+
+def stream_section(
+    model: LoadedModel, proposal: Proposal, key: str, *, retriever: Retriever | None,
+    settings: GenerationSettings | None = None, cancelled: Callable[[], bool] = lambda: False,
+) -> Iterator[DraftEvent]:
+    """Draft (or redraft) one section; the ``Finished`` event's extra holds the new
+    ``ProposalSection`` under "section" and the draft under "draft"."""
+    section = proposal.section(key)
+    request, query = section_request(proposal, section)
+    lookup = section.reference_query or None
+    if lookup:
+        lookup = f"{lookup}: {query}"
+    for event in stream_draft(model, request, retriever=retriever, settings=settings,
+                              cancelled=cancelled, query=query, lookup_query=lookup,
+                              reference_k=6 if section.reference_query else 3):
+        if isinstance(event, Finished):
+            result: DraftResult = event.extra["draft"]  # type: ignore[assignment]
+            updated = section.model_copy(update={
+                "text": result.text, "citations": result.citations, "status": "drafted",
+                "model": model.name, "updated": now_iso()})
+            yield Finished(event.text, event.stats, {**event.extra, "section": updated})
+        else:
+            yield event
+
+
+def draft_section(model: LoadedModel, proposal: Proposal, key: str,
+                  **kwargs: Any) -> Proposal:
+    """The proposal with section ``key`` drafted (no streaming)."""
+    for event in stream_section(model, proposal, key, **kwargs):
+        if isinstance(event, Finished):
+            return proposal.with_section(event.extra["section"])  # type: ignore[arg-type]
+    return proposal
+
+
+def with_section_text(proposal: Proposal, key: str, text: str) -> Proposal:
+    """The proposal with the analyst's text for a section (its citations are kept)."""
+    section = proposal.section(key)
+    if text == section.text:
+        return proposal
+    return proposal.with_section(section.model_copy(update={
+        "text": text, "status": "edited", "updated": now_iso()}))
+
+
+class ProposalStore:
+    def __init__(self, workspace: Workspace) -> None:
+        self.root = workspace.root / "drafts" / "proposals"
+
+    def _path(self, proposal_id: str) -> Path:
+        if not _ID.match(proposal_id):
+            raise ProposalError(f"{proposal_id!r} is not a proposal id.")
+        return self.root / f"{proposal_id}.json"
+
+    def save(self, proposal: Proposal) -> Proposal:
+        atomic_write_json(self._path(proposal.id), proposal.model_dump(mode="json"))
+        return proposal
+
+    def get(self, proposal_id: str) -> Proposal:
+        path = self._path(proposal_id)
+        if not path.exists():
+            raise ProposalError(f"No proposal {proposal_id!r} in this workspace.")
+        try:
+            return Proposal.model_validate(read_json(path))
+        except (ValueError, ValidationError) as error:
+            raise ProposalError(f"Proposal {proposal_id} is damaged: {error}") from error
+
+    def list(self) -> list[Proposal]:
+        found = []
+        for path in self.root.glob("*.json"):
+            try:
+                found.append(Proposal.model_validate(read_json(path)))
+            except (ValueError, ValidationError):
+                continue
+        return sorted(found, key=lambda p: (p.updated, p.id), reverse=True)
+
+    def delete(self, proposal_id: str) -> None:
+        self._path(proposal_id).unlink(missing_ok=True)

@@ -1,0 +1,180 @@
+"""Loading GGUF models in llama.cpp, once: ``ModelCache`` keeps the loaded ones.
+
+A model is named by a registry id (a record of kind ``gguf`` whose folder holds one
+``.gguf`` file) or by a path to a ``.gguf`` file. Layers go to the GPU when this
+llama-cpp-python build can offload (``n_gpu_layers=-1``), else everything stays on the CPU;
+CPU threads come from the user settings. The cache is an object that its owner (the CLI
+verb, the pane, the server) holds and closes: no module keeps a model loaded.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from core.errors import ModelError
+from core.generation.model import PromptMode
+from core.generation.template import TemplateRenderer
+from core.workspace import Workspace
+from core.workspace.registry import ModelRecord, ModelRegistry
+
+DEFAULT_N_CTX = 2048
+FALLBACK_MODEL = "gemma3-270m-q4km"
+
+
+def gpu_offload_available() -> bool:
+    """Whether this llama-cpp-python build can put layers on a GPU."""
+    try:
+        import llama_cpp
+
+        return bool(llama_cpp.llama_supports_gpu_offload())
+    except (ImportError, AttributeError, OSError):
+        return False
+
+
+def default_threads() -> int:
+    """CPU threads from the user settings (0 there means all cores)."""
+    from core.settings import load_settings
+
+    return load_settings().threads or (os.cpu_count() or 1)
+
+
+def gguf_models(workspace: Workspace) -> list[ModelRecord]:
+    """The workspace's GGUF models, newest first."""
+    records = [r for r in ModelRegistry(workspace).list() if r.kind == "gguf"]
+    return sorted(records, key=lambda r: (r.created, r.id), reverse=True)
+
+
+def default_model_id(workspace: Workspace) -> str:
+    """The newest registered GGUF, else the bundled one."""
+    records = gguf_models(workspace)
+    return records[0].id if records else FALLBACK_MODEL
+
+
+def resolve_gguf(workspace: Workspace | None, model: str | Path) -> tuple[Path, str]:
+    """The .gguf file of a registry id or a path, and a display name."""
+    text = str(model)
+    if text.endswith(".gguf") or os.sep in text:
+        path = Path(text).expanduser().absolute()
+        if not path.is_file():
+            raise ModelError(f"No GGUF file at {path}.")
+        return path, path.name
+    if workspace is None:
+        raise ModelError(f"{text!r} is neither a GGUF file nor a model of an open workspace.")
+    registry = ModelRegistry(workspace)
+    record = registry.get(text)
+    if record.kind != "gguf":
+        raise ModelError(f"Model {text!r} is a {record.kind} model; drafting runs GGUF models.",
+                         hint="export it to GGUF first")
+    files = sorted(registry.path_of(record).glob("*.gguf"))
+    if len(files) != 1:
+        raise ModelError(f"Model {text!r} should hold exactly one .gguf file, found {len(files)}.")
+    return files[0], record.id
+
+
+@dataclass
+class LoadedModel:
+    """A llama.cpp model ready for requests; one request at a time (``lock``)."""
+
+    name: str
+    path: Path
+    llama: Any
+    n_ctx: int
+    chat_template: str | None
+    bos_token: str
+    eos_token: str
+    renderer: TemplateRenderer
+    lock: threading.Lock
+
+    def mode(self, requested: PromptMode = "auto") -> str:
+        """"chat" when asked or when the model has a chat template, else "completion"."""
+        if requested == "chat" and not self.chat_template:
+            raise ModelError(f"{self.name} has no chat template; use completion mode.")
+        if requested != "auto":
+            return requested
+        return "chat" if self.chat_template else "completion"
+
+    def tokenize(self, text: str, *, add_bos: bool = False) -> list[int]:
+        return list(self.llama.tokenize(text.encode("utf-8"), add_bos=add_bos, special=True))
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.llama.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
+
+def _token_text(llama: Any, token: int) -> str:
+    if token < 0:
+        return ""
+    try:
+        return llama._model.token_get_text(token)  # the special token's text, e.g. "<bos>"
+    except Exception:  # noqa: BLE001  (older bindings)
+        return llama.detokenize([token], special=True).decode("utf-8", "ignore")
+
+
+class ModelCache:
+    """Loaded models by (file, context, GPU layers, threads); least recently used evicted."""
+
+    def __init__(self, *, n_ctx: int = DEFAULT_N_CTX, threads: int | None = None,
+                 gpu: bool | None = None, capacity: int = 2,
+                 template_timeout_s: float = 2.0) -> None:
+        self.n_ctx = n_ctx
+        self.threads = threads
+        self.gpu = gpu
+        self.capacity = max(1, capacity)
+        self.renderer = TemplateRenderer(timeout_s=template_timeout_s)
+        self._models: OrderedDict[tuple[Any, ...], LoadedModel] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, workspace: Workspace | None, model: str | Path, *,
+            n_ctx: int | None = None) -> LoadedModel:
+        """The loaded model, loading it on first use."""
+        path, name = resolve_gguf(workspace, model)
+        n_ctx = n_ctx or self.n_ctx
+        gpu = gpu_offload_available() if self.gpu is None else self.gpu
+        threads = self.threads or default_threads()
+        key = (str(path), path.stat().st_mtime_ns, n_ctx, gpu, threads)
+        with self._lock:
+            loaded = self._models.get(key)
+            if loaded is not None:
+                self._models.move_to_end(key)
+                return loaded
+            loaded = self._load(path, name, n_ctx, gpu, threads)
+            self._models[key] = loaded
+            while len(self._models) > self.capacity:
+                _, old = self._models.popitem(last=False)
+                with old.lock:
+                    old.llama.close()
+            return loaded
+
+    def _load(self, path: Path, name: str, n_ctx: int, gpu: bool, threads: int) -> LoadedModel:
+        try:
+            import llama_cpp
+        except ImportError as error:
+            raise ModelError("llama-cpp-python is not installed; drafting needs it.") from error
+        try:
+            llama = llama_cpp.Llama(
+                model_path=str(path), n_ctx=n_ctx, n_gpu_layers=-1 if gpu else 0,
+                n_threads=threads, n_threads_batch=threads, n_batch=256, verbose=False)
+        except (ValueError, RuntimeError, OSError) as error:
+            raise ModelError(f"llama.cpp could not load {path.name}: {error}") from error
+        template = llama.metadata.get("tokenizer.chat_template") or None
+        return LoadedModel(
+            name=name, path=path, llama=llama, n_ctx=n_ctx, chat_template=template,
+            bos_token=_token_text(llama, llama.token_bos()),
+            eos_token=_token_text(llama, llama.token_eos()),
+            renderer=self.renderer, lock=threading.Lock())
+
+    def loaded(self) -> list[str]:
+        return [m.name for m in self._models.values()]
+
+    def close(self) -> None:
+        """Free every loaded model and stop the template sandbox."""
+        with self._lock:
+            for loaded in self._models.values():
+                with loaded.lock:
+                    loaded.llama.close()
+            self._models.clear()
+        self.renderer.close()

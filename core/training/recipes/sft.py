@@ -1,0 +1,109 @@
+"""Instruction tuning: trl's SFTTrainer on prompt/completion pairs, loss on the completion.
+
+Prompts arrive already rendered with the chat template. With ``packing`` (the default)
+the examples are tokenized and packed best-fit into rows of ``max_length`` by
+``core.training.packing`` (whole examples, attention kept within each example, row
+length kept short for CPU attention cost) and handed to SFTTrainer ready-made; without
+it SFTTrainer tokenizes and pads them itself. A rendered prompt starts with the BOS token
+as text; where the tokenizer adds BOS itself that text is dropped (no doubled BOS).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from core.jobs.progress import JobContext
+from core.training.config import TrainConfig
+from core.training.packing import PackedRowsCollator, pack_pairs
+from core.training.recipes import common
+from core.workspace import Workspace
+
+
+def adds_bos(tokenizer: Any) -> bool:
+    """Whether the tokenizer puts BOS in front of plain text by itself."""
+    ids = tokenizer("a")["input_ids"]
+    return bool(ids) and ids[0] == tokenizer.bos_token_id
+
+
+def strip_bos(rows: Any, tokenizer: Any, columns: tuple[str, ...] = ("prompt",)) -> Any:
+    """Drop a leading BOS *text* from the given columns (the tokenizer adds the token)."""
+    bos = getattr(tokenizer, "bos_token", None)
+    if rows is None or not bos or not adds_bos(tokenizer):
+        return rows
+
+    def fix(row: dict[str, Any]) -> dict[str, Any]:
+        return {c: row[c][len(bos):] if row[c].startswith(bos) else row[c] for c in columns}
+
+    return rows.map(fix)
+
+
+class SftRecipe:
+    """setup → train → save → cleanup for supervised fine-tuning."""
+
+    eval_is_lm = True
+
+    def __init__(self, config: TrainConfig, ctx: JobContext, workspace: Workspace,
+                 output_dir: Path) -> None:
+        self.config = config
+        self.ctx = ctx
+        self.workspace = workspace
+        self.output_dir = output_dir
+        self.state: common.RunState | None = None
+
+    def setup(self) -> common.RunState:
+        self.state = common.prepare(self.config, self.ctx, self.workspace, self.output_dir)
+        self.packed: tuple[Any, Any] | None = None
+        if self.config.packing:
+            tokenizer, length = self.state.tokenizer, self.config.max_length
+            heldout = common.heldout_rows(self.state)
+            self.packed = (
+                pack_pairs(self.state.data.train, tokenizer, length, self.config.seed),
+                pack_pairs(heldout, tokenizer, length) if heldout is not None else None,
+            )
+        return self.state
+
+    def tokens_per_step(self, state: common.RunState) -> int:
+        per_row = state.config.max_length
+        if self.packed is not None and len(self.packed[0]):
+            rows = self.packed[0]["input_ids"]
+            per_row = max(1, sum(len(r) for r in rows) // len(rows))
+        return state.batch_size * state.grad_accum * per_row
+
+    def build_trainer(self, state: common.RunState) -> Any:
+        from trl import SFTConfig, SFTTrainer
+
+        heldout = common.heldout_rows(state)
+        extra: dict[str, Any] = {}
+        if self.packed is not None:
+            train, heldout = self.packed
+            pad = state.tokenizer.pad_token_id if state.tokenizer.pad_token_id is not None else 0
+            extra = {"data_collator": PackedRowsCollator(pad)}
+            dataset_kwargs: dict[str, Any] | None = {"skip_prepare_dataset": True}
+        else:
+            train = strip_bos(state.data.train, state.tokenizer)
+            heldout = strip_bos(heldout, state.tokenizer)
+            dataset_kwargs = None
+        args = SFTConfig(
+            **common.trainer_arguments(state, heldout is not None),
+            max_length=state.config.max_length,
+            packing=False,  # packed here when asked: rows, not one flattened batch
+            completion_only_loss=True,
+            dataset_kwargs=dataset_kwargs,
+            remove_unused_columns=self.packed is None,
+        )
+        return SFTTrainer(model=state.model, args=args, train_dataset=train,
+                          eval_dataset=heldout, processing_class=state.tokenizer, **extra)
+
+    def train(self, resume_from: Path | None) -> common.TrainOutcome:
+        assert self.state is not None
+        return common.train_with_retry(self.state, self.build_trainer, resume_from,
+                                       self.tokens_per_step, self.eval_is_lm)
+
+    def save(self, folder: Path) -> None:
+        assert self.state is not None
+        common.save_adapter(self.state, folder)
+
+    def cleanup(self) -> None:
+        if self.state is not None:
+            common.release(self.state)

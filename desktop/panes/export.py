@@ -1,0 +1,130 @@
+"""Export pane: a model → GGUF (f16, Q8_0, Q6_K, Q5_K_M, Q4_K_M), verified; the GGUF files
+with size and quality against f16."""
+
+from __future__ import annotations
+
+from core.cli.output import format_size
+from core.export.config import QUANTS
+from core.jobs import JobStatus
+from core.jobs.progress import ProgressEvent
+from core.workspace.registry import ModelRegistry
+from desktop.jobs_monitor import JobMonitor
+from desktop.qt import (
+    QAbstractItemView, QCheckBox, QComboBox, QHBoxLayout, QHeaderView, QLabel, QProgressBar,
+    QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
+)
+from desktop.state import AppState
+
+COLUMNS = ["GGUF model", "Quantization", "Source", "Size", "Perplexity", "vs f16", "Tokens/s"]
+DEFAULT_QUANTS = ("q4_k_m",)
+
+
+class ExportPane(QWidget):
+    def __init__(self, state: AppState, monitor: JobMonitor, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("pane-export")
+        self.state, self.monitor = state, monitor
+        self.model = QComboBox()
+        self.model.setObjectName("exportModel")
+        self.quants = {q: QCheckBox(q.upper()) for q in QUANTS}
+        for quant, box in self.quants.items():
+            box.setObjectName(f"quant-{quant}")
+            box.setChecked(quant in DEFAULT_QUANTS)
+            box.toggled.connect(lambda _=False: self._update_button())
+        self.export_button = QPushButton("Export")
+        self.export_button.setObjectName("exportButton")
+        self.export_button.clicked.connect(self.start_export)
+        self.bar = QProgressBar()
+        self.bar.setObjectName("exportProgress")
+        self.bar.setRange(0, 1000)
+        self.message = QLabel()
+        self.message.setWordWrap(True)
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setObjectName("ggufTable")
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().hide()
+        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Model"))
+        row.addWidget(self.model, 1)
+        for box in self.quants.values():
+            row.addWidget(box)
+        row.addWidget(self.export_button)
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel("<h2>Export to GGUF</h2>"))
+        layout.addLayout(row)
+        layout.addWidget(self.bar)
+        layout.addWidget(self.message)
+        layout.addWidget(self.table, 1)
+        self.job_id: str | None = None
+        state.workspace_changed.connect(lambda _: self.refresh())
+        state.models_changed.connect(self.refresh)
+        monitor.event.connect(self._on_event)
+        monitor.finished.connect(self._on_finished)
+        self.refresh()
+
+    def selected_quants(self) -> list[str]:
+        return [q for q, box in self.quants.items() if box.isChecked()]
+
+    def _update_button(self) -> None:
+        self.export_button.setEnabled(
+            self.model.count() > 0 and bool(self.selected_quants()) and self.job_id is None)
+
+    def refresh(self) -> None:
+        workspace = self.state.workspace
+        records = ModelRegistry(workspace).list() if workspace else []
+        current = self.model.currentData()
+        self.model.clear()
+        for record in records:
+            if record.kind != "gguf":
+                self.model.addItem(f"{record.name} [{record.kind}]", record.id)
+        if current is not None and self.model.findData(current) >= 0:
+            self.model.setCurrentIndex(self.model.findData(current))
+        ggufs = [r for r in records if r.kind == "gguf"]
+        self.table.setRowCount(len(ggufs))
+        for row, record in enumerate(ggufs):
+            m = record.metrics
+            values = [record.id, str(record.config.get("quantization", "")),
+                      ", ".join(record.parents), format_size(record.size_bytes),
+                      f"{m['perplexity']:.2f}" if "perplexity" in m else "-",
+                      f"{m['perplexity_ratio_vs_f16']:.3f}×" if "perplexity_ratio_vs_f16" in m
+                      else "-",
+                      f"{m['tokens_per_s']:.0f}" if "tokens_per_s" in m else "-"]
+            for column, value in enumerate(values):
+                self.table.setItem(row, column, QTableWidgetItem(value))
+        self._update_button()
+
+    def start_export(self) -> str | None:
+        model_id = self.model.currentData()
+        if not model_id or not self.selected_quants():
+            return None
+        self.job_id = self.monitor.submit(
+            "export", {"model": model_id, "quants": self.selected_quants()},
+            f"Export {model_id}")
+        self.bar.setValue(0)
+        self.message.setText("Exporting…")
+        self._update_button()
+        return self.job_id
+
+    def _on_event(self, job_id: str, event: ProgressEvent) -> None:
+        if job_id == self.job_id and event.type == "progress":
+            if event.fraction is not None:
+                self.bar.setValue(int(event.fraction * 1000))
+            self.message.setText(event.message)
+
+    def _on_finished(self, job_id: str, status: JobStatus) -> None:
+        if job_id != self.job_id:
+            return
+        self.job_id = None
+        if status.state == "succeeded":
+            self.bar.setValue(1000)
+            outputs = status.result.get("outputs", [])
+            self.message.setText("Exported and verified: " + ", ".join(
+                f"{o.get('label')} ({format_size(o.get('size_bytes', 0))}, perplexity ×"
+                f"{o.get('perplexity_ratio', 0):.3f} vs f16)" for o in outputs))
+        else:
+            self.message.setText(f"{status.state}: {status.error or ''}")
+        self.state.models_changed.emit()
+        self.refresh()

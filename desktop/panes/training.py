@@ -1,0 +1,120 @@
+"""Training pane: datasets (build, summary) and training runs; the wizard starts a run."""
+
+from __future__ import annotations
+
+from core.datasets.store import DatasetStore
+from core.jobs import JobStatus, JobStore
+from core.workspace.registry import ModelRegistry
+from desktop.jobs_monitor import JobMonitor
+from desktop.qt import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+from desktop.state import AppState
+
+DATASET_COLUMNS = ["Dataset", "Kind", "Version", "Train", "Held-out", "Tokens", "Documents",
+                   "Created"]
+RUN_COLUMNS = ["Run", "State", "Recipe", "Model", "Perplexity before → after", "Started"]
+
+
+def _table(columns: list[str], name: str) -> QTableWidget:
+    table = QTableWidget(0, len(columns))
+    table.setObjectName(name)
+    table.setHorizontalHeaderLabels(columns)
+    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    table.verticalHeader().hide()
+    table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+    return table
+
+
+class TrainingPane(QWidget):
+    def __init__(self, state: AppState, monitor: JobMonitor, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("pane-training")
+        self.state, self.monitor = state, monitor
+        self.datasets = _table(DATASET_COLUMNS, "datasetsTable")
+        self.runs = _table(RUN_COLUMNS, "runsTable")
+        self.build_buttons: dict[str, QPushButton] = {}
+        header = QHBoxLayout()
+        header.addWidget(QLabel("<h2>Training</h2>"))
+        header.addStretch(1)
+        self.train_button = QPushButton("New training run…")
+        self.train_button.setObjectName("newTraining")
+        self.train_button.clicked.connect(self.open_wizard)
+        header.addWidget(self.train_button)
+        builds = QHBoxLayout()
+        builds.addWidget(QLabel("<b>Datasets</b>"))
+        builds.addStretch(1)
+        for kind, label in (("cpt", "Build CPT dataset"), ("sft", "Build SFT dataset"),
+                            ("prefs", "Build preference dataset")):
+            button = QPushButton(label)
+            button.setObjectName(f"build-{kind}")
+            button.clicked.connect(lambda _=False, k=kind: self.build_dataset(k))
+            self.build_buttons[kind] = button
+            builds.addWidget(button)
+        layout = QVBoxLayout(self)
+        layout.addLayout(header)
+        layout.addLayout(builds)
+        layout.addWidget(self.datasets, 1)
+        layout.addWidget(QLabel("<b>Runs</b>"))
+        layout.addWidget(self.runs, 1)
+        state.workspace_changed.connect(lambda _: self.refresh())
+        state.models_changed.connect(self.refresh)
+        monitor.changed.connect(self.refresh)
+        self.refresh()
+
+    def build_dataset(self, kind: str) -> str:
+        return self.monitor.submit("build-dataset", {"kind": kind})
+
+    def refresh(self) -> None:
+        workspace = self.state.workspace
+        enabled = workspace is not None
+        self.train_button.setEnabled(enabled)
+        for button in self.build_buttons.values():
+            button.setEnabled(enabled)
+        if workspace is None:
+            self.datasets.setRowCount(0)
+            self.runs.setRowCount(0)
+            return
+        records = list(reversed(DatasetStore(workspace).list()))
+        self.datasets.setRowCount(len(records))
+        for row, record in enumerate(records):
+            summary = record.summary
+            values = [record.id, record.kind, str(record.version), str(summary.get("train", "")),
+                      str(summary.get("heldout", "")), f"{summary.get('tokens', 0):,}",
+                      str(len(record.documents)), record.created.replace("T", " ")]
+            for column, value in enumerate(values):
+                self.datasets.setItem(row, column, QTableWidgetItem(value))
+        registry = ModelRegistry(workspace)
+        runs = [job for job in JobStore(workspace).list() if job.kind == "train"]
+        self.runs.setRowCount(len(runs))
+        for row, job in enumerate(runs):
+            for column, value in enumerate(self._run_row(job, registry)):
+                self.runs.setItem(row, column, QTableWidgetItem(value))
+
+    @staticmethod
+    def _run_row(job: JobStatus, registry: ModelRegistry) -> list[str]:
+        metrics = job.result.get("metrics", {}) if job.result else {}
+        ppl = ""
+        if metrics.get("heldout_ppl_before") and metrics.get("heldout_ppl_after"):
+            ppl = f"{metrics['heldout_ppl_before']:.2f} → {metrics['heldout_ppl_after']:.2f}"
+        model = str(job.result.get("model_id", "")) if job.result else ""
+        recipe = ""
+        if model and registry.exists(model):
+            recipe = str(registry.get(model).config.get("recipe", ""))
+        return [job.id, job.state, recipe, model, ppl, (job.started or job.created)[:19]]
+
+    def open_wizard(self) -> None:
+        from desktop.wizards.train_wizard import TrainWizard
+
+        if self.state.workspace is not None:
+            wizard = TrainWizard(self.state, self.monitor, self)
+            wizard.open()

@@ -1,0 +1,332 @@
+"""The Proposal tab of the drafting pane: RFP → outline and compliance matrix → sections.
+
+Building the outline, saving and exporting are short engine calls (``CoreOp``); drafting
+a section streams on a ``GenerationWorker``. Each section can be edited (Save edit) and
+regenerated; its sources are listed and show their passage when clicked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.drafting.proposal import (
+    Proposal, ProposalStore, new_proposal, stream_section, with_section_text,
+)
+from core.drafting.sources import Retriever
+from core.generation.model import Finished, GenerationSettings, Token
+from core.generation.runtime import LoadedModel
+from desktop.ops import CoreOp
+from desktop.qt import (
+    QAbstractItemView, QComboBox, QFileDialog, QHBoxLayout, QLabel, QListWidget,
+    QListWidgetItem, QPlainTextEdit, QPushButton, QSplitter, Qt, QTableWidget,
+    QTableWidgetItem, QVBoxLayout, QWidget,
+)
+from desktop.state import AppState
+from desktop.widgets.draft_render import citation_label, passage_text
+from desktop.widgets.draft_worker import GenerationWorker
+
+
+@dataclass(frozen=True)
+class Engine:
+    """What the tab needs from the pane to generate."""
+
+    model: Callable[[], LoadedModel]  # loads on first use; called on the worker thread
+    settings: GenerationSettings
+    retriever: Retriever | None
+
+
+class ProposalTab(QWidget):
+    def __init__(self, state: AppState, engine: Callable[[], Engine],
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.state = state
+        self.engine = engine
+        self.proposal: Proposal | None = None
+        self.worker = GenerationWorker(self)
+        self.worker.event.connect(self._on_event)
+        self.worker.failed.connect(self._on_failed)
+        self.worker.done.connect(self._update_buttons)
+        self._queue: list[str] = []
+        self._streaming = ""
+        self.last_error: BaseException | None = None
+
+        self.rfp_choice = QComboBox()
+        self.rfp_choice.setObjectName("proposalRfp")
+        self.build_button = QPushButton("Build outline")
+        self.build_button.setObjectName("proposalBuild")
+        self.build_button.clicked.connect(self.build_outline)
+        self.saved_choice = QComboBox()
+        self.saved_choice.setObjectName("proposalSaved")
+        self.open_button = QPushButton("Open")
+        self.open_button.clicked.connect(self.open_saved)
+        self.matrix = QTableWidget(0, 3)
+        self.matrix.setObjectName("complianceMatrix")
+        self.matrix.setHorizontalHeaderLabels(["Requirement", "Text", "Section"])
+        self.matrix.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.matrix.verticalHeader().hide()
+        self.sections = QListWidget()
+        self.sections.setObjectName("proposalSections")
+        self.sections.currentRowChanged.connect(lambda _: self._show_section())
+        self.editor = QPlainTextEdit()
+        self.editor.setObjectName("sectionEditor")
+        self.sources = QListWidget()
+        self.sources.setObjectName("sectionSources")
+        self.sources.currentRowChanged.connect(self._show_source)
+        self.passage = QPlainTextEdit()
+        self.passage.setObjectName("sectionPassage")
+        self.passage.setReadOnly(True)
+        self.draft_button = QPushButton("Draft section")
+        self.draft_button.setObjectName("draftSection")
+        self.draft_button.clicked.connect(self.draft_current)
+        self.draft_all_button = QPushButton("Draft all")
+        self.draft_all_button.setObjectName("draftAll")
+        self.draft_all_button.clicked.connect(self.draft_all)
+        self.save_button = QPushButton("Save edit")
+        self.save_button.setObjectName("saveSection")
+        self.save_button.clicked.connect(self.save_edit)
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setObjectName("stopSection")
+        self.stop_button.clicked.connect(self.stop)
+        self.docx_button = QPushButton("Export DOCX…")
+        self.docx_button.setObjectName("exportDocx")
+        self.docx_button.clicked.connect(lambda: self._ask_export(".docx"))
+        self.md_button = QPushButton("Export Markdown…")
+        self.md_button.setObjectName("exportMarkdown")
+        self.md_button.clicked.connect(lambda: self._ask_export(".md"))
+        self.status = QLabel()
+        self.status.setObjectName("proposalStatus")
+        self.status.setWordWrap(True)
+
+        top = QHBoxLayout()
+        top.addWidget(QLabel("RFP:"))
+        top.addWidget(self.rfp_choice, 1)
+        top.addWidget(self.build_button)
+        top.addWidget(QLabel("Saved:"))
+        top.addWidget(self.saved_choice, 1)
+        top.addWidget(self.open_button)
+        buttons = QHBoxLayout()
+        for button in (self.draft_button, self.draft_all_button, self.save_button,
+                       self.stop_button):
+            buttons.addWidget(button)
+        buttons.addStretch(1)
+        buttons.addWidget(self.docx_button)
+        buttons.addWidget(self.md_button)
+        middle = QWidget()
+        middle_layout = QVBoxLayout(middle)
+        middle_layout.setContentsMargins(0, 0, 0, 0)
+        middle_layout.addWidget(self.editor, 1)
+        middle_layout.addLayout(buttons)
+        side = QSplitter(Qt.Orientation.Vertical)
+        side.addWidget(self.sources)
+        side.addWidget(self.passage)
+        body = QSplitter(Qt.Orientation.Horizontal)
+        body.addWidget(self.sections)
+        body.addWidget(middle)
+        body.addWidget(side)
+        body.setSizes([180, 520, 260])
+        outer = QSplitter(Qt.Orientation.Vertical)
+        outer.addWidget(self.matrix)
+        outer.addWidget(body)
+        outer.setSizes([180, 420])
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(outer, 1)
+        layout.addWidget(self.status)
+        self.refresh()
+
+    # -- loading -----------------------------------------------------------------------
+    def refresh(self) -> None:
+        workspace = self.state.workspace
+        self.rfp_choice.clear()
+        self.saved_choice.clear()
+        if workspace is None:
+            self._update_buttons()
+            return
+        from core.ingest.store import DocumentStore
+
+        for record in DocumentStore(workspace).list():
+            if record.kind == "rfp":
+                self.rfp_choice.addItem(record.title, record.id)
+        for proposal in ProposalStore(workspace).list():
+            self.saved_choice.addItem(proposal.title, proposal.id)
+        self._update_buttons()
+
+    def build_outline(self) -> None:
+        workspace = self.state.workspace
+        rfp_id = self.rfp_choice.currentData()
+        if workspace is None or not rfp_id:
+            return
+
+        def build() -> Proposal:
+            return ProposalStore(workspace).save(new_proposal(workspace, rfp_id))
+
+        self.status.setText("Reading the RFP…")
+        CoreOp(self, build).success(self._loaded).failure(self._on_failed).run()
+
+    def open_saved(self) -> None:
+        workspace = self.state.workspace
+        proposal_id = self.saved_choice.currentData()
+        if workspace is None or not proposal_id:
+            return
+        CoreOp(self, lambda: ProposalStore(workspace).get(proposal_id)).success(
+            self._loaded).failure(self._on_failed).run()
+
+    def _loaded(self, proposal: Proposal) -> None:
+        self.proposal = proposal
+        self.status.setText(f"{len(proposal.requirements)} requirements in "
+                            f"{len(proposal.sections)} sections.")
+        titles = {s.key: s.title for s in proposal.sections}
+        rows = [(r, s.key) for r, s in proposal.compliance_matrix()]
+        self.matrix.setRowCount(len(rows))
+        for row, (requirement, key) in enumerate(rows):
+            for column, text in enumerate((requirement.id, requirement.text, titles[key])):
+                self.matrix.setItem(row, column, QTableWidgetItem(text))
+        current = max(0, self.sections.currentRow())
+        self.sections.blockSignals(True)
+        self.sections.clear()
+        for section in proposal.sections:
+            item = QListWidgetItem(f"{section.title} ({section.status})")
+            item.setData(Qt.ItemDataRole.UserRole, section.key)
+            self.sections.addItem(item)
+        self.sections.blockSignals(False)
+        self.sections.setCurrentRow(min(current, self.sections.count() - 1))
+        self._show_section()
+        self._update_buttons()
+
+    def _current_key(self) -> str | None:
+        item = self.sections.currentItem()
+        return item.data(Qt.ItemDataRole.UserRole) if item else None
+
+    def _show_section(self) -> None:
+        key = self._current_key()
+        self.sources.clear()
+        self.passage.clear()
+        if self.proposal is None or key is None:
+            self.editor.clear()
+            return
+        section = self.proposal.section(key)
+        self.editor.setPlainText(section.text)
+        for citation in section.citations:
+            self.sources.addItem(citation_label(citation))
+
+    def _show_source(self, row: int) -> None:
+        key = self._current_key()
+        if self.proposal is None or key is None or row < 0:
+            return
+        citations = self.proposal.section(key).citations
+        if row < len(citations):
+            self.passage.setPlainText(passage_text(citations[row]))
+
+    # -- editing and drafting ------------------------------------------------------------
+    def save_edit(self) -> None:
+        key = self._current_key()
+        workspace = self.state.workspace
+        if self.proposal is None or key is None or workspace is None:
+            return
+        proposal = with_section_text(self.proposal, key, self.editor.toPlainText())
+        CoreOp(self, lambda: ProposalStore(workspace).save(proposal)).success(
+            self._loaded).failure(self._on_failed).run()
+
+    def draft_current(self) -> None:
+        key = self._current_key()
+        if key is not None:
+            self._queue = [key]
+            self._next()
+
+    def draft_all(self) -> None:
+        if self.proposal is not None:
+            self._queue = [s.key for s in self.proposal.sections]
+            self._next()
+
+    def _next(self) -> None:
+        if self.proposal is None or not self._queue or self.worker.running:
+            self._update_buttons()
+            return
+        key = self._queue.pop(0)
+        for row in range(self.sections.count()):
+            if self.sections.item(row).data(Qt.ItemDataRole.UserRole) == key:
+                self.sections.setCurrentRow(row)
+        proposal = self.proposal
+        engine = self.engine()
+        self._streaming = ""
+        self.editor.setPlainText("")
+        self.status.setText(f"Drafting {proposal.section(key).title}…")
+
+        def job(cancelled: Callable[[], bool]):  # noqa: ANN202
+            return stream_section(engine.model(), proposal, key, retriever=engine.retriever,
+                                  settings=engine.settings, cancelled=cancelled)
+
+        self.worker.start(job)
+        self._update_buttons()
+
+    def _on_event(self, event: object) -> None:
+        if isinstance(event, Token):
+            self._streaming += event.text
+            self.editor.setPlainText(self._streaming)
+        elif isinstance(event, Finished) and self.proposal is not None:
+            section = event.extra["section"]
+            proposal = self.proposal.with_section(section)  # type: ignore[arg-type]
+            workspace = self.state.workspace
+            if workspace is not None:
+                CoreOp(self, lambda: ProposalStore(workspace).save(proposal)).run()
+            self._loaded(proposal)
+            if event.stats.finish == "cancelled":
+                self._queue.clear()
+                self.status.setText("Stopped.")
+            else:
+                self.status.setText(f"Drafted {section.title}: {event.stats.tokens_per_s:.1f} "
+                                    "tok/s.")
+            if self._queue:
+                self.worker.done.connect(self._resume_queue)
+
+    def _resume_queue(self) -> None:
+        self.worker.done.disconnect(self._resume_queue)
+        self.worker.wait(5)
+        self._next()
+
+    def stop(self) -> None:
+        self._queue.clear()
+        self.worker.stop()
+
+    def shutdown(self) -> None:
+        self.stop()
+        self.worker.wait(10)
+
+    def _on_failed(self, error: BaseException) -> None:
+        from desktop.errors import error_text
+
+        self.last_error = error
+        self._queue.clear()
+        self.status.setText(error_text(error)[0])
+        self._update_buttons()
+
+    # -- export ----------------------------------------------------------------------------
+    def _ask_export(self, suffix: str) -> None:
+        if self.proposal is None:
+            return
+        name = self.proposal.title[:60].replace("/", "-") + suffix
+        path, _ = QFileDialog.getSaveFileName(self, "Export proposal", name)
+        if path:
+            self.export_to(Path(path))
+
+    def export_to(self, path: Path) -> None:
+        from core.drafting.export import export_proposal
+
+        proposal = self.proposal
+        if proposal is None:
+            return
+        CoreOp(self, lambda: export_proposal(proposal, path)).success(
+            lambda written: self.status.setText(f"Exported to {written}")).run()
+
+    def _update_buttons(self) -> None:
+        busy = self.worker.running
+        has = self.proposal is not None
+        workspace = self.state.workspace is not None
+        self.build_button.setEnabled(workspace and not busy and self.rfp_choice.count() > 0)
+        for button in (self.draft_button, self.draft_all_button, self.save_button):
+            button.setEnabled(has and not busy)
+        self.stop_button.setEnabled(busy)
+        self.docx_button.setEnabled(has)
+        self.md_button.setEnabled(has)

@@ -1,0 +1,40 @@
+"""Rich text of the drafting pane: a conversation with clickable [n] citations."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Sequence
+
+from core.drafting.conversations import Turn
+from core.drafting.sources import Citation
+
+_MARK = re.compile(r"\[(\d{1,3})\]")
+
+
+def linked(text: str, scope: str = "") -> str:
+    """Escaped text with each [n] a ``cite:`` link (``scope`` names the answer)."""
+    escaped = html.escape(text).replace("\n", "<br>")
+    return _MARK.sub(lambda m: f'<a href="cite:{scope}{m.group(1)}">[{m.group(1)}]</a>', escaped)
+
+
+def conversation_html(turns: Sequence[Turn], streaming: str | None = None) -> str:
+    parts = []
+    for index, turn in enumerate(turns):
+        if turn.role == "user":
+            parts.append(f"<p><b>You</b><br>{html.escape(turn.content).replace(chr(10), '<br>')}</p>")
+        else:
+            rating = {"up": " 👍", "down": " 👎"}.get(turn.rating or "", "")
+            model = f" <small>({html.escape(turn.model)})</small>" if turn.model else ""
+            parts.append(f"<p><b>Draft</b>{model}{rating}<br>{linked(turn.content, f'{index}:')}</p>")
+    if streaming is not None:
+        parts.append(f"<p><b>Draft</b> <i>(writing…)</i><br>{linked(streaming)}</p>")
+    return "\n".join(parts)
+
+
+def citation_label(citation: Citation) -> str:
+    return f"[{citation.number}] {citation.where()}"
+
+
+def passage_text(citation: Citation) -> str:
+    return f"{citation.where()}\n({citation.doc_id})\n\n{citation.text}"

@@ -1,0 +1,439 @@
+"""Merge wizard: pick compatible models → method, weights and density (with the mergekit
+YAML previewed) → run → compare the merge with its sources side by side.
+
+Incompatible models are shown disabled with the reason. The wizard builds a MergeConfig;
+the engine checks it again before anything runs.
+"""
+
+from __future__ import annotations
+
+from core.errors import ScriptoriumError
+from core.jobs import JobStatus
+from core.jobs.progress import ProgressEvent
+from core.merging.compat import check_compatible
+from core.merging.config import (
+    METHOD_TITLES,
+    METHODS,
+    NEEDS_BASE,
+    TAKES_DENSITY,
+    MergeConfig,
+    merge_yaml,
+    parse_merge_config,
+)
+from core.workspace.registry import ModelRecord, ModelRegistry
+from desktop.jobs_monitor import JobMonitor
+from desktop.ops import CoreOp
+from desktop.qt import (
+    QComboBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QRadioButton,
+    QSlider,
+    Qt,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+    QWizard,
+    QWizardPage,
+)
+from desktop.state import AppState
+
+MERGEABLE = ("base", "merged", "adapter")
+SLIDER_SCALE = 100
+
+
+class ModelsPage(QWizardPage):
+    """Checkable registry models; once one is ticked, incompatible ones are disabled."""
+
+    def __init__(self, state: AppState) -> None:
+        super().__init__()
+        self.setTitle("Models to merge")
+        self.setSubTitle("Pick two or more models of the same architecture, size and tokenizer.")
+        self.state = state
+        self.list = QListWidget()
+        self.list.setObjectName("mergeModels")
+        self.list.itemChanged.connect(self._on_changed)
+        self.note = QLabel()
+        self.note.setWordWrap(True)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.list)
+        layout.addWidget(self.note)
+        self.records: dict[str, ModelRecord] = {}
+        self._anchor: str | None = None
+
+    def initializePage(self) -> None:  # noqa: N802 - Qt name
+        registry = ModelRegistry(self.state.workspace)  # type: ignore[arg-type]
+        self.records = {r.id: r for r in registry.list() if r.kind in MERGEABLE}
+        self.list.blockSignals(True)
+        self.list.clear()
+        for record in self.records.values():
+            item = QListWidgetItem(f"{record.id}  [{record.kind}, {record.architecture}, "
+                                   f"{record.parameters / 1e6:.0f}M]")
+            item.setData(Qt.ItemDataRole.UserRole, record.id)
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            item.setCheckState(Qt.CheckState.Unchecked)
+            self.list.addItem(item)
+        self.list.blockSignals(False)
+
+    def item(self, model_id: str) -> QListWidgetItem:
+        for row in range(self.list.count()):
+            if self.list.item(row).data(Qt.ItemDataRole.UserRole) == model_id:
+                return self.list.item(row)
+        raise KeyError(model_id)
+
+    def checked(self) -> list[str]:
+        return [self.list.item(r).data(Qt.ItemDataRole.UserRole) for r in range(self.list.count())
+                if self.list.item(r).checkState() == Qt.CheckState.Checked]
+
+    def _on_changed(self, _item: QListWidgetItem) -> None:
+        checked = self.checked()
+        anchor = checked[0] if checked else None
+        if anchor != self._anchor:
+            self._anchor = anchor
+            self._check_against(anchor)
+        self.completeChanged.emit()
+
+    def _check_against(self, anchor: str | None) -> None:
+        """Disable every model that cannot be merged with ``anchor`` (computed off-thread)."""
+        if anchor is None:
+            self._apply({})
+            return
+        registry = ModelRegistry(self.state.workspace)  # type: ignore[arg-type]
+        first = self.records[anchor]
+        others = [r for r in self.records.values() if r.id != anchor]
+
+        def reasons() -> dict[str, str]:
+            return {other.id: "; ".join(problems) for other in others
+                    if (problems := check_compatible([first, other], registry))}
+
+        self.note.setText("Checking compatibility…")
+        CoreOp(self, reasons).success(self._apply).run()
+
+    def _apply(self, reasons: dict[str, str]) -> None:
+        self.list.blockSignals(True)
+        for row in range(self.list.count()):
+            item = self.list.item(row)
+            model_id = item.data(Qt.ItemDataRole.UserRole)
+            reason = reasons.get(model_id)
+            flags = item.flags()
+            if reason:
+                item.setCheckState(Qt.CheckState.Unchecked)
+                item.setFlags(flags & ~Qt.ItemFlag.ItemIsEnabled)
+                item.setToolTip(f"Cannot be merged with {self._anchor}: {reason}")
+            else:
+                item.setFlags(flags | Qt.ItemFlag.ItemIsEnabled)
+                item.setToolTip("")
+        self.list.blockSignals(False)
+        self.note.setText(f"{len(reasons)} model(s) disabled: hover them to see why."
+                          if reasons else "")
+        self.completeChanged.emit()
+
+    def isComplete(self) -> bool:  # noqa: N802 - Qt name
+        return len(self.checked()) >= 2
+
+
+class _Slider(QWidget):
+    """A horizontal slider for a float in [low, high] with its value shown."""
+
+    def __init__(self, low: float, high: float, value: float, name: str) -> None:
+        super().__init__()
+        self.low, self.high = low, high
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setObjectName(name)
+        self.slider.setRange(int(low * SLIDER_SCALE), int(high * SLIDER_SCALE))
+        self.slider.setValue(int(round(value * SLIDER_SCALE)))
+        self.label = QLabel()
+        self.slider.valueChanged.connect(lambda _: self.label.setText(f"{self.value():.2f}"))
+        self.label.setText(f"{self.value():.2f}")
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.slider, 1)
+        layout.addWidget(self.label)
+
+    def value(self) -> float:
+        return self.slider.value() / SLIDER_SCALE
+
+
+class MethodPage(QWizardPage):
+    """Method with one-line explanations, weights/density/t sliders, YAML preview."""
+
+    def __init__(self, models: ModelsPage) -> None:
+        super().__init__()
+        self.setTitle("How to merge")
+        self.models_page = models
+        self.methods = {m: QRadioButton(METHOD_TITLES[m]) for m in METHODS}
+        self.methods["ties"].setChecked(True)
+        self.base = QComboBox()
+        self.base.setObjectName("mergeBase")
+        self.name = QLineEdit()
+        self.name.setPlaceholderText("name of the merged model (optional)")
+        self.params = QFormLayout()
+        self.params_box = QWidget()
+        self.params_box.setLayout(self.params)
+        self.preview = QPlainTextEdit()
+        self.preview.setObjectName("yamlPreview")
+        self.preview.setReadOnly(True)
+        self.error = QLabel()
+        self.error.setObjectName("mergeError")
+        self.error.setWordWrap(True)
+        method_box = QVBoxLayout()
+        for method, button in self.methods.items():
+            button.setObjectName(f"method-{method}")
+            button.toggled.connect(lambda on, _m=method: on and self._rebuild())
+            method_box.addWidget(button)
+        form = QFormLayout()
+        form.addRow("Base (for task vectors)", self.base)
+        form.addRow("Name", self.name)
+        layout = QHBoxLayout(self)
+        left = QVBoxLayout()
+        left.addLayout(method_box)
+        left.addLayout(form)
+        left.addWidget(self.params_box)
+        left.addWidget(self.error)
+        left.addStretch(1)
+        layout.addLayout(left, 1)
+        layout.addWidget(self.preview, 1)
+        self.weights: dict[str, _Slider] = {}
+        self.densities: dict[str, _Slider] = {}
+        self.t: _Slider | None = None
+        self.base.currentIndexChanged.connect(lambda _: self.update_preview())
+        self.name.textChanged.connect(lambda _: self.update_preview())
+        self.config: MergeConfig | None = None
+
+    def method(self) -> str:
+        return next(m for m, button in self.methods.items() if button.isChecked())
+
+    def initializePage(self) -> None:  # noqa: N802 - Qt name
+        chosen = self.models_page.checked()
+        self.base.clear()
+        self.base.addItem("common parent (automatic)", None)
+        for model_id, record in self.models_page.records.items():
+            if model_id not in chosen and record.kind in ("base", "merged"):
+                self.base.addItem(model_id, model_id)
+        self.methods["slerp"].setEnabled(len(chosen) == 2)
+        if len(chosen) != 2 and self.methods["slerp"].isChecked():
+            self.methods["ties"].setChecked(True)
+        self._rebuild()
+
+    def _rebuild(self) -> None:
+        while self.params.rowCount():
+            self.params.removeRow(0)
+        self.weights, self.densities, self.t = {}, {}, None
+        chosen = self.models_page.checked()
+        method = self.method()
+        self.base.setEnabled(method in NEEDS_BASE)
+        if method == "slerp":
+            self.t = _Slider(0.0, 1.0, 0.5, "slider-t")
+            self.t.slider.valueChanged.connect(lambda _: self.update_preview())
+            self.params.addRow(f"t (0 = {chosen[0]})", self.t)
+        else:
+            for model_id in chosen:
+                weight = _Slider(0.0, 2.0, round(1.0 / len(chosen), 2), f"weight-{model_id}")
+                weight.slider.valueChanged.connect(lambda _: self.update_preview())
+                self.weights[model_id] = weight
+                self.params.addRow(f"weight {model_id}", weight)
+                if method in TAKES_DENSITY:
+                    density = _Slider(0.05, 1.0, 0.5, f"density-{model_id}")
+                    density.slider.valueChanged.connect(lambda _: self.update_preview())
+                    self.densities[model_id] = density
+                    self.params.addRow(f"density {model_id}", density)
+        self.update_preview()
+
+    def raw_config(self) -> dict[str, object]:
+        models = []
+        for model_id in self.models_page.checked():
+            source: dict[str, object] = {"model": model_id}
+            if model_id in self.weights:
+                source["weight"] = self.weights[model_id].value()
+            if model_id in self.densities:
+                source["density"] = self.densities[model_id].value()
+            models.append(source)
+        raw: dict[str, object] = {"method": self.method(), "models": models}
+        if self.t is not None:
+            raw["t"] = self.t.value()
+        if self.method() in NEEDS_BASE and self.base.currentData():
+            raw["base"] = self.base.currentData()
+        if self.name.text().strip():
+            raw["name"] = self.name.text().strip()
+        return raw
+
+    def update_preview(self) -> None:
+        try:
+            self.config = parse_merge_config(self.raw_config())
+            self.preview.setPlainText(merge_yaml(self.config))
+            self.error.setText("")
+        except ScriptoriumError as error:
+            self.config = None
+            self.error.setText(f"<span style='color:#b00'>{error}</span>")
+        self.completeChanged.emit()
+
+    def isComplete(self) -> bool:  # noqa: N802 - Qt name
+        return self.config is not None
+
+
+class RunPage(QWizardPage):
+    def __init__(self, method: MethodPage, monitor: JobMonitor) -> None:
+        super().__init__()
+        self.setTitle("Merging")
+        self.method_page, self.monitor = method, monitor
+        self.bar = QProgressBar()
+        self.bar.setObjectName("mergeProgress")
+        self.bar.setRange(0, 1000)
+        self.message = QLabel()
+        self.message.setWordWrap(True)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.bar)
+        layout.addWidget(self.message)
+        layout.addStretch(1)
+        self.job_id: str | None = None
+        self.status: JobStatus | None = None
+        monitor.event.connect(self._on_event)
+        monitor.finished.connect(self._on_finished)
+
+    def initializePage(self) -> None:  # noqa: N802 - Qt name
+        if self.job_id is None and self.method_page.config is not None:
+            self.job_id = self.monitor.submit("merge", self.method_page.config, "Merge models")
+
+    def _on_event(self, job_id: str, event: ProgressEvent) -> None:
+        if job_id == self.job_id and event.type == "progress":
+            if event.fraction is not None:
+                self.bar.setValue(int(event.fraction * 1000))
+            self.message.setText(event.message)
+
+    def _on_finished(self, job_id: str, status: JobStatus) -> None:
+        if job_id != self.job_id:
+            return
+        self.status = status
+        if status.state == "succeeded":
+            self.bar.setValue(1000)
+            self.message.setText(f"Registered {status.result.get('model_id')}.")
+        else:
+            self.message.setText(f"{status.state}: {status.error or ''}")
+        self.completeChanged.emit()
+
+    def merged_id(self) -> str | None:
+        if self.status and self.status.state == "succeeded":
+            return str(self.status.result.get("model_id"))
+        return None
+
+    def isComplete(self) -> bool:  # noqa: N802 - Qt name
+        return self.merged_id() is not None
+
+
+class ComparePage(QWizardPage):
+    """Held-out perplexity per source domain, and prompts answered side by side."""
+
+    def __init__(self, state: AppState, models: ModelsPage, run: RunPage,
+                 monitor: JobMonitor) -> None:
+        super().__init__()
+        self.setTitle("Did the merge keep both skills?")
+        self.state, self.models_page, self.run_page, self.monitor = state, models, run, monitor
+        self.ppl = QTableWidget(0, 0)
+        self.ppl.setObjectName("mergePerplexity")
+        self.prompts = QPlainTextEdit("Describe our approach to a static hot-fire test campaign.\n"
+                                      "Summarise a staffing plan for a SOC support contract.")
+        self.prompts.setMaximumHeight(60)
+        self.compare = QPushButton("Evaluate")
+        self.compare.setObjectName("evaluateMerge")
+        self.compare.clicked.connect(self.evaluate)
+        self.answers = QTableWidget(0, 0)
+        self.answers.setObjectName("mergeAnswers")
+        self.note = QLabel()
+        self.note.setWordWrap(True)
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel("Held-out perplexity (lower is better), per source dataset:"))
+        layout.addWidget(self.ppl, 1)
+        layout.addWidget(QLabel("Prompts (one per line):"))
+        layout.addWidget(self.prompts)
+        layout.addWidget(self.compare)
+        layout.addWidget(self.answers, 1)
+        layout.addWidget(self.note)
+        self.jobs: dict[str, str] = {}
+        monitor.finished.connect(self._on_finished)
+
+    def models(self) -> list[str]:
+        merged = self.run_page.merged_id()
+        return [*self.models_page.checked(), *([merged] if merged else [])]
+
+    def datasets(self) -> list[str]:
+        registry = ModelRegistry(self.state.workspace)  # type: ignore[arg-type]
+        found: list[str] = []
+        for model_id in self.models_page.checked():
+            for dataset in registry.get(model_id).datasets:
+                if dataset not in found:
+                    found.append(dataset)
+        return found
+
+    def evaluate(self) -> None:
+        prompts = [p.strip() for p in self.prompts.toPlainText().splitlines() if p.strip()]
+        models = self.models()
+        if prompts:
+            self.jobs["compare"] = self.monitor.submit(
+                "compare-models", {"models": models, "prompts": prompts})
+        datasets = self.datasets()
+        if datasets:
+            self.jobs["evaluate"] = self.monitor.submit(
+                "evaluate-models", {"models": models, "datasets": datasets})
+        else:
+            self.note.setText("The source models record no training datasets, so there is no "
+                              "held-out text per domain to score.")
+        self.compare.setEnabled(False)
+
+    def _on_finished(self, job_id: str, status: JobStatus) -> None:
+        kind = next((k for k, j in self.jobs.items() if j == job_id), None)
+        if kind is None:
+            return
+        del self.jobs[kind]
+        self.compare.setEnabled(not self.jobs)
+        if status.state != "succeeded":
+            self.note.setText(f"{kind} failed: {status.error}")
+            return
+        if kind == "evaluate":
+            self._fill_perplexity(status.result["perplexity"])
+        else:
+            self._fill_answers(status.result["prompts"], status.result["outputs"])
+
+    def _fill_perplexity(self, table: dict[str, dict[str, float]]) -> None:
+        models = list(table)
+        datasets = sorted({d for row in table.values() for d in row})
+        self.ppl.setRowCount(len(models))
+        self.ppl.setColumnCount(len(datasets))
+        self.ppl.setHorizontalHeaderLabels(datasets)
+        self.ppl.setVerticalHeaderLabels(models)
+        for r, model in enumerate(models):
+            for c, dataset in enumerate(datasets):
+                self.ppl.setItem(r, c, QTableWidgetItem(f"{table[model].get(dataset, 0):.2f}"))
+
+    def _fill_answers(self, prompts: list[str], outputs: dict[str, list[str]]) -> None:
+        models = list(outputs)
+        self.answers.setRowCount(len(prompts))
+        self.answers.setColumnCount(len(models))
+        self.answers.setHorizontalHeaderLabels(models)
+        self.answers.setVerticalHeaderLabels([p[:40] for p in prompts])
+        for r in range(len(prompts)):
+            for c, model in enumerate(models):
+                self.answers.setItem(r, c, QTableWidgetItem(outputs[model][r]))
+        self.answers.resizeRowsToContents()
+
+
+class MergeWizard(QWizard):
+    def __init__(self, state: AppState, monitor: JobMonitor, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("mergeWizard")
+        self.setWindowTitle("Merge models")
+        self.resize(980, 680)
+        self.models = ModelsPage(state)
+        self.method = MethodPage(self.models)
+        self.run_page = RunPage(self.method, monitor)
+        self.compare = ComparePage(state, self.models, self.run_page, monitor)
+        for page in (self.models, self.method, self.run_page, self.compare):
+            self.addPage(page)
+        self.finished.connect(lambda _: state.models_changed.emit())

@@ -1,0 +1,98 @@
+"""The advanced page's form: one editor per training hyper-parameter, built from TrainConfig."""
+
+from __future__ import annotations
+
+import typing
+from typing import Any
+
+from core.training.config import TrainConfig
+from desktop.qt import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QLineEdit,
+    QSpinBox,
+    QWidget,
+)
+
+# Chosen on the first page or managed by the wizard itself.
+SKIPPED = {"recipe", "base", "dataset", "init_adapter", "name", "resume", "lora"}
+LORA_FIELDS = ("r", "alpha", "dropout")
+
+
+def _editor(annotation: Any, value: Any) -> QWidget:
+    origin = typing.get_origin(annotation)
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    if origin is typing.Literal:
+        combo = QComboBox()
+        combo.addItems([str(a) for a in typing.get_args(annotation)])
+        combo.setCurrentText(str(value))
+        return combo
+    if annotation is bool:
+        box = QCheckBox()
+        box.setChecked(bool(value))
+        return box
+    if annotation is int or (args == [int]):
+        spin = QSpinBox()
+        spin.setRange(0, 1_000_000)
+        if type(None) in typing.get_args(annotation):
+            spin.setSpecialValueText("auto")  # 0 shows as "auto" and means None
+        spin.setValue(int(value or 0))
+        return spin
+    if annotation is float:
+        spin = QDoubleSpinBox()
+        spin.setDecimals(6)
+        spin.setRange(0.0, 1000.0)
+        spin.setSingleStep(0.01)
+        spin.setValue(float(value))
+        return spin
+    line = QLineEdit("" if value is None else str(value))
+    return line
+
+
+def _value(editor: QWidget) -> str:
+    if isinstance(editor, QComboBox):
+        return editor.currentText()
+    if isinstance(editor, QCheckBox):
+        return "true" if editor.isChecked() else "false"
+    if isinstance(editor, QSpinBox):
+        return "null" if editor.value() == 0 and editor.specialValueText() else str(editor.value())
+    if isinstance(editor, QDoubleSpinBox):
+        return repr(editor.value())
+    return editor.text()  # type: ignore[attr-defined]
+
+
+class TrainForm(QWidget):
+    """Editors for every field; ``overrides()`` returns ``key=value`` strings that differ."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.form = QFormLayout(self)
+        self.editors: dict[str, QWidget] = {}
+        self.initial: dict[str, str] = {}
+
+    def load(self, config: TrainConfig) -> None:
+        while self.form.rowCount():
+            self.form.removeRow(0)
+        self.editors.clear()
+        for name in LORA_FIELDS:
+            field = type(config.lora).model_fields[name]
+            self._add(f"lora.{name}", field.annotation, getattr(config.lora, name),
+                      field.description or f"LoRA {name}")
+        for name, field in TrainConfig.model_fields.items():
+            if name in SKIPPED:
+                continue
+            self._add(name, field.annotation, getattr(config, name), field.description or "")
+        self.initial = {key: _value(editor) for key, editor in self.editors.items()}
+
+    def _add(self, key: str, annotation: Any, value: Any, tip: str) -> None:
+        editor = _editor(annotation, value)
+        editor.setObjectName(f"field-{key}")
+        editor.setToolTip(tip)
+        self.editors[key] = editor
+        self.form.addRow(key.replace("_", " "), editor)
+
+    def overrides(self) -> list[str]:
+        return [f"{key}={_value(editor)}" for key, editor in self.editors.items()
+                if _value(editor) != self.initial.get(key)]

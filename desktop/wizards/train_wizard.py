@@ -1,0 +1,448 @@
+"""Training wizard: model, stage and dataset → preset, hardware and estimate → advanced
+settings → live run (loss curve, eval points, ETA, pause/resume) → results (perplexity
+before/after and the same prompts answered by the base and the tuned model).
+
+The wizard only builds a TrainConfig; the run is a ``train`` job.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from core.cli.output import format_duration as duration
+from core.datasets.store import DatasetStore
+from core.errors import ScriptoriumError
+from core.jobs import JobStatus
+from core.jobs.progress import ProgressEvent
+from core.system.hardware import Hardware, detect_hardware
+from core.training.config import DATASET_KIND, PRESETS, RECIPES, TrainConfig, build_config
+from core.training.estimate import estimate, model_shape
+from core.workspace.registry import ModelRegistry
+from desktop.jobs_monitor import JobMonitor
+from desktop.ops import CoreOp
+from desktop.qt import (
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QRadioButton,
+    QScrollArea,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+    QWizard,
+    QWizardPage,
+)
+from desktop.state import AppState
+from desktop.widgets.curve import CurveWidget
+from desktop.wizards.train_form import TrainForm
+
+STAGE_NAMES = {
+    "cpt": "Continued pre-training (raw domain text)",
+    "sft": "Instruction tuning (requirement → response pairs)",
+    "dpo": "Preference alignment, DPO (analysts' feedback)",
+    "orpo": "Preference alignment, ORPO (analysts' feedback)",
+}
+DEFAULT_PROMPTS = (
+    "Summarise the staffing approach for a cloud migration task order.",
+    "What is the labour category code for a Senior Systems Engineer?",
+)
+
+
+class SetupPage(QWizardPage):
+    """Base model (registry, adapter to continue from, or a local folder/GGUF), stage, data."""
+
+    def __init__(self, state: AppState, monitor: JobMonitor) -> None:
+        super().__init__()
+        self.setTitle("What to train")
+        self.state, self.monitor = state, monitor
+        self.model = QComboBox()
+        self.model.setObjectName("baseModel")
+        browse = QPushButton("Folder or GGUF…")
+        browse.clicked.connect(self._browse)
+        self.stage = QComboBox()
+        self.stage.setObjectName("stage")
+        for recipe in RECIPES:
+            self.stage.addItem(STAGE_NAMES[recipe], recipe)
+        self.dataset = QComboBox()
+        self.dataset.setObjectName("dataset")
+        self.build = QPushButton("Build dataset")
+        self.build.setObjectName("buildDataset")
+        self.build.clicked.connect(self._build_dataset)
+        self.note = QLabel()
+        self.note.setWordWrap(True)
+        model_row, data_row = QHBoxLayout(), QHBoxLayout()
+        model_row.addWidget(self.model, 1)
+        model_row.addWidget(browse)
+        data_row.addWidget(self.dataset, 1)
+        data_row.addWidget(self.build)
+        form = QFormLayout(self)
+        form.addRow("Start from", model_row)
+        form.addRow("Stage", self.stage)
+        form.addRow("Dataset", data_row)
+        form.addRow("", self.note)
+        self.stage.currentIndexChanged.connect(lambda _: self._fill_datasets())
+        self.dataset.currentIndexChanged.connect(lambda _: self.completeChanged.emit())
+        monitor.finished.connect(self._on_job_finished)
+        self._build_job: str | None = None
+        self.choices: dict[str, tuple[str, str | None]] = {}
+
+    def initializePage(self) -> None:  # noqa: N802 - Qt name
+        registry = ModelRegistry(self.state.workspace)  # type: ignore[arg-type]
+        self.model.clear()
+        self.choices.clear()
+        for record in registry.list():
+            if record.kind in ("base", "merged"):
+                self._add_choice(f"{record.name} [{record.kind}]", record.id, None)
+            elif record.kind == "adapter" and record.parents:
+                label = f"continue from {record.id} [{record.config.get('recipe', 'adapter')}]"
+                self._add_choice(label, record.parents[0], record.id)
+        self._fill_datasets()
+
+    def _add_choice(self, label: str, base: str, init_adapter: str | None) -> None:
+        """Items carry a string key (the adapter id, or the base); choices map it back."""
+        key = init_adapter or base
+        self.choices[key] = (base, init_adapter)
+        self.model.addItem(label, key)
+
+    def _browse(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Model folder's config.json or a GGUF file",
+                                              "", "Models (config.json *.gguf)")
+        if path:
+            target = str(Path(path).parent) if path.endswith("config.json") else path
+            self._add_choice(target, target, None)
+            self.model.setCurrentIndex(self.model.count() - 1)
+
+    def recipe(self) -> str:
+        return str(self.stage.currentData())
+
+    def choice(self) -> tuple[str, str | None]:
+        return self.choices.get(self.model.currentData() or "", ("", None))
+
+    def _fill_datasets(self) -> None:
+        store = DatasetStore(self.state.workspace)  # type: ignore[arg-type]
+        kind = DATASET_KIND[self.recipe()]
+        self.dataset.clear()
+        for record in reversed(store.list(kind)):
+            self.dataset.addItem(record.describe(), record.id)
+        self.note.setText("" if self.dataset.count() else
+                          f"No {kind} dataset yet: build one from the workspace's documents.")
+        self.completeChanged.emit()
+
+    def _build_dataset(self) -> None:
+        base, _ = self.choice()
+        config = {"kind": DATASET_KIND[self.recipe()]}
+        if base:
+            config["model"] = base
+        self._build_job = self.monitor.submit("build-dataset", config)
+        self.build.setEnabled(False)
+        self.note.setText("Building the dataset…")
+
+    def _on_job_finished(self, job_id: str, status: JobStatus) -> None:
+        if job_id != self._build_job:
+            return
+        self.build.setEnabled(True)
+        self._fill_datasets()
+        if status.state != "succeeded":
+            self.note.setText(f"Building the dataset failed: {status.error}")
+
+    def isComplete(self) -> bool:  # noqa: N802 - Qt name
+        return bool(self.choice()[0]) and self.dataset.currentData() is not None
+
+
+class SettingsPage(QWizardPage):
+    """Preset, hardware panel and the memory/time estimate for the chosen settings."""
+
+    def __init__(self, setup: SetupPage) -> None:
+        super().__init__()
+        self.setTitle("How hard to train")
+        self.setup = setup
+        self.presets = {name: QRadioButton(name.capitalize()) for name in PRESETS}
+        self.presets["quick"].setChecked(True)
+        row = QHBoxLayout()
+        for name, button in self.presets.items():
+            button.setObjectName(f"preset-{name}")
+            button.toggled.connect(lambda _=False: self.refresh())
+            row.addWidget(button)
+        row.addStretch(1)
+        self.hardware_label = QLabel("Detecting hardware…")
+        self.hardware_label.setObjectName("hardware")
+        self.estimate_label = QLabel()
+        self.estimate_label.setObjectName("estimate")
+        self.estimate_label.setWordWrap(True)
+        form = QFormLayout(self)
+        form.addRow("Preset", row)
+        form.addRow("Hardware", self.hardware_label)
+        form.addRow("Estimate", self.estimate_label)
+        self.hardware: Hardware | None = None
+        self.config: TrainConfig | None = None
+        self.extra_overrides: list[str] = []
+
+    def initializePage(self) -> None:  # noqa: N802 - Qt name
+        if self.hardware is None:
+            CoreOp(self, detect_hardware).success(self._on_hardware).run()
+        self.refresh()
+
+    def preset(self) -> str:
+        return next(name for name, button in self.presets.items() if button.isChecked())
+
+    def _on_hardware(self, hardware: Hardware) -> None:
+        self.hardware = hardware
+        self.hardware_label.setText(hardware.describe())
+        self.refresh()
+
+    def build(self) -> TrainConfig:
+        base, init_adapter = self.setup.choice()
+        extra = {"init_adapter": init_adapter} if init_adapter else {}
+        return build_config(self.setup.recipe(), preset=self.preset(), base=base,
+                            dataset=str(self.setup.dataset.currentData()), extra=extra,
+                            overrides=self.extra_overrides)
+
+    def refresh(self) -> None:
+        try:
+            self.config = self.build()
+        except ScriptoriumError as error:
+            self.config = None
+            self.estimate_label.setText(f"<span style='color:#b00'>{error}</span>")
+            self.completeChanged.emit()
+            return
+        if self.hardware is not None:
+            workspace = self.setup.state.workspace
+            shape = model_shape(workspace, self.config.base)
+            guess = estimate(self.config, self.hardware, shape)
+            colour = "#b00" if not guess.fits else "#333"
+            text = (f"about {guess.memory_bytes / 2**30:.1f} GiB of memory, "
+                    f"{guess.steps} steps ≈ {duration(guess.seconds)}")
+            if guess.warning:
+                text += f"<br><b>{guess.warning}</b>"
+            self.estimate_label.setText(f"<span style='color:{colour}'>{text}</span>")
+        self.completeChanged.emit()
+
+    def isComplete(self) -> bool:  # noqa: N802 - Qt name
+        return self.config is not None
+
+
+class AdvancedPage(QWizardPage):
+    """Every hyper-parameter, starting from the preset's values."""
+
+    def __init__(self, settings: SettingsPage) -> None:
+        super().__init__()
+        self.setTitle("Advanced settings")
+        self.setSubTitle("Change only what you need; unchanged values keep the preset's.")
+        self.settings = settings
+        self.form = TrainForm()
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(self.form)
+        self.error = QLabel()
+        self.error.setWordWrap(True)
+        layout = QVBoxLayout(self)
+        layout.addWidget(scroll)
+        layout.addWidget(self.error)
+
+    def initializePage(self) -> None:  # noqa: N802 - Qt name
+        self.settings.extra_overrides = []
+        self.settings.refresh()
+        if self.settings.config is not None:
+            self.form.load(self.settings.config)
+
+    def validatePage(self) -> bool:  # noqa: N802 - Qt name
+        self.settings.extra_overrides = self.form.overrides()
+        self.settings.refresh()
+        if self.settings.config is None:
+            self.error.setText(self.settings.estimate_label.text())
+            return False
+        return True
+
+
+class LivePage(QWizardPage):
+    """The running job: loss curve, eval points, progress with ETA, pause and resume."""
+
+    def __init__(self, settings: SettingsPage, monitor: JobMonitor) -> None:
+        super().__init__()
+        self.setTitle("Training")
+        self.settings, self.monitor = settings, monitor
+        self.curve = CurveWidget()
+        self.curve.setObjectName("lossCurve")
+        self.bar = QProgressBar()
+        self.bar.setObjectName("trainProgress")
+        self.bar.setRange(0, 1000)
+        self.status = QLabel("Starting…")
+        self.status.setObjectName("trainStatus")
+        self.pause = QPushButton("Pause")
+        self.pause.setObjectName("pauseTraining")
+        self.pause.setToolTip("Stop after saving a checkpoint; Resume continues from it.")
+        self.pause.clicked.connect(self._pause)
+        self.resume = QPushButton("Resume")
+        self.resume.setObjectName("resumeTraining")
+        self.resume.clicked.connect(self._resume)
+        self.resume.setEnabled(False)
+        self.log = QPlainTextEdit()
+        self.log.setReadOnly(True)
+        self.log.setMaximumHeight(90)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.bar, 1)
+        buttons.addWidget(self.pause)
+        buttons.addWidget(self.resume)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.curve, 1)
+        layout.addLayout(buttons)
+        layout.addWidget(self.status)
+        layout.addWidget(self.log)
+        self.job_id: str | None = None
+        self.first_job: str | None = None
+        self.result: JobStatus | None = None
+        monitor.event.connect(self._on_event)
+        monitor.finished.connect(self._on_finished)
+
+    def initializePage(self) -> None:  # noqa: N802 - Qt name
+        if self.job_id is None and self.settings.config is not None:
+            self._start(self.settings.config)
+
+    def _start(self, config: TrainConfig) -> None:
+        self.job_id = self.monitor.submit("train", config, f"Train ({config.recipe})")
+        self.first_job = self.first_job or self.job_id
+        self.pause.setEnabled(True)
+        self.resume.setEnabled(False)
+
+    def _on_event(self, job_id: str, event: ProgressEvent) -> None:
+        if job_id != self.job_id:
+            return
+        if event.type == "log":
+            self.log.appendPlainText(event.message)
+            return
+        if event.type != "progress":
+            return
+        if event.fraction is not None:
+            self.bar.setValue(int(event.fraction * 1000))
+        if "loss" in event.metrics:
+            self.curve.add_point("loss", event.step, event.metrics["loss"])
+        if "eval_loss" in event.metrics:
+            self.curve.add_point("eval loss", event.step, event.metrics["eval_loss"])
+        eta = f", ETA {duration(event.eta_s)}" if event.eta_s is not None else ""
+        speed = f", {event.tokens_per_s:,.0f} tokens/s" if event.tokens_per_s else ""
+        lr = f", lr {event.metrics['lr']:.2e}" if "lr" in event.metrics else ""
+        self.status.setText(f"{event.message}{eta}{speed}{lr}")
+
+    def _pause(self) -> None:
+        if self.job_id:
+            self.monitor.cancel(self.job_id)
+            self.pause.setEnabled(False)
+            self.status.setText("Saving a checkpoint and stopping…")
+
+    def _resume(self) -> None:
+        if self.settings.config is not None and self.job_id:
+            config = self.settings.config.model_copy(update={"resume": self.job_id})
+            self._start(config)
+
+    def _on_finished(self, job_id: str, status: JobStatus) -> None:
+        if job_id != self.job_id:
+            return
+        self.pause.setEnabled(False)
+        if status.state == "succeeded":
+            self.result = status
+            self.bar.setValue(1000)
+            self.status.setText("Finished.")
+        elif status.state == "cancelled":
+            self.resume.setEnabled(True)
+            self.status.setText("Paused: Resume continues from the last checkpoint.")
+        else:
+            self.resume.setEnabled(True)
+            self.status.setText(f"Failed: {status.error}")
+        self.completeChanged.emit()
+
+    def isComplete(self) -> bool:  # noqa: N802 - Qt name
+        return self.result is not None
+
+
+class ResultsPage(QWizardPage):
+    """Held-out perplexity base vs tuned, and a few prompts answered by both."""
+
+    def __init__(self, live: LivePage, setup: SetupPage, monitor: JobMonitor) -> None:
+        super().__init__()
+        self.setTitle("Results")
+        self.live, self.setup, self.monitor = live, setup, monitor
+        self.summary = QLabel()
+        self.summary.setObjectName("trainSummary")
+        self.summary.setWordWrap(True)
+        self.compare = QPushButton("Compare on prompts")
+        self.compare.setObjectName("comparePrompts")
+        self.compare.clicked.connect(self._compare)
+        self.prompts = QPlainTextEdit("\n".join(DEFAULT_PROMPTS))
+        self.prompts.setMaximumHeight(70)
+        self.table = QTableWidget(0, 3)
+        self.table.setObjectName("compareTable")
+        self.table.setHorizontalHeaderLabels(["Prompt", "Before", "After"])
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.summary)
+        layout.addWidget(QLabel("Prompts (one per line):"))
+        layout.addWidget(self.prompts)
+        layout.addWidget(self.compare)
+        layout.addWidget(self.table, 1)
+        self._compare_job: str | None = None
+        monitor.finished.connect(self._on_finished)
+
+    def initializePage(self) -> None:  # noqa: N802 - Qt name
+        status = self.live.result
+        if status is None:
+            return
+        metrics = status.result.get("metrics", {})
+        before, after = metrics.get("heldout_ppl_before"), metrics.get("heldout_ppl_after")
+        text = f"Registered <b>{status.result.get('model_id')}</b>."
+        if before and after:
+            change = (after - before) / before * 100
+            text += (f" Held-out perplexity: {before:.2f} → {after:.2f} ({change:+.1f}%), "
+                     f"{metrics.get('steps', 0):.0f} steps in {duration(metrics.get('seconds'))}.")
+        self.summary.setText(text)
+
+    def models(self) -> tuple[str, str]:
+        status = self.live.result
+        before = self.setup.choice()[1] or self.setup.choice()[0]
+        return before, str(status.result.get("model_id")) if status else ""
+
+    def _compare(self) -> None:
+        prompts = [p.strip() for p in self.prompts.toPlainText().splitlines() if p.strip()]
+        if not prompts or not self.live.result:
+            return
+        self._compare_job = self.monitor.submit(
+            "compare-models", {"models": list(self.models()), "prompts": prompts})
+        self.compare.setEnabled(False)
+        self.compare.setText("Generating…")
+
+    def _on_finished(self, job_id: str, status: JobStatus) -> None:
+        if job_id != self._compare_job:
+            return
+        self.compare.setEnabled(True)
+        self.compare.setText("Compare on prompts")
+        if status.state != "succeeded":
+            self.summary.setText(self.summary.text() + f"<br>Comparison failed: {status.error}")
+            return
+        before, after = self.models()
+        outputs = status.result["outputs"]
+        prompts = status.result["prompts"]
+        self.table.setRowCount(len(prompts))
+        for row, prompt in enumerate(prompts):
+            for column, text in enumerate((prompt, outputs[before][row], outputs[after][row])):
+                self.table.setItem(row, column, QTableWidgetItem(text))
+        self.table.resizeRowsToContents()
+
+
+class TrainWizard(QWizard):
+    def __init__(self, state: AppState, monitor: JobMonitor, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("trainWizard")
+        self.setWindowTitle("Train a model")
+        self.resize(900, 680)
+        self.setup = SetupPage(state, monitor)
+        self.settings = SettingsPage(self.setup)
+        self.advanced = AdvancedPage(self.settings)
+        self.live = LivePage(self.settings, monitor)
+        self.results = ResultsPage(self.live, self.setup, monitor)
+        for page in (self.setup, self.settings, self.advanced, self.live, self.results):
+            self.addPage(page)
+        self.finished.connect(lambda _: state.models_changed.emit())

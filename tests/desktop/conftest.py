@@ -1,0 +1,46 @@
+"""Desktop test fixtures: a main window on a fresh workspace, and a leak check."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from desktop.jobs_monitor import JobMonitor  # noqa: E402
+from desktop.main_window import MainWindow  # noqa: E402
+from desktop.ops import wait_for_ops  # noqa: E402
+from desktop.qt import QThreadPool  # noqa: E402
+from desktop.state import AppState  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def no_dangling_threads(qapp) -> Iterator[None]:  # noqa: ANN001
+    """Fail a test that leaves a worker thread or a Python thread running."""
+    before = {t.ident for t in threading.enumerate()}
+    yield
+    assert wait_for_ops(10_000), "an operation's worker thread is still running"
+    assert QThreadPool.globalInstance().activeThreadCount() == 0
+    left = [t for t in threading.enumerate() if t.ident not in before and t.is_alive()]
+    assert not left, f"threads left running: {left}"
+
+
+@pytest.fixture
+def app_state(workspace) -> AppState:  # noqa: ANN001
+    return AppState()
+
+
+@pytest.fixture
+def window(qtbot, app_state: AppState, workspace) -> Iterator[MainWindow]:  # noqa: ANN001
+    monitor = JobMonitor()
+    win = MainWindow(app_state, monitor)
+    qtbot.addWidget(win)
+    app_state.set_workspace(workspace)
+    win.show()
+    yield win
+    monitor.cancel_all()
+    for handle in list(monitor.handles.values()):
+        handle.wait(30)

@@ -1,0 +1,124 @@
+"""Documents pane and Import wizard, driven like a user would."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from core.ingest.store import DocumentStore
+from desktop.main_window import MainWindow
+from desktop.qt import QCheckBox, QComboBox, QWizard
+from desktop.wizards.import_wizard import ImportWizard
+
+RFP = """# Request for Proposal: Harbour Data Platform
+
+Solicitation HDP-27-001. The agency requests proposals for a data platform.
+
+## 3. Requirements
+
+3.1 The contractor shall migrate 40 databases to the cloud.
+
+3.2 The contractor shall provide 24x7 monitoring.
+"""
+
+PROPOSAL = """# Proposal: Harbour Data Platform
+
+We are pleased to submit this proposal in response to solicitation HDP-27-001.
+
+## Response to 3.1
+
+We propose a phased migration of the 40 databases over nine months.
+
+## Response to 3.2
+
+Our operations centre monitors the platform around the clock.
+"""
+
+
+def _write_corpus(folder: Path) -> list[Path]:
+    folder.mkdir()
+    rfp = folder / "rfp-harbour-data-platform.md"
+    rfp.write_text(RFP)
+    proposal = folder / "proposal-harbour-data-platform.md"
+    proposal.write_text(PROPOSAL)
+    rates = folder / "labor-rates.csv"
+    rates.write_text("code,labor_category,hourly_rate_usd\nNAS-SE-03,Senior Systems Engineer,"
+                     "185.00\nNAS-PM-01,Program Manager,210.00\n")
+    broken = folder / "broken.pdf"
+    broken.write_bytes(b"%PDF-1.7\n1 0 obj <<")
+    return [rfp, proposal, rates, broken]
+
+
+@pytest.mark.timeout(300)
+def test_import_wizard_previews_tags_imports_and_pairs(
+    qtbot, window: MainWindow, workspace, tmp_path  # noqa: ANN001
+) -> None:
+    files = _write_corpus(tmp_path / "inbox")
+    wizard = ImportWizard(window.state, window.monitor, window)
+    qtbot.addWidget(wizard)
+    wizard.show()
+    wizard.files.add_paths([tmp_path / "inbox"])
+    assert {Path(p) for p in wizard.files.paths()} == set(files)
+
+    wizard.next()  # review: previews are read in the background
+    review = wizard.review
+    qtbot.waitUntil(lambda: len(review.previews) == len(files), timeout=120_000)
+    rows = {path.name: row for row, path in enumerate(review.paths)}
+    kinds = {name: review.table.cellWidget(row, 2).currentText() for name, row in rows.items()}
+    assert kinds["rfp-harbour-data-platform.md"] == "rfp"
+    assert kinds["proposal-harbour-data-platform.md"] == "proposal"
+    assert kinds["labor-rates.csv"] == "reference"
+    broken_row = rows["broken.pdf"]
+    include: QCheckBox = review.table.cellWidget(broken_row, 0)
+    assert not include.isChecked() and not include.isEnabled()
+    assert "✗" in review.table.item(broken_row, 3).text()
+    review.table.selectRow(rows["rfp-harbour-data-platform.md"])
+    assert "3.1 The contractor shall migrate" in review.text.toPlainText()
+    other: QComboBox = review.table.cellWidget(rows["labor-rates.csv"], 2)
+    other.setCurrentText("other")  # the user overrides a guess
+
+    with qtbot.waitSignal(window.monitor.finished, timeout=180_000) as finished:
+        wizard.next()  # import runs as a job
+    assert finished.args[1].state == "succeeded", finished.args[1].error
+    run = wizard.run_page
+    qtbot.waitUntil(run.isComplete, timeout=10_000)
+    assert run.bar.value() == run.bar.maximum()
+    assert run.results.rowCount() == 3
+
+    store = DocumentStore(workspace)
+    by_name = {r.latest.source_name: r for r in store.list()}
+    assert by_name["labor-rates.csv"].kind == "other"
+    assert by_name["rfp-harbour-data-platform.md"].kind == "rfp"
+
+    wizard.next()  # pairing suggestions
+    pairs = wizard.pairs
+    qtbot.waitUntil(lambda: pairs.table.rowCount() >= 1, timeout=30_000)
+    assert pairs.table.cellWidget(0, 0).isChecked()
+    wizard.button(QWizard.WizardButton.FinishButton).click()
+    rfp = store.get(by_name["rfp-harbour-data-platform.md"].id)
+    assert by_name["proposal-harbour-data-platform.md"].id in rfp.paired_with
+
+    pane = window.panes["Documents"]
+    qtbot.waitUntil(lambda: pane.table.rowCount() == 3, timeout=10_000)
+    assert "1 RFPs" in pane.summary.text()
+
+
+def test_documents_pane_changes_kind_and_shows_text(
+    qtbot, window: MainWindow, workspace, tmp_path  # noqa: ANN001
+) -> None:
+    from core.ingest.importer import import_paths
+
+    files = _write_corpus(tmp_path / "inbox")
+    import_paths(workspace, files[:2])
+    window.state.documents_changed.emit()
+    window.show_section("Documents")
+    pane = window.panes["Documents"]
+    assert pane.table.rowCount() == 2
+    pane.table.selectRow(0)
+    qtbot.waitUntil(lambda: bool(pane.preview.toPlainText()), timeout=10_000)
+    combo: QComboBox = pane.table.cellWidget(0, 1)
+    doc_id = pane.records[0].id
+    combo.setCurrentText("reference")
+    qtbot.waitUntil(lambda: DocumentStore(workspace).get(doc_id).kind == "reference",
+                    timeout=10_000)

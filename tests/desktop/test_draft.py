@@ -1,0 +1,176 @@
+"""Drafting pane: streaming chat, stop, feedback, citations, export and the Proposal tab."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from core.drafting.conversations import Conversation, Turn
+from core.drafting.sources import Citation
+from core.fsutil import link_or_copy
+from core.ingest.model import Block
+from core.ingest.store import DocumentStore
+from core.workspace import Workspace
+from core.workspace.registry import ModelRecord, ModelRegistry
+from desktop.jobs_monitor import JobMonitor
+from desktop.panes.draft import DraftPane
+from desktop.qt import QUrl
+from desktop.state import AppState
+
+pytestmark = pytest.mark.timeout(600)
+GGUF_ID = "tiny-gguf"
+
+
+def _register_gguf(workspace: Workspace) -> None:
+    from core.models.bundled import assemble_gguf
+
+    gguf = assemble_gguf()
+    record = ModelRecord(id=GGUF_ID, name="Bundled GGUF", kind="gguf", architecture="gemma3",
+                         format="gguf")
+    with ModelRegistry(workspace).create(GGUF_ID, lambda folder: record) as folder:
+        link_or_copy(gguf, folder / gguf.name)
+
+
+def _add_rfp(workspace: Workspace, folder: Path) -> None:
+    blocks = [
+        Block(kind="heading", text="Harbour RFP", level=1),
+        Block(kind="paragraph", text="3.1 The contractor shall provide 24x7 monitoring.",
+              section=("Harbour RFP", "3. Requirements"), page=2),
+        Block(kind="paragraph", text="3.2 Key personnel must hold a Secret clearance.",
+              section=("Harbour RFP", "4. Staffing"), page=3),
+    ]
+    folder.mkdir()
+    path = folder / "rfp.md"
+    path.write_text("\n".join(b.text for b in blocks), encoding="utf-8")
+    DocumentStore(workspace).add_version(
+        source=path, sha256=hashlib.sha256(path.read_bytes()).hexdigest(), format="md",
+        blocks=blocks, title="Harbour RFP", kind="rfp")
+
+
+@pytest.fixture
+def pane(qtbot, app_state: AppState, workspace: Workspace,  # noqa: ANN001
+         tmp_path: Path) -> Iterator[DraftPane]:
+    _register_gguf(workspace)
+    _add_rfp(workspace, tmp_path / "docs")
+    app_state.set_workspace(workspace)
+    widget = DraftPane(app_state, JobMonitor())
+    qtbot.addWidget(widget)
+    widget.retrieval.setChecked(False)
+    widget.temperature.setValue(0.0)
+    widget.max_tokens.setValue(4)
+    widget.show()
+    yield widget
+    widget.shutdown()
+
+
+def _send(qtbot, pane: DraftPane, text: str) -> None:  # noqa: ANN001
+    pane.prompt.setPlainText(text)
+    pane.send_button.click()
+    assert pane._busy()
+    qtbot.waitUntil(lambda: not pane._busy() and pane.send_button.isEnabled(), timeout=300_000)
+
+
+def test_chat_streams_saves_and_records_feedback(qtbot, pane: DraftPane,  # noqa: ANN001
+                                                 workspace: Workspace, tmp_path: Path) -> None:
+    assert pane.main.picker.currentData() == GGUF_ID
+    _send(qtbot, pane, "The contractor shall")
+    turns = pane.conversation.turns
+    assert [t.role for t in turns] == ["user", "assistant"] and turns[1].content
+    assert "tok/s" in pane.stats.text()
+    qtbot.waitUntil(lambda: pane.conversations.count() == 1, timeout=10_000)
+    assert pane.conversations.item(0).text() == "The contractor shall"
+
+    pane.down_button.click()
+    pane.begin_edit()
+    assert pane.edit_panel.isVisible()
+    pane.editor.setPlainText("The contractor shall staff four shift teams.")
+    pane.save_edit_button.click()
+    feedback = workspace.feedback_dir / "feedback.jsonl"
+    qtbot.waitUntil(lambda: feedback.exists() and not pane.edit_panel.isVisible(),
+                    timeout=10_000)
+    pair = json.loads(feedback.read_text().splitlines()[0])
+    assert pair["prompt"] == "The contractor shall"
+    assert pair["chosen"] == "The contractor shall staff four shift teams."
+    assert pair["rejected"] == turns[1].content.strip()
+    assert pane.conversation.turns[1].content == pair["chosen"]
+
+    out = tmp_path / "chat.md"
+    pane.export_to(out)
+    qtbot.waitUntil(out.exists, timeout=10_000)
+    assert "four shift teams" in out.read_text()
+    pane.search.setText("no such words")
+    assert pane.conversations.count() == 0
+    pane.search.setText("contractor")
+    assert pane.conversations.count() == 1
+
+
+def test_stop_ends_generation_within_a_fraction_of_a_second(qtbot, pane: DraftPane) -> None:  # noqa: ANN001
+    import time
+
+    pane.max_tokens.setValue(400)
+    pane.prompt.setPlainText("Once upon a time")
+    pane.send_button.click()
+    qtbot.waitUntil(lambda: bool(pane.main.streaming), timeout=300_000)
+    asked = time.monotonic()
+    pane.stop_button.click()
+    qtbot.waitUntil(lambda: not pane._busy(), timeout=2_000)
+    assert time.monotonic() - asked < 1.0
+    qtbot.waitUntil(lambda: pane.send_button.isEnabled(), timeout=5_000)
+    assert "stopped" in pane.stats.text()
+
+
+def test_clicking_a_citation_shows_its_passage(pane: DraftPane) -> None:
+    citations = tuple(Citation(number=n, doc_id="labor", title="Labor categories",
+                               text=f"code: NAS-CY-0{n}", kind="reference_row", ref_id=f"r{n}")
+                      for n in (1, 2))
+    pane._show_conversation(Conversation().with_turn(Turn(role="user", content="Codes?"))
+                            .with_turn(Turn(role="assistant", content="Use NAS-CY-02 [2].",
+                                            citations=citations)))
+    assert pane.sources.count() == 2
+    assert 'href="cite:1:2"' in pane.main.view.toHtml()
+    pane._on_citation_link(QUrl("cite:1:2"))
+    assert "NAS-CY-02" in pane.passage.toPlainText()
+    assert pane.sources.currentRow() == 1
+
+
+def test_side_by_side_compares_two_models(qtbot, pane: DraftPane,  # noqa: ANN001
+                                          workspace: Workspace) -> None:
+    pane.compare.setChecked(True)
+    assert pane.other.view.isVisibleTo(pane)
+    pane.other.picker.setCurrentIndex(pane.other.picker.findData(GGUF_ID))
+    pane.max_tokens.setValue(3)
+    _send(qtbot, pane, "Our company")
+    assert len(pane.compare_results) == 2 and pane.prefer_a.isEnabled()
+    assert pane.other.view.toPlainText().strip()
+
+
+def test_proposal_tab_outline_draft_edit_export(qtbot, pane: DraftPane,  # noqa: ANN001
+                                               tmp_path: Path) -> None:
+    tab = pane.proposal_tab
+    assert tab.rfp_choice.count() == 1
+    tab.build_button.click()
+    qtbot.waitUntil(lambda: tab.proposal is not None, timeout=10_000)
+    assert tab.matrix.rowCount() == 2
+    assert tab.matrix.item(1, 2).text() == "Management and Staffing Plan"
+    tab.sections.setCurrentRow(2)
+    pane.max_tokens.setValue(3)
+    tab.draft_button.click()
+    qtbot.waitUntil(lambda: not tab.worker.running and tab.draft_button.isEnabled(),
+                    timeout=300_000)
+    assert tab.last_error is None
+    assert tab.proposal.section("staffing-plan").status == "drafted"
+    tab.editor.setPlainText("Our cleared staff [1].")
+    tab.save_button.click()
+    qtbot.waitUntil(lambda: tab.proposal.section("staffing-plan").status == "edited",
+                    timeout=10_000)
+    out = tmp_path / "proposal.docx"
+    tab.export_to(out)
+    qtbot.waitUntil(out.exists, timeout=10_000)
+    from docx import Document
+
+    text = "\n".join(p.text for p in Document(str(out)).paragraphs)
+    assert "Our cleared staff" in text and "Management and Staffing Plan" in text

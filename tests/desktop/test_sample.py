@@ -1,0 +1,41 @@
+"""Opening the sample workspace imports the bundled base model through a job."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.models.bundled import BASE_GGUF_ID, BASE_MODEL_ID
+from core.settings import Settings
+from desktop.jobs_monitor import JobMonitor
+from desktop.main_window import MainWindow
+from desktop.qt import QPushButton, Qt
+from desktop.state import AppState
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_open_sample_imports_the_base_model(qtbot, tmp_path) -> None:  # noqa: ANN001
+    state = AppState()
+    state.update_settings(Settings(workspaces_dir=str(tmp_path)))
+    window = MainWindow(state, JobMonitor())
+    qtbot.addWidget(window)
+    window.show()
+    button = window.welcome.findChild(QPushButton, "sampleButton")
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    assert state.workspace is not None and state.workspace.root == tmp_path / "sample"
+    assert window.current_section() == "Jobs"
+    kinds = sorted(h.status.kind for h in window.monitor.handles.values())
+    assert kinds == ["import-base-model", "populate-sample"]
+    finished: list = []
+    window.monitor.finished.connect(lambda job_id, status: finished.append(status))
+    qtbot.waitUntil(lambda: len(finished) == 2, timeout=580_000)
+    assert all(s.state == "succeeded" for s in finished), [s.error for s in finished]
+    documents = window.panes["Documents"]
+    assert documents.table.rowCount() >= 10
+    assert "4 RFPs" in documents.summary.text() and "3 proposals" in documents.summary.text()
+    window.show_section("Models")
+    tree = window.panes["Models"].tree
+    ids = {tree.topLevelItem(0).data(0, Qt.ItemDataRole.UserRole),
+           tree.topLevelItem(0).child(0).data(0, Qt.ItemDataRole.UserRole)}
+    assert ids == {BASE_MODEL_ID, BASE_GGUF_ID}
+    assert not window.panes["Models"].import_button.isEnabled()
