@@ -86,6 +86,14 @@ def _prefill(model: LoadedModel, tokens: list[int], cancelled: Cancelled) -> boo
     return not cancelled()
 
 
+def _stop_when(cancelled: Cancelled) -> object:
+    """A llama.cpp stopping criterion checked after every sampled token, also those held
+    back from the stream while they might start a stop string."""
+    import llama_cpp
+
+    return llama_cpp.StoppingCriteriaList([lambda _ids, _logits: cancelled()])
+
+
 def stream_generate(
     model: LoadedModel, messages: Sequence[Message], settings: GenerationSettings | None = None,
     *, cancelled: Cancelled = lambda: False, mode: PromptMode = "auto",
@@ -100,8 +108,9 @@ def stream_generate(
         model.n_ctx - reserve)
     tokens = prompt_tokens(model, format_prompt(model, kept, chosen))
     max_tokens = min(settings.max_tokens, model.n_ctx - len(tokens))
-    stops = list(settings.stop) + (list(TRANSCRIPT_STOPS) if chosen == "completion"
-                                   and len(kept) > 1 else [])
+    transcript = chosen == "completion" and [m.role for m in kept] not in (
+        ["user"], ["system", "user"])
+    stops = list(settings.stop) + (list(TRANSCRIPT_STOPS) if transcript else [])
     pieces: list[str] = []
     first: float | None = None
     count = 0
@@ -116,7 +125,7 @@ def stream_generate(
                     tokens, max_tokens=max_tokens, temperature=settings.temperature,
                     top_p=settings.top_p, top_k=settings.top_k, min_p=0.0,
                     repeat_penalty=settings.repeat_penalty, seed=settings.seed,
-                    stop=stops, stream=True)
+                    stop=stops, stream=True, stopping_criteria=_stop_when(cancelled))
                 try:
                     finish = "length"
                     for chunk in chunks:
@@ -129,7 +138,7 @@ def stream_generate(
                             pieces.append(text)
                             yield Token(text)
                         if choice.get("finish_reason"):
-                            finish = choice["finish_reason"]
+                            finish = "cancelled" if cancelled() else choice["finish_reason"]
                         if cancelled():
                             finish = "cancelled"
                             break

@@ -456,10 +456,9 @@ class DraftPane(QWidget):
         workspace = self.state.workspace
         if len(self.compare_results) < 2 or workspace is None:
             return
-        by_model = {r.model: r for r in self.compare_results}
         left = self.main.result
         right = self.other.result
-        if left is None or right is None or not by_model:
+        if left is None or right is None:
             return
         chosen, rejected = (left, right) if which == 0 else (right, left)
         log = FeedbackLog(workspace)

@@ -53,6 +53,12 @@ class TrainingPane(QWidget):
         builds = QHBoxLayout()
         builds.addWidget(QLabel("<b>Datasets</b>"))
         builds.addStretch(1)
+        self.pair_button = QPushButton("Write an instruction pair…")
+        self.pair_button.setObjectName("addUserPair")
+        self.pair_button.setToolTip("Add your own instruction → response example to the next "
+                                    "SFT dataset.")
+        self.pair_button.clicked.connect(self.add_pair)
+        builds.addWidget(self.pair_button)
         for kind, label in (("cpt", "Build CPT dataset"), ("sft", "Build SFT dataset"),
                             ("prefs", "Build preference dataset")):
             button = QPushButton(label)
@@ -78,6 +84,7 @@ class TrainingPane(QWidget):
         workspace = self.state.workspace
         enabled = workspace is not None
         self.train_button.setEnabled(enabled)
+        self.pair_button.setEnabled(enabled)
         for button in self.build_buttons.values():
             button.setEnabled(enabled)
         if workspace is None:
@@ -111,6 +118,12 @@ class TrainingPane(QWidget):
         if model and registry.exists(model):
             recipe = str(registry.get(model).config.get("recipe", ""))
         return [job.id, job.state, recipe, model, ppl, (job.started or job.created)[:19]]
+
+    def add_pair(self) -> None:
+        from desktop.dialogs.user_pair import UserPairDialog
+
+        if self.state.workspace is not None:
+            UserPairDialog(self.state.workspace, self).open()
 
     def open_wizard(self) -> None:
         from desktop.wizards.train_wizard import TrainWizard

@@ -122,3 +122,19 @@ def test_documents_pane_changes_kind_and_shows_text(
     combo.setCurrentText("reference")
     qtbot.waitUntil(lambda: DocumentStore(workspace).get(doc_id).kind == "reference",
                     timeout=10_000)
+
+
+def test_user_written_pairs_are_saved_for_sft(qtbot, window: MainWindow, workspace) -> None:  # noqa: ANN001
+    from core.datasets.user_pairs import list_user_pairs
+    from desktop.dialogs.user_pair import UserPairDialog
+
+    dialog = UserPairDialog(workspace, window)
+    qtbot.addWidget(dialog)
+    dialog.save()
+    assert "both" in dialog.count.text()
+    dialog.instruction.setPlainText("What is the code for a Program Manager?")
+    dialog.response.setPlainText("NAS-PM-01, at $212.00 per hour.")
+    dialog.save()
+    qtbot.waitUntil(lambda: len(list_user_pairs(workspace)) == 1, timeout=10_000)
+    qtbot.waitUntil(lambda: dialog.instruction.toPlainText() == "", timeout=10_000)
+    assert list_user_pairs(workspace)[0]["response"].startswith("NAS-PM-01")

@@ -81,7 +81,7 @@ def test_chat_streams_saves_and_records_feedback(qtbot, pane: DraftPane,  # noqa
     turns = pane.conversation.turns
     assert [t.role for t in turns] == ["user", "assistant"] and turns[1].content
     assert "tok/s" in pane.stats.text()
-    qtbot.waitUntil(lambda: pane.conversations.count() == 1, timeout=10_000)
+    qtbot.waitUntil(lambda: pane.conversations.count() == 1, timeout=60_000)
     assert pane.conversations.item(0).text() == "The contractor shall"
 
     pane.down_button.click()
@@ -91,7 +91,7 @@ def test_chat_streams_saves_and_records_feedback(qtbot, pane: DraftPane,  # noqa
     pane.save_edit_button.click()
     feedback = workspace.feedback_dir / "feedback.jsonl"
     qtbot.waitUntil(lambda: feedback.exists() and not pane.edit_panel.isVisible(),
-                    timeout=10_000)
+                    timeout=60_000)
     pair = json.loads(feedback.read_text().splitlines()[0])
     assert pair["prompt"] == "The contractor shall"
     assert pair["chosen"] == "The contractor shall staff four shift teams."
@@ -100,7 +100,7 @@ def test_chat_streams_saves_and_records_feedback(qtbot, pane: DraftPane,  # noqa
 
     out = tmp_path / "chat.md"
     pane.export_to(out)
-    qtbot.waitUntil(out.exists, timeout=10_000)
+    qtbot.waitUntil(out.exists, timeout=60_000)
     assert "four shift teams" in out.read_text()
     pane.search.setText("no such words")
     assert pane.conversations.count() == 0
@@ -119,7 +119,7 @@ def test_stop_ends_generation_within_a_fraction_of_a_second(qtbot, pane: DraftPa
     pane.stop_button.click()
     qtbot.waitUntil(lambda: not pane._busy(), timeout=2_000)
     assert time.monotonic() - asked < 1.0
-    qtbot.waitUntil(lambda: pane.send_button.isEnabled(), timeout=5_000)
+    qtbot.waitUntil(lambda: pane.send_button.isEnabled(), timeout=60_000)
     assert "stopped" in pane.stats.text()
 
 
@@ -153,7 +153,7 @@ def test_proposal_tab_outline_draft_edit_export(qtbot, pane: DraftPane,  # noqa:
     tab = pane.proposal_tab
     assert tab.rfp_choice.count() == 1
     tab.build_button.click()
-    qtbot.waitUntil(lambda: tab.proposal is not None, timeout=10_000)
+    qtbot.waitUntil(lambda: tab.proposal is not None, timeout=60_000)
     assert tab.matrix.rowCount() == 2
     assert tab.matrix.item(1, 2).text() == "Management and Staffing Plan"
     tab.sections.setCurrentRow(2)
@@ -166,10 +166,10 @@ def test_proposal_tab_outline_draft_edit_export(qtbot, pane: DraftPane,  # noqa:
     tab.editor.setPlainText("Our cleared staff [1].")
     tab.save_button.click()
     qtbot.waitUntil(lambda: tab.proposal.section("staffing-plan").status == "edited",
-                    timeout=10_000)
+                    timeout=60_000)
     out = tmp_path / "proposal.docx"
     tab.export_to(out)
-    qtbot.waitUntil(out.exists, timeout=10_000)
+    qtbot.waitUntil(out.exists, timeout=60_000)
     from docx import Document
 
     text = "\n".join(p.text for p in Document(str(out)).paragraphs)

@@ -1,73 +1,23 @@
-"""Helpers for the training tests: the tiny base model, small datasets, fast configs.
+"""Helpers for the training tests: small datasets and fast configs.
 
-Imported by name (not through ``conftest``, which other test folders also have)."""
+Imported by name (not through ``conftest``, which other test folders also have). The tiny
+base model and its datasets come from ``helpers.workspaces``, shared with the desktop tests.
+"""
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
 from typing import Any
 
-from core.datasets import DatasetStore
+from helpers.workspaces import (  # noqa: F401  (re-exported for the training tests)
+    SEQ,
+    TINY_BASE,
+    build_datasets,
+    commit_dataset,
+    register_tiny_base,
+    turn,
+)
+
 from core.jobs.progress import ProgressEvent
-from core.models.info import hf_model_facts
-from core.workspace import Workspace
-from core.workspace.registry import ModelRecord, ModelRegistry
-
-TINY_BASE = "tiny-base"
-SEQ = 32
-
-
-def register_tiny_base(workspace: Workspace, model_dir: Path) -> str:
-    facts = hf_model_facts(model_dir)
-    record = ModelRecord(id=TINY_BASE, name="Tiny Gemma 3", kind="base",
-                         architecture=facts.architecture, model_type=facts.model_type,
-                         parameters=facts.parameters)
-    with ModelRegistry(workspace).create(TINY_BASE, lambda folder: record) as folder:
-        for path in model_dir.iterdir():
-            if path.is_file():
-                shutil.copy2(path, folder / path.name)
-    return TINY_BASE
-
-
-def turn(role: str, text: str) -> str:
-    return f"<start_of_turn>{role}\n{text}<end_of_turn>\n"
-
-
-def commit_dataset(workspace: Workspace, kind: str, train: list[dict[str, Any]],
-                   heldout: list[dict[str, Any]], tokenizer: Any) -> str:
-    """Store a dataset through ``core.datasets`` (as its builders do) and return its id."""
-    docs = [{"document_id": "doc-rfp-1", "version": 1, "sha256": "ab" * 32}]
-    record = DatasetStore(workspace).commit(
-        kind, {"train.jsonl": train, "heldout.jsonl": heldout},
-        {"created": "2026-01-01T00:00:00+00:00", "model": TINY_BASE, "documents": docs,
-         "tokenizer": {"vocab_size": len(tokenizer), "eos_token_id": tokenizer.eos_token_id}})
-    return record.id
-
-
-def build_datasets(workspace: Workspace, tokenizer: Any, lines: list[str]) -> dict[str, str]:
-    """cpt / sft / prefs datasets from ``lines`` (held-out = the first tenth)."""
-    ids: list[int] = []
-    for line in lines:
-        ids.extend(tokenizer(line)["input_ids"] + [tokenizer.eos_token_id])
-    blocks = [ids[i:i + SEQ] for i in range(0, len(ids) - SEQ + 1, SEQ)]
-    cut = max(1, len(blocks) // 10)
-    cpt = commit_dataset(workspace, "cpt", [{"input_ids": b} for b in blocks[cut:]],
-                         [{"input_ids": b} for b in blocks[:cut]], tokenizer)
-
-    def pair(line: str) -> dict[str, str]:
-        head, _, tail = line.partition(" shall ") if " shall " in line else line.partition(" ")
-        return {"prompt": "<bos>" + turn("user", f"Complete: {head}") + "<start_of_turn>model\n",
-                "completion": f"{tail}<end_of_turn>\n"}
-
-    rows = [pair(line) for line in lines]
-    cut = max(2, len(rows) // 10)
-    sft = commit_dataset(workspace, "sft", rows[cut:], rows[:cut], tokenizer)
-    prefs = [{"prompt": row["prompt"], "chosen": row["completion"],
-              "rejected": "no.<end_of_turn>\n"} for row in rows]
-    pref = commit_dataset(workspace, "prefs", prefs[cut:], prefs[:cut], tokenizer)
-    return {"cpt": cpt, "sft": sft, "dpo": pref, "orpo": pref}
-
 
 
 class Recorder:
