@@ -232,4 +232,5 @@ class MainWindow(QMainWindow):
             elif box.clickedButton() is not keep:
                 event.ignore()
                 return
+        self.panes["Draft"].shutdown()  # type: ignore[attr-defined]  (stops generation threads)
         event.accept()

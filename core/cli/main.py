@@ -11,12 +11,18 @@ import sys
 from collections.abc import Sequence
 
 from core import __version__
-from core.cli import verbs_demo, verbs_import, verbs_jobs, verbs_models, verbs_workspace
-from core.cli import verbs_train
-from core.cli import verbs_retrieval
-from core.cli import verbs_merge_export
-from core.cli import verbs_dataset
-from core.cli import verbs_draft
+from core.cli import (
+    verbs_dataset,
+    verbs_demo,
+    verbs_draft,
+    verbs_import,
+    verbs_jobs,
+    verbs_merge_export,
+    verbs_models,
+    verbs_retrieval,
+    verbs_train,
+    verbs_workspace,
+)
 from core.errors import ScriptoriumError
 
 VERB_MODULES = (

@@ -46,11 +46,13 @@ def make_fake_finetune(workspace: Workspace, model_id: str, seed: int) -> str:
     return model_id
 
 
-def test_ties_merge_then_quantized_export(base_workspace: Workspace,
+def test_ties_merge_then_quantized_export(workspace: Workspace,
                                           capsys: pytest.CaptureFixture[str]) -> None:
     from llama_cpp import Llama
 
-    workspace = base_workspace
+    from core.models.bundled import import_base_model
+
+    import_base_model(workspace)  # its own workspace: the session's shared one stays as it is
     first = make_fake_finetune(workspace, "it-ft-defence", 1)
     second = make_fake_finetune(workspace, "it-ft-rocketry", 2)
 
