@@ -3,9 +3,10 @@
 Consecutive paragraphs and list items of one section are merged up to a token budget
 (counted with the embedding model's tokenizer), with a small overlap between the chunks
 of a long section; a block longer than the budget is split at sentences, then words.
-Every table row and every instruction/response pair is a chunk of its own. Headings are
+Every table row is a chunk of its own. Instruction/response pairs are skipped: they are
+training data written from the sources, and a citation must point at the source. Headings are
 not chunks: the document title and the heading path are prefixed to the chunk's
-indexed ``content``.
+full-text ``content``, the nearest heading to the text that is embedded.
 """
 
 from __future__ import annotations
@@ -63,9 +64,20 @@ class Chunk:
 
     @property
     def content(self) -> str:
-        """What is embedded and full-text indexed: title and section path, then the text."""
+        """What is full-text indexed: title and section path, then the text."""
         heading = SECTION_SEPARATOR.join(part for part in (self.title, *self.section) if part)
         return f"{heading}\n{self.text}" if heading else self.text
+
+    @property
+    def embedding_text(self) -> str:
+        """What is embedded: the nearest heading, then the text.
+
+        A small embedding model averages over every token, so the document title and a
+        long heading path would drown a short passage (a table row, a one-line fact);
+        the full path stays in ``content`` for BM25, where extra terms cost nothing.
+        """
+        heading = self.section[-1] if self.section else ""
+        return f"{heading}\n{self.text}" if heading and heading != self.text else self.text
 
 
 @dataclass
@@ -136,7 +148,10 @@ def _text_pieces(
         if block.kind == "heading":
             flush()
             continue
-        if block.kind in ("table_row", "pair"):
+        if block.kind == "pair":  # training data (prompt → response), not a source to cite
+            flush()
+            continue
+        if block.kind == "table_row":
             flush()
             pieces.append(_Piece(block.text, block.section, block.page, index, index,
                                  block.kind, dict(block.fields)))

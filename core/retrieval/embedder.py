@@ -97,7 +97,7 @@ class Embedder:
 
     def count_tokens(self, text: str) -> int:
         """Tokens of ``text`` under the model's tokenizer (no special tokens)."""
-        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+        return len(self.tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"])
 
     def embed(
         self, texts: Sequence[str], *, progress: Callable[[int, int], None] | None = None,

@@ -26,6 +26,7 @@ from core.jobs.progress import JobContext
 from core.retrieval.chunking import Chunk, ChunkingOptions, chunk_document
 from core.retrieval.embedder import Embedder, load_embedder, resolve_model_path
 from core.retrieval.store import (
+    CHUNKER_VERSION,
     CHUNKS,
     ROWS,
     Generation,
@@ -212,7 +213,8 @@ def index_settings(config: IndexDocumentsConfig, embedder: Embedder) -> IndexSet
     model = None if config.embedding_model in (None, "") else str(
         resolve_model_path(config.embedding_model))
     return IndexSettings(embedding_model=model, dim=embedder.dim,
-                         chunk_tokens=config.chunk_tokens, chunk_overlap=config.chunk_overlap)
+                         chunk_tokens=config.chunk_tokens, chunk_overlap=config.chunk_overlap,
+                         chunker=CHUNKER_VERSION)
 
 
 def update_index(
@@ -258,7 +260,7 @@ def update_index(
         def flush(removed: Sequence[str] = ()) -> None:
             nonlocal generation, batch
             chunks = [c for _, cs in batch for c in cs]
-            vectors = embedder.embed([c.content for c in chunks], progress=(
+            vectors = embedder.embed([c.embedding_text for c in chunks], progress=(
                 (lambda _d, _t: ctx.check_cancelled()) if ctx else None))
             tables.write([r for r, _ in batch], chunks, vectors, removed)
             documents = {k: v for k, v in generation.documents.items() if k not in removed}

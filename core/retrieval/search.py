@@ -34,6 +34,9 @@ SEARCH_MODES: tuple[str, ...] = ("hybrid", "vector", "text")
 _COLUMNS = ["chunk_id", "doc_id", "version", "title", "kind", "tags", "imported", "section",
             "page", "block_start", "block_end", "block_kind", "text"]
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
+# How many candidates each side hands to the fusion. RRF needs deep lists: with short
+# ones, a passage that both sides merely list beats one side's clear first hit.
+CANDIDATE_DEPTH = 50
 
 
 class SearchResult(BaseModel):
@@ -147,7 +150,7 @@ def search(
         return []
     reranker = reranker or (read_manifest(workspace).reranker_model if use_reranker else None)
     where = build_filter(kinds, tags, since, until)
-    depth = max(k * 4, 20)
+    depth = max(k * 10, CANDIDATE_DEPTH)
     vector_hits: list[dict[str, Any]] = []
     text_hits: list[dict[str, Any]] = []
     if mode in ("hybrid", "vector"):

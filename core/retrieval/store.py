@@ -39,6 +39,9 @@ class IndexNotBuilt(RetrievalError):
     """The workspace has no index yet."""
 
 
+CHUNKER_VERSION = 2  # 2: pairs are not indexed; the vector embeds the nearest heading only
+
+
 class IndexSettings(BaseModel):
     """What the vectors and chunks depend on; a change means a rebuild."""
 
@@ -47,6 +50,7 @@ class IndexSettings(BaseModel):
     dim: int = 0
     chunk_tokens: int = 200
     chunk_overlap: int = 30
+    chunker: int = 1  # CHUNKER_VERSION when built; manifests from before the field read as 1
 
 
 class IndexedDocument(BaseModel):

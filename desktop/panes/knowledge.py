@@ -81,6 +81,21 @@ class KnowledgePane(QWidget):
         self.kind = QComboBox()
         self.kind.setObjectName("knowledgeKind")
         self.kind.addItems([ALL_KINDS, *DOCUMENT_KINDS])
+        self.tags = QLineEdit()
+        self.tags.setObjectName("knowledgeTags")
+        self.tags.setPlaceholderText("tags, comma-separated")
+        self.tags.setToolTip("Only documents carrying all of these tags")
+        self.tags.returnPressed.connect(self.run_search)
+        self.since = QLineEdit()
+        self.since.setObjectName("knowledgeSince")
+        self.since.setPlaceholderText("since YYYY-MM-DD")
+        self.since.setToolTip("Only documents imported on or after this day")
+        self.since.returnPressed.connect(self.run_search)
+        self.until = QLineEdit()
+        self.until.setObjectName("knowledgeUntil")
+        self.until.setPlaceholderText("until YYYY-MM-DD")
+        self.until.setToolTip("Only documents imported on or before this day")
+        self.until.returnPressed.connect(self.run_search)
         self.search_button = QPushButton("Search")
         self.search_button.setObjectName("knowledgeSearch")
         self.search_button.clicked.connect(self.run_search)
@@ -107,6 +122,11 @@ class KnowledgePane(QWidget):
         bar.addWidget(self.mode)
         bar.addWidget(self.kind)
         bar.addWidget(self.search_button)
+        filters = QHBoxLayout()
+        filters.addWidget(QLabel("Filter:"))
+        filters.addWidget(self.tags, 2)
+        filters.addWidget(self.since, 1)
+        filters.addWidget(self.until, 1)
         reader = QWidget()
         reader_layout = QVBoxLayout(reader)
         reader_layout.setContentsMargins(0, 0, 0, 0)
@@ -119,6 +139,7 @@ class KnowledgePane(QWidget):
         search_tab = QWidget()
         search_layout = QVBoxLayout(search_tab)
         search_layout.addLayout(bar)
+        search_layout.addLayout(filters)
         search_layout.addWidget(self.message)
         search_layout.addWidget(splitter, 1)
         open_row = QHBoxLayout()
@@ -237,10 +258,14 @@ class KnowledgePane(QWidget):
         mode = self.mode.currentText()
         kind = self.kind.currentText()
         kinds = () if kind == ALL_KINDS else (kind,)
+        tags = tuple(t.strip() for t in self.tags.text().split(",") if t.strip())
+        since = self.since.text().strip() or None
+        until = self.until.text().strip() or None
         self._search_serial += 1
         serial = self._search_serial
         self.message.setText("Searching…")
-        CoreOp(self, lambda: search(workspace, query, k=10, mode=mode, kinds=kinds)).success(
+        CoreOp(self, lambda: search(workspace, query, k=10, mode=mode, kinds=kinds, tags=tags,
+                                    since=since, until=until)).success(
             lambda results: self._show_results(serial, results)).failure(
             lambda error: self._failed(serial, error)).run()
 

@@ -12,17 +12,9 @@ from core.workspace import Workspace
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
 
-@pytest.fixture(scope="module")
-def sample(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
-    from core.models.bundled import import_base_model
-    from core.retrieval.index import update_index
-    from core.workspace.sample import populate_sample
-
-    workspace = Workspace.create(tmp_path_factory.mktemp("sample") / "ws")
-    populate_sample(workspace)
-    import_base_model(workspace)
-    update_index(workspace)
-    return workspace
+@pytest.fixture
+def sample(sample_workspace: Workspace) -> Workspace:
+    return sample_workspace
 
 
 def _rfp_id(workspace: Workspace, words: str) -> str:

@@ -127,6 +127,8 @@ def test_heading_rules() -> None:
     assert heading_level("1. The contractor shall provide monthly reports.") == 0
     assert heading_level("SECTION C - STATEMENT OF WORK") == 1
     assert heading_level("3. Requirements", allow_single_number=False) == 0
+    assert heading_level("EXECUTIVE SUMMARY") == 1 and heading_level("PHASE 2") == 1
+    assert heading_level("TOTAL  10.0  18,800") == 0  # a table's total row
 
 
 def test_html_hidden_text_and_scripts(tmp_path: Path) -> None:

@@ -48,6 +48,18 @@ def test_table_rows_are_chunks_of_their_own() -> None:
     assert chunks[2].text == "code: B; name: Beta"
 
 
+def test_instruction_pairs_are_not_indexed() -> None:
+    blocks = [
+        para("Before.", "Notes"),
+        Block(kind="pair", text="What is A?\n\nA is alpha.", section=("Notes",),
+              fields={"prompt": "What is A?", "response": "A is alpha."}),
+        para("After.", "Notes"),
+    ]
+    chunks = chunk_blocks(blocks, doc_id="d", version=1)
+    assert [c.text for c in chunks] == ["Before.", "After."]
+    assert [(c.block_start, c.block_end) for c in chunks] == [(0, 0), (2, 2)]
+
+
 def test_budget_and_overlap() -> None:
     sentences = [f"Sentence number {i} talks about topic {i} in detail." for i in range(60)]
     blocks = [para(s, "Long") for s in sentences]

@@ -120,6 +120,24 @@ def test_reindex_search_open_passage_and_reference_rows(qtbot, pane: KnowledgePa
                     timeout=60_000)
     assert {r.kind for r in pane.results} == {"reference"}
 
+    pane.kind.setCurrentText("all kinds")
+    pane.tags.setText("no-such-tag")
+    pane.search_button.click()
+    qtbot.waitUntil(lambda: not pane.results and "Searching" not in pane.message.text(),
+                    timeout=60_000)
+    pane.tags.clear()
+    pane.since.setText("yesterday")
+    pane.search_button.click()
+    qtbot.waitUntil(lambda: "YYYY-MM-DD" in pane.message.text(), timeout=60_000)
+    pane.since.setText("2000-01-01")
+    pane.until.setText("2999-12-31")
+    pane.search_button.click()
+    qtbot.waitUntil(lambda: len(pane.results) > 0, timeout=60_000)
+    pane.since.setText("2999-01-01")
+    pane.search_button.click()
+    qtbot.waitUntil(lambda: not pane.results and "Searching" not in pane.message.text(),
+                    timeout=60_000)
+
     pane.tabs.setCurrentIndex(1)
     qtbot.waitUntil(lambda: pane.reference_table.rowCount() == 2, timeout=10_000)
     assert pane.table_choice.currentText() == "Labor rates"

@@ -57,6 +57,7 @@ def heading_level(line: str, *, allow_single_number: bool = True) -> int:
         and all(c.isupper() for c in letters)
         and len(line.split()) <= 10
         and not line.endswith((".", ",", ";"))
+        and sum(c.isdigit() for c in line) <= len(letters)  # not a table row ("TOTAL 10.0 18,800")
     ):
         return 1
     return 0
