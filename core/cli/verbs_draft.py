@@ -69,10 +69,9 @@ def _retriever(workspace, args: argparse.Namespace):  # noqa: ANN001, ANN202
 
 
 def cmd_draft(args: argparse.Namespace) -> int:
-    from core.drafting.draft import SourcesFound
+    from core.drafting.draft import SourcesFound, stream_draft
     from core.generation.model import Finished, Token
     from core.generation.runtime import ModelCache, default_model_id
-    from core.drafting.draft import stream_draft
 
     workspace = open_workspace(args)
     cache = ModelCache(n_ctx=args.n_ctx)

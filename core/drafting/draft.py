@@ -20,7 +20,12 @@ from core.drafting.sources import Citation, Retriever, Source, cited_numbers, nu
 from core.errors import ScriptoriumError
 from core.generation.context import budget_passages, passage_budget
 from core.generation.model import (
-    Finished, GenerationSettings, Message, PromptMode, StreamEvent, Token,
+    Finished,
+    GenerationSettings,
+    Message,
+    PromptMode,
+    StreamEvent,
+    Token,
 )
 from core.generation.runtime import LoadedModel
 from core.generation.stream import stream_generate

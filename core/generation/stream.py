@@ -15,7 +15,13 @@ from collections.abc import Callable, Iterator, Sequence
 from core.errors import ModelError
 from core.generation.context import answer_budget, trim_history
 from core.generation.model import (
-    Finished, GenerationSettings, GenerationStats, Message, PromptMode, StreamEvent, Token,
+    Finished,
+    GenerationSettings,
+    GenerationStats,
+    Message,
+    PromptMode,
+    StreamEvent,
+    Token,
 )
 from core.generation.runtime import LoadedModel
 

@@ -25,9 +25,26 @@ from core.generation.runtime import LoadedModel, ModelCache, gguf_models
 from desktop.jobs_monitor import JobMonitor
 from desktop.ops import CoreOp
 from desktop.qt import (
-    QApplication, QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QHBoxLayout, QLabel,
-    QLineEdit, QListWidget, QListWidgetItem, QPlainTextEdit, QPushButton, QSpinBox,
-    QSplitter, Qt, QTabWidget, QTextBrowser, QUrl, QVBoxLayout, QWidget,
+    QApplication,
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPlainTextEdit,
+    QPushButton,
+    QSpinBox,
+    QSplitter,
+    Qt,
+    QTabWidget,
+    QTextBrowser,
+    QUrl,
+    QVBoxLayout,
+    QWidget,
 )
 from desktop.state import AppState
 from desktop.widgets.draft_proposal import Engine, ProposalTab

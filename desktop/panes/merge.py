@@ -7,8 +7,15 @@ import json
 from core.workspace.registry import ModelRegistry
 from desktop.jobs_monitor import JobMonitor
 from desktop.qt import (
-    QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QPushButton, QTableWidget,
-    QTableWidgetItem, QVBoxLayout, QWidget,
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
 )
 from desktop.state import AppState
 

@@ -12,16 +12,32 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.drafting.proposal import (
-    Proposal, ProposalStore, new_proposal, stream_section, with_section_text,
+    Proposal,
+    ProposalStore,
+    new_proposal,
+    stream_section,
+    with_section_text,
 )
 from core.drafting.sources import Retriever
 from core.generation.model import Finished, GenerationSettings, Token
 from core.generation.runtime import LoadedModel
 from desktop.ops import CoreOp
 from desktop.qt import (
-    QAbstractItemView, QComboBox, QFileDialog, QHBoxLayout, QLabel, QListWidget,
-    QListWidgetItem, QPlainTextEdit, QPushButton, QSplitter, Qt, QTableWidget,
-    QTableWidgetItem, QVBoxLayout, QWidget,
+    QAbstractItemView,
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPlainTextEdit,
+    QPushButton,
+    QSplitter,
+    Qt,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
 )
 from desktop.state import AppState
 from desktop.widgets.draft_render import citation_label, passage_text

@@ -17,7 +17,10 @@ from core.drafting.feedback import FeedbackError, FeedbackLog
 from core.drafting.outline import assign_requirements
 from core.drafting.prompt import defuse, grounded_messages
 from core.drafting.proposal import (
-    ProposalStore, draft_section, new_proposal, with_section_text,
+    ProposalStore,
+    draft_section,
+    new_proposal,
+    with_section_text,
 )
 from core.drafting.requirements import extract_requirements
 from core.drafting.sources import Source, cited_numbers, number_sources, renumber

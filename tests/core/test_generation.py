@@ -12,7 +12,10 @@ import pytest
 
 from core.errors import ModelError
 from core.generation.context import (
-    ContextTooSmall, answer_budget, budget_passages, trim_history,
+    ContextTooSmall,
+    answer_budget,
+    budget_passages,
+    trim_history,
 )
 from core.generation.model import Finished, GenerationSettings, Message, Token
 from core.generation.runtime import LoadedModel, ModelCache, default_model_id, resolve_gguf

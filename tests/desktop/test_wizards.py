@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from helpers.workspaces import TINY_BASE, tiny_training_workspace
 
 from core.workspace.registry import ModelRegistry
 from desktop.main_window import MainWindow
-from desktop.qt import QWizard, Qt
+from desktop.qt import Qt, QWizard
 from desktop.wizards.merge_wizard import MergeWizard
 from desktop.wizards.train_wizard import TrainWizard
-from helpers.workspaces import TINY_BASE, tiny_training_workspace
 
 FAST = {"max_steps": 4, "save_every": 2, "eval_every": 2, "max_length": 32, "batch_size": 2}
 
