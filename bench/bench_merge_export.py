@@ -4,7 +4,8 @@ Measures, each stage in its own process (so peak memory is that stage's own):
 
 - TIES merge of two "fine-tunes" (the base plus seeded low-rank updates): wall time, peak RSS;
 - export of the merged model to f16 and Q8_0, Q6_K, Q5_K_M, Q4_K_M: wall time, peak RSS,
-  and for each file its size and held-out perplexity as a ratio to the f16 file.
+  and for each file its size and perplexity on 2,048 tokens of the sample RFPs and
+  proposals, as a ratio to the f16 file's.
 
 Run:  .venv/bin/python bench/bench_merge_export.py [--workspace DIR] [--keep]
 (offline: ``unshare -rn`` in front works). Prints a table; not a test.
@@ -24,6 +25,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 QUANTS = ["f16", "q8_0", "q6_k", "q5_k_m", "q4_k_m"]
+EVAL_TOKENS = 2048  # held-out tokens scored per file (the sample's RFPs and proposals)
 
 
 def run_stage(stage: str, workspace: Path) -> tuple[dict, float, float]:
@@ -97,7 +99,18 @@ def stage_export(workspace: Path) -> dict:
 
     ws = Workspace.open(workspace)
     merged = [r for r in ModelRegistry(ws).list() if r.id.startswith("bench-merged-")][-1]
-    return export_model(ws, parse_export_config({"model": merged.id, "quants": QUANTS}))
+    heldout = workspace.parent / "heldout.txt"
+    heldout.write_text(heldout_text(), encoding="utf-8")
+    return export_model(ws, parse_export_config({
+        "model": merged.id, "quants": QUANTS, "heldout_file": str(heldout),
+        "eval_tokens": EVAL_TOKENS}))
+
+
+def heldout_text() -> str:
+    """In-domain text for the perplexity comparison: the sample RFPs and proposals."""
+    documents = ROOT / "resources" / "sample" / "documents"
+    files = sorted((documents / "rfps").glob("*.md")) + sorted((documents / "proposals").glob("*.md"))
+    return "\n\n".join(path.read_text(encoding="utf-8") for path in files)
 
 
 def main() -> None:

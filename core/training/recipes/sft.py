@@ -15,6 +15,7 @@ from typing import Any
 
 from core.jobs.progress import JobContext
 from core.training.config import TrainConfig
+from core.training.loss import LossPath, choose_loss_path, sft_trainer_class
 from core.training.packing import PackedRowsCollator, pack_pairs
 from core.training.recipes import common
 from core.workspace import Workspace
@@ -70,8 +71,14 @@ class SftRecipe:
             per_row = max(1, sum(len(r) for r in rows) // len(rows))
         return state.batch_size * state.grad_accum * per_row
 
+    def loss_path(self, state: common.RunState) -> LossPath:
+        import psutil
+
+        return choose_loss_path(state.where.device, state.batch_size, state.config.max_length,
+                                len(state.tokenizer), psutil.virtual_memory().available)
+
     def build_trainer(self, state: common.RunState) -> Any:
-        from trl import SFTConfig, SFTTrainer
+        from trl import SFTConfig
 
         heldout = common.heldout_rows(state)
         extra: dict[str, Any] = {}
@@ -92,8 +99,12 @@ class SftRecipe:
             dataset_kwargs=dataset_kwargs,
             remove_unused_columns=self.packed is None,
         )
-        return SFTTrainer(model=state.model, args=args, train_dataset=train,
-                          eval_dataset=heldout, processing_class=state.tokenizer, **extra)
+        path = self.loss_path(state)
+        if path == "plain" and "plain loss" not in " ".join(state.notes):
+            state.notes.append("plain loss: full logits fit in memory (faster on CPU)")
+        trainer_class = sft_trainer_class(path)
+        return trainer_class(model=state.model, args=args, train_dataset=train,
+                             eval_dataset=heldout, processing_class=state.tokenizer, **extra)
 
     def train(self, resume_from: Path | None) -> common.TrainOutcome:
         assert self.state is not None

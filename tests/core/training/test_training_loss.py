@@ -1,0 +1,54 @@
+"""SFT loss paths: the model's own loss (fast on CPU) and trl's fused LM head agree, and
+the choice between them follows the device and the memory the full logits need."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from core.training.loss import choose_loss_path, logits_bytes, sft_trainer_class
+from core.training.packing import PackedRowsCollator, pack_pairs
+
+GIB = 2**30
+
+
+def test_the_choice_follows_device_and_memory() -> None:
+    assert logits_bytes(4, 128, 262_144) == 4 * 128 * 262_144 * 4 * 3
+    assert choose_loss_path("cpu", 4, 128, 262_144, available_bytes=16 * GIB) == "plain"
+    assert choose_loss_path("cpu", 8, 4096, 262_144, available_bytes=16 * GIB) == "fused"
+    assert choose_loss_path("cuda", 1, 16, 1_000, available_bytes=16 * GIB) == "fused"
+
+
+def _loss(path: str, model_dir: Path, packed: object, batch: dict, tmp_path: Path) -> float:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import SFTConfig
+
+    tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
+    model = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=torch.float32).eval()
+    args = SFTConfig(output_dir=str(tmp_path / path), use_cpu=True, report_to=[],
+                     dataset_kwargs={"skip_prepare_dataset": True}, packing=False,
+                     remove_unused_columns=False, max_length=128)
+    trainer = sft_trainer_class(path)(model=model, args=args, processing_class=tokenizer,
+                                      train_dataset=packed,
+                                      data_collator=PackedRowsCollator(tokenizer.pad_token_id))
+    with torch.no_grad():
+        return float(trainer.compute_loss(trainer.model, dict(batch)))
+
+
+def test_plain_and_fused_losses_agree_on_packed_rows(tiny_model_dir: Path,
+                                                     tmp_path: Path) -> None:
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(tiny_model_dir))
+    rows = [{"prompt": "<bos><start_of_turn>user\nWho reviews the plan?<end_of_turn>\n"
+                       "<start_of_turn>model\n", "completion": f"The agency {word}.<end_of_turn>\n"}
+            for word in ("reviews it", "tests the security plan weekly", "does", "signs")]
+    packed = pack_pairs(rows, tokenizer, max_length=40)
+    assert len(packed) > 1
+    batch = PackedRowsCollator(tokenizer.pad_token_id)([packed[i] for i in range(len(packed))])
+    plain = _loss("plain", tiny_model_dir, packed, batch, tmp_path)
+    fused = _loss("fused", tiny_model_dir, packed, batch, tmp_path)
+    assert plain > 0
+    assert plain == pytest.approx(fused, rel=1e-4)
