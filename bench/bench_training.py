@@ -222,7 +222,7 @@ def main() -> None:
         return
     seq = args.seq or 128
     batch = args.batch or (4 if args.real else 8)
-    rows = args.rows or (16 if args.real else 192)
+    rows = args.rows or (32 if args.real else 192)
     with tempfile.TemporaryDirectory() as tmp:
         setup = prepare(Path(tmp), args.real, seq, rows)
         print(f"model: {'Gemma 3 270M' if args.real else 'tiny Gemma 3'}, LoRA r={LORA['r']} "

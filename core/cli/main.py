@@ -19,6 +19,7 @@ from core.cli import (
     verbs_jobs,
     verbs_merge_export,
     verbs_models,
+    verbs_release,
     verbs_retrieval,
     verbs_train,
     verbs_workspace,
@@ -30,6 +31,7 @@ VERB_MODULES = (
     verbs_retrieval, verbs_dataset,
     verbs_merge_export,
     verbs_draft,
+    verbs_release,
 )
 
 

@@ -50,7 +50,12 @@ def gguf_models(workspace: Workspace) -> list[ModelRecord]:
 
 
 def default_model_id(workspace: Workspace) -> str:
-    """The newest registered GGUF, else the bundled one."""
+    """The deployed release, else the newest registered GGUF, else the bundled one."""
+    from core.adaptation.releases import deployed_model_id
+
+    deployed = deployed_model_id(workspace)
+    if deployed is not None:
+        return deployed
     records = gguf_models(workspace)
     return records[0].id if records else FALLBACK_MODEL
 

@@ -21,6 +21,7 @@ from core.drafting.draft import DraftResult, SourcesFound, stream_draft
 from core.drafting.feedback import FeedbackLog
 from core.drafting.sources import Citation, WorkspaceRetriever
 from core.generation.model import Finished, GenerationSettings, Token
+from core.adaptation.releases import read_releases_quietly
 from core.generation.runtime import LoadedModel, ModelCache, gguf_models
 from desktop.jobs_monitor import JobMonitor
 from desktop.ops import CoreOp
@@ -259,11 +260,19 @@ class DraftPane(QWidget):
 
     def refresh_models(self) -> None:
         workspace = self.state.workspace
+        records = gguf_models(workspace) if workspace else []
+        book = read_releases_quietly(workspace) if workspace else None
+        deployed = book.current if book else None
+        if deployed is not None:  # the deployed release first: the default choice
+            records.sort(key=lambda r: r.id != deployed.model_id)
         for side in (self.main, self.other):
             current = side.picker.currentData()
             side.picker.clear()
-            for record in gguf_models(workspace) if workspace else []:
-                side.picker.addItem(f"{record.name} ({record.id})", record.id)
+            for record in records:
+                label = f"{record.name} ({record.id})"
+                if deployed is not None and record.id == deployed.model_id:
+                    label = f"release {deployed.version} (deployed): {label}"
+                side.picker.addItem(label, record.id)
             index = side.picker.findData(current)
             if index >= 0:
                 side.picker.setCurrentIndex(index)

@@ -1,0 +1,1 @@
+"""Continual adaptation: releases of the deployed model, what changed since, the gate."""
