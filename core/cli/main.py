@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from core import __version__
 from core.cli import (
+    verbs_adapt,
     verbs_dataset,
     verbs_demo,
     verbs_draft,
@@ -19,7 +20,6 @@ from core.cli import (
     verbs_jobs,
     verbs_merge_export,
     verbs_models,
-    verbs_release,
     verbs_retrieval,
     verbs_train,
     verbs_workspace,
@@ -31,7 +31,7 @@ VERB_MODULES = (
     verbs_retrieval, verbs_dataset,
     verbs_merge_export,
     verbs_draft,
-    verbs_release,
+    verbs_adapt,
 )
 
 

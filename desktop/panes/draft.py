@@ -16,12 +16,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from core.adaptation.releases import read_releases_quietly
 from core.drafting.conversations import Conversation, ConversationStore, Turn
 from core.drafting.draft import DraftResult, SourcesFound, stream_draft
 from core.drafting.feedback import FeedbackLog
 from core.drafting.sources import Citation, WorkspaceRetriever
 from core.generation.model import Finished, GenerationSettings, Token
-from core.adaptation.releases import read_releases_quietly
 from core.generation.runtime import LoadedModel, ModelCache, gguf_models
 from desktop.jobs_monitor import JobMonitor
 from desktop.ops import CoreOp

@@ -1,4 +1,5 @@
-"""CLI verb ``release``: list releases, promote a GGUF model, roll back."""
+"""CLI verbs of continual adaptation: ``adapt`` (what changed, is an update due) and
+``release`` (list releases, promote a GGUF model, roll back)."""
 
 from __future__ import annotations
 
@@ -27,6 +28,26 @@ def register(sub: argparse._SubParsersAction) -> None:
     rollback.add_argument("version", nargs="?", type=int,
                           help="the release to deploy (default: the one before the deployed)")
     release.set_defaults(handler=cmd_release)
+
+    adapt = sub.add_parser("adapt", help="what changed since the deployed release; is an "
+                           "update due")
+    add_common(adapt)
+    adapt.add_argument("--check", action="store_true",
+                       help="list the changes and say whether an update is proposed (default)")
+    adapt.add_argument("--no-index", action="store_true",
+                       help="do not index changed reference tables now")
+    adapt.set_defaults(handler=cmd_adapt)
+
+
+def cmd_adapt(args: argparse.Namespace) -> int:
+    from core.adaptation.changes import check_for_update, check_json, summary_lines
+
+    check = check_for_update(open_workspace(args), update_index=not args.no_index)
+    if args.json:
+        print_json(check_json(check))
+    else:
+        print("\n".join(summary_lines(check)))
+    return 0
 
 
 def cmd_release(args: argparse.Namespace) -> int:
