@@ -73,7 +73,10 @@ def _score(workspace: Workspace, model_id: str, path: Path, texts: dict[str, str
 
     llm = _load(path, n_ctx=EVAL_TOKENS + 8, logits_all=True)
     try:
-        scores: dict[str, Any] = {name: perplexity_of(llm, text, EVAL_TOKENS)[0] if text else None
+        architecture = llm.metadata.get("general.architecture", "")
+        trained_ctx = int(llm.metadata.get(f"{architecture}.context_length", EVAL_TOKENS))
+        tokens = min(EVAL_TOKENS, trained_ctx)
+        scores: dict[str, Any] = {name: perplexity_of(llm, text, tokens)[0] if text else None
                                   for name, text in texts.items()}
     finally:
         llm.close()

@@ -34,14 +34,30 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_common(adapt)
     adapt.add_argument("--check", action="store_true",
                        help="list the changes and say whether an update is proposed (default)")
+    adapt.add_argument("--run", action="store_true",
+                       help="retrain on the new data (with replay), export, and compare with "
+                       "the deployed release")
     adapt.add_argument("--no-index", action="store_true",
                        help="do not index changed reference tables now")
+    adapt.add_argument("--start", choices=("adapter", "base"), default="adapter",
+                       help="--run: continue from the release's adapter or the base model")
+    adapt.add_argument("--stages", help="--run: e.g. cpt,sft (default: the release's stages)")
+    adapt.add_argument("--replay-ratio", type=float,
+                       help="--run: earlier tokens replayed per new token (default: policy)")
+    adapt.add_argument("--preset", default="quick", help="--run: training preset")
+    adapt.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                       help="--run: a training setting for every stage (repeatable)")
+    adapt.add_argument("--quant", default="q4_k_m", help="--run: GGUF quantization")
+    adapt.add_argument("--promote", action="store_true",
+                       help="--run: release the candidate when the gate passes")
     adapt.set_defaults(handler=cmd_adapt)
 
 
 def cmd_adapt(args: argparse.Namespace) -> int:
     from core.adaptation.changes import check_for_update, check_json, summary_lines
 
+    if args.run:
+        return _adapt_run(args)
     check = check_for_update(open_workspace(args), update_index=not args.no_index)
     if args.json:
         print_json(check_json(check))
@@ -88,4 +104,32 @@ def cmd_release(args: argparse.Namespace) -> int:
              + (" (overridden)" if r.override else ""))
             for r in book.releases]
     print(table(rows, ["", "release", "model", "promoted", "gate"]))
+    return 0
+
+
+def _adapt_run(args: argparse.Namespace) -> int:
+    from core.cli.common import run_job
+
+    workspace = open_workspace(args)
+    config: dict[str, object] = {"start": args.start, "preset": args.preset,
+                                 "training_overrides": list(args.set), "quant": args.quant,
+                                 "promote": args.promote}
+    if args.stages:
+        config["stages"] = [s.strip() for s in args.stages.split(",") if s.strip()]
+    if args.replay_ratio is not None:
+        config["replay_ratio"] = args.replay_ratio
+    status = run_job(workspace, "adapt", config, as_json=args.json, title="Adapt")
+    result = status.result or {}
+    if args.json:
+        print_json(result)
+        return 0
+    gate = result.get("gate", {})
+    print(f"candidate: {result.get('candidate')} (stages {', '.join(result.get('stages', []))}; "
+          f"{len(result.get('new_documents', []))} new and "
+          f"{len(result.get('replay_documents', []))} replayed documents)")
+    print(gate.get("summary") or f"gate: {gate.get('reason', '-')}")
+    if result.get("released"):
+        print(f"release {result['released']} deployed")
+    elif gate.get("passed"):
+        print(f"promote it with `scriptorium release promote {result.get('candidate')}`")
     return 0

@@ -25,6 +25,9 @@ def build_cpt(workspace: Workspace, config: BuildDatasetConfig, tokenizer: Any,
               progress: Progress, check_cancelled: Callable[[], None]) -> Built:
     store = DocumentStore(workspace)
     records = live_documents(store, config.document_kinds)
+    if config.documents:
+        wanted = set(config.documents)
+        records = [r for r in records if r.id in wanted]
     if not records:
         raise DatasetError(
             f"No documents of kind {', '.join(config.document_kinds)} to build a CPT dataset from.",

@@ -39,6 +39,8 @@ class BuildDatasetConfig(BaseModel):
     document_kinds: tuple[DocumentKind, ...] = Field(
         default=("rfp", "proposal", "reference", "other"), min_length=1,
         description="document kinds in the CPT corpus")
+    documents: tuple[str, ...] = Field(
+        default=(), description="only these document ids in the CPT corpus (default: all)")
     match_threshold: float = Field(
         default=0.15, ge=0.0, le=1.0,
         description="lowest TF-IDF cosine for a requirement↔response match without a number")

@@ -64,6 +64,12 @@ KINDS: dict[str, JobKind] = {
             "core.merging.job:run_merge_job",
         ),
         JobKind(
+            "adapt",
+            "Retrain on what changed, export and compare with the deployed release",
+            "core.adaptation.pipeline:AdaptRunConfig",
+            "core.adaptation.pipeline:run_adapt_job",
+        ),
+        JobKind(
             "export",
             "Export a model to GGUF and quantize it",
             "core.export.config:ExportConfig",
