@@ -20,6 +20,7 @@ from desktop.panes.jobs import JobsPane
 from desktop.panes.knowledge import KnowledgePane
 from desktop.panes.merge import MergePane
 from desktop.panes.models import ModelsPane
+from desktop.panes.releases import ReleasesPane
 from desktop.panes.training import TrainingPane
 from desktop.panes.welcome import WelcomePane
 from desktop.qt import (
@@ -37,7 +38,8 @@ from desktop.qt import (
 )
 from desktop.state import AppState
 
-SECTIONS = ["Documents", "Training", "Merge", "Export", "Knowledge", "Draft", "Models", "Jobs"]
+SECTIONS = ["Documents", "Training", "Merge", "Export", "Knowledge", "Draft", "Models",
+            "Releases", "Jobs"]
 
 
 class MainWindow(QMainWindow):
@@ -63,6 +65,7 @@ class MainWindow(QMainWindow):
             "Draft": DraftPane(state, monitor),
         }
         self.panes["Models"] = ModelsPane(state, monitor)
+        self.panes["Releases"] = ReleasesPane(state, monitor)
         self.panes["Jobs"] = JobsPane(state, monitor)
         for name in SECTIONS:
             self.sidebar.addItem(name)

@@ -56,13 +56,23 @@ class CoreOp(Generic[T]):
     def _finish(self) -> None:
         _live.discard(self)
 
+    def _parent_gone(self) -> bool:
+        """Whether the widget that asked has been destroyed meanwhile (nobody to tell)."""
+        import shiboken6
+
+        return self.parent is not None and not shiboken6.isValid(self.parent)
+
     def _on_done(self, result: T) -> None:
         self._finish()
+        if self._parent_gone():
+            return
         if self._success:
             self._success(result)
 
     def _on_failed(self, error: BaseException) -> None:
         self._finish()
+        if self._parent_gone():
+            return
         if self._failure:
             self._failure(error)
         else:

@@ -156,7 +156,7 @@ def check_for_update(workspace: Workspace, *, update_index: bool = True,
             reasons.append(f"release {release.version} is {age:.0f} days old (threshold "
                            f"{policy.max_age_days})")
     indexed = False
-    if update_index and reference:
+    if update_index and unindexed_references(workspace, reference):
         from core.retrieval.index import update_index as run_index
 
         run_index(workspace)
@@ -166,6 +166,17 @@ def check_for_update(workspace: Workspace, *, update_index: bool = True,
         model_age_days=age, text_changes=text, reference_changes=reference,
         new_tokens=new_tokens, propose=bool(reasons), reasons=tuple(reasons),
         index_updated=indexed)
+
+
+def unindexed_references(workspace: Workspace,
+                         changes: tuple[DocumentChange, ...]) -> list[str]:
+    """The changed reference tables the retrieval index does not hold as they are now."""
+    if not changes:
+        return []
+    from core.retrieval.index import index_status
+
+    stale = set(index_status(workspace)["out_of_date"])
+    return [c.document_id for c in changes if c.document_id in stale]
 
 
 def summary_lines(check: UpdateCheck) -> list[str]:
@@ -185,7 +196,8 @@ def summary_lines(check: UpdateCheck) -> list[str]:
     if check.reference_changes:
         lines.append("reference tables: " + ("indexed now, no retraining needed"
                                              if check.index_updated else
-                                             "changed (run `scriptorium index`)"))
+                                             "changed; they need no retraining, only the "
+                                             "index (`scriptorium index`)"))
     if check.propose:
         lines.append("update proposed: " + "; ".join(check.reasons))
     else:

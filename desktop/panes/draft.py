@@ -24,6 +24,7 @@ from core.drafting.sources import Citation, WorkspaceRetriever
 from core.generation.model import Finished, GenerationSettings, Token
 from core.generation.runtime import LoadedModel, ModelCache, gguf_models
 from desktop.jobs_monitor import JobMonitor
+from desktop.native import preload_llama
 from desktop.ops import CoreOp
 from desktop.qt import (
     QApplication,
@@ -74,6 +75,7 @@ class DraftPane(QWidget):
     def __init__(self, state: AppState, monitor: JobMonitor,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        preload_llama()  # before any worker thread touches llama.cpp
         self.setObjectName("pane-draft")
         self.state = state
         self.monitor = monitor

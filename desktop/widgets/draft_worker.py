@@ -28,16 +28,20 @@ class GenerationWorker(QObject):
         super().__init__(parent)
         self._thread: threading.Thread | None = None
         self._flag = CancelFlag()
+        self._busy = False  # cleared *before* ``done`` is emitted
 
     @property
     def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        """Whether a generation is under way. Not ``thread.is_alive()``: the GUI handles
+        ``done`` while the thread may still be finishing, and must then see it as over."""
+        return self._busy
 
     def start(self, job: Job) -> None:
         if self.running:
             raise RuntimeError("a generation is already running")
         self._flag = CancelFlag()
         flag = self._flag
+        self._busy = True
         self._thread = threading.Thread(target=self._run, args=(job, flag),
                                         name="scriptorium-generation", daemon=True)
         self._thread.start()
@@ -49,6 +53,7 @@ class GenerationWorker(QObject):
         except BaseException as error:  # delivered to the GUI thread, never swallowed
             self.failed.emit(error)
         finally:
+            self._busy = False
             self.done.emit()
 
     def stop(self) -> None:
@@ -60,4 +65,4 @@ class GenerationWorker(QObject):
         thread = self._thread
         if thread is not None:
             thread.join(timeout_s)
-        return not self.running
+        return thread is None or not thread.is_alive()

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from helpers.workspaces import add_text_document as _add
 
 from core.adaptation.changes import (
     AdaptPolicy,
@@ -17,21 +17,10 @@ from core.adaptation.changes import (
 )
 from core.adaptation.releases import promote, read_releases
 from core.cli.main import main
-from core.ingest.model import Block, DocumentRecord
+from core.ingest.model import DocumentRecord
 from core.ingest.store import DocumentStore
 from core.workspace import Workspace
 from core.workspace.registry import DocumentRef, ModelRecord, ModelRegistry
-
-
-def _add(workspace: Workspace, folder: Path, name: str, text: str, kind: str = "proposal",
-         doc_id: str | None = None) -> DocumentRecord:
-    folder.mkdir(exist_ok=True)
-    path = folder / name
-    path.write_text(text, encoding="utf-8")
-    blocks = [Block(kind="paragraph", text=line) for line in text.splitlines() if line]
-    return DocumentStore(workspace).add_version(
-        source=path, sha256=hashlib.sha256(path.read_bytes()).hexdigest(), format="md",
-        blocks=blocks, title=name, kind=kind, doc_id=doc_id)
 
 
 def _release_trained_on(workspace: Workspace, documents: list[DocumentRecord]) -> None:

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from test_adaptation_changes import _add
+from helpers.workspaces import add_text_document as _add
 
 from core.adaptation.changes import AdaptPolicy, check_for_update, save_policy
 from core.adaptation.pipeline import AdaptRunConfig, run_adaptation

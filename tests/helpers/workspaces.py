@@ -75,3 +75,21 @@ def tiny_training_workspace(workspace: Workspace, model_dir: Path) -> dict[str, 
     register_tiny_base(workspace, model_dir)
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
     return build_datasets(workspace, tokenizer, training_lines(120))
+
+
+def add_text_document(workspace: Workspace, folder: Path, name: str, text: str,
+                      kind: str = "proposal", doc_id: str | None = None) -> Any:
+    """Store ``text`` as a document (one paragraph per line), or as a new version of
+    ``doc_id``; returns its ``DocumentRecord``."""
+    import hashlib
+
+    from core.ingest.model import Block
+    from core.ingest.store import DocumentStore
+
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text(text, encoding="utf-8")
+    blocks = [Block(kind="paragraph", text=line) for line in text.splitlines() if line]
+    return DocumentStore(workspace).add_version(
+        source=path, sha256=hashlib.sha256(path.read_bytes()).hexdigest(), format="md",
+        blocks=blocks, title=name, kind=kind, doc_id=doc_id)
