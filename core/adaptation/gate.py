@@ -66,12 +66,12 @@ def _score(workspace: Workspace, model_id: str, path: Path, texts: dict[str, str
            prompts: list[str]) -> dict[str, Any]:
     """Perplexity on each text (llama.cpp, all logits) and greedy answers to the prompts
     (the drafting runtime, whose chat templates run sandboxed)."""
-    from core.export.verify import _load, perplexity_of
+    from core.export.verify import load_gguf, perplexity_of
     from core.generation.model import GenerationSettings, Message
     from core.generation.runtime import ModelCache
     from core.generation.stream import generate_text
 
-    llm = _load(path, n_ctx=EVAL_TOKENS + 8, logits_all=True)
+    llm = load_gguf(path, n_ctx=EVAL_TOKENS + 8, logits_all=True)
     try:
         architecture = llm.metadata.get("general.architecture", "")
         trained_ctx = int(llm.metadata.get(f"{architecture}.context_length", EVAL_TOKENS))

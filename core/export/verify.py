@@ -56,7 +56,8 @@ class GgufCheck:
     metadata: dict[str, str]
 
 
-def _load(path: Path, n_ctx: int, logits_all: bool):  # noqa: ANN202
+def load_gguf(path: Path, n_ctx: int, logits_all: bool):  # noqa: ANN201
+    """``path`` loaded in llama.cpp (quietly); a load failure is a ModelError."""
     from llama_cpp import Llama
 
     try:
@@ -89,7 +90,7 @@ def perplexity_of(llm, text: str, max_tokens: int) -> tuple[float, int]:  # noqa
 def check_gguf(path: Path, text: str = HELDOUT_TEXT, *, eval_tokens: int = 320,
                generate_tokens: int = 16) -> GgufCheck:
     """Load ``path`` in llama.cpp, measure perplexity on ``text`` and generate a little."""
-    llm = _load(path, n_ctx=max(64, eval_tokens), logits_all=True)
+    llm = load_gguf(path, n_ctx=max(64, eval_tokens), logits_all=True)
     try:
         ppl, scored = perplexity_of(llm, text, eval_tokens)
         if not math.isfinite(ppl):
