@@ -24,6 +24,7 @@ EXTENSIONS: dict[str, str] = {
     ".xhtml": "html",
     ".csv": "csv",
     ".tsv": "csv",
+    ".xlsx": "xlsx",
     ".jsonl": "jsonl",
     ".ndjson": "jsonl",
 }
@@ -34,6 +35,7 @@ FORMAT_NAMES = {
     "md": "Markdown",
     "html": "an HTML page",
     "csv": "a CSV table",
+    "xlsx": "an Excel workbook",
     "jsonl": "JSON Lines",
 }
 TEXT_FORMATS = {"txt", "md", "html", "csv", "jsonl"}
@@ -80,8 +82,10 @@ def _zip_kind(path: Path) -> str:
         return "damaged-zip"
     if "word/document.xml" in names:
         return "docx"
+    if "xl/workbook.xml" in names:
+        return "xlsx"
     if any(n.startswith("xl/") for n in names):
-        return "an Excel workbook (export the sheet as CSV)"
+        return "a damaged Excel workbook (no xl/workbook.xml)"
     if any(n.startswith("ppt/") for n in names):
         return "a PowerPoint presentation"
     if "mimetype" in names or "content.xml" in names:
@@ -117,7 +121,7 @@ def sniff(path: Path) -> Sniffed:
     elif head.startswith(b"PK\x03\x04"):
         actual = _zip_kind(path)
         if actual == "damaged-zip":
-            actual = "docx" if claimed == "docx" else "a damaged ZIP archive"
+            actual = claimed if claimed in ("docx", "xlsx") else "a damaged ZIP archive"
     else:
         foreign = next((what for magic, what in _FOREIGN if head.startswith(magic)), None)
         if foreign and claimed == "docx" and head.startswith(b"\xd0\xcf\x11\xe0"):

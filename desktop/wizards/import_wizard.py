@@ -80,7 +80,8 @@ class FilesPage(QWizardPage):
     def _add_files(self) -> None:
         names, _ = QFileDialog.getOpenFileNames(
             self, "Documents to import", "",
-            "Documents (*.pdf *.docx *.txt *.md *.markdown *.html *.htm *.csv *.jsonl);;All files (*)",
+            "Documents (*.pdf *.docx *.txt *.md *.markdown *.html *.htm *.csv *.tsv *.xlsx "
+            "*.jsonl);;All files (*)",
         )
         self.add_paths([Path(n) for n in names])
 

@@ -265,3 +265,61 @@ def test_guess_kind_tables_are_reference() -> None:
     assert guess_kind("data.csv", rows) == "reference"
     pairs = [Block(kind="pair", text="q a", fields={"instruction": "q", "response": "a"})]
     assert guess_kind("pairs.jsonl", pairs) == "other"
+
+
+def _workbook(path: Path) -> Path:
+    import datetime as dt
+
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "Labor categories"
+    sheet.append(["Code", "Labor Category", "Rate", "Effective", None])
+    sheet.append(["NAS-SE-03", "Senior Systems Engineer", 176.0, dt.date(2026, 1, 1)])
+    sheet.append([None, None, None, None])
+    sheet.append(["NAS-PM-01", "Program Manager", 210.5, dt.date(2026, 1, 1)])
+    notes = book.create_sheet("Notes")
+    notes.append([1, 2, 3])  # no header: skipped with a warning
+    book.create_sheet("Empty")
+    book.save(path)
+    return path
+
+
+def test_xlsx_sheets_are_reference_tables(tmp_path: Path) -> None:
+    path = _workbook(tmp_path / "rates.xlsx")
+    assert sniff(path).format == "xlsx"
+    result = parse_file(path, "xlsx")
+    assert [b.kind for b in result.blocks] == ["heading", "table_row", "table_row"]
+    assert result.blocks[0].text == "Labor categories"
+    assert result.blocks[1].fields == {"Code": "NAS-SE-03", "Labor Category":
+                                       "Senior Systems Engineer", "Rate": "176",
+                                       "Effective": "2026-01-01"}
+    assert result.blocks[2].fields["Rate"] == "210.5"
+    assert any("'Notes' skipped" in w for w in result.warnings)
+    assert guess_kind("rates.xlsx", result.blocks) == "reference"
+    renamed = tmp_path / "rates.docx"
+    renamed.write_bytes(path.read_bytes())
+    assert sniff(renamed).format == "xlsx" and "Excel workbook" in sniff(renamed).warnings[0]
+
+
+def test_xlsx_without_any_header_is_refused(tmp_path: Path) -> None:
+    from openpyxl import Workbook
+
+    book = Workbook()
+    book.active.append([1, 2])
+    book.save(tmp_path / "numbers.xlsx")
+    with pytest.raises(MissingHeader, match="no sheet with a header row"):
+        parse_file(tmp_path / "numbers.xlsx", "xlsx")
+
+
+def test_xlsx_rows_are_found_by_exact_lookup(workspace, tmp_path: Path) -> None:  # noqa: ANN001
+    from core.ingest.importer import import_paths
+    from core.retrieval.index import update_index
+    from core.retrieval.reference import lookup
+
+    report = import_paths(workspace, [_workbook(tmp_path / "rates.xlsx")], "reference")
+    assert [f.status for f in report.files] == ["imported"]
+    update_index(workspace)
+    rows = lookup(workspace, "nas-pm-01")
+    assert rows and rows[0].fields["Labor Category"] == "Program Manager"

@@ -15,7 +15,7 @@ __all__ = ["ParseResult", "analyse_file", "parse_file", "parse_raw"]
 def parse_raw(path: Path, format: str, limits: IngestLimits) -> ParseResult:
     """Run the parser for ``format`` (no cleaning); library errors become ``CorruptDocument``."""
     from core.ingest.parsers.pdf import parse_pdf
-    from core.ingest.parsers.tables import parse_csv, parse_jsonl
+    from core.ingest.parsers.tables import parse_csv, parse_jsonl, parse_xlsx
     from core.ingest.parsers.text import parse_text
     from core.ingest.parsers.webpage import parse_html
     from core.ingest.parsers.word import parse_docx
@@ -28,6 +28,7 @@ def parse_raw(path: Path, format: str, limits: IngestLimits) -> ParseResult:
         "md": lambda: parse_text(path, markdown=True),
         "html": lambda: parse_html(path),
         "csv": lambda: parse_csv(path),
+        "xlsx": lambda: parse_xlsx(path),
         "jsonl": lambda: parse_jsonl(path),
     }
     if format not in parsers:

@@ -1,7 +1,8 @@
-"""Reference tables (CSV) and records (JSON Lines).
+"""Reference tables (CSV, XLSX) and records (JSON Lines).
 
-A CSV row becomes a ``table_row`` block with ``fields`` column → value; the header row
-is required. A JSON Lines record with instruction/response (or prompt/completion,
+A CSV row, or a row of a workbook's sheet, becomes a ``table_row`` block with ``fields``
+column → value; the header row is required (in a workbook, the first non-empty row of
+each sheet; each sheet's rows sit under a heading with the sheet's name). A JSON Lines record with instruction/response (or prompt/completion,
 question/answer, or chat ``messages``) becomes a ``pair`` block; any other object a row.
 """
 
@@ -145,4 +146,63 @@ def parse_jsonl(path: Path) -> ParseResult:
             f"{path.name}: skipped {len(bad)} line(s) that are not JSON objects "
             f"(line {shown}{'…' if len(bad) > 10 else ''})."
         )
+    return ParseResult(blocks=writer.blocks, warnings=warnings)
+
+
+def _cell_text(value: Any) -> str:
+    """A cell's value as the table shows it: whole numbers without ``.0``, dates ISO."""
+    import datetime as dt
+
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else f"{value:.10g}"
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat() if value.time() == dt.time() else value.isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value).strip()
+
+
+def parse_xlsx(path: Path, max_rows: int = 1_000_000) -> ParseResult:
+    """Parse an XLSX workbook's sheets as reference tables (values, not formulas)."""
+    from openpyxl import load_workbook
+
+    path = Path(path)
+    workbook = load_workbook(path, read_only=True, data_only=True)
+    writer = BlockWriter()
+    warnings: list[str] = []
+    sheets = 0
+    try:
+        for sheet in workbook.worksheets:
+            rows = ([_cell_text(v) for v in row] for row in sheet.iter_rows(values_only=True))
+            rows = (row for row in rows if any(row))
+            first = next(rows, None)
+            if first is None:
+                continue
+            while first and not first[-1]:
+                first.pop()  # trailing empty columns
+            problem = _header_problem(first)
+            if problem:
+                warnings.append(f"{path.name}: sheet {sheet.title!r} skipped: no header row "
+                                f"({problem}: {', '.join(first[:4])!r}).")
+                continue
+            header = unique_header(first)
+            writer.heading(sheet.title, 1)
+            count = 0
+            for cells in rows:
+                count += 1
+                if count > max_rows:
+                    warnings.append(f"{path.name}: sheet {sheet.title!r} has over {max_rows:,} "
+                                    "rows; the rest were not imported.")
+                    break
+                writer.row(header, cells[: len(header)])
+            sheets += 1
+    finally:
+        workbook.close()
+    if not sheets:
+        raise MissingHeader(f"{path.name} has no sheet with a header row; add a first row "
+                            "that names the columns.")
     return ParseResult(blocks=writer.blocks, warnings=warnings)
