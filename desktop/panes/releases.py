@@ -10,13 +10,18 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from core.adaptation.changes import UpdateCheck, check_for_update, unindexed_references
+from core.adaptation.changes import (
+    UpdateCheck,
+    check_for_update,
+    load_policy,
+    unindexed_references,
+)
 from core.adaptation.gate import run_gate
 from core.adaptation.releases import (
     ReleaseBook,
+    lineage_tree,
     promote,
     read_releases,
-    release_notes,
     rollback,
 )
 from core.generation.runtime import gguf_models
@@ -27,6 +32,7 @@ from desktop.qt import (
     QAbstractItemView,
     QCheckBox,
     QComboBox,
+    QDoubleSpinBox,
     QGroupBox,
     QHBoxLayout,
     QInputDialog,
@@ -74,6 +80,7 @@ class ReleasesPane(QWidget):
         self.book = ReleaseBook()
         self.check: UpdateCheck | None = None
         self.last_gate: dict[str, Any] | None = None
+        self._policy_of: object = None
 
         self.deployed = QLabel()
         self.deployed.setObjectName("deployedRelease")
@@ -112,6 +119,14 @@ class ReleasesPane(QWidget):
         self.start.setObjectName("updateStart")
         self.start.addItem("continue from the release's adapter", "adapter")
         self.start.addItem("start again from the base model", "base")
+        self.replay = QDoubleSpinBox()
+        self.replay.setObjectName("updateReplay")
+        self.replay.setRange(0.0, 4.0)
+        self.replay.setSingleStep(0.25)
+        self.replay.setPrefix("replay ")
+        self.replay.setSuffix("× new tokens")
+        self.replay.setToolTip("Earlier text mixed into the update, per token of new text, "
+                               "so the model does not forget it")
         self.auto_promote = QCheckBox("promote if the gate passes")
         self.auto_promote.setObjectName("updatePromote")
         self.update_button = QPushButton("Run update")
@@ -139,6 +154,7 @@ class ReleasesPane(QWidget):
         run_row.addWidget(self.check_button)
         run_row.addStretch(1)
         run_row.addWidget(self.start)
+        run_row.addWidget(self.replay)
         run_row.addWidget(self.auto_promote)
         run_row.addWidget(self.update_button)
         update_layout.addLayout(run_row)
@@ -187,6 +203,12 @@ class ReleasesPane(QWidget):
             if current is None or record.id != current.model_id:
                 self.candidate.addItem(f"{record.name} ({record.id})", record.id)
         self._update_buttons()
+        if workspace is not None and self._policy_of != workspace.root:
+            self._policy_of = workspace.root  # the user's choice stays until another workspace
+            try:
+                self.replay.setValue(load_policy(workspace).replay_ratio)
+            except Exception as error:  # noqa: BLE001 - a bad policy file is shown, not fatal
+                self.message.setText(str(error))
         if check and workspace is not None:
             self.run_check()
 
@@ -210,8 +232,14 @@ class ReleasesPane(QWidget):
             self.notes.clear()
             return
         release = self.book.get(version)
-        text = release.notes or release_notes(workspace, release.model_id)
-        self.notes.setPlainText(text)
+        lines = [f"Release {release.version}, promoted {release.promoted}"]
+        if release.override:
+            lines.append(f"Gate overridden: {release.override}")
+        lines += ["", "Lineage (documents → datasets → adapters → merges → GGUF):",
+                  *lineage_tree(workspace, release.model_id)]
+        if release.notes:
+            lines += ["", "Notes:", release.notes]
+        self.notes.setPlainText("\n".join(lines))
 
     def start_promotion(self) -> None:
         workspace, model_id = self.state.workspace, self.candidate.currentData()
@@ -319,7 +347,8 @@ class ReleasesPane(QWidget):
     def run_update(self) -> None:
         if self.state.workspace is None:
             return
-        config = {"start": self.start.currentData(), "promote": self.auto_promote.isChecked()}
+        config = {"start": self.start.currentData(), "promote": self.auto_promote.isChecked(),
+                  "replay_ratio": self.replay.value()}
         job_id = self.monitor.submit("adapt", config, "Update the model")
         self.update_button.setEnabled(False)
         self.message.setText(f"Update running as job {job_id}: follow it in Jobs.")

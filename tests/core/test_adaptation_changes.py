@@ -95,3 +95,23 @@ def test_reference_changes_go_to_the_index_at_once(workspace: Workspace, tmp_pat
     assert index_status(workspace)["documents"] == 1
     assert main(["adapt", "-w", str(workspace.root), "--no-index"]) == 0
     assert "reference tables" in capsys.readouterr().out
+
+
+def test_lineage_tree_reaches_the_documents(workspace: Workspace, tmp_path: Path) -> None:
+    from core.adaptation.releases import lineage_tree
+    from core.datasets import DatasetStore
+
+    doc = _add(workspace, tmp_path / "d", "a.md", "Past performance text.")
+    fields = {"created": "2026-01-01T00:00:00+00:00", "model": "x",
+              "documents": [{"document_id": doc.id, "version": 1}]}
+    dataset = DatasetStore(workspace).commit("cpt", {"train.jsonl": [], "heldout.jsonl": []},
+                                             fields).id
+    registry = ModelRegistry(workspace)
+    adapter = ModelRecord(id="adapter-1", name="a", kind="adapter", architecture="gemma3",
+                          config={"recipe": "cpt"}, datasets=(dataset,), parents=("gone-base",))
+    with registry.create("adapter-1", lambda folder: adapter) as folder:
+        (folder / "adapter_model.safetensors").write_bytes(b"w")
+    lines = lineage_tree(workspace, "adapter-1")
+    assert lines[0].startswith("adapter-1 (adapter); recipe cpt")
+    assert f"dataset {dataset} (cpt): a.md v1" in lines[1]
+    assert lines[2].strip() == "← gone-base (removed)"

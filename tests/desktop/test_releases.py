@@ -90,6 +90,9 @@ def test_promote_override_and_roll_back(qtbot, pane: ReleasesPane,  # noqa: ANN0
 
     pane.table.selectRow(2)  # release 1 (newest first)
     assert "first (gguf)" in pane.notes.toPlainText()
+    pane.table.selectRow(0)
+    assert "Gate overridden: rates changed today" in pane.notes.toPlainText()
+    pane.table.selectRow(2)
     assert pane.rollback_button.isEnabled()
     pane.rollback_button.click()
     qtbot.waitUntil(lambda: "release 1" in pane.message.text(), timeout=10_000)
@@ -106,12 +109,15 @@ def test_what_changed_and_the_update_job(qtbot, pane: ReleasesPane,  # noqa: ANN
     assert pane.changes.rowCount() == 1 and pane.changes.item(0, 0).text() == "added"
     assert pane.update_button.isEnabled()
     pane.start.setCurrentIndex(1)
+    assert pane.replay.value() == 0.5  # the policy's default
+    pane.replay.setValue(1.5)
     pane.update_button.click()
     job_id = next(iter(pane.monitor.handles))
     from core.fsutil import read_yaml
 
     job = read_yaml(workspace.root / "runs" / job_id / "job.yaml")
     assert job["kind"] == "adapt" and job["config"]["start"] == "base"
+    assert job["config"]["replay_ratio"] == 1.5
     assert "follow it in Jobs" in pane.message.text()
 
 
