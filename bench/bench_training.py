@@ -215,6 +215,8 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=None, help="equal-length sequences")
     parser.add_argument("--repeats", type=int, default=2,
                         help="runs of each variant, interleaved; the fastest counts")
+    parser.add_argument("--cases", default="equal,variable",
+                        help="which cases to run (comma-separated: equal, variable)")
     parser.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -230,7 +232,7 @@ def main() -> None:
               f"{os.cpu_count()}")
         print(f"{'case':10} {'variant':9} {'steps':>5} {'seconds':>8} {'tokens/s':>9} "
               f"{'peak RSS MB':>11}")
-        for kind in ("equal", "variable"):
+        for kind in [c.strip() for c in args.cases.split(",") if c.strip()]:
             tokens = real_tokens(setup, kind, seq)
             runs: dict[str, list[dict]] = {"baseline": [], "ours": []}
             for round_ in range(args.repeats):  # interleaved, so load changes hit both
