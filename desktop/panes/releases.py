@@ -70,6 +70,9 @@ def gate_html(gate: dict[str, Any]) -> str:
     return "".join(parts)
 
 
+DOCUMENT_JOBS = frozenset({"import-documents", "populate-sample", "index-documents"})
+
+
 class ReleasesPane(QWidget):
     def __init__(self, state: AppState, monitor: JobMonitor, parent: QWidget | None = None):
         super().__init__(parent)
@@ -339,9 +342,10 @@ class ReleasesPane(QWidget):
         self._update_buttons()
 
     def _index_references(self) -> None:
-        running = any(h.status().kind == "index-documents" and h.status().state
-                      in ("queued", "running") for h in self.monitor.handles.values())
-        if not running and self.monitor.runner is not None:
+        # while documents are being imported or indexed, wait: this check runs again
+        # when that job finishes
+        busy = any(h.status.kind in DOCUMENT_JOBS for h in self.monitor.handles.values())
+        if not busy and self.monitor.runner is not None:
             self.monitor.submit("index-documents", {}, "Index changed reference tables")
 
     def run_update(self) -> None:

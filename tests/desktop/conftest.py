@@ -13,7 +13,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from desktop.jobs_monitor import JobMonitor  # noqa: E402
 from desktop.main_window import MainWindow  # noqa: E402
 from desktop.ops import wait_for_ops  # noqa: E402
-from desktop.qt import QThreadPool  # noqa: E402
+from desktop.qt import QDialog, QMessageBox, QThreadPool  # noqa: E402
 from desktop.state import AppState  # noqa: E402
 
 
@@ -26,6 +26,24 @@ def no_dangling_threads(qapp) -> Iterator[None]:  # noqa: ANN001
     assert QThreadPool.globalInstance().activeThreadCount() == 0
     left = [t for t in threading.enumerate() if t.ident not in before and t.is_alive()]
     assert not left, f"threads left running: {left}"
+
+
+@pytest.fixture(autouse=True)
+def no_modal_dialogs(monkeypatch) -> Iterator[None]:  # noqa: ANN001
+    """A modal dialog would wait forever with no one to click it: answer it and fail.
+
+    A test that expects a question replaces the pane's asking method instead.
+    """
+    opened: list[str] = []
+
+    def refuse(dialog) -> int:  # noqa: ANN001
+        opened.append(f"{type(dialog).__name__} {dialog.windowTitle()!r}")
+        return int(QDialog.DialogCode.Rejected.value)
+
+    monkeypatch.setattr(QDialog, "exec", refuse)
+    monkeypatch.setattr(QMessageBox, "exec", refuse)
+    yield
+    assert not opened, f"a modal dialog opened during the test: {opened}"
 
 
 @pytest.fixture

@@ -125,3 +125,21 @@ def test_gate_html_escapes_and_shows_both_answers() -> None:
     text = gate_html(_verdict(False))
     assert "<b>blocked</b>" in text and "new &lt;b&gt;" in text and "old answer" in text
     assert "8.000 (candidate)" in text
+
+
+def test_a_changed_reference_table_is_indexed_without_retraining(
+        qtbot, pane: ReleasesPane, workspace: Workspace, tmp_path: Path) -> None:  # noqa: ANN001
+    qtbot.waitUntil(lambda: "No update needed" in pane.proposal.text(), timeout=10_000)
+    submitted: list[str] = []
+    submit = pane.monitor.submit
+    pane.monitor.submit = lambda kind, *a, **k: (submitted.append(kind), submit(kind, *a, **k))[1]
+    _add(workspace, tmp_path / "d", "rates.md", "Senior Engineer NAS-SE-03 $142.10\n",
+         kind="reference")
+    pane.check_button.click()
+    qtbot.waitUntil(lambda: "being indexed" in pane.proposal.text(), timeout=10_000)
+    assert submitted == ["index-documents"]
+    assert not pane.update_button.isEnabled()  # a reference table needs no retraining
+    pane.proposal.setText("")
+    pane.check_button.click()  # checking again while it runs starts no second job
+    qtbot.waitUntil(lambda: pane.proposal.text() != "", timeout=10_000)
+    assert submitted == ["index-documents"]

@@ -20,6 +20,16 @@ def test_open_sample_imports_the_base_model(qtbot, tmp_path) -> None:  # noqa: A
     window = MainWindow(state, JobMonitor())
     qtbot.addWidget(window)
     window.show()
+    try:
+        _open_sample_and_check(qtbot, window, state, tmp_path)
+    finally:  # a failure must not leave jobs running behind the closing window
+        window.monitor.cancel_all()
+        for handle in list(window.monitor.handles.values()):
+            handle.wait(30)
+        qtbot.waitUntil(lambda: not window.monitor.handles, timeout=30_000)
+
+
+def _open_sample_and_check(qtbot, window: MainWindow, state: AppState, tmp_path) -> None:  # noqa: ANN001
     button = window.welcome.findChild(QPushButton, "sampleButton")
     qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
     assert state.workspace is not None and state.workspace.root == tmp_path / "sample"
