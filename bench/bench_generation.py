@@ -2,7 +2,7 @@
 first token with and without retrieval.
 
     .venv/bin/python bench/bench_generation.py [--workspace W] [--model ID|PATH]
-        [--tokens 64] [--rounds 3] [--threads N]
+        [--tokens 64] [--rounds 3] [--threads N] [--json PATH]
 
 Both sides load the same GGUF with the same context and threads and stream the same
 prompt greedily for the same number of tokens; rounds alternate (plain, ours, plain, …)
@@ -23,6 +23,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from result_json import add_json_argument, figure, write_result  # noqa: E402
 
 PROMPT = ("Request for Proposals: Cybersecurity Operations Center Support. 3.1 The contractor "
           "shall provide continuous monitoring of security alerts 24 hours a day, 7 days a "
@@ -98,6 +100,19 @@ def ttft(model, workspace, retrieval: bool, rounds: int) -> dict[str, float] | s
             "prompt_tokens": prompt_tokens}
 
 
+def write_json(path: Path | None, report: dict) -> None:
+    """The machine-readable result (``--json``): decode speed, and TTFT with retrieval."""
+    figures = [figure("decode speed", report["ours_tokens_per_s"], report["plain_tokens_per_s"],
+                      "tok/s", "higher", "baseline: plain llama_cpp.Llama; target >= 0.95x")]
+    with_, without = report["ttft_with_retrieval"], report["ttft_without_retrieval"]
+    if isinstance(with_, dict) and isinstance(without, dict):
+        figures.append(figure("time to first token, with retrieval", with_["ttft_s"],
+                              without["ttft_s"], "s", "lower",
+                              "baseline: the same draft without retrieval"))
+    write_result(path, "generation", "Generation: our runtime vs plain llama_cpp", figures,
+                 raw=report)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workspace", "-w", help="an indexed workspace (for retrieval TTFT)")
@@ -107,6 +122,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--n-ctx", type=int, default=2048)
+    add_json_argument(parser)
     args = parser.parse_args()
 
     import llama_cpp
@@ -154,6 +170,7 @@ def main() -> int:
     print(f"decode: ours {report['ours_tokens_per_s']} tok/s vs plain "
           f"{report['plain_tokens_per_s']} tok/s = {report['ratio']}x (target >= 0.95x)",
           file=sys.stderr)
+    write_json(args.json, report)
     return 0
 
 

@@ -6,7 +6,7 @@ processes, cleaning, near-duplicate signatures, atomic stores), and, as the base
 parses the same files directly in this process (pypdf / python-docx / reading text; no
 isolation, no cleaning, no store). Prints pages/s, MB/s and the ratio.
 
-    .venv/bin/python bench/bench_import.py [--pages 500] [--workers N] [--keep]
+    .venv/bin/python bench/bench_import.py [--pages 500] [--workers N] [--keep] [--json PATH]
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from result_json import add_json_argument, figure, write_result  # noqa: E402
 
 from core.ingest.importer import default_workers, import_paths  # noqa: E402
 from core.workspace import Workspace  # noqa: E402
@@ -159,6 +161,26 @@ def baseline_parse(path: Path) -> int:
     return len(path.read_text(encoding="utf-8"))
 
 
+def write_json(path: Path | None, corpus: dict[str, int], base_s: float, chars: int,
+               runs: list[dict[str, float]]) -> None:
+    """The machine-readable result (``--json``): one set of figures per worker count."""
+    pages, megabytes = corpus["pages"], corpus["bytes"] / 1e6
+    figures = []
+    for run in runs:
+        suffix = f" (workers={run['workers']})"
+        figures += [
+            figure("throughput" + suffix, pages / run["seconds"], pages / base_s, "pages/s",
+                   "higher", "baseline: plain single-process parsing"),
+            figure("throughput MB/s" + suffix, megabytes / run["seconds"], megabytes / base_s,
+                   "MB/s", "higher"),
+            figure("wall time" + suffix, run["seconds"], base_s, "s", "lower"),
+        ]
+    raw = {"corpus": corpus, "baseline_seconds": base_s, "baseline_chars": chars,
+           "imports": runs}
+    write_result(path, "import", "Document import throughput vs plain parsing", figures,
+                 raw=raw)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pages", type=int, default=500)
@@ -169,6 +191,7 @@ def main() -> None:
         help="parser processes (repeatable; default: the app's default)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the temp folder")
+    add_json_argument(parser)
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="bench-import-"))
     try:
@@ -195,6 +218,7 @@ def main() -> None:
             f"{chars:,} chars"
         )
 
+        runs: list[dict[str, float]] = []
         for workers in args.workers or [default_workers()]:
             workspace = Workspace.create(root / f"ws-{workers}", "bench")
             started = time.perf_counter()
@@ -213,10 +237,15 @@ def main() -> None:
             )
             again = time.perf_counter()
             report = import_paths(workspace, [corpus], workers=workers)
+            reimport_s = time.perf_counter() - again
             print(
-                f"  re-import (all already imported): {time.perf_counter() - again:.2f} s; "
+                f"  re-import (all already imported): {reimport_s:.2f} s; "
                 f"{report.summary()}"
             )
+            runs.append({"workers": workers, "seconds": import_s, "reimport_seconds": reimport_s,
+                         "chars_stored": stored})
+        corpus_facts = {"files": len(pages), "pages": total_pages, "bytes": size}
+        write_json(args.json, corpus_facts, base_s, chars, runs)
     finally:
         if args.keep:
             print(f"kept {root}")

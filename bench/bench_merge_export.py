@@ -7,7 +7,7 @@ Measures, each stage in its own process (so peak memory is that stage's own):
   and for each file its size and perplexity on 2,048 tokens of the sample RFPs and
   proposals, as a ratio to the f16 file's.
 
-Run:  .venv/bin/python bench/bench_merge_export.py [--workspace DIR] [--keep]
+Run:  .venv/bin/python bench/bench_merge_export.py [--workspace DIR] [--keep] [--json PATH]
 (offline: ``unshare -rn`` in front works). Prints a table; not a test.
 """
 
@@ -22,6 +22,9 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
+
+from result_json import add_json_argument, figure, write_result
 
 ROOT = Path(__file__).resolve().parent.parent
 QUANTS = ["f16", "q8_0", "q6_k", "q5_k_m", "q4_k_m"]
@@ -109,8 +112,31 @@ def stage_export(workspace: Path) -> dict:
 def heldout_text() -> str:
     """In-domain text for the perplexity comparison: the sample RFPs and proposals."""
     documents = ROOT / "resources" / "sample" / "documents"
-    files = sorted((documents / "rfps").glob("*.md")) + sorted((documents / "proposals").glob("*.md"))
+    files = (sorted((documents / "rfps").glob("*.md"))
+             + sorted((documents / "proposals").glob("*.md")))
     return "\n\n".join(path.read_text(encoding="utf-8") for path in files)
+
+
+def write_json(path: Path | None, merged: dict, exported: dict,
+               stages: dict[str, dict[str, float]]) -> None:
+    """The machine-readable result (``--json``): each quant against the f16 file."""
+    outputs = exported["outputs"]
+    f16 = next((o for o in outputs if o["label"] == "f16"), None)
+    figures: list[dict[str, Any]] = []
+    for output in outputs:
+        if output is f16:
+            continue
+        figures.append(figure(f"{output['label']} perplexity", output["perplexity"],
+                              exported["f16_perplexity"], "ppl", "lower",
+                              f"baseline: f16; {exported['tokens_scored']} held-out tokens"))
+        if f16 is not None:
+            figures.append(figure(f"{output['label']} file size", output["size_bytes"] / 2**20,
+                                  f16["size_bytes"] / 2**20, "MiB", "lower", "baseline: f16"))
+            figures.append(figure(f"{output['label']} decode speed", output["tokens_per_s"],
+                                  f16["tokens_per_s"], "tok/s", "higher", "baseline: f16"))
+    raw = {"cpu_count": os.cpu_count(), "stages": stages, "merged": merged, "export": exported}
+    write_result(path, "merge_export", "Merge and GGUF export of Gemma 3 270M: quants vs f16",
+                 figures, raw=raw)
 
 
 def main() -> None:
@@ -118,6 +144,7 @@ def main() -> None:
     parser.add_argument("--workspace", type=Path)
     parser.add_argument("--keep", action="store_true", help="keep the temporary workspace")
     parser.add_argument("--stage", choices=["setup", "merge", "export"], help=argparse.SUPPRESS)
+    add_json_argument(parser)
     args = parser.parse_args()
     if args.stage:
         sys.path.insert(0, str(ROOT))
@@ -149,6 +176,9 @@ def main() -> None:
               f"{output['perplexity']:>12.3f}{output['perplexity_ratio']:>14.4f}"
               f"{output['tokens_per_s']:>8.0f}")
     print(f"\nmerged {merged['tensors']} tensors; model {merged['model_id']}")
+    stages = {"merge": {"wall_s": merge_s, "peak_rss_mib": merge_mb},
+              "export": {"wall_s": export_s, "peak_rss_mib": export_mb}}
+    write_json(args.json, merged, exported, stages)
 
 
 if __name__ == "__main__":

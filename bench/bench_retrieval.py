@@ -15,7 +15,7 @@ Baseline, measured in the same run over the same vectors: brute-force cosine sea
 numpy (one matrix-vector product and a partial sort). Ratios are LanceDB / numpy.
 
     .venv/bin/python bench/bench_retrieval.py [--sizes 1000,10000,100000] [--queries 50]
-        [--embed-sample 256] [--skip-100k-over-s 900]
+        [--embed-sample 256] [--skip-over-s 600] [--json PATH]
 """
 
 from __future__ import annotations
@@ -28,10 +28,13 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from result_json import add_json_argument, figure, write_result  # noqa: E402
 
 from core.retrieval.index import _schema, encode_tags  # noqa: E402
 from core.retrieval.search import fuse, text_candidates, vector_candidates  # noqa: E402
@@ -108,7 +111,7 @@ def build_table(folder: Path, texts: list[str], vectors: np.ndarray) -> tuple[ob
     return table, time.perf_counter() - start
 
 
-def bench_size(size: int, queries: int, embed_rate: float, root: Path) -> None:
+def bench_size(size: int, queries: int, embed_rate: float, root: Path) -> dict[str, Any]:
     rng = random.Random(size)
     texts = synthetic_texts(size, rng)
     vectors = unit_vectors(size, size)
@@ -164,6 +167,31 @@ def bench_size(size: int, queries: int, embed_rate: float, root: Path) -> None:
         print(f"{name:22s} p50 {p50:7.2f} ms  p95 {p95:7.2f} ms   "
               f"ratio to numpy p50 {p50 / base[0]:6.1f}x")
     shutil.rmtree(root / f"n{size}", ignore_errors=True)
+    return {"size": size, "build_s": build_s, "embed_s_estimate": embed_s, "agree": float(agree),
+            "numpy_ms": {"p50": base[0], "p95": base[1]},
+            "ours_ms": {name: {"p50": p50, "p95": p95} for name, (p50, p95) in results.items()}}
+
+
+SERIES_KEYS = {"vector": "vector", "text (BM25)": "text", "hybrid (RRF)": "hybrid",
+               "vector + kind filter": "filtered"}
+
+
+def write_json(path: Path | None, embed_rate: float, measured: list[dict[str, Any]],
+               skipped: list[int]) -> None:
+    """The machine-readable result (``--json``): p50 latencies per size, ours vs numpy."""
+    figures = []
+    series: dict[str, list[float]] = {"sizes": [m["size"] for m in measured],
+                                      "numpy_p50_ms": [m["numpy_ms"]["p50"] for m in measured]}
+    for name, key in SERIES_KEYS.items():
+        series[f"{key}_p50_ms"] = [m["ours_ms"][name]["p50"] for m in measured]
+    for m in measured:
+        for name, latency in m["ours_ms"].items():
+            figures.append(figure(f"{name} p50, {m['size']:,} chunks", latency["p50"],
+                                  m["numpy_ms"]["p50"], "ms", "lower",
+                                  "baseline: numpy brute-force cosine"))
+    raw = {"embed_chunks_per_s": embed_rate, "k": K, "sizes": measured, "skipped_sizes": skipped}
+    write_result(path, "retrieval", "Retrieval latency: LanceDB search vs numpy brute force",
+                 figures, series={"latency_vs_size": series}, raw=raw)
 
 
 def main() -> int:
@@ -174,23 +202,28 @@ def main() -> int:
     parser.add_argument("--embed-sample", type=int, default=256)
     parser.add_argument("--skip-over-s", type=float, default=600,
                         help="skip a size whose estimated write time is over this many seconds")
+    add_json_argument(parser)
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     embed_rate = measure_embedding(args.embed_sample)
     root = Path(tempfile.mkdtemp(prefix="bench-retrieval-"))
     write_rate: float | None = None
+    measured: list[dict[str, Any]] = []
+    skipped: list[int] = []
     try:
         for size in sizes:
             if write_rate and size / write_rate > args.skip_over_s:
                 print(f"\n== {size:,} chunks == skipped: estimated write time "
                       f"{size / write_rate:.0f} s > --skip-over-s {args.skip_over_s:.0f}; "
                       f"embedding alone would take ~{size / embed_rate / 3600:.1f} h")
+                skipped.append(size)
                 continue
             start = time.perf_counter()
-            bench_size(size, args.queries, embed_rate, root)
+            measured.append(bench_size(size, args.queries, embed_rate, root))
             write_rate = size / (time.perf_counter() - start)
     finally:
         shutil.rmtree(root, ignore_errors=True)
+    write_json(args.json, embed_rate, measured, skipped)
     return 0
 
 

@@ -13,6 +13,8 @@ took (the fastest of ``--repeats`` interleaved runs; peak RSS is the largest). U
 
     .venv/bin/python bench/bench_training.py            # tiny random Gemma 3 (seconds)
     .venv/bin/python bench/bench_training.py --real     # the bundled Gemma 3 270M (minutes)
+
+``--json PATH`` also writes a machine-readable result (with each variant's loss per step).
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
+
+from result_json import add_json_argument, figure, write_result  # noqa: E402
 
 LORA = {"r": 8, "alpha": 16, "dropout": 0.0}
 
@@ -103,7 +107,7 @@ def _overrides(seq: int, batch: int) -> list[str]:
             f"lora.r={LORA['r']}", f"lora.alpha={LORA['alpha']}", f"lora.dropout={LORA['dropout']}"]
 
 
-def run_ours(setup: dict[str, Any], recipe: str, seq: int, batch: int) -> dict[str, float]:
+def run_ours(setup: dict[str, Any], recipe: str, seq: int, batch: int) -> dict[str, Any]:
     from core.jobs.progress import JobContext
     from core.training.config import build_config
     from core.training.job import run_training
@@ -116,10 +120,22 @@ def run_ours(setup: dict[str, Any], recipe: str, seq: int, batch: int) -> dict[s
     job_dir = workspace.root / "runs" / f"bench-{recipe}-{time.time_ns()}"
     job_dir.mkdir(parents=True)
     result = run_training(config, JobContext(job_dir))
-    return {"seconds": result["metrics"]["seconds"], "steps": result["metrics"]["steps"]}
+    return {"seconds": result["metrics"]["seconds"], "steps": result["metrics"]["steps"],
+            "loss": logged_losses(job_dir)}
 
 
-def run_baseline(setup: dict[str, Any], kind: str, seq: int, batch: int) -> dict[str, float]:
+def logged_losses(job_dir: Path) -> list[list[float]]:
+    """[step, loss] pairs from the job's progress events (read after training)."""
+    from core.jobs.progress import EVENTS_FILE, ProgressEvent
+
+    path = job_dir / EVENTS_FILE
+    lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+    events = [ProgressEvent.from_line(line) for line in lines if line.strip()]
+    return [[float(e.step), e.metrics["loss"]] for e in events
+            if e.type == "progress" and e.metrics and "loss" in e.metrics]
+
+
+def run_baseline(setup: dict[str, Any], kind: str, seq: int, batch: int) -> dict[str, Any]:
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import (
@@ -163,7 +179,10 @@ def run_baseline(setup: dict[str, Any], kind: str, seq: int, batch: int) -> dict
     trainer = Trainer(model=model, args=args, train_dataset=train, data_collator=collator)
     started = time.monotonic()
     trainer.train()
-    return {"seconds": time.monotonic() - started, "steps": trainer.state.global_step}
+    seconds = time.monotonic() - started
+    loss = [[float(e["step"]), float(e["loss"])] for e in trainer.state.log_history
+            if "loss" in e]
+    return {"seconds": seconds, "steps": trainer.state.global_step, "loss": loss}
 
 
 def real_tokens(setup: dict[str, Any], kind: str, seq: int) -> int:
@@ -207,6 +226,33 @@ def measure(setup: dict[str, Any], variant: str, kind: str, seq: int, batch: int
     return json.loads(line.removeprefix("RESULT "))
 
 
+def case_figures(kind: str, ours: dict, base: dict) -> list[dict[str, Any]]:
+    return [
+        figure(f"{kind}: tokens/s", ours["tps"], base["tps"], "tok/s", "higher",
+               "baseline: plain transformers + peft Trainer"),
+        figure(f"{kind}: wall time", ours["seconds"], base["seconds"], "s", "lower"),
+        figure(f"{kind}: peak RSS", ours["peak_rss_mb"], base["peak_rss_mb"], "MB", "lower"),
+    ]
+
+
+def write_json(path: Path | None, settings: dict[str, Any],
+               cases: dict[str, dict[str, dict]]) -> None:
+    """The machine-readable result (``--json``): figures and loss curves per case."""
+    figures = []
+    curves: dict[str, dict[str, list]] = {}
+    for kind, results in cases.items():
+        figures += case_figures(kind, results["ours"], results["baseline"])
+        runs = {variant: results[variant].get("loss") for variant in ("baseline", "ours")}
+        if all(runs.values()):
+            curves[kind] = runs
+    raw = {"settings": settings,
+           "cases": {kind: {variant: {k: v for k, v in result.items() if k != "loss"}
+                            for variant, result in results.items()}
+                     for kind, results in cases.items()}}
+    write_result(path, "training", "Training: our CPT/SFT jobs vs a plain Trainer", figures,
+                 series={"loss_curves": curves} if curves else {}, raw=raw)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--real", action="store_true", help="use the bundled Gemma 3 270M")
@@ -218,6 +264,7 @@ def main() -> None:
     parser.add_argument("--cases", default="equal,variable",
                         help="which cases to run (comma-separated: equal, variable)")
     parser.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
+    add_json_argument(parser)
     args = parser.parse_args()
     if args.child:
         child(args.child)
@@ -225,6 +272,7 @@ def main() -> None:
     seq = args.seq or 128
     batch = args.batch or (4 if args.real else 8)
     rows = args.rows or (32 if args.real else 192)
+    cases: dict[str, dict[str, dict]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         setup = prepare(Path(tmp), args.real, seq, rows)
         print(f"model: {'Gemma 3 270M' if args.real else 'tiny Gemma 3'}, LoRA r={LORA['r']} "
@@ -250,6 +298,11 @@ def main() -> None:
             ours, base = results["ours"], results["baseline"]
             print(f"{kind:10} ratio ours/baseline: tokens/s ×{ours['tps'] / base['tps']:.2f}, "
                   f"peak RSS ×{ours['peak_rss_mb'] / base['peak_rss_mb']:.2f}")
+            cases[kind] = results
+    settings = {"model": "Gemma 3 270M" if args.real else "tiny Gemma 3", "lora": LORA,
+                "seq": seq, "batch": batch, "rows": rows, "repeats": args.repeats,
+                "cpu_count": os.cpu_count()}
+    write_json(args.json, settings, cases)
 
 if __name__ == "__main__":
     main()

@@ -10,6 +10,7 @@ from core.models.bundled import BASE_MODEL_ID
 from core.workspace import Workspace
 from core.workspace.registry import ModelRegistry
 from core.workspace.sample import open_or_create_sample, sample_workspace_path
+from desktop.dialogs.demo_results import DemoResultsDialog
 from desktop.dialogs.settings import SettingsDialog
 from desktop.errors import show_error
 from desktop.jobs_monitor import JobMonitor
@@ -80,6 +81,9 @@ class MainWindow(QMainWindow):
         self._build_menus()
 
         self.welcome.open_sample.connect(self.open_sample)
+        self.welcome.run_demo.connect(self.run_demo)
+        self.demo_jobs: set[str] = set()
+        self.demo_results: DemoResultsDialog | None = None
         self.welcome.new_workspace.connect(self.new_workspace)
         self.welcome.open_workspace.connect(self.open_workspace)
         self.welcome.open_recent.connect(lambda path: self.open_path(Path(path)))
@@ -112,6 +116,11 @@ class MainWindow(QMainWindow):
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)
         quit_action.triggered.connect(self.close)
         file_menu.addAction(quit_action)
+        help_menu = self.menuBar().addMenu("&Help")
+        demo = QAction("Run the guided &demo", self)
+        demo.setObjectName("demoAction")
+        demo.triggered.connect(self.run_demo)
+        help_menu.addAction(demo)
         self._fill_recent()
 
     def _fill_recent(self) -> None:
@@ -159,6 +168,12 @@ class MainWindow(QMainWindow):
     def _on_job_finished(self, job_id: str, status: JobStatus) -> None:
         if status.state == "failed":
             self.statusBar().showMessage(f"{status.title} failed: {status.error}", 15000)
+        if job_id in self.demo_jobs:
+            self.demo_jobs.discard(job_id)
+            self.state.models_changed.emit()
+            self.state.documents_changed.emit()
+            if status.state == "succeeded" and status.result:
+                self.show_demo_results(status.result)
 
     # -- workspace actions -----------------------------------------------------------
     def open_path(self, path: Path) -> None:
@@ -178,6 +193,37 @@ class MainWindow(QMainWindow):
         if created or not DocumentStore(workspace).list():
             self.monitor.submit("populate-sample", {})
         self.ensure_base_model()
+
+    def run_demo(self) -> None:
+        """Open the sample workspace and run every stage on it as one job (``demo``)."""
+        try:
+            workspace, _ = open_or_create_sample(sample_workspace_path(self.state.settings))
+            if self.state.workspace is None or self.state.workspace.root != workspace.root:
+                self.state.set_workspace(workspace)
+        except Exception as error:
+            show_error(self, error)
+            return
+        if any(self.monitor.handles):
+            self.statusBar().showMessage(
+                "Jobs are running in the sample workspace: run the demo when they are "
+                "done, or cancel them in Jobs.", 15000)
+            self.show_section("Jobs")
+            return
+        job_id = self.monitor.submit("demo", {}, "Guided demo")
+        self.demo_jobs.add(job_id)
+        self.show_section("Jobs")
+        self.panes["Jobs"].select_job(job_id)  # type: ignore[attr-defined]
+
+    def show_demo_results(self, summary: dict) -> None:
+        if self.demo_results is not None:
+            self.demo_results.close()
+        self.demo_results = DemoResultsDialog(summary, self)
+        self.demo_results.open_draft.connect(self._open_demo_draft)
+        self.demo_results.show()  # not modal: the app stays usable
+
+    def _open_demo_draft(self, proposal_id: str) -> None:
+        self.show_section("Draft")
+        self.panes["Draft"].show_proposal(proposal_id)  # type: ignore[attr-defined]
 
     def ensure_base_model(self) -> None:
         """Start the base-model import when the open workspace lacks it (and none runs)."""

@@ -40,7 +40,7 @@ def _cpt_datasets(workspace: Workspace, model_id: str) -> list[str]:
     return found
 
 
-def _heldout_text(workspace: Workspace, datasets: list[str]) -> str:
+def heldout_text(workspace: Workspace, datasets: list[str]) -> str:
     store = DatasetStore(workspace)
     texts = [row["text"] for dataset_id in datasets
              for row in store.rows(dataset_id, "heldout_text") if row.get("text")]
@@ -92,7 +92,7 @@ def _score(workspace: Workspace, model_id: str, path: Path, texts: dict[str, str
     return scores
 
 
-def _gguf_file(workspace: Workspace, model_id: str) -> Path:
+def gguf_file(workspace: Workspace, model_id: str) -> Path:
     registry = ModelRegistry(workspace)
     record = registry.get(model_id)
     if record.kind != "gguf":
@@ -108,15 +108,15 @@ def run_gate(workspace: Workspace, candidate: str, *, tolerance: float = DEFAULT
              new_text: str | None = None) -> dict[str, Any]:
     """Compare ``candidate`` with the deployed release; the verdict as a JSON-able dict."""
     deployed = deployed_model_id(workspace)
-    candidate_path = _gguf_file(workspace, candidate)
+    candidate_path = gguf_file(workspace, candidate)
     if deployed is None or deployed == candidate:
         reason = "no release is deployed yet" if deployed is None else "it is the deployed model"
         return {"compared": False, "passed": True, "reason": reason, "candidate": candidate}
-    deployed_path = _gguf_file(workspace, deployed)
+    deployed_path = gguf_file(workspace, deployed)
     old_sets = _cpt_datasets(workspace, deployed)
     new_sets = [d for d in _cpt_datasets(workspace, candidate) if d not in old_sets]
-    texts = {"old": _heldout_text(workspace, old_sets),
-             "new": new_text if new_text is not None else _heldout_text(workspace, new_sets)}
+    texts = {"old": heldout_text(workspace, old_sets),
+             "new": new_text if new_text is not None else heldout_text(workspace, new_sets)}
     if not texts["old"]:
         from core.export.verify import HELDOUT_TEXT
 

@@ -19,7 +19,6 @@ bar over all stages.
 from __future__ import annotations
 
 import random
-from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -29,7 +28,8 @@ from core.adaptation.gate import run_gate
 from core.adaptation.releases import promote, read_releases_quietly
 from core.errors import ConfigError
 from core.ingest.store import DocumentStore
-from core.jobs.progress import JobContext, ProgressEvent
+from core.jobs.progress import JobContext
+from core.jobs.stages import STEPS, StageContext
 from core.workspace import Workspace
 from core.workspace.registry import ModelRegistry
 
@@ -37,7 +37,6 @@ Stage = Literal["cpt", "sft", "dpo", "orpo"]
 DEFAULT_BASE = "gemma3-270m"
 DEFAULT_STAGES: tuple[Stage, ...] = ("cpt", "sft")
 TEXT_KINDS = ("rfp", "proposal", "other")
-STEPS = 1000  # resolution of the overall progress bar
 
 
 class AdaptRunConfig(BaseModel):
@@ -62,31 +61,6 @@ class AdaptRunConfig(BaseModel):
     promote: bool = Field(default=False, description="release the candidate if the gate passes")
     tolerance: float | None = Field(default=None, ge=0.0, le=1.0)
     seed: int = 42
-
-
-class StageContext(JobContext):
-    """A stage's view of the pipeline job: its own folder, the job's progress bar."""
-
-    def __init__(self, parent: JobContext, folder: Path, index: int, count: int,
-                 name: str) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
-        super().__init__(folder, parent.cancelled)
-        self.parent, self.index, self.count, self.name = parent, index, count, name
-
-    def _emit(self, event: ProgressEvent) -> None:
-        if event.type != "progress":
-            self.parent._emit(event)
-            return
-        done = min(1.0, event.step / event.total) if event.total else 0.0
-        metrics = dict(event.metrics or {})
-        if event.tokens_per_s:
-            metrics["tokens_per_s"] = event.tokens_per_s
-        self.parent.report(int((self.index + done) / self.count * STEPS), STEPS,
-                           f"{self.index + 1}/{self.count} {self.name}: {event.message}",
-                           **metrics)
-
-    def workspace(self) -> Workspace:
-        return self.parent.workspace()
 
 
 def release_plan(workspace: Workspace, deployed: str | None) -> dict[str, Any]:

@@ -1,58 +1,54 @@
-"""CLI verb: demo — the headless walk through what the product can do on the sample."""
+"""CLI verb: demo — every stage of the product on the bundled sample, headless."""
 
 from __future__ import annotations
 
 import argparse
-import time
+import shutil
 from pathlib import Path
-from typing import Any
 
 from core.cli.common import add_common, run_job
 from core.cli.output import print_json
-from core.fsutil import atomic_write_json
-from core.models.bundled import BASE_MODEL_ID
+from core.demo.pipeline import SUMMARY_FILE, DemoConfig, summary_lines
 from core.settings import load_settings
-from core.workspace.registry import ModelRegistry
 from core.workspace.sample import open_or_create_sample, sample_workspace_path
+
+SIZES = ("cpt_steps", "sft_steps", "dpo_steps", "seq_len", "draft_tokens")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     demo = sub.add_parser(
-        "demo", help="run the pipeline headless on the bundled sample workspace and model"
+        "demo", help="run every stage headless on the bundled sample workspace and model: "
+        "import, index, CPT, SFT, DPO, merge, export, perplexity, draft, adaptation check",
     )
     add_common(demo)
+    defaults = DemoConfig()
+    for name in SIZES:
+        demo.add_argument(f"--{name.replace('_', '-')}", type=int, default=None,
+                          help=f"(default {getattr(defaults, name)})")
+    demo.add_argument("--merge-method", choices=["ties", "linear", "dare_ties",
+                                                 "task_arithmetic"], default=None)
+    demo.add_argument("--summary", type=Path, default=None,
+                      help="also copy the JSON summary to this file")
     demo.set_defaults(handler=cmd_demo)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    root = Path(args.workspace).expanduser() if args.workspace else sample_workspace_path(load_settings())
+    root = (Path(args.workspace).expanduser() if args.workspace
+            else sample_workspace_path(load_settings()))
     workspace, created = open_or_create_sample(root)
-    stages: list[dict[str, Any]] = []
-
-    started = time.monotonic()
-    status = run_job(workspace, "import-base-model", {}, as_json=args.json)
-    stages.append({"stage": "base model", "seconds": round(time.monotonic() - started, 1),
-                   "result": status.result})
-
-    started = time.monotonic()
-    status = run_job(workspace, "populate-sample", {}, as_json=args.json)
-    stages.append({"stage": "import", "seconds": round(time.monotonic() - started, 1),
-                   "result": status.result.get("counts", {})})
-
-    record = ModelRegistry(workspace).get(BASE_MODEL_ID)
-    summary = {
-        "workspace": str(workspace.root),
-        "created": created,
-        "base_model": record.describe(),
-        "stages": stages,
-    }
-    atomic_write_json(workspace.root / "demo-summary.json", summary)
+    values = {name: getattr(args, name) for name in SIZES if getattr(args, name) is not None}
+    if args.merge_method:
+        values["merge_method"] = args.merge_method
+    config = DemoConfig(**values)
+    status = run_job(workspace, "demo", config, as_json=args.json, title="Guided demo")
+    summary = status.result
+    summary["created"] = created
+    if args.summary:
+        shutil.copyfile(workspace.root / SUMMARY_FILE, args.summary)
     if args.json:
         print_json(summary)
     else:
-        print(f"workspace: {workspace.root}{' (new)' if created else ''}")
-        print(f"base model: {record.describe()}")
-        for stage in stages:
-            print(f"  {stage['stage']:<12} {stage['seconds']:>7.1f} s")
-        print(f"summary written to {workspace.root / 'demo-summary.json'}")
+        for line in summary_lines(summary):
+            print(line)
+        print(f"summary written to {workspace.root / SUMMARY_FILE}")
     return 0

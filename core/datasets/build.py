@@ -22,7 +22,8 @@ from core.fsutil import sha256_file
 from core.ingest.store import DocumentStore
 from core.workspace import Workspace
 
-FORMAT = 1  # bump when builders change what they write: old builds are then not reused
+FORMAT = 2  # bump when builders change what they write: old builds are then not reused
+# (2: CPT rows start with BOS)
 BUILDERS: dict[str, Callable[..., Built]] = {"cpt": build_cpt, "sft": build_sft,
                                              "prefs": build_prefs}
 

@@ -2,7 +2,8 @@
 
 Documents are split into train and held-out *by document* (a document's text is never on
 both sides), then each side is packed on its own: every document's tokens followed by
-EOS, the stream cut into rows of exactly ``seq_len`` tokens. The final partial row of
+EOS, the stream cut into rows of exactly ``seq_len`` tokens, each starting with BOS when
+the tokenizer has one. The final partial row of
 each side is dropped (its size is in the summary); the held-out documents' full text is
 kept as well, for perplexity over whole documents.
 """
@@ -50,9 +51,9 @@ def build_cpt(workspace: Workspace, config: BuildDatasetConfig, tokenizer: Any,
                                  config.heldout_fraction, config.seed)
     train_docs = [item for item in tokenised if item[0].record.id not in heldout_ids]
     held_docs = [item for item in tokenised if item[0].record.id in heldout_ids]
-    eos = tokenizer.eos_token_id
-    train = pack((ids for _, _, ids in train_docs), config.seq_len, eos)
-    heldout = pack((ids for _, _, ids in held_docs), config.seq_len, eos)
+    eos, bos = tokenizer.eos_token_id, tokenizer.bos_token_id
+    train = pack((ids for _, _, ids in train_docs), config.seq_len, eos, bos)
+    heldout = pack((ids for _, _, ids in held_docs), config.seq_len, eos, bos)
     if not train.sequences:
         raise DatasetError(
             f"The training documents hold {train.tokens} tokens, fewer than one "

@@ -33,12 +33,19 @@ class Packed:
     remainder: int  # tokens of the final partial sequence, dropped
 
 
-def pack(documents: Iterable[Sequence[int]], seq_len: int, eos_id: int) -> Packed:
+def pack(documents: Iterable[Sequence[int]], seq_len: int, eos_id: int,
+         bos_id: int | None = None) -> Packed:
     """Concatenate documents with EOS after each one and cut the stream into rows of
-    exactly ``seq_len`` tokens; the final partial row (fewer than ``seq_len`` tokens) is
-    dropped and its size reported."""
-    if seq_len < 1:
-        raise ValueError("seq_len must be positive")
+    exactly ``seq_len`` tokens; the final partial row is dropped and its size reported.
+
+    With ``bos_id`` every row starts with BOS followed by ``seq_len - 1`` tokens of the
+    stream: models trained with BOS at position 0 (Gemma, Llama) score a row that lacks
+    it far worse, so training without it would first spend steps unlearning that.
+    """
+    if seq_len < 1 or (bos_id is not None and seq_len < 2):
+        raise ValueError("seq_len must be positive (at least 2 with a BOS token)")
+    body = seq_len if bos_id is None else seq_len - 1
+    prefix = [] if bos_id is None else [bos_id]
     sequences: list[list[int]] = []
     buffer: list[int] = []
     total = 0
@@ -47,8 +54,8 @@ def pack(documents: Iterable[Sequence[int]], seq_len: int, eos_id: int) -> Packe
         buffer.append(eos_id)
         total += len(ids) + 1
         start = 0
-        while len(buffer) - start >= seq_len:
-            sequences.append(buffer[start:start + seq_len])
-            start += seq_len
+        while len(buffer) - start >= body:
+            sequences.append(prefix + buffer[start:start + body])
+            start += body
         del buffer[:start]
     return Packed(sequences, total, len(buffer))

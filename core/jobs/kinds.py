@@ -100,6 +100,12 @@ KINDS: dict[str, JobKind] = {
             "core.drafting.job:run_proposal_job",
         ),
         JobKind(
+            "demo",
+            "The guided demo: every stage on the sample workspace",
+            "core.demo.pipeline:DemoConfig",
+            "core.demo.pipeline:run_demo_job",
+        ),
+        JobKind(
             "selftest",
             "Job system self-test",
             "core.jobs.selftest:SelfTestConfig",

@@ -260,6 +260,10 @@ class DraftPane(QWidget):
         self.proposal_tab.refresh()
         self._render()
 
+    def show_proposal(self, proposal_id: str) -> None:
+        self.tabs.setCurrentWidget(self.proposal_tab)
+        self.proposal_tab.open_proposal(proposal_id)
+
     def refresh_models(self) -> None:
         workspace = self.state.workspace
         records = gguf_models(workspace) if workspace else []

@@ -9,6 +9,7 @@ from desktop.qt import QHBoxLayout, QLabel, QListWidget, QPushButton, QVBoxLayou
 
 class WelcomePane(QWidget):
     open_sample = Signal()
+    run_demo = Signal()
     new_workspace = Signal()
     open_workspace = Signal()
     open_recent = Signal(str)
@@ -22,6 +23,7 @@ class WelcomePane(QWidget):
         buttons = QHBoxLayout()
         for text, signal, name in (
             ("Open the sample workspace", self.open_sample, "sampleButton"),
+            ("Run the guided demo", self.run_demo, "demoButton"),
             ("New workspace…", self.new_workspace, "newButton"),
             ("Open workspace…", self.open_workspace, "openButton"),
         ):

@@ -189,6 +189,14 @@ class ProposalTab(QWidget):
         CoreOp(self, lambda: ProposalStore(workspace).get(proposal_id)).success(
             self._loaded).failure(self._on_failed).run()
 
+    def open_proposal(self, proposal_id: str) -> None:
+        """Show a saved proposal (e.g. the one the guided demo drafted)."""
+        self.refresh()
+        index = self.saved_choice.findData(proposal_id)
+        if index >= 0:
+            self.saved_choice.setCurrentIndex(index)
+            self.open_saved()
+
     def _loaded(self, proposal: Proposal) -> None:
         self.proposal = proposal
         self.status.setText(f"{len(proposal.requirements)} requirements in "

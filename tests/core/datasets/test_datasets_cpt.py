@@ -27,7 +27,9 @@ def test_cpt_rows_are_full_sequences_of_the_train_documents(
     store = DatasetStore(corpus_workspace)
     train = store.rows(record.id, "train")
     assert train and all(len(row["input_ids"]) == SEQ for row in train)
-    # The train stream rebuilt by hand: each train document's tokens, then EOS.
+    # Every row starts with BOS; after it, the train stream rebuilt by hand: each train
+    # document's tokens, then EOS.
+    assert all(row["input_ids"][0] == tiny_tokenizer.bos_token_id for row in train)
     documents = DocumentStore(corpus_workspace)
     held = set(record.summary["heldout_document_ids"])
     stream: list[int] = []
@@ -36,9 +38,9 @@ def test_cpt_rows_are_full_sequences_of_the_train_documents(
             text = load(documents, doc).text()
             stream += tiny_tokenizer(text, add_special_tokens=False)["input_ids"]
             stream.append(tiny_tokenizer.eos_token_id)
-    flat = [t for row in train for t in row["input_ids"]]
+    flat = [t for row in train for t in row["input_ids"][1:]]
     assert flat == stream[: len(flat)]
-    assert record.summary["remainder_tokens"]["train"] == len(stream) - len(flat) < SEQ
+    assert record.summary["remainder_tokens"]["train"] == len(stream) - len(flat) < SEQ - 1
     assert record.summary["train_tokens"] == len(stream)
     assert flat.count(tiny_tokenizer.eos_token_id) >= record.summary["train_documents"] - 1
 

@@ -27,6 +27,18 @@ def test_eos_follows_every_document_even_across_sequence_boundaries() -> None:
     assert packed.remainder == 0
 
 
+def test_with_bos_every_row_starts_with_it_and_nothing_is_skipped() -> None:
+    BOS = 2
+    documents = [[10 + i for i in range(n)] for n in (5, 17, 3)]
+    packed = pack(documents, seq_len=8, eos_id=EOS, bos_id=BOS)
+    assert all(len(s) == 8 and s[0] == BOS for s in packed.sequences)
+    stream = [t for doc in documents for t in (*doc, EOS)]
+    flat = [t for s in packed.sequences for t in s[1:]]
+    assert flat == stream[: len(flat)] and packed.remainder == len(stream) - len(flat)
+    with pytest.raises(ValueError):
+        pack(documents, seq_len=1, eos_id=EOS, bos_id=BOS)
+
+
 def test_too_little_text_gives_no_sequence() -> None:
     packed = pack([[3, 3]], seq_len=8, eos_id=EOS)
     assert packed.sequences == [] and packed.remainder == 3

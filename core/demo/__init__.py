@@ -1,0 +1,1 @@
+"""The guided demo: every stage on the sample workspace, headless (see ``pipeline``)."""
