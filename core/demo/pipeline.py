@@ -38,7 +38,7 @@ class DemoConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     cpt_steps: int = Field(default=30, ge=1, le=100_000)
     sft_steps: int = Field(default=16, ge=1, le=100_000)
-    dpo_steps: int = Field(default=8, ge=1, le=100_000)
+    dpo_steps: int = Field(default=4, ge=1, le=100_000)
     seq_len: int = Field(default=128, ge=32, le=4096, description="tokens per training row")
     batch_size: int = Field(default=4, ge=1, le=256)
     merge_method: Literal["ties", "linear", "dare_ties", "task_arithmetic"] = "ties"

@@ -61,6 +61,11 @@ class ModelRecord(BaseModel):
         return f"{self.id} ({self.kind}, {self.architecture}, {millions:.0f}M params)"
 
 
+def _staging(folder: Path) -> bool:
+    """A ``staging_dir`` folder (``.<id>.*.partial``): never a model, even with a record."""
+    return folder.name.startswith(".")
+
+
 def new_model_id(prefix: str) -> str:
     slug = re.sub(r"[^a-z0-9]+", "-", prefix.lower()).strip("-")[:40] or "model"
     return f"{slug}-{uuid.uuid4().hex[:6]}"
@@ -77,6 +82,8 @@ class ModelRegistry:
     def list(self) -> list[ModelRecord]:
         records = []
         for record_path in sorted(self.root.glob(f"*/{RECORD}")):
+            if _staging(record_path.parent):
+                continue  # ``create`` was interrupted before its final rename
             try:
                 records.append(ModelRecord.model_validate(read_json(record_path)))
             except (ValueError, ValidationError):
@@ -181,8 +188,9 @@ class ModelRegistry:
         return bad
 
     def orphans(self) -> list[Path]:
-        """Folders under models/ without a record (left by an interrupted write)."""
+        """Folders under models/ that are not models: without a record, or a staging
+        folder of an interrupted ``create`` (which may hold a record already)."""
         return [
             p for p in self.root.iterdir()
-            if p.is_dir() and not (p / RECORD).exists()
+            if p.is_dir() and (_staging(p) or not (p / RECORD).exists())
         ]

@@ -134,16 +134,21 @@ def write_docx(path: Path) -> Path:
     return path
 
 
-def write_zip_bomb_docx(path: Path, declared: int = 5_000_000_000) -> Path:
-    """A DOCX-shaped zip whose member declares a huge uncompressed size."""
+def write_zip_bomb_docx(path: Path, declared: int = 5_000_000_000,
+                        member: str = "word/document.xml",
+                        others: tuple[tuple[str, str], ...] = (("[Content_Types].xml",
+                                                                "<Types/>"),)) -> Path:
+    """A DOCX-shaped zip (or XLSX-shaped, with other members) whose ``member`` declares
+    a huge uncompressed size."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("[Content_Types].xml", "<Types/>")
-        archive.writestr("word/document.xml", b"\0" * 2_000_000)
+        for name, text in others:
+            archive.writestr(name, text)
+        archive.writestr(member, b"\0" * 2_000_000)
     data = bytearray(buffer.getvalue())
-    # Patch the declared uncompressed size of word/document.xml in the central directory
+    # Patch the declared uncompressed size of the member in the central directory
     # and in its local header (a real bomb declares what it will expand to).
-    name = b"word/document.xml"
+    name = member.encode()
     for signature, size_offset, name_offset in ((b"PK\x01\x02", 24, 46), (b"PK\x03\x04", 22, 30)):
         start = 0
         while (start := data.find(signature, start)) != -1:

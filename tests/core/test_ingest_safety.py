@@ -66,6 +66,11 @@ BROKEN = {
     "truncated-pdf": (_truncated_pdf, CorruptDocument, "truncated"),
     "truncated-docx": (_corrupt_docx, CorruptDocument, "damaged or truncated"),
     "zip-bomb": (lambda d: write_zip_bomb_docx(d / "bomb.docx"), ZipBomb, "zip bomb"),
+    "zip-bomb-xlsx": (
+        lambda d: write_zip_bomb_docx(
+            d / "rates.xlsx", member="xl/worksheets/sheet1.xml",
+            others=(("[Content_Types].xml", "<Types/>"), ("xl/workbook.xml", "<workbook/>"))),
+        ZipBomb, "zip bomb"),
     "png-as-pdf": (
         lambda d: (d / "photo.pdf").write_bytes(PNG_BYTES) and d / "photo.pdf",
         UnsupportedFormat,

@@ -28,7 +28,7 @@ def parse_raw(path: Path, format: str, limits: IngestLimits) -> ParseResult:
         "md": lambda: parse_text(path, markdown=True),
         "html": lambda: parse_html(path),
         "csv": lambda: parse_csv(path),
-        "xlsx": lambda: parse_xlsx(path),
+        "xlsx": lambda: parse_xlsx(path, limits=limits),
         "jsonl": lambda: parse_jsonl(path),
     }
     if format not in parsers:

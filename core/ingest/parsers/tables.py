@@ -2,8 +2,9 @@
 
 A CSV row, or a row of a workbook's sheet, becomes a ``table_row`` block with ``fields``
 column → value; the header row is required (in a workbook, the first non-empty row of
-each sheet; each sheet's rows sit under a heading with the sheet's name). A JSON Lines record with instruction/response (or prompt/completion,
-question/answer, or chat ``messages``) becomes a ``pair`` block; any other object a row.
+each sheet; each sheet's rows sit under a heading with the sheet's name). A JSON Lines
+record with instruction/response (or prompt/completion, question/answer, or chat
+``messages``) becomes a ``pair`` block; any other object a row.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from core.ingest.errors import CorruptDocument, EmptyDocument, MissingHeader
+from core.ingest.limits import IngestLimits
 from core.ingest.parsers.result import ParseResult
 from core.ingest.parsers.structure import BlockWriter, unique_header
 from core.ingest.sniff import decode_text
@@ -55,7 +57,9 @@ def parse_csv(path: Path) -> ParseResult:
     csv.field_size_limit(_MAX_FIELD)
     try:
         rows = [
-            row for row in csv.reader(io.StringIO(text), dialect) if any(c.strip() for c in row)
+            row
+            for row in csv.reader(io.StringIO(text, newline=""), dialect)
+            if any(c.strip() for c in row)
         ]
     except csv.Error as error:
         raise CorruptDocument(f"{path.name} is not a readable CSV table ({error}).") from error
@@ -166,11 +170,18 @@ def _cell_text(value: Any) -> str:
     return str(value).strip()
 
 
-def parse_xlsx(path: Path, max_rows: int = 1_000_000) -> ParseResult:
-    """Parse an XLSX workbook's sheets as reference tables (values, not formulas)."""
+def parse_xlsx(path: Path, max_rows: int = 1_000_000,
+               limits: IngestLimits | None = None) -> ParseResult:
+    """Parse an XLSX workbook's sheets as reference tables (values, not formulas).
+
+    Like a DOCX, the ZIP is checked first (declared sizes, compression ratio, member
+    count), so a zip bomb is refused before anything is decompressed."""
     from openpyxl import load_workbook
 
+    from core.ingest.parsers.word import check_zip
+
     path = Path(path)
+    check_zip(path, limits or IngestLimits())
     workbook = load_workbook(path, read_only=True, data_only=True)
     writer = BlockWriter()
     warnings: list[str] = []

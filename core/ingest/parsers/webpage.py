@@ -7,6 +7,7 @@ the ``hidden`` attribute) is dropped with a warning, since nobody reading the pa
 from __future__ import annotations
 
 import re
+from collections import Counter
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -70,6 +71,11 @@ class _Reader(HTMLParser):
         super().__init__(convert_charrefs=True)
         self.writer = BlockWriter()
         self.stack: list[tuple[str, bool]] = []  # (tag, hides its content)
+        # Counts over ``stack``, kept in step with it so that each tag costs O(1), not
+        # O(depth): a page of many thousands of unclosed tags must not take quadratic time.
+        self.open_tags: Counter[str] = Counter()
+        self.hiding = 0  # entries that hide their content
+        self.skipping = 0  # entries whose tag is in _SKIP
         self.text: list[str] = []
         self.kind = "paragraph"
         self.heading_level = 0
@@ -80,7 +86,20 @@ class _Reader(HTMLParser):
 
     @property
     def hidden(self) -> bool:
-        return any(hides for _, hides in self.stack)
+        return self.hiding > 0
+
+    def _push(self, tag: str, hides: bool) -> None:
+        self.stack.append((tag, hides))
+        self.open_tags[tag] += 1
+        self.hiding += hides
+        self.skipping += tag in _SKIP
+
+    def _pop(self) -> str:
+        tag, hides = self.stack.pop()
+        self.open_tags[tag] -= 1
+        self.hiding -= hides
+        self.skipping -= tag in _SKIP
+        return tag
 
     def flush(self) -> None:
         text = " ".join("".join(self.text).split())
@@ -98,8 +117,12 @@ class _Reader(HTMLParser):
             if tag == "br":
                 self.handle_data("\n")
             return
-        if tag == "body":  # an unclosed <head> ends where the body starts
-            self.stack = [entry for entry in self.stack if entry[0] != "head"]
+        if tag == "body" and self.open_tags["head"]:  # an unclosed <head> ends at the body
+            kept = [entry for entry in self.stack if entry[0] != "head"]
+            while self.stack:
+                self._pop()
+            for entry in kept:
+                self._push(*entry)
         values = dict(attrs)
         hides = (
             tag in _SKIP
@@ -110,7 +133,7 @@ class _Reader(HTMLParser):
         )
         if tag in ("p", "li") and self.stack and self.stack[-1][0] == tag:
             self.handle_endtag(tag)  # an unclosed <p> or <li> ends at the next one
-        self.stack.append((tag, hides))
+        self._push(tag, hides)
         if self.hidden:
             return
         if re.fullmatch(r"h[1-6]", tag):
@@ -130,13 +153,11 @@ class _Reader(HTMLParser):
             self.flush()
 
     def handle_endtag(self, tag: str) -> None:
-        if tag in _VOID or not any(t == tag for t, _ in self.stack):
+        if tag in _VOID or not self.open_tags[tag]:
             return
         was_hidden = self.hidden
-        while self.stack:
-            top, _ = self.stack.pop()
-            if top == tag:
-                break
+        while self.stack and self._pop() != tag:
+            pass
         if was_hidden:
             return
         if tag in ("td", "th"):
@@ -165,8 +186,7 @@ class _Reader(HTMLParser):
 
     def handle_data(self, data: str) -> None:
         if self.hidden:
-            in_skip = any(t in _SKIP for t, _ in self.stack)
-            if not in_skip:
+            if not self.skipping:
                 self.hidden_chars += len(data.strip())
             return
         if self.cell is not None:
