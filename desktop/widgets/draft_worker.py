@@ -22,18 +22,24 @@ Job = Callable[[Callable[[], bool]], Iterator[Any]]
 class GenerationWorker(QObject):
     event = Signal(object)  # a SourcesFound, Token or Finished
     failed = Signal(object)  # the exception
-    done = Signal()  # the thread is about to end (after event/failed)
+    done = Signal()  # the generation is over: every event/failed was handled before it
+    _ended = Signal()  # internal: the thread's last act
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._thread: threading.Thread | None = None
         self._flag = CancelFlag()
-        self._busy = False  # cleared *before* ``done`` is emitted
+        self._busy = False  # cleared on the GUI thread, after every event was handled
+        # Emitted from the thread, delivered (queued, so after the thread's events) on the
+        # GUI thread: only then is the generation over for the GUI.
+        self._ended.connect(self._on_ended)
 
     @property
     def running(self) -> bool:
-        """Whether a generation is under way. Not ``thread.is_alive()``: the GUI handles
-        ``done`` while the thread may still be finishing, and must then see it as over."""
+        """Whether a generation is under way for the GUI: from ``start`` until the GUI
+        thread has handled the thread's last event. Not ``thread.is_alive()``: the thread
+        ends before the GUI has handled its events (a caller would see the run over while
+        its result is still on the way), or after ``done`` (and would see it running)."""
         return self._busy
 
     def start(self, job: Job) -> None:
@@ -53,8 +59,11 @@ class GenerationWorker(QObject):
         except BaseException as error:  # delivered to the GUI thread, never swallowed
             self.failed.emit(error)
         finally:
-            self._busy = False
-            self.done.emit()
+            self._ended.emit()
+
+    def _on_ended(self) -> None:
+        self._busy = False
+        self.done.emit()
 
     def stop(self) -> None:
         """Ask the running generation to stop (returns at once)."""
