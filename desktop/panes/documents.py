@@ -76,7 +76,7 @@ class DocumentsPane(QWidget):
         layout.addWidget(splitter, 1)
         layout.addWidget(self.summary)
 
-        state.workspace_changed.connect(lambda _: self.refresh())
+        state.workspace_changed.connect(self._refresh_on)
         state.documents_changed.connect(self.refresh)
         monitor.finished.connect(self._on_job_finished)
         self.refresh()
@@ -87,6 +87,10 @@ class DocumentsPane(QWidget):
     def _on_job_finished(self, _job_id: str, status: object) -> None:
         if getattr(status, "kind", "") in DOCUMENT_JOBS:
             self.refresh()
+
+    def _refresh_on(self, *_: object) -> None:
+        """A bound slot (not a lambda): Qt drops it when this pane is destroyed."""
+        self.refresh()
 
     def refresh(self) -> None:
         store = self._store()

@@ -240,7 +240,7 @@ class DraftPane(QWidget):
             side.worker.event.connect(lambda event, s=side: self._on_event(s, event))
             side.worker.failed.connect(self._on_failed)
             side.worker.done.connect(self._update_buttons)
-        state.workspace_changed.connect(lambda _: self.refresh())
+        state.workspace_changed.connect(self._refresh_on)
         state.models_changed.connect(self.refresh_models)
         state.documents_changed.connect(self.proposal_tab.refresh)
         app = QApplication.instance()
@@ -252,6 +252,10 @@ class DraftPane(QWidget):
         self.refresh()
 
     # -- workspace, models, conversations ---------------------------------------------------
+    def _refresh_on(self, *_: object) -> None:
+        """A bound slot (not a lambda): Qt drops it when this pane is destroyed."""
+        self.refresh()
+
     def refresh(self) -> None:
         self.stop()
         self.conversation = Conversation()

@@ -27,6 +27,7 @@ from desktop.state import AppState
 
 COLUMNS = ["GGUF model", "Quantization", "Source", "Size", "Perplexity", "vs f16", "Tokens/s"]
 DEFAULT_QUANTS = ("q4_k_m",)
+PRE_TOKENIZERS = ("auto", "gpt-2", "llama-bpe")
 
 
 class ExportPane(QWidget):
@@ -41,6 +42,14 @@ class ExportPane(QWidget):
             box.setObjectName(f"quant-{quant}")
             box.setChecked(quant in DEFAULT_QUANTS)
             box.toggled.connect(lambda _=False: self._update_button())
+        # Only for a tokenizer llama.cpp does not recognise (the export then says so).
+        self.pre_tokenizer = QComboBox()
+        self.pre_tokenizer.setObjectName("preTokenizer")
+        self.pre_tokenizer.setEditable(True)
+        self.pre_tokenizer.addItems(PRE_TOKENIZERS)
+        self.pre_tokenizer.setToolTip(
+            "llama.cpp's name for the model's BPE pre-tokenizer. Leave it on auto unless the "
+            "export reports that it does not recognise the tokenizer.")
         self.export_button = QPushButton("Export")
         self.export_button.setObjectName("exportButton")
         self.export_button.clicked.connect(self.start_export)
@@ -61,6 +70,8 @@ class ExportPane(QWidget):
         row.addWidget(self.model, 1)
         for box in self.quants.values():
             row.addWidget(box)
+        row.addWidget(QLabel("Pre-tokenizer"))
+        row.addWidget(self.pre_tokenizer)
         row.addWidget(self.export_button)
         layout = QVBoxLayout(self)
         layout.addWidget(QLabel("<h2>Export to GGUF</h2>"))
@@ -69,7 +80,7 @@ class ExportPane(QWidget):
         layout.addWidget(self.message)
         layout.addWidget(self.table, 1)
         self.job_id: str | None = None
-        state.workspace_changed.connect(lambda _: self.refresh())
+        state.workspace_changed.connect(self._refresh_on)
         state.models_changed.connect(self.refresh)
         monitor.event.connect(self._on_event)
         monitor.finished.connect(self._on_finished)
@@ -81,6 +92,10 @@ class ExportPane(QWidget):
     def _update_button(self) -> None:
         self.export_button.setEnabled(
             self.model.count() > 0 and bool(self.selected_quants()) and self.job_id is None)
+
+    def _refresh_on(self, *_: object) -> None:
+        """A bound slot (not a lambda): Qt drops it when this pane is destroyed."""
+        self.refresh()
 
     def refresh(self) -> None:
         workspace = self.state.workspace
@@ -110,9 +125,11 @@ class ExportPane(QWidget):
         model_id = self.model.currentData()
         if not model_id or not self.selected_quants():
             return None
-        self.job_id = self.monitor.submit(
-            "export", {"model": model_id, "quants": self.selected_quants()},
-            f"Export {model_id}")
+        config: dict[str, object] = {"model": model_id, "quants": self.selected_quants()}
+        pre_tokenizer = self.pre_tokenizer.currentText().strip()
+        if pre_tokenizer and pre_tokenizer != PRE_TOKENIZERS[0]:
+            config["pre_tokenizer"] = pre_tokenizer
+        self.job_id = self.monitor.submit("export", config, f"Export {model_id}")
         self.bar.setValue(0)
         self.message.setText("Exporting…")
         self._update_button()

@@ -73,9 +73,9 @@ class JobsPane(QWidget):
         layout.addWidget(splitter)
 
         monitor.event.connect(self._on_event)
-        monitor.finished.connect(lambda *_: self.refresh())
+        monitor.finished.connect(self._refresh_on)
         monitor.changed.connect(self.refresh)
-        state.workspace_changed.connect(lambda _: self.refresh())
+        state.workspace_changed.connect(self._refresh_on)
         self._timer = QTimer(self)
         self._timer.setInterval(REFRESH_MS)
         self._timer.timeout.connect(self._tick)
@@ -85,6 +85,10 @@ class JobsPane(QWidget):
     # -- data --------------------------------------------------------------------
     def _store(self) -> JobStore | None:
         return JobStore(self.state.workspace) if self.state.workspace else None
+
+    def _refresh_on(self, *_: object) -> None:
+        """A bound slot (not a lambda): Qt drops it when this pane is destroyed."""
+        self.refresh()
 
     def refresh(self) -> None:
         store = self._store()

@@ -201,13 +201,17 @@ class KnowledgePane(QWidget):
         layout.addWidget(self.tabs, 1)
         layout.addLayout(status_row)
 
-        state.workspace_changed.connect(lambda _: self.refresh())
+        state.workspace_changed.connect(self._refresh_on)
         state.documents_changed.connect(self.refresh_status)
         monitor.event.connect(self._on_job_event)
         monitor.finished.connect(self._on_job_finished)
         self.refresh()
 
     # -- state ------------------------------------------------------------------------
+    def _refresh_on(self, *_: object) -> None:
+        """A bound slot (not a lambda): Qt drops it when this pane is destroyed."""
+        self.refresh()
+
     def refresh(self) -> None:
         self.results = []
         self.results_list.clear()

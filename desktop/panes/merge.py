@@ -47,9 +47,13 @@ class MergePane(QWidget):
         layout.addLayout(header)
         layout.addWidget(help_text)
         layout.addWidget(self.table, 1)
-        state.workspace_changed.connect(lambda _: self.refresh())
+        state.workspace_changed.connect(self._refresh_on)
         state.models_changed.connect(self.refresh)
-        monitor.finished.connect(lambda *_: self.refresh())
+        monitor.finished.connect(self._refresh_on)
+        self.refresh()
+
+    def _refresh_on(self, *_: object) -> None:
+        """A bound slot (not a lambda): Qt drops it when this pane is destroyed."""
         self.refresh()
 
     def refresh(self) -> None:

@@ -95,13 +95,17 @@ class ModelsPane(QWidget):
         layout.addWidget(splitter, 1)
         layout.addWidget(self.status)
 
-        state.workspace_changed.connect(lambda _: self.refresh())
+        state.workspace_changed.connect(self._refresh_on)
         state.models_changed.connect(self.refresh)
-        monitor.finished.connect(lambda *_: self.refresh())
+        monitor.finished.connect(self._refresh_on)
         self.refresh()
 
     def _registry(self) -> ModelRegistry | None:
         return ModelRegistry(self.state.workspace) if self.state.workspace else None
+
+    def _refresh_on(self, *_: object) -> None:
+        """A bound slot (not a lambda): Qt drops it when this pane is destroyed."""
+        self.refresh()
 
     def refresh(self) -> None:
         registry = self._registry()

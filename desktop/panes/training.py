@@ -72,13 +72,17 @@ class TrainingPane(QWidget):
         layout.addWidget(self.datasets, 1)
         layout.addWidget(QLabel("<b>Runs</b>"))
         layout.addWidget(self.runs, 1)
-        state.workspace_changed.connect(lambda _: self.refresh())
+        state.workspace_changed.connect(self._refresh_on)
         state.models_changed.connect(self.refresh)
         monitor.changed.connect(self.refresh)
         self.refresh()
 
     def build_dataset(self, kind: str) -> str:
         return self.monitor.submit("build-dataset", {"kind": kind})
+
+    def _refresh_on(self, *_: object) -> None:
+        """A bound slot (not a lambda): Qt drops it when this pane is destroyed."""
+        self.refresh()
 
     def refresh(self) -> None:
         workspace = self.state.workspace

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from helpers.qt_jobs import settle_jobs
 from helpers.workspaces import add_text_document
 
 from core.drafting.proposal import ProposalStore, new_proposal
@@ -33,10 +34,7 @@ def bare_window(qtbot, tmp_path: Path):  # noqa: ANN001, ANN201
     qtbot.addWidget(window)
     window.show()
     yield window
-    window.monitor.cancel_all()
-    for handle in list(window.monitor.handles.values()):
-        handle.wait(30)
-    qtbot.waitUntil(lambda: not window.monitor.handles, timeout=30_000)
+    settle_jobs(qtbot, window.monitor)
 
 
 def test_demo_button_starts_the_demo_job_on_the_sample(qtbot, bare_window: MainWindow,  # noqa: ANN001

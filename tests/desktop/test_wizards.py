@@ -1,4 +1,5 @@
-"""The Training, Merge and Export screens driven like a user would, on the tiny model."""
+"""The walk-through: Import → Train → Merge → Export → Draft in the real windows, driven
+like a user would, on the tiny model."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from helpers.workspaces import TINY_BASE, tiny_training_workspace
 from core.workspace.registry import ModelRegistry
 from desktop.main_window import MainWindow
 from desktop.qt import Qt, QWizard
+from desktop.wizards.import_wizard import ImportWizard
 from desktop.wizards.merge_wizard import MergeWizard
 from desktop.wizards.train_wizard import TrainWizard
 
@@ -54,10 +56,70 @@ def _train(qtbot, window: MainWindow, stage: str) -> str:  # noqa: ANN001
     return model_id
 
 
+def _import(qtbot, window: MainWindow, folder) -> None:  # noqa: ANN001
+    folder.mkdir()
+    (folder / "rfp-harbour.md").write_text(
+        "# Request for Proposal: Harbour Data Platform\n\n## 3. Requirements\n\n"
+        "3.1 The contractor shall migrate 40 databases to the cloud.\n")
+    (folder / "proposal-harbour.md").write_text(
+        "# Proposal: Harbour Data Platform\n\n## Response to 3.1\n\n"
+        "We propose a phased migration of the 40 databases over nine months.\n")
+    wizard = ImportWizard(window.state, window.monitor, window)
+    qtbot.addWidget(wizard)
+    wizard.show()
+    wizard.files.add_paths([folder])
+    wizard.next()
+    qtbot.waitUntil(lambda: len(wizard.review.previews) == 2, timeout=120_000)
+    with qtbot.waitSignal(window.monitor.finished, timeout=180_000) as finished:
+        wizard.next()
+    assert finished.args[1].state == "succeeded", finished.args[1].error
+    qtbot.waitUntil(wizard.run_page.isComplete, timeout=10_000)
+    wizard.next()
+    wizard.button(QWizard.WizardButton.FinishButton).click()
+    window.show_section("Documents")
+    qtbot.waitUntil(lambda: window.panes["Documents"].table.rowCount() == 2, timeout=10_000)
+
+
+def _export(qtbot, window: MainWindow, model_id: str) -> str:  # noqa: ANN001
+    window.show_section("Export")
+    pane = window.panes["Export"]
+    pane.model.setCurrentIndex(pane.model.findData(model_id))
+    for quant, box in pane.quants.items():
+        box.setChecked(quant == "q8_0")
+    pane.pre_tokenizer.setCurrentText("gpt-2")  # the tiny tokenizer is unknown to llama.cpp
+    with qtbot.waitSignal(window.monitor.finished, timeout=300_000) as finished:
+        pane.export_button.click()
+    status = finished.args[1]
+    assert status.state == "succeeded", status.error
+    assert "Exported and verified: Q8_0" in pane.message.text()
+    assert pane.table.rowCount() == 1
+    [output] = status.result["outputs"]
+    return str(output["model_id"])
+
+
+def _draft(qtbot, window: MainWindow, gguf_id: str) -> None:  # noqa: ANN001
+    window.show_section("Draft")
+    pane = window.panes["Draft"]
+    qtbot.waitUntil(lambda: pane.main.picker.findData(gguf_id) >= 0, timeout=10_000)
+    pane.main.picker.setCurrentIndex(pane.main.picker.findData(gguf_id))
+    pane.retrieval.setChecked(False)
+    pane.temperature.setValue(0.0)
+    pane.max_tokens.setValue(4)
+    pane.prompt.setPlainText("The contractor shall")
+    pane.send_button.click()
+    qtbot.waitUntil(lambda: not pane._busy() and pane.send_button.isEnabled(),
+                    timeout=120_000)
+    roles = [turn.role for turn in pane.conversation.turns]
+    assert roles == ["user", "assistant"], pane.stats.text()
+    assert "tok/s" in pane.stats.text()
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(900)
-def test_train_then_merge_then_export_views(qtbot, tiny_window) -> None:  # noqa: ANN001
+def test_walkthrough_import_train_merge_export_draft(qtbot, tiny_window,  # noqa: ANN001
+                                                      tmp_path) -> None:
     window, _ = tiny_window
+    _import(qtbot, window, tmp_path / "inbox")
     first = _train(qtbot, window, "cpt")
     second = _train(qtbot, window, "sft")
     registry = ModelRegistry(window.state.workspace)
@@ -97,3 +159,7 @@ def test_train_then_merge_then_export_views(qtbot, tiny_window) -> None:  # noqa
     wizard.button(QWizard.WizardButton.FinishButton).click()
     window.show_section("Merge")
     assert window.panes["Merge"].table.rowCount() == 1
+
+    gguf = _export(qtbot, window, merged)
+    assert registry.get(gguf).parents == (merged,)
+    _draft(qtbot, window, gguf)
