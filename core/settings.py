@@ -38,6 +38,8 @@ class Settings(BaseModel):
     model_cache_dir: str = Field(default_factory=lambda: str(cache_dir() / "models"))
     device: Literal["auto", "cpu", "cuda"] = "auto"
     threads: int = Field(default=0, ge=0, le=1024, description="0 = all cores")
+    checked_version: str = Field(default="", description="version whose first run checked "
+                                 "the installation (the app shows the report once per version)")
 
     def with_recent(self, workspace: Path) -> Settings:
         path = str(Path(workspace).absolute())

@@ -5,12 +5,13 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import resources
 from core import __version__
 from desktop.errors import show_error
 from desktop.jobs_monitor import JobMonitor
 from desktop.main_window import MainWindow
 from desktop.ops import wait_for_ops
-from desktop.qt import QApplication, QTimer
+from desktop.qt import QApplication, QIcon, QTimer
 from desktop.state import AppState
 
 
@@ -29,13 +30,25 @@ def build(workspace: Path | None = None, sample: bool = False) -> MainWindow:
     return window
 
 
+def first_run_check(window: MainWindow) -> bool:
+    """Show the installation report on the first start of this version; True if shown."""
+    state = window.state
+    if state.settings.checked_version == __version__:
+        return False
+    state.update_settings(state.settings.model_copy(update={"checked_version": __version__}))
+    window.show_doctor(first_run=True)
+    return True
+
+
 def run(workspace: Path | None = None, sample: bool = False) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Scriptorium")
     app.setApplicationVersion(__version__)
     app.setOrganizationName("Scriptorium")
+    app.setWindowIcon(QIcon(str(resources.path("icons/scriptorium.svg"))))
     window = build(workspace, sample)
     window.show()
+    first_run_check(window)
 
     def excepthook(kind, error, tb) -> None:  # noqa: ANN001
         show_error(window, error)

@@ -6,24 +6,17 @@ This module imports no Qt, so every CLI verb works on a machine without a displa
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+
+from core.system.doctor import has_display
 
 NO_DISPLAY = (
     "No display found: the Scriptorium desktop app needs a graphical session.\n"
     "On this machine, try the headless walk-through: scriptorium demo\n"
     "or see every command: scriptorium --help"
 )
-
-
-def has_display() -> bool:
-    if os.environ.get("QT_QPA_PLATFORM"):
-        return True
-    if sys.platform.startswith("linux"):
-        return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
-    return True
 
 
 def app_arguments(argv: Sequence[str]) -> argparse.Namespace | None:

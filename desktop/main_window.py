@@ -11,6 +11,7 @@ from core.workspace import Workspace
 from core.workspace.registry import ModelRegistry
 from core.workspace.sample import open_or_create_sample, sample_workspace_path
 from desktop.dialogs.demo_results import DemoResultsDialog
+from desktop.dialogs.doctor import DoctorDialog
 from desktop.dialogs.settings import SettingsDialog
 from desktop.errors import show_error
 from desktop.jobs_monitor import JobMonitor
@@ -84,6 +85,7 @@ class MainWindow(QMainWindow):
         self.welcome.run_demo.connect(self.run_demo)
         self.demo_jobs: set[str] = set()
         self.demo_results: DemoResultsDialog | None = None
+        self.doctor: DoctorDialog | None = None
         self.welcome.new_workspace.connect(self.new_workspace)
         self.welcome.open_workspace.connect(self.open_workspace)
         self.welcome.open_recent.connect(lambda path: self.open_path(Path(path)))
@@ -121,6 +123,10 @@ class MainWindow(QMainWindow):
         demo.setObjectName("demoAction")
         demo.triggered.connect(self.run_demo)
         help_menu.addAction(demo)
+        doctor = QAction("&Check this installation…", self)
+        doctor.setObjectName("doctorAction")
+        doctor.triggered.connect(lambda: self.show_doctor())
+        help_menu.addAction(doctor)
         self._fill_recent()
 
     def _fill_recent(self) -> None:
@@ -220,6 +226,15 @@ class MainWindow(QMainWindow):
         self.demo_results = DemoResultsDialog(summary, self)
         self.demo_results.open_draft.connect(self._open_demo_draft)
         self.demo_results.show()  # not modal: the app stays usable
+
+    def show_doctor(self, first_run: bool = False) -> DoctorDialog:
+        """The installation report (``scriptorium doctor``), not modal; checks run at once."""
+        if self.doctor is not None:
+            self.doctor.close()
+        self.doctor = DoctorDialog(self, first_run=first_run)
+        self.doctor.show()
+        self.doctor.run_checks()
+        return self.doctor
 
     def _open_demo_draft(self, proposal_id: str) -> None:
         self.show_section("Draft")

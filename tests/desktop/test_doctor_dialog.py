@@ -1,0 +1,59 @@
+"""The installation report in the app: Help → Check this installation, and the first run."""
+
+from __future__ import annotations
+
+import pytest
+
+import desktop.dialogs.doctor as doctor_dialog
+from core import __version__
+from core.system.doctor import run_checks
+from desktop.app import first_run_check
+from desktop.main_window import MainWindow
+from desktop.qt import QAction
+
+
+@pytest.fixture(autouse=True)
+def quick_checks(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The test generation is covered in tests/core/test_doctor.py.
+    monkeypatch.setattr(doctor_dialog, "run_checks", lambda: run_checks(generate=False))
+
+
+def test_help_menu_shows_the_report(qtbot, window: MainWindow) -> None:  # noqa: ANN001
+    window.findChild(QAction, "doctorAction").trigger()
+    dialog = window.doctor
+    assert dialog is not None and dialog.isVisible() and not dialog.isModal()
+    qtbot.waitUntil(lambda: dialog.checks is not None, timeout=60_000)
+    assert dialog.table.rowCount() == len(dialog.checks) >= 10
+    names = [dialog.table.item(row, 1).text() for row in range(dialog.table.rowCount())]
+    assert names[:4] == ["Python", "Scriptorium", "PyTorch", "llama.cpp"]
+    assert dialog.verdict.text().startswith("<b>Ready")
+    # Run again: the button is disabled while the checks run, then comes back.
+    dialog.rerun.click()
+    assert not dialog.rerun.isEnabled()
+    qtbot.waitUntil(dialog.rerun.isEnabled, timeout=60_000)
+    dialog.close()
+
+
+def test_a_failed_check_shows_its_fix(qtbot, window: MainWindow, monkeypatch) -> None:  # noqa: ANN001
+    import core.fsutil
+
+    monkeypatch.setattr(core.fsutil, "free_bytes", lambda path: 1 << 20)
+    dialog = window.show_doctor()
+    qtbot.waitUntil(lambda: dialog.checks is not None, timeout=60_000)
+    assert "Not ready" in dialog.verdict.text()
+    rows = {dialog.table.item(r, 1).text(): r for r in range(dialog.table.rowCount())}
+    row = rows["Disk (workspaces)"]
+    assert dialog.table.item(row, 0).text() == "✖"
+    assert "free at least" in dialog.table.item(row, 3).text()
+    dialog.close()
+
+
+def test_first_run_of_a_version_shows_the_report_once(qtbot, window: MainWindow) -> None:  # noqa: ANN001
+    assert window.state.settings.checked_version == ""
+    assert first_run_check(window)
+    dialog = window.doctor
+    assert dialog is not None and dialog.windowTitle().startswith("Welcome")
+    qtbot.waitUntil(lambda: dialog.checks is not None, timeout=60_000)
+    assert window.state.settings.checked_version == __version__
+    assert not first_run_check(window)  # not again for this version
+    dialog.close()
