@@ -29,8 +29,11 @@ fi
 
 cmd=("$ROOT/.venv/bin/python" -m pytest -ra "$@")
 if unshare -rn true 2>/dev/null; then
-  echo "running the tests with the network cut off (unshare -rn)" >&2
-  exec unshare -rn "${cmd[@]}"
+  echo "running the tests with the network cut off (unshare -rn; loopback only)" >&2
+  # a new namespace has loopback down: bring it up (distributed training and the local
+  # llama.cpp server listen on 127.0.0.1), then run pytest
+  exec unshare -rn sh -c '"$1" "$2" && shift 2 && exec "$@"' sh \
+    "$ROOT/.venv/bin/python" "$ROOT/installers/loopback-up.py" "${cmd[@]}"
 fi
 echo "unshare is not permitted here: running the tests with the network available" >&2
 exec "${cmd[@]}"

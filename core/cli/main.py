@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from core import __version__
 from core.cli import (
     verbs_adapt,
+    verbs_cluster,
     verbs_dataset,
     verbs_demo,
     verbs_doctor,
@@ -33,6 +34,7 @@ VERB_MODULES = (
     verbs_merge_export,
     verbs_draft,
     verbs_adapt,
+    verbs_cluster,
 )
 
 

@@ -22,6 +22,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     train.add_argument("--preset", help="quick, balanced or thorough")
     train.add_argument("--set", dest="overrides", action="append", default=[],
                        metavar="KEY=VALUE", help="override a config value (repeatable)")
+    train.add_argument("--nproc", type=int, metavar="N",
+                       help="training processes (torchrun): one per GPU; default: every "
+                       "visible GPU, or 1 on CPU")
+    train.add_argument("--strategy", choices=("auto", "ddp", "fsdp"),
+                       help="with several processes: ddp (default) or fsdp (sharded)")
     train.add_argument("--resume", metavar="RUN",
                        help="continue a stopped run from its last complete checkpoint "
                        "(its saved config is reused; arguments given here override it)")
@@ -60,14 +65,22 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise ConfigError("Pass --recipe cpt|sft|dpo|orpo (or --resume RUN).")
     if args.init_adapter:
         extra["init_adapter"] = args.init_adapter
+    if args.nproc is not None:
+        extra["nproc"] = args.nproc
+    if args.strategy:
+        extra["strategy"] = args.strategy
     config = build_config(recipe, preset=args.preset, base=args.base,
                           dataset=args.dataset, overrides=args.overrides, extra=extra)
     if args.dry_run:
         from core.system.hardware import detect_hardware
+        from core.training.distributed import describe_plan
         from core.training.estimate import estimate, model_shape
 
-        guess = estimate(config, detect_hardware(), model_shape(workspace, config.base))
-        payload = {"config": config.to_yaml_dict(), "estimate": guess.__dict__}
+        hardware = detect_hardware()
+        guess = estimate(config, hardware, model_shape(workspace, config.base))
+        plan = describe_plan(config, len(hardware.gpus))
+        payload = {"config": config.to_yaml_dict(), "estimate": guess.__dict__,
+                   "processes": plan}
         if args.json:
             print_json(payload)
         else:
@@ -75,6 +88,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                 print(f"{key}: {value}")
             print(f"estimate: {guess.memory_bytes / 2**30:.1f} GiB, "
                   f"{guess.seconds / 60:.1f} min, fits={guess.fits} {guess.warning}")
+            print(f"processes: {plan}")
         return 0
     status = run_job(workspace, "train", config, as_json=args.json,
                      title=f"train {config.recipe} on {config.dataset}")

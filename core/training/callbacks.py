@@ -16,6 +16,7 @@ from typing import Any
 from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 
 from core.jobs.progress import JobContext
+from core.training import distributed
 from core.training.checkpoints import mark_complete
 
 # Seconds to sleep after each step: a throttle for tests (kill mid-run) and demos.
@@ -47,6 +48,7 @@ class JobProgressCallback(TrainerCallback):
                     control: TrainerControl, **kwargs: Any) -> None:
         if self.step_delay > 0:
             time.sleep(self.step_delay)
+        distributed.fail_if_asked(state.global_step)
         if self.ctx.cancelled() and not self.stopped_for_cancel:
             self.stopped_for_cancel = True
             control.should_save = True  # keep the work done so far, then stop
@@ -76,5 +78,6 @@ class JobProgressCallback(TrainerCallback):
     def on_save(self, args: TrainingArguments, state: TrainerState, control: TrainerControl,
                 **kwargs: Any) -> None:
         folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
-        if folder.is_dir():
+        distributed.barrier()  # every rank has written its part (FSDP: its shard)
+        if distributed.rank() == 0 and folder.is_dir():
             mark_complete(folder, state.global_step)

@@ -54,6 +54,12 @@ class TrainConfig(BaseModel):
     quantize_4bit: bool = Field(default=False, description="QLoRA (CUDA + bitsandbytes only)")
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
     device: Literal["auto", "cpu", "cuda"] = "auto"
+    nproc: int = Field(
+        default=0, ge=0, le=1024,
+        description="training processes on this machine: 0 = one per visible GPU (1 on CPU)")
+    strategy: Literal["auto", "ddp", "fsdp"] = Field(
+        default="auto", description="with several processes: DDP (a full copy per process) or "
+        "FSDP (weights, gradients and optimizer state sharded); auto = DDP")
     gradient_checkpointing: bool = False
     packing: bool = Field(default=True, description="pack SFT examples into full sequences")
     max_length: int = Field(default=256, ge=8, le=131_072, description="tokens per sequence")
@@ -88,6 +94,8 @@ class TrainConfig(BaseModel):
             problems.append("dtype: float16 training needs a GPU (use float32 or auto on CPU)")
         if self.quantize_4bit and self.device == "cpu":
             problems.append("quantize_4bit: 4-bit QLoRA needs a CUDA GPU")
+        if self.quantize_4bit and self.nproc > 1:
+            problems.append("quantize_4bit: 4-bit QLoRA runs in one process; set nproc=1")
         if self.lora.target_modules != "all-linear" and not self.lora.target_modules:
             problems.append("lora.target_modules: name at least one module, or all-linear")
         if problems:

@@ -17,9 +17,11 @@ from core.errors import ConfigError, JobCancelled
 from core.fsutil import atomic_write_yaml, require_free_space
 from core.jobs.progress import JobContext
 from core.jobs.store import JobStore
+from core.training import distributed
 from core.training.checkpoints import discard_incomplete, latest_complete
 from core.training.config import TrainConfig
 from core.training.evaluate import heldout_loss, perplexity
+from core.training.modeling import placement
 from core.training.recipes import recipe_class
 from core.training.recipes.common import RunState, TrainOutcome, save_merged
 from core.workspace import Workspace
@@ -89,31 +91,46 @@ def _record(config: TrainConfig, state: RunState, kind: str, parents: tuple[str,
     )
 
 
-def run_training(config: TrainConfig, ctx: JobContext) -> dict[str, Any]:
-    """Run one training job end to end; returns ids and metrics."""
+def run_training(config: TrainConfig, ctx: JobContext, *,
+                 trained_elsewhere: bool = False) -> dict[str, Any]:
+    """Run one training job end to end; returns ids and metrics.
+
+    ``trained_elsewhere``: the ranks were started outside this process (a cluster
+    bundle's torchrun or Slurm step); evaluate and register what they left.
+    """
     workspace = ctx.workspace()
     run_id = ctx.job_dir.name
     output_dir = ctx.job_dir / CHECKPOINTS
     discard_incomplete(output_dir)
     resume_from = find_resume_checkpoint(workspace, config, run_id)
+    nproc = 1 if trained_elsewhere else distributed.resolve_nproc(config)
     recipe = recipe_class(config.recipe)(config, ctx, workspace, output_dir)
     try:
+        if resume_from:
+            ctx.log(f"resuming from {resume_from.parent.parent.name}/{resume_from.name}")
+        outcome: TrainOutcome | None = None
+        if trained_elsewhere:
+            outcome, nproc = distributed.read_outcome(ctx.job_dir)
+            _raise_if_cancelled(outcome, run_id)
+        elif nproc > 1:  # the ranks train; this process evaluates and registers
+            outcome = distributed.launch(config, ctx, nproc, placement(config).device,
+                                         resume_from)
+            _raise_if_cancelled(outcome, run_id)
         state = recipe.setup()
         trainable, total = state.model.get_nb_trainable_parameters()
         require_free_space(ctx.job_dir, estimate_checkpoint_bytes(trainable, total, config),
                            "training checkpoints")
-        if resume_from:
-            ctx.log(f"resuming from {resume_from.parent.parent.name}/{resume_from.name}")
         rows, kind = state.data.heldout, state.data.kind
         has_heldout = rows is not None and len(rows) > 0
         before = (heldout_loss(state.model, state.tokenizer, rows, kind, config.max_length,
                                config.eval_samples)[0] if has_heldout else float("nan"))
         ctx.check_cancelled()
-        outcome: TrainOutcome = recipe.train(resume_from)
-        if outcome.stopped_for_cancel:
-            raise JobCancelled(
-                f"The job was cancelled at step {outcome.steps}; resume it with "
-                f"`scriptorium train --resume {run_id}`.")
+        if outcome is None:
+            outcome = recipe.train(resume_from)
+            _raise_if_cancelled(outcome, run_id)
+        else:
+            distributed.load_trained_adapter(
+                state.model, distributed.folder(ctx.job_dir) / distributed.ADAPTER)
         after = (heldout_loss(state.model, state.tokenizer, rows, kind, config.max_length,
                               config.eval_samples)[0] if has_heldout else float("nan"))
         metrics = {
@@ -122,16 +139,25 @@ def run_training(config: TrainConfig, ctx: JobContext) -> dict[str, Any]:
             "train_loss": outcome.train_loss, "final_loss": outcome.final_loss,
             "steps": float(outcome.steps), "tokens": float(outcome.tokens),
             "seconds": round(outcome.seconds, 3), "trainable_parameters": float(trainable),
+            "processes": float(nproc),
         }
         result = register_outputs(workspace, config, state, recipe, metrics, run_id)
         atomic_write_yaml(ctx.job_dir / CONFIG_FILE, config.to_yaml_dict())
         shutil.rmtree(output_dir, ignore_errors=True)  # registered: checkpoints are spent
+        shutil.rmtree(distributed.folder(ctx.job_dir) / distributed.ADAPTER, ignore_errors=True)
         ctx.report(outcome.steps, outcome.steps, "done", force=True,
                    heldout_ppl_before=metrics["heldout_ppl_before"],
                    heldout_ppl_after=metrics["heldout_ppl_after"])
         return {**result, "metrics": metrics, "notes": state.notes}
     finally:
         recipe.cleanup()
+
+
+def _raise_if_cancelled(outcome: TrainOutcome, run_id: str) -> None:
+    if outcome.stopped_for_cancel:
+        raise JobCancelled(
+            f"The job was cancelled at step {outcome.steps}; resume it with "
+            f"`scriptorium train --resume {run_id}`.")
 
 
 def register_outputs(workspace: Workspace, config: TrainConfig, state: RunState, recipe: Any,

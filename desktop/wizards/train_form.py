@@ -19,6 +19,8 @@ from desktop.qt import (
 # Chosen on the first page or managed by the wizard itself.
 SKIPPED = {"recipe", "base", "dataset", "init_adapter", "name", "resume", "lora"}
 LORA_FIELDS = ("r", "alpha", "dropout")
+# Integer fields whose 0 means "automatic" (the value 0 itself is sent).
+ZERO_IS_AUTO = {"nproc"}
 
 
 def _editor(annotation: Any, value: Any) -> QWidget:
@@ -38,6 +40,7 @@ def _editor(annotation: Any, value: Any) -> QWidget:
         spin.setRange(0, 1_000_000)
         if type(None) in typing.get_args(annotation):
             spin.setSpecialValueText("auto")  # 0 shows as "auto" and means None
+            spin.setProperty("zeroIsNone", True)
         spin.setValue(int(value or 0))
         return spin
     if annotation is float:
@@ -57,7 +60,8 @@ def _value(editor: QWidget) -> str:
     if isinstance(editor, QCheckBox):
         return "true" if editor.isChecked() else "false"
     if isinstance(editor, QSpinBox):
-        return "null" if editor.value() == 0 and editor.specialValueText() else str(editor.value())
+        zero_is_none = bool(editor.property("zeroIsNone"))
+        return "null" if editor.value() == 0 and zero_is_none else str(editor.value())
     if isinstance(editor, QDoubleSpinBox):
         return repr(editor.value())
     return editor.text()  # type: ignore[attr-defined]
@@ -88,6 +92,8 @@ class TrainForm(QWidget):
 
     def _add(self, key: str, annotation: Any, value: Any, tip: str) -> None:
         editor = _editor(annotation, value)
+        if key in ZERO_IS_AUTO and isinstance(editor, QSpinBox):
+            editor.setSpecialValueText("auto")  # 0 is a real value meaning "decide for me"
         editor.setObjectName(f"field-{key}")
         editor.setToolTip(tip)
         self.editors[key] = editor

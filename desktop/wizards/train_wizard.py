@@ -16,6 +16,7 @@ from core.jobs import JobStatus
 from core.jobs.progress import ProgressEvent
 from core.system.hardware import Hardware, detect_hardware
 from core.training.config import DATASET_KIND, PRESETS, RECIPES, TrainConfig, build_config
+from core.training.distributed import describe_plan
 from core.training.estimate import estimate, model_shape
 from core.workspace.registry import ModelRegistry
 from desktop.jobs_monitor import JobMonitor
@@ -218,6 +219,9 @@ class SettingsPage(QWizardPage):
             colour = "#b00" if not guess.fits else "#333"
             text = (f"about {guess.memory_bytes / 2**30:.1f} GiB of memory, "
                     f"{guess.steps} steps ≈ {duration(guess.seconds)}")
+            gpus = len(self.hardware.gpus)
+            if gpus > 1 or self.config.nproc > 1:
+                text += f"<br>{describe_plan(self.config, gpus)}"
             if guess.warning:
                 text += f"<br><b>{guess.warning}</b>"
             self.estimate_label.setText(f"<span style='color:{colour}'>{text}</span>")

@@ -14,6 +14,7 @@ from typing import Any
 
 from core.errors import ScriptoriumError
 from core.jobs.progress import JobContext
+from core.training import distributed
 from core.training.callbacks import JobProgressCallback
 from core.training.checkpoints import checkpoint_step, latest_complete
 from core.training.config import DATASET_KIND, TrainConfig
@@ -117,6 +118,7 @@ def trainer_arguments(state: RunState, has_eval: bool) -> dict[str, Any]:
         "report_to": [],
         "disable_tqdm": True,
         "save_only_model": False,
+        **distributed.strategy_arguments(config, state.model, state.where.device),
     }
 
 
@@ -161,10 +163,14 @@ def train_with_retry(state: RunState, build_trainer: Callable[[RunState], Any],
                      resume_from: Path | None, tokens_per_step: Callable[[RunState], int],
                      eval_is_lm: bool = True) -> TrainOutcome:
     """Build the trainer and train; on out-of-memory retry once with half the batch."""
+    world = distributed.world_size()
     while True:
         state.callback = JobProgressCallback(
-            state.ctx, tokens_per_step(state), stage=state.config.recipe, eval_is_lm=eval_is_lm)
+            state.ctx, tokens_per_step(state) * world, stage=state.config.recipe,
+            eval_is_lm=eval_is_lm)
         state.trainer = build_trainer(state)
+        if world > 1 and state.where.device == "cpu":
+            distributed.enable_cpu_fsdp(state.trainer)
         state.trainer.add_callback(state.callback)
         started = time.monotonic()
         try:
@@ -176,7 +182,7 @@ def train_with_retry(state: RunState, build_trainer: Callable[[RunState], Any],
                 raise
             state.trainer = None
             _free_memory()
-            if not state.config.oom_retry or state.batch_size <= 1:
+            if not state.config.oom_retry or state.batch_size <= 1 or world > 1:
                 raise OutOfMemoryError(
                     f"Training ran out of memory at batch size {state.batch_size} and "
                     f"{state.config.max_length} tokens a sequence.",
@@ -203,7 +209,7 @@ def train_with_retry(state: RunState, build_trainer: Callable[[RunState], Any],
         train_loss=train_loss,
         final_loss=losses[-1] if losses else math.nan,
         seconds=seconds,
-        tokens=max(0, steps - first_step) * tokens_per_step(state),
+        tokens=max(0, steps - first_step) * tokens_per_step(state) * world,
         stopped_for_cancel=state.callback.stopped_for_cancel,
         history=history,
     )
