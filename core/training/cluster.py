@@ -100,8 +100,10 @@ def verify_manifest(root: Path, skip: tuple[str, ...] = ()) -> None:
 
 
 # -- export ------------------------------------------------------------------------------
-def resolve_run(workspace: Workspace, run: str) -> TrainConfig:
-    """A training job id of this workspace, or a training config YAML file."""
+def resolve_run(workspace: Workspace, run: str | TrainConfig) -> TrainConfig:
+    """A training config, a training job id of this workspace, or a config YAML file."""
+    if isinstance(run, TrainConfig):
+        return run
     path = Path(run).expanduser()
     if path.is_file():
         raw = read_yaml(path)
@@ -137,7 +139,7 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
-def export_bundle(workspace: Workspace, run: str, out: Path, *, nproc: int = 0,
+def export_bundle(workspace: Workspace, run: str | TrainConfig, out: Path, *, nproc: int = 0,
                   nodes: int = 1, partition: str = "", time_limit: str = "24:00:00"
                   ) -> dict[str, Any]:
     """Write the bundle for ``run`` to ``out`` (which must not exist); returns bundle.json."""
@@ -157,7 +159,8 @@ def export_bundle(workspace: Workspace, run: str, out: Path, *, nproc: int = 0,
     info = {
         "format": FORMAT, "id": f"cluster-{uuid.uuid4().hex[:10]}",
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "workspace": workspace.name, "run": run, "recipe": config.recipe,
+        "workspace": workspace.name, "recipe": config.recipe,
+        "run": run if isinstance(run, str) else "(configured in the app)",
         "base": base.model_dump(mode="json"),
         "init_adapter": adapter.model_dump(mode="json") if adapter else None,
         "dataset": dataset.model_dump(mode="json"),
@@ -196,7 +199,7 @@ def export_bundle(workspace: Workspace, run: str, out: Path, *, nproc: int = 0,
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    workspace.audit.record("cluster.bundle", id=info["id"], run=run, out=str(out))
+    workspace.audit.record("cluster.bundle", id=info["id"], run=info["run"], out=str(out))
     return info
 
 

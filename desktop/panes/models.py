@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from core.cli.output import format_size
 from core.models.bundled import BASE_MODEL_ID
@@ -11,6 +12,7 @@ from desktop.jobs_monitor import JobMonitor
 from desktop.ops import CoreOp
 from desktop.qt import (
     QAbstractItemView,
+    QFileDialog,
     QHBoxLayout,
     QLabel,
     QMessageBox,
@@ -77,6 +79,11 @@ class ModelsPane(QWidget):
         self.verify_button = QPushButton("Verify checksums")
         self.verify_button.setObjectName("verifyModel")
         self.verify_button.clicked.connect(self._verify_selected)
+        self.cluster_button = QPushButton("Import a cluster run…")
+        self.cluster_button.setObjectName("importClusterRun")
+        self.cluster_button.setToolTip("Register the adapter of a finished cluster bundle "
+                                       "(its result/ folder) with its lineage and logs.")
+        self.cluster_button.clicked.connect(self._choose_cluster_run)
         self.remove_button = QPushButton("Remove…")
         self.remove_button.setObjectName("removeModel")
         self.remove_button.clicked.connect(self._remove_selected)
@@ -84,7 +91,8 @@ class ModelsPane(QWidget):
         header = QHBoxLayout()
         header.addWidget(QLabel("<h2>Models</h2>"))
         header.addStretch(1)
-        for button in (self.import_button, self.verify_button, self.remove_button):
+        for button in (self.import_button, self.cluster_button, self.verify_button,
+                       self.remove_button):
             header.addWidget(button)
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(self.tree)
@@ -159,6 +167,26 @@ class ModelsPane(QWidget):
         self.monitor.submit("import-base-model", {})
         self.import_button.setEnabled(False)
         self.status.setText("Importing the bundled base model — follow it in Jobs.")
+
+    def _choose_cluster_run(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "A finished cluster bundle")
+        if folder:
+            self.import_cluster_run(Path(folder))
+
+    def import_cluster_run(self, folder: Path) -> None:
+        from core.training.cluster import import_run
+
+        workspace = self.state.workspace
+        if workspace is None:
+            return
+        self.status.setText(f"Checking and importing {folder.name}…")
+
+        def done(record: ModelRecord) -> None:
+            self.status.setText(f"Imported {record.id} ({record.source}).")
+            self.state.models_changed.emit()
+
+        CoreOp(self, lambda: import_run(workspace, folder)).success(done).failure(
+            lambda error: self.status.setText(f"Not imported: {error}")).run()
 
     def _verify_selected(self) -> None:
         registry, model_id = self._registry(), self.selected_model()

@@ -50,6 +50,12 @@ class TrainingPane(QWidget):
         self.train_button.setObjectName("newTraining")
         self.train_button.clicked.connect(self.open_wizard)
         header.addWidget(self.train_button)
+        self.bundle_button = QPushButton("Export for a cluster…")
+        self.bundle_button.setObjectName("exportClusterBundle")
+        self.bundle_button.setToolTip("Write the selected run as a folder IT can run on a GPU "
+                                      "cluster (torchrun or Slurm); import the result in Models.")
+        self.bundle_button.clicked.connect(self.export_bundle)
+        header.addWidget(self.bundle_button)
         builds = QHBoxLayout()
         builds.addWidget(QLabel("<b>Datasets</b>"))
         builds.addStretch(1)
@@ -75,6 +81,7 @@ class TrainingPane(QWidget):
         state.workspace_changed.connect(self._refresh_on)
         state.models_changed.connect(self.refresh)
         monitor.changed.connect(self.refresh)
+        self.runs.itemSelectionChanged.connect(self._selection_changed)
         self.refresh()
 
     def build_dataset(self, kind: str) -> str:
@@ -91,6 +98,7 @@ class TrainingPane(QWidget):
         self.pair_button.setEnabled(enabled)
         for button in self.build_buttons.values():
             button.setEnabled(enabled)
+        self.bundle_button.setEnabled(False)
         if workspace is None:
             self.datasets.setRowCount(0)
             self.runs.setRowCount(0)
@@ -122,6 +130,23 @@ class TrainingPane(QWidget):
         if model and registry.exists(model):
             recipe = str(registry.get(model).config.get("recipe", ""))
         return [job.id, job.state, recipe, model, ppl, (job.started or job.created)[:19]]
+
+    def selected_run(self) -> str | None:
+        items = self.runs.selectedItems()
+        if not items:
+            return None
+        first = self.runs.item(items[0].row(), 0)
+        return first.text() if first else None
+
+    def _selection_changed(self) -> None:
+        self.bundle_button.setEnabled(self.selected_run() is not None)
+
+    def export_bundle(self) -> None:
+        from desktop.dialogs.cluster_bundle import ClusterBundleDialog
+
+        run = self.selected_run()
+        if self.state.workspace is not None and run:
+            ClusterBundleDialog(self.state.workspace, run, self).open()
 
     def add_pair(self) -> None:
         from desktop.dialogs.user_pair import UserPairDialog

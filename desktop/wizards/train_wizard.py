@@ -245,15 +245,32 @@ class AdvancedPage(QWizardPage):
         scroll.setWidget(self.form)
         self.error = QLabel()
         self.error.setWordWrap(True)
+        self.bundle_button = QPushButton("Export for a cluster…")
+        self.bundle_button.setObjectName("wizardClusterBundle")
+        self.bundle_button.setToolTip("Instead of training here: write these settings, the "
+                                      "model and the dataset as a folder for a GPU cluster.")
+        self.bundle_button.clicked.connect(self.export_bundle)
         layout = QVBoxLayout(self)
         layout.addWidget(scroll)
         layout.addWidget(self.error)
+        layout.addWidget(self.bundle_button)
 
     def initializePage(self) -> None:  # noqa: N802 - Qt name
         self.settings.extra_overrides = []
         self.settings.refresh()
         if self.settings.config is not None:
             self.form.load(self.settings.config)
+
+    def export_bundle(self) -> None:
+        from desktop.dialogs.cluster_bundle import ClusterBundleDialog
+
+        self.settings.extra_overrides = self.form.overrides()
+        self.settings.refresh()
+        workspace = self.settings.setup.state.workspace
+        if self.settings.config is None or workspace is None:
+            self.error.setText(self.settings.estimate_label.text())
+            return
+        ClusterBundleDialog(workspace, self.settings.config, self).open()
 
     def validatePage(self) -> bool:  # noqa: N802 - Qt name
         self.settings.extra_overrides = self.form.overrides()
