@@ -219,9 +219,11 @@ def launch(config: TrainConfig, ctx: JobContext, nproc: int, device: str,
     write_spec(job_dir, config, resume_from)
     ctx.log(f"starting {nproc} training processes ({strategy(config).upper()}, "
             f"{'gloo on CPU' if device == 'cpu' else 'NCCL on GPU'})")
+    # its own session, so the job's cancel (SIGTERM to the job's group) reaches the ranks
+    # as a graceful stop through the flag file, not as torchrun's kill
     process = subprocess.Popen(torchrun_command(job_dir, nproc),
                                env=worker_environment(nproc, device),
-                               start_new_session=True)
+                               start_new_session=True, preexec_fn=_die_with_parent)
     cancel_sent: float | None = None
     try:
         while process.poll() is None:
@@ -254,6 +256,16 @@ def read_outcome(job_dir: Path) -> tuple[Any, int]:
     processes = int(raw.pop("world_size", 1))
     raw["history"] = tuple(raw.get("history") or ())
     return TrainOutcome(**raw), processes
+
+
+def _die_with_parent() -> None:
+    """In the torchrun child: get SIGTERM if the job process dies (killed, out of memory),
+    so torchrun stops the ranks instead of leaving them running without a job."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:

@@ -118,3 +118,31 @@ def test_a_failing_rank_ends_the_job_with_its_message(train_workspace: Workspace
         train_run(train_workspace, "cpt", *TWO, "strategy=ddp", run_id="run-fails")
     logs = train_workspace.root / "runs" / "run-fails" / distributed.FOLDER / distributed.LOGS
     assert list(logs.rglob("stderr.log")), "each rank's log is kept"
+
+
+def test_killing_the_job_stops_every_rank(train_workspace: Workspace,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+    import signal
+    import time
+
+    import psutil
+    from training_fixtures import fast_config
+
+    from core.jobs import JobRunner
+
+    monkeypatch.setenv(STEP_DELAY_ENV, "1.0")
+    handle = JobRunner(train_workspace).submit(
+        "train", fast_config("cpt", "cpt-v1", *TWO, "max_steps=400", "save_every=1000"))
+    events = train_workspace.root / "runs" / handle.job_id / "events.jsonl"
+    deadline = time.monotonic() + 120
+    while '"loss"' not in (events.read_text() if events.exists() else ""):
+        assert time.monotonic() < deadline, "the ranks never reported a step"
+        time.sleep(0.2)
+    job = psutil.Process(handle.status.pid)
+    ranks = job.children(recursive=True)
+    assert len(ranks) >= 3  # torchrun and its two workers
+    os.kill(job.pid, signal.SIGKILL)  # the job dies without a chance to clean up
+    handle.wait(30)
+    gone, alive = psutil.wait_procs(ranks, timeout=30)
+    assert not alive, f"ranks left running: {[p.pid for p in alive]}"
