@@ -146,3 +146,13 @@ def test_killing_the_job_stops_every_rank(train_workspace: Workspace,
     handle.wait(30)
     gone, alive = psutil.wait_procs(ranks, timeout=30)
     assert not alive, f"ranks left running: {[p.pid for p in alive]}"
+
+
+@pytest.mark.parametrize(("recipe", "strategy"), [("sft", "fsdp"), ("dpo", "ddp")])
+def test_the_other_recipes_run_on_two_processes(train_workspace: Workspace, train_run,
+                                                recipe: str, strategy: str) -> None:  # noqa: ANN001
+    result, _ = train_run(train_workspace, recipe, "max_steps=3", "save_every=3",
+                          "eval_every=0", "batch_size=2", "nproc=2", "device=cpu",
+                          f"strategy={strategy}", run_id=f"run-{recipe}-{strategy}")
+    assert result["metrics"]["processes"] == 2 and result["metrics"]["steps"] == 3
+    assert result["model_id"]
