@@ -1,18 +1,21 @@
-"""User settings (per user, not per workspace): recent workspaces, paths, device, threads.
+"""User settings (per user, not per workspace): recent workspaces, paths, device, threads,
+remote endpoints.
 
-Stored as JSON in the platform's config folder, or ``$SCRIPTORIUM_CONFIG_DIR``.
+Stored as JSON in the platform's config folder, or ``$SCRIPTORIUM_CONFIG_DIR``, with mode
+0600 (the endpoints' tokens are secrets).
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import platformdirs
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from core.fsutil import atomic_write_json, read_json
+from core.serving.endpoint import RemoteEndpoint
 
 MAX_RECENT = 10
 
@@ -40,6 +43,22 @@ class Settings(BaseModel):
     threads: int = Field(default=0, ge=0, le=1024, description="0 = all cores")
     checked_version: str = Field(default="", description="version whose first run checked "
                                  "the installation (the app shows the report once per version)")
+    remote_endpoints: tuple[RemoteEndpoint, ...] = Field(
+        default=(), description="OpenAI-compatible servers the drafting pane can use")
+
+    @field_validator("remote_endpoints", mode="before")
+    @classmethod
+    def _valid_endpoints(cls, value: Any) -> Any:
+        """Drop a damaged endpoint entry rather than every setting."""
+        if not isinstance(value, (list, tuple)):
+            return ()
+        kept = []
+        for item in value:
+            try:
+                kept.append(RemoteEndpoint.model_validate(item))
+            except ValidationError:
+                continue
+        return tuple(kept)
 
     def with_recent(self, workspace: Path) -> Settings:
         path = str(Path(workspace).absolute())

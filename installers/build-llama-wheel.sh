@@ -17,7 +17,9 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PY="${1:?usage: build-llama-wheel.sh PYTHON [OUT_DIR]}"
-spec="$(grep -o '"llama-cpp-python==[^"]*"' "$ROOT/pyproject.toml" | tr -d '"')"
+# the pin without its extras ("llama-cpp-python[server]==X" -> "llama-cpp-python==X")
+spec="$(grep -o '"llama-cpp-python\(\[[^]]*\]\)\?==[^"]*"' "$ROOT/pyproject.toml" \
+  | tr -d '"' | sed 's/\[[^]]*\]//')"
 [ -n "$spec" ] || { echo "llama-cpp-python is not pinned in pyproject.toml" >&2; exit 1; }
 
 case "$(uname -m)" in

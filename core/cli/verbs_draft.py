@@ -1,4 +1,8 @@
-"""CLI verbs of drafting: draft (grounded, streamed), propose (RFP → DOCX), serve (local API).
+"""CLI verbs of drafting: draft (grounded, streamed), propose (RFP → DOCX); serve and
+endpoints (shared serving) are in ``verbs_serve``.
+
+``draft`` and ``propose`` generate with a local GGUF model or, with ``--endpoint``, through
+a remote OpenAI-compatible server (retrieval and citations stay local).
 
 The generation modules (llama.cpp, LanceDB) are imported inside the handlers so that
 ``scriptorium --help`` stays fast.
@@ -24,10 +28,16 @@ def _add_generation(parser: argparse.ArgumentParser, max_tokens: int) -> None:
     parser.add_argument("--n-ctx", type=int, default=2048, help="context window in tokens")
     parser.add_argument("--no-retrieval", action="store_true",
                         help="draft without the knowledge base")
+    parser.add_argument("--endpoint", metavar="URL|NAME",
+                        help="generate on a remote server (http://host:port or the name of "
+                        "a configured endpoint) instead of a local model")
+    parser.add_argument("--token", help="the remote server's token (default: "
+                        "$SCRIPTORIUM_ENDPOINT_TOKEN, or the configured endpoint's)")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    draft = sub.add_parser("draft", help="draft text with a local model, citing the knowledge base")
+    draft = sub.add_parser(
+        "draft", help="draft text with a local model or a remote server, citing the knowledge base")
     add_common(draft)
     draft.add_argument("prompt", help="what to write")
     _add_generation(draft, 512)
@@ -43,14 +53,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     _add_generation(propose, 384)
     propose.set_defaults(handler=cmd_propose)
 
-    serve = sub.add_parser(
-        "serve", help="serve a model on 127.0.0.1 as an OpenAI-compatible chat API (token auth)")
-    add_common(serve)
-    serve.add_argument("model", metavar="MODEL", help="GGUF model id or .gguf path")
-    serve.add_argument("--port", type=int, default=8765)
-    serve.add_argument("--token", help="bearer token clients must send (default: generated)")
-    serve.add_argument("--n-ctx", type=int, default=2048)
-    serve.set_defaults(handler=cmd_serve)
+    from core.cli import verbs_serve
+
+    verbs_serve.register(sub)
 
 
 def _settings(args: argparse.Namespace):  # noqa: ANN202
@@ -68,15 +73,43 @@ def _retriever(workspace, args: argparse.Namespace):  # noqa: ANN001, ANN202
     return WorkspaceRetriever(workspace)
 
 
+class _Models:
+    """The model a verb generates with: local (loaded in a cache it closes) or remote."""
+
+    def __init__(self, workspace, args: argparse.Namespace) -> None:  # noqa: ANN001
+        from core.generation.runtime import ModelCache
+
+        self.workspace = workspace
+        self.args = args
+        self.cache = None if args.endpoint else ModelCache(n_ctx=args.n_ctx)
+
+    def get(self):  # noqa: ANN201
+        from core.generation.runtime import default_model_id
+
+        if self.cache is None:
+            from core.cli.verbs_serve import remote_model
+
+            if self.args.model:
+                from core.errors import ConfigError
+
+                raise ConfigError("Give --model or --endpoint, not both.")
+            return remote_model(self.args.endpoint, self.args.token, self.args.n_ctx)
+        return self.cache.get(self.workspace,
+                              self.args.model or default_model_id(self.workspace))
+
+    def close(self) -> None:
+        if self.cache is not None:
+            self.cache.close()
+
+
 def cmd_draft(args: argparse.Namespace) -> int:
     from core.drafting.draft import SourcesFound, stream_draft
     from core.generation.model import Finished, Token
-    from core.generation.runtime import ModelCache, default_model_id
 
     workspace = open_workspace(args)
-    cache = ModelCache(n_ctx=args.n_ctx)
+    cache = _Models(workspace, args)
     try:
-        model = cache.get(workspace, args.model or default_model_id(workspace))
+        model = cache.get()
         events = stream_draft(model, args.prompt, retriever=_retriever(workspace, args),
                               settings=_settings(args))
         result = None
@@ -115,7 +148,6 @@ def cmd_draft(args: argparse.Namespace) -> int:
 def cmd_propose(args: argparse.Namespace) -> int:
     from core.drafting.export import export_proposal
     from core.drafting.proposal import ProposalStore, draft_section, new_proposal
-    from core.generation.runtime import ModelCache, default_model_id
 
     workspace = open_workspace(args)
     proposal = new_proposal(workspace, args.rfp)
@@ -131,9 +163,9 @@ def cmd_propose(args: argparse.Namespace) -> int:
     if not args.json:
         print(f"proposal {proposal.id}: {len(proposal.requirements)} requirements, "
               f"{len(proposal.sections)} sections", file=sys.stderr)
-    cache = ModelCache(n_ctx=args.n_ctx)
+    cache = _Models(workspace, args)
     try:
-        model = cache.get(workspace, args.model or default_model_id(workspace))
+        model = cache.get()
         retriever = _retriever(workspace, args)
         for number, key in enumerate(keys, 1):
             if not args.json:
@@ -156,10 +188,3 @@ def cmd_propose(args: argparse.Namespace) -> int:
     else:
         print("\n".join(written))
     return 0
-
-
-def cmd_serve(args: argparse.Namespace) -> int:
-    from core.generation.server import serve
-
-    workspace = open_workspace(args)
-    return serve(workspace, args.model, port=args.port, token=args.token, n_ctx=args.n_ctx)

@@ -3,6 +3,8 @@
 ``stream_draft`` yields one ``SourcesFound`` (possibly empty), the ``Token`` events of the
 reply, then a ``Finished`` whose ``extra`` holds the ``DraftResult``. With retrieval off,
 or when the knowledge base is not indexed yet (a warning says so), the draft has no sources.
+The model is a local one or a remote endpoint (``core.generation.backend``): retrieval and
+the prompt are local either way, only generation may go to a server.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from core.drafting.prompt import grounded_messages, source_block
 from core.drafting.sources import Citation, Retriever, Source, cited_numbers, number_sources
 from core.errors import ScriptoriumError
+from core.generation.backend import TextModel, stream_reply
 from core.generation.context import budget_passages, passage_budget
 from core.generation.model import (
     Finished,
@@ -27,8 +30,6 @@ from core.generation.model import (
     StreamEvent,
     Token,
 )
-from core.generation.runtime import LoadedModel
-from core.generation.stream import stream_generate
 
 DEFAULT_K = 5
 REFERENCE_K = 4
@@ -85,7 +86,7 @@ def retrieve(retriever: Retriever, query: str, *, k: int = DEFAULT_K,
     return found, warnings
 
 
-def fit_sources(model: LoadedModel, sources: Sequence[Source],
+def fit_sources(model: TextModel, sources: Sequence[Source],
                 share_budget: int | None = None) -> list[Citation]:
     """Numbered sources that fit the passage budget (a share of the context window)."""
     citations = number_sources(sources)
@@ -102,7 +103,7 @@ def fit_sources(model: LoadedModel, sources: Sequence[Source],
 
 
 def stream_draft(
-    model: LoadedModel, request: str, *, retriever: Retriever | None,
+    model: TextModel, request: str, *, retriever: Retriever | None,
     settings: GenerationSettings | None = None, history: Sequence[Message] = (),
     cancelled: Callable[[], bool] = lambda: False, mode: PromptMode = "auto",
     query: str | None = None, lookup_query: str | None = None, k: int = DEFAULT_K,
@@ -118,7 +119,7 @@ def stream_draft(
         citations = fit_sources(model, sources)
     yield SourcesFound(tuple(citations), tuple(warnings))
     messages = grounded_messages(request, citations, history, instructions)
-    for event in stream_generate(model, messages, settings, cancelled=cancelled, mode=mode):
+    for event in stream_reply(model, messages, settings, cancelled=cancelled, mode=mode):
         if isinstance(event, Token):
             yield event
             continue
@@ -131,7 +132,7 @@ def stream_draft(
         yield Finished(event.text, event.stats, {"draft": result})
 
 
-def draft(model: LoadedModel, request: str, **kwargs: Any) -> DraftResult:
+def draft(model: TextModel, request: str, **kwargs: Any) -> DraftResult:
     """The whole grounded draft at once (no streaming)."""
     result: DraftResult | None = None
     for event in stream_draft(model, request, **kwargs):

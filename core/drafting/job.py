@@ -21,7 +21,8 @@ class DraftProposalConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     rfp_id: str | None = Field(default=None, description="start a new proposal for this RFP")
     proposal_id: str | None = Field(default=None, description="or continue a saved proposal")
-    model: str | None = Field(default=None, description="GGUF model id (default: the newest)")
+    model: str | None = Field(default=None, description="GGUF model id (default: the newest), "
+                              "or endpoint:NAME for a remote endpoint of the user settings")
     sections: tuple[str, ...] = Field(default=(), description="section keys (default: all)")
     max_tokens: int = Field(default=384, ge=1, le=8192)
     temperature: float = Field(default=0.7, ge=0.0, le=2.0)
@@ -35,8 +36,12 @@ def run_proposal_job(config: DraftProposalConfig, ctx: JobContext) -> dict[str, 
     from core.drafting.export import export_proposal
     from core.drafting.proposal import ProposalError, ProposalStore, new_proposal, stream_section
     from core.drafting.sources import WorkspaceRetriever
+    from core.generation.backend import TextModel
     from core.generation.model import Finished, GenerationSettings, Token
     from core.generation.runtime import ModelCache, default_model_id
+    from core.serving.client import RemoteModel
+    from core.serving.endpoint import REMOTE_PREFIX, find_endpoint
+    from core.settings import load_settings
 
     workspace = ctx.workspace()
     store = ProposalStore(workspace)
@@ -52,7 +57,11 @@ def run_proposal_job(config: DraftProposalConfig, ctx: JobContext) -> dict[str, 
     retriever = WorkspaceRetriever(workspace) if config.retrieval else None
     cache = ModelCache(n_ctx=config.n_ctx)
     try:
-        model = cache.get(workspace, config.model or default_model_id(workspace))
+        model: TextModel
+        if config.model and config.model.startswith(REMOTE_PREFIX):
+            model = RemoteModel(find_endpoint(load_settings().remote_endpoints, config.model))
+        else:
+            model = cache.get(workspace, config.model or default_model_id(workspace))
         ctx.report(0, len(keys), f"drafting {len(keys)} sections with {model.name}", force=True)
         for done, key in enumerate(keys):
             ctx.check_cancelled()

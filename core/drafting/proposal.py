@@ -23,8 +23,8 @@ from core.drafting.requirements import Requirement, RfpSection, extract_requirem
 from core.drafting.sources import Citation, Retriever
 from core.errors import ScriptoriumError
 from core.fsutil import atomic_write_json, read_json
+from core.generation.backend import TextModel
 from core.generation.model import Finished, GenerationSettings
-from core.generation.runtime import LoadedModel
 from core.workspace import Workspace
 
 MAX_REQUIREMENTS_IN_PROMPT = 8
@@ -124,7 +124,7 @@ def section_request(proposal: Proposal, section: ProposalSection) -> tuple[str, 
 
 
 def stream_section(
-    model: LoadedModel, proposal: Proposal, key: str, *, retriever: Retriever | None,
+    model: TextModel, proposal: Proposal, key: str, *, retriever: Retriever | None,
     settings: GenerationSettings | None = None, cancelled: Callable[[], bool] = lambda: False,
 ) -> Iterator[DraftEvent]:
     """Draft (or redraft) one section; the ``Finished`` event's extra holds the new
@@ -147,7 +147,7 @@ def stream_section(
             yield event
 
 
-def draft_section(model: LoadedModel, proposal: Proposal, key: str,
+def draft_section(model: TextModel, proposal: Proposal, key: str,
                   **kwargs: Any) -> Proposal:
     """The proposal with section ``key`` drafted (no streaming)."""
     for event in stream_section(model, proposal, key, **kwargs):

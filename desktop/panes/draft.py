@@ -1,4 +1,4 @@
-"""Drafting pane: chat with a local model grounded in the knowledge base, and proposals.
+"""Drafting pane: chat with a model grounded in the knowledge base, and proposals.
 
 The Chat tab keeps conversations per workspace (``W/drafts/conversations``, searchable),
 streams each answer from a ``GenerationWorker`` thread (Stop ends it within a token),
@@ -7,6 +7,9 @@ passage), records thumbs up/down and "edit & save as preferred" feedback as pref
 pairs, copies and exports, and can send the same prompt to two models side by side. The
 Proposal tab drafts a response to an RFP section by section.
 
+The model pickers list the workspace's GGUF models and the remote endpoints of the user
+settings (Endpoints… edits them); a remote endpoint generates on its server while
+retrieval and citations stay local, on the same worker thread as a local model.
 Loaded models live in the pane's ``ModelCache``; ``shutdown()`` stops generation, joins
 the threads and frees the models (the main window calls it when it closes).
 """
@@ -21,8 +24,12 @@ from core.drafting.conversations import Conversation, ConversationStore, Turn
 from core.drafting.draft import DraftResult, SourcesFound, stream_draft
 from core.drafting.feedback import FeedbackLog
 from core.drafting.sources import Citation, WorkspaceRetriever
+from core.generation.backend import TextModel
 from core.generation.model import Finished, GenerationSettings, Token
-from core.generation.runtime import LoadedModel, ModelCache, gguf_models
+from core.generation.runtime import ModelCache, gguf_models
+from core.serving.client import RemoteModel
+from core.serving.endpoint import REMOTE_PREFIX, find_endpoint
+from desktop.dialogs.endpoints import EndpointsDialog
 from desktop.jobs_monitor import JobMonitor
 from desktop.native import preload_llama
 from desktop.ops import CoreOp
@@ -107,9 +114,14 @@ class DraftPane(QWidget):
         self.retrieval = QCheckBox("Use knowledge base")
         self.retrieval.setObjectName("draftRetrieval")
         self.retrieval.setChecked(True)
+        self.endpoints_button = QPushButton("Endpoints…")
+        self.endpoints_button.setObjectName("draftEndpoints")
+        self.endpoints_button.setToolTip("Remote servers (scriptorium serve) to draft with")
+        self.endpoints_button.clicked.connect(self.edit_endpoints)
         bar = QHBoxLayout()
         bar.addWidget(QLabel("Model:"))
         bar.addWidget(self.main.picker, 1)
+        bar.addWidget(self.endpoints_button)
         bar.addWidget(self.compare)
         bar.addWidget(self.other.picker, 1)
         bar.addWidget(QLabel("Temperature"))
@@ -242,6 +254,7 @@ class DraftPane(QWidget):
             side.worker.done.connect(self._update_buttons)
         state.workspace_changed.connect(self._refresh_on)
         state.models_changed.connect(self.refresh_models)
+        state.settings_changed.connect(self._on_settings)
         state.documents_changed.connect(self.proposal_tab.refresh)
         app = QApplication.instance()
         if app is not None:
@@ -268,6 +281,15 @@ class DraftPane(QWidget):
         self.tabs.setCurrentWidget(self.proposal_tab)
         self.proposal_tab.open_proposal(proposal_id)
 
+    def _on_settings(self, *_: object) -> None:
+        """A bound slot: the endpoints may have changed."""
+        self.refresh_models()
+
+    def edit_endpoints(self) -> EndpointsDialog:
+        dialog = EndpointsDialog(self.state, self)
+        dialog.open()
+        return dialog
+
     def refresh_models(self) -> None:
         workspace = self.state.workspace
         records = gguf_models(workspace) if workspace else []
@@ -283,6 +305,8 @@ class DraftPane(QWidget):
                 if deployed is not None and record.id == deployed.model_id:
                     label = f"release {deployed.version} (deployed): {label}"
                 side.picker.addItem(label, record.id)
+            for endpoint in self.state.settings.remote_endpoints:
+                side.picker.addItem(f"remote: {endpoint.name} ({endpoint.url})", endpoint.key)
             index = side.picker.findData(current)
             if index >= 0:
                 side.picker.setCurrentIndex(index)
@@ -335,7 +359,11 @@ class DraftPane(QWidget):
                                   top_p=round(self.top_p.value(), 3),
                                   max_tokens=self.max_tokens.value())
 
-    def _loader(self, model_id: str) -> Callable[[], LoadedModel]:
+    def _loader(self, model_id: str | None) -> Callable[[], TextModel]:
+        """What the worker thread calls for the chosen model (loading a local one)."""
+        if model_id is not None and model_id.startswith(REMOTE_PREFIX):
+            endpoints = self.state.settings.remote_endpoints
+            return lambda: RemoteModel(find_endpoint(endpoints, model_id))
         workspace = self.state.workspace
         return lambda: self.cache.get(workspace, model_id)
 
@@ -355,7 +383,8 @@ class DraftPane(QWidget):
         if not request or self._busy() or self.state.workspace is None:
             return
         if self.main.picker.currentData() is None:
-            self.stats.setText("No GGUF model in this workspace: import or export one first.")
+            self.stats.setText("No GGUF model in this workspace: import or export one first, "
+                               "or add a remote endpoint (Endpoints…).")
             return
         sides = [self.main] + ([self.other] if self.compare.isChecked()
                                and self.other.picker.currentData() else [])

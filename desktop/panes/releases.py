@@ -46,6 +46,7 @@ from desktop.qt import (
     QWidget,
 )
 from desktop.state import AppState
+from desktop.widgets.publish import PublishBox
 
 RELEASE_COLUMNS = ["", "Release", "Model", "Promoted", "Gate"]
 CHANGE_COLUMNS = ["Change", "Document", "Kind", "Versions", "Tokens"]
@@ -166,6 +167,8 @@ class ReleasesPane(QWidget):
         layout.addWidget(QLabel("<h2>Releases</h2>"))
         layout.addWidget(releases_box, 3)
         layout.addWidget(update_box, 2)
+        self.publish = PublishBox(state)
+        layout.addWidget(self.publish)
         layout.addWidget(self.message)
 
         # bound methods, not lambdas: Qt drops them when this pane is destroyed
@@ -176,6 +179,7 @@ class ReleasesPane(QWidget):
 
     def _refresh_and_check(self, *_: object) -> None:
         self.refresh(check=True)
+        self.publish.refresh()
 
     # -- releases ---------------------------------------------------------------------
     def refresh(self, check: bool = False) -> None:

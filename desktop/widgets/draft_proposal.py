@@ -19,8 +19,8 @@ from core.drafting.proposal import (
     with_section_text,
 )
 from core.drafting.sources import Retriever
+from core.generation.backend import TextModel
 from core.generation.model import Finished, GenerationSettings, Token
-from core.generation.runtime import LoadedModel
 from desktop.ops import CoreOp
 from desktop.qt import (
     QAbstractItemView,
@@ -48,7 +48,7 @@ from desktop.widgets.draft_worker import GenerationWorker
 class Engine:
     """What the tab needs from the pane to generate."""
 
-    model: Callable[[], LoadedModel]  # loads on first use; called on the worker thread
+    model: Callable[[], TextModel]  # loads on first use; called on the worker thread
     settings: GenerationSettings
     retriever: Retriever | None
 

@@ -1,0 +1,14 @@
+"""Shared serving: a released GGUF on llama-cpp-python's server, and a client for it.
+
+- ``endpoint``: a remote endpoint (name, URL, token) as kept in the user settings;
+- ``http``: requests to an endpoint with timeouts, user-facing errors and cancel;
+- ``sse``: server-sent events, as OpenAI-compatible servers stream them;
+- ``client``: ``RemoteModel``, generation through an endpoint in the local stream's shape;
+- ``chat_format``: how the server formats chats so that they match the local path;
+- ``server``: checking a launch of ``python -m llama_cpp.server`` and its command;
+- ``process``: running it as a child process, waited for until it answers;
+- ``state``: the launched server's state file (``scriptorium serve --status/--stop``);
+- ``publish``: a server left running for the team (Releases pane, ``serve --background``).
+
+Import the submodules; this package imports nothing heavy.
+"""

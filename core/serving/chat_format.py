@@ -1,0 +1,87 @@
+"""How the server formats chats, so that a remote draft gets the prompt a local one gets.
+
+The local path (``core.generation.stream``) renders a model's embedded chat template, or,
+for a base model without one, a plain prompt (``plain_prompt``). llama-cpp-python's server
+renders the embedded template the same way (a sandboxed Jinja environment with the same
+``trim_blocks``/``lstrip_blocks`` settings, the template's own BOS and no second one), so
+``scriptorium serve`` names that template. A model without a template would get the
+server's "llama-2" fallback, which is not what the model sees locally; for it the server is
+given ``PLAIN_TEMPLATE``, a chat template that writes exactly ``plain_prompt``'s text, as a
+tokenizer config (``--chat_format hf-tokenizer-config``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.errors import ModelError
+from core.fsutil import atomic_write_json
+
+_DROP_EMPTY_REPLY = (  # the server appends an empty assistant message as the generation cue
+    "{%- set msgs = messages -%}"
+    "{%- if msgs and msgs[-1]['role'] == 'assistant' and not msgs[-1]['content'] -%}"
+    "{%- set msgs = msgs[:-1] -%}{%- endif -%}")
+_PLAIN_BODY = (
+    "{%- if msgs|length == 1 and msgs[0]['role'] == 'user' -%}{{ msgs[0]['content'] }}"
+    "{%- elif msgs|length == 2 and msgs[0]['role'] == 'system'"
+    " and msgs[1]['role'] == 'user' -%}"
+    "{{ msgs[0]['content']|trim }}{{ '\\n\\n' }}{{ msgs[1]['content']|trim }}"
+    "{{ '\\n\\nResponse:\\n' }}"
+    "{%- else -%}{%- for m in msgs -%}{%- if not loop.first -%}{{ '\\n' }}{%- endif -%}"
+    "{%- if m['role'] == 'system' -%}{{ m['content']|trim }}{{ '\\n' }}"
+    "{%- else -%}{{ 'User' if m['role'] == 'user' else 'Assistant' }}{{ ': ' }}"
+    "{{ m['content']|trim }}{%- endif -%}{%- endfor -%}{{ '\\nAssistant:' }}{%- endif -%}")
+PLAIN_CONFIG_NAME = "plain-chat-format.json"
+
+
+def plain_template(add_bos: bool) -> str:
+    """A chat template that writes ``core.generation.stream.plain_prompt``'s text (with
+    the BOS token first when the model adds one, as local tokenisation does)."""
+    return _DROP_EMPTY_REPLY + ("{{ bos_token }}" if add_bos else "") + _PLAIN_BODY
+
+
+@dataclass(frozen=True)
+class GgufChat:
+    """What a GGUF says about formatting chats."""
+
+    chat_template: str | None
+    bos_token: str
+    eos_token: str
+    add_bos: bool
+
+
+def read_gguf_chat(path: Path) -> GgufChat:
+    """The chat template and special tokens of a GGUF (its vocabulary only is loaded)."""
+    try:
+        import llama_cpp
+    except ImportError as error:
+        raise ModelError("llama-cpp-python is not installed; serving needs it.") from error
+    from llama_cpp._utils import suppress_stdout_stderr
+
+    try:
+        with suppress_stdout_stderr(disable=False):  # llama.cpp warns about the empty context
+            llama = llama_cpp.Llama(model_path=str(path), vocab_only=True, verbose=False)
+    except (ValueError, RuntimeError, OSError) as error:
+        raise ModelError(f"llama.cpp could not read {path.name}: {error}") from error
+    try:
+        def text(token: int) -> str:
+            return llama._model.token_get_text(token) if token >= 0 else ""
+
+        metadata = llama.metadata
+        return GgufChat(
+            chat_template=metadata.get("tokenizer.chat_template") or None,
+            bos_token=text(llama.token_bos()), eos_token=text(llama.token_eos()),
+            add_bos=metadata.get("tokenizer.ggml.add_bos_token", "true") != "false")
+    finally:
+        llama.close()
+
+
+def server_chat_args(chat: GgufChat, folder: Path) -> list[str]:
+    """The llama_cpp.server options that make it format chats as the local path does."""
+    if chat.chat_template:
+        return ["--chat_format", "chat_template.default"]
+    config = folder / PLAIN_CONFIG_NAME
+    atomic_write_json(config, {"chat_template": plain_template(chat.add_bos),
+                               "bos_token": chat.bos_token, "eos_token": chat.eos_token})
+    return ["--chat_format", "hf-tokenizer-config", "--hf_tokenizer_config_path", str(config)]

@@ -1,0 +1,155 @@
+"""Launching llama-cpp-python's own server (``python -m llama_cpp.server``) for one GGUF.
+
+``plan_server`` resolves the model (a registry GGUF id, a ``.gguf`` path, a release, or
+the workspace's deployed release), checks the address, the port and the token and builds
+the command; ``core.serving.process.start_server`` runs it.
+
+The server answers one request at a time; with ``interrupt_requests`` off (as here)
+concurrent requests queue instead of cutting the running one short.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import ipaddress
+import secrets
+import socket
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from core.generation.runtime import DEFAULT_N_CTX, default_threads, gpu_offload_available
+from core.serving.chat_format import read_gguf_chat, server_chat_args
+from core.serving.endpoint import RemoteEndpoint, ServingError
+from core.serving.state import LOG_NAME, serving_dir
+from core.workspace import Workspace
+
+MIN_TOKEN_CHARS = 16
+SERVER_EXTRA = ("fastapi", "uvicorn", "sse_starlette", "starlette_context", "pydantic_settings")
+
+
+class ServeConfig(BaseModel):
+    """What ``scriptorium serve`` was asked for."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    model: str | None = Field(default=None, description="GGUF id or .gguf path")
+    release: int | None = Field(default=None, description="release version (default: deployed)")
+    host: str = "127.0.0.1"
+    port: int = Field(default=8765, ge=0, le=65535, description="0 picks a free port")
+    token: str | None = Field(default=None, description="default: generated")
+    no_token: bool = Field(default=False, description="no authentication (loopback only)")
+    n_ctx: int = Field(default=DEFAULT_N_CTX, ge=256, le=1_048_576)
+    threads: int | None = Field(default=None, ge=1, le=1024)
+    gpu: bool | None = None
+    startup_timeout_s: float = Field(default=120.0, gt=0)
+
+
+@dataclass(frozen=True)
+class ServerPlan:
+    """A checked launch: the model, the address, the token and the command."""
+
+    model_name: str
+    model_path: Path
+    host: str
+    port: int
+    token: str
+    command: list[str]
+    log_path: Path
+    startup_timeout_s: float
+
+    @property
+    def url(self) -> str:
+        """The address clients on this machine use."""
+        host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(self.host, self.host)
+        return f"http://{f'[{host}]' if ':' in host else host}:{self.port}/v1"
+
+    def endpoint(self, name: str = "local server") -> RemoteEndpoint:
+        return RemoteEndpoint(name=name, url=self.url, token=self.token)
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def resolve_model(workspace: Workspace, model: str | None,
+                  release: int | None) -> tuple[Path, str]:
+    """The .gguf to serve and its name: ``model``, else release ``release``, else the
+    deployed release."""
+    from core.adaptation.releases import deployed_model_id, read_releases
+    from core.generation.runtime import resolve_gguf
+
+    if model is not None and release is not None:
+        raise ServingError("Name a model or a release, not both.")
+    if model is None:
+        if release is not None:
+            model = read_releases(workspace).get(release).model_id
+        else:
+            model = deployed_model_id(workspace)
+            if model is None:
+                raise ServingError("No release is deployed in this workspace.",
+                                   hint="name a model or a release, or promote a model first")
+    return resolve_gguf(workspace, model)
+
+
+def check_port(host: str, port: int) -> int:
+    """The port to use (a free one for 0); ServingError when it is taken."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            if port and error.errno in (98, 48, 10048):  # EADDRINUSE (Linux, macOS, Windows)
+                raise ServingError(f"Port {port} on {host} is taken (another server?).",
+                                   hint="choose another with --port") from error
+            raise ServingError(f"Cannot listen on {host}:{port}: {error.strerror}.") from error
+        return int(probe.getsockname()[1])
+
+
+def _check_extra() -> None:
+    missing = [name for name in SERVER_EXTRA if importlib.util.find_spec(name) is None]
+    if missing:
+        raise ServingError(f"llama-cpp-python's server is not installed (missing: "
+                           f"{', '.join(missing)}).",
+                           hint="install the llama-cpp-python[server] extra")
+
+
+def _token(config: ServeConfig) -> str:
+    if config.no_token:
+        if not is_loopback(config.host):
+            raise ServingError(
+                f"Refusing to serve on {config.host} without a token: anyone on the network "
+                "could use the model.", hint="drop --no-token (a token is then generated)")
+        return ""
+    token = config.token if config.token is not None else secrets.token_urlsafe(24)
+    if len(token) < MIN_TOKEN_CHARS or any(c.isspace() for c in token):
+        raise ServingError(f"The token must be at least {MIN_TOKEN_CHARS} characters, "
+                           "without spaces.", hint="or leave --token out to get one generated")
+    return token
+
+
+def plan_server(workspace: Workspace, config: ServeConfig) -> ServerPlan:
+    """Check everything that can be checked before launching (see module docstring)."""
+    token = _token(config)
+    _check_extra()
+    path, name = resolve_model(workspace, config.model, config.release)
+    port = check_port(config.host, config.port)
+    folder = serving_dir(workspace)
+    threads = config.threads or default_threads()
+    gpu = gpu_offload_available() if config.gpu is None else config.gpu
+    command = [
+        sys.executable, "-m", "llama_cpp.server", "--model", str(path), "--model_alias", name,
+        "--host", config.host, "--port", str(port), "--n_ctx", str(config.n_ctx),
+        "--n_threads", str(threads), "--n_threads_batch", str(threads),
+        "--n_gpu_layers", "-1" if gpu else "0", "--interrupt_requests", "false",
+        *server_chat_args(read_gguf_chat(path), folder)]
+    return ServerPlan(model_name=name, model_path=path, host=config.host, port=port,
+                      token=token, command=command, log_path=folder / LOG_NAME,
+                      startup_timeout_s=config.startup_timeout_s)

@@ -1,0 +1,110 @@
+"""Releases pane: "Publish on the network…": serve the deployed release to the team.
+
+Starting the server (``core.serving.publish``) loads the model and waits until it answers,
+so it runs as an operation off the GUI thread; the server then runs in its own session,
+shown here with its address and token until "Stop publishing" (or
+``scriptorium serve --stop``) ends it.
+"""
+
+from __future__ import annotations
+
+from core.serving.publish import publish, published, unpublish
+from core.serving.server import ServeConfig
+from core.serving.state import ServerState
+from desktop.ops import CoreOp
+from desktop.qt import (
+    QComboBox,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSpinBox,
+    Qt,
+    QWidget,
+)
+from desktop.state import AppState
+
+HOSTS = [("0.0.0.0", "the local network"), ("127.0.0.1", "this computer only")]
+
+
+class PublishBox(QGroupBox):
+    def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
+        super().__init__("Shared serving", parent)
+        self.setObjectName("publishBox")
+        self.state = state
+        self.busy = False
+        self.host = QComboBox()
+        self.host.setObjectName("publishHost")
+        for value, label in HOSTS:
+            self.host.addItem(label, value)
+        self.port = QSpinBox()
+        self.port.setObjectName("publishPort")
+        self.port.setRange(1024, 65535)
+        self.port.setValue(8765)
+        self.publish_button = QPushButton("Publish on the network…")
+        self.publish_button.setObjectName("publishButton")
+        self.publish_button.setToolTip("Serve the deployed release with llama-cpp-python's "
+                                       "server; analysts add it in Draft → Endpoints…")
+        self.publish_button.clicked.connect(self.start)
+        self.stop_button = QPushButton("Stop publishing")
+        self.stop_button.setObjectName("unpublishButton")
+        self.stop_button.clicked.connect(self.stop)
+        self.status = QLabel()
+        self.status.setObjectName("publishStatus")
+        self.status.setWordWrap(True)
+        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        row = QHBoxLayout(self)
+        row.addWidget(QLabel("On"))
+        row.addWidget(self.host)
+        row.addWidget(QLabel("port"))
+        row.addWidget(self.port)
+        row.addWidget(self.publish_button)
+        row.addWidget(self.stop_button)
+        row.addWidget(self.status, 1)
+        self.refresh()
+
+    def refresh(self) -> None:
+        if self.busy:  # a start or stop is under way: its result will be shown
+            return
+        workspace = self.state.workspace
+        running = published(workspace) if workspace is not None else None
+        self._show(running)
+
+    def _show(self, running: ServerState | None) -> None:
+        self.busy = False
+        if running is None:
+            self.status.setText("Not published.")
+        else:
+            self.status.setText(f"Serving {running.model} at {running.url} (host "
+                                f"{running.host}) — token: {running.token}")
+        has_workspace = self.state.workspace is not None
+        self.publish_button.setEnabled(has_workspace and running is None)
+        self.stop_button.setEnabled(running is not None)
+
+    def start(self) -> None:
+        workspace = self.state.workspace
+        if workspace is None or self.busy:
+            return
+        config = ServeConfig(host=self.host.currentData(), port=self.port.value(),
+                             threads=self.state.settings.threads or None)
+        self.busy = True
+        self.publish_button.setEnabled(False)
+        self.status.setText("Starting the server…")
+        CoreOp(self, lambda: publish(workspace, config)[1]).success(self._show).failure(
+            self._failed).run()
+
+    def stop(self) -> None:
+        workspace = self.state.workspace
+        if workspace is None or self.busy:
+            return
+        self.busy = True
+        self.stop_button.setEnabled(False)
+        CoreOp(self, lambda: unpublish(workspace)).success(lambda _: self._show(None)).failure(
+            self._failed).run()
+
+    def _failed(self, error: BaseException) -> None:
+        from desktop.errors import show_error
+
+        self.busy = False
+        self.refresh()
+        show_error(self, error)

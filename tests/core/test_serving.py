@@ -1,0 +1,311 @@
+"""Shared serving: llama-cpp-python's server on loopback, the remote client, remote drafts.
+
+One server (the bundled Q4_K_M GGUF, 2 threads) serves the module; generations are a few
+greedy tokens.
+"""
+
+from __future__ import annotations
+
+import socket
+import stat
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from helpers.serving import TOKEN, ensure_loopback, loopback_server
+
+from core.cli.main import main
+from core.drafting.draft import SourcesFound, draft, stream_draft
+from core.errors import ScriptoriumError
+from core.fsutil import link_or_copy
+from core.generation.model import Finished, GenerationSettings, Message, Token
+from core.generation.runtime import LoadedModel, ModelCache
+from core.generation.stream import plain_prompt
+from core.serving.chat_format import plain_template
+from core.serving.client import RemoteModel, request_body
+from core.serving.endpoint import RemoteEndpoint, ServingError, with_endpoint
+from core.serving.process import RunningServer, start_server
+from core.serving.server import ServeConfig, ServerPlan, plan_server, resolve_model
+from core.serving.sse import sse_data, sse_json
+from core.serving.transport import TokenRefused
+from core.settings import Settings, load_settings, save_settings, settings_path
+from core.workspace import Workspace
+from core.workspace.registry import ModelRecord, ModelRegistry
+
+pytestmark = pytest.mark.timeout(600)
+GGUF_ID = "bundled-gguf"
+GREEDY = GenerationSettings(temperature=0.0, max_tokens=8, seed=1)
+
+
+def _register_gguf(workspace: Workspace, model_id: str = GGUF_ID) -> None:
+    from core.models.bundled import assemble_gguf
+
+    gguf = assemble_gguf()
+    record = ModelRecord(id=model_id, name="Bundled GGUF", kind="gguf", architecture="gemma3",
+                         format="gguf")
+    with ModelRegistry(workspace).create(model_id, lambda folder: record) as folder:
+        link_or_copy(gguf, folder / gguf.name)
+
+
+class TwoPassages:
+    """A knowledge base of two passages (no reference rows)."""
+
+    def search(self, query: str, k: int) -> list:  # noqa: ANN001
+        from core.drafting.sources import Source
+
+        return [Source(doc_id="prop-1", title="SOC proposal", section=("3. Staffing",), page=4,
+                       text="Four shift teams work 12-hour shifts.", ref_id="c1"),
+                Source(doc_id="prop-2", title="Harbour proposal", page=2,
+                       text="Analysts acknowledge each alert within 15 minutes.",
+                       ref_id="c2")][:k]
+
+    def lookup(self, question: str, k: int = 5) -> list:  # noqa: ANN001
+        return []
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Workspace, RunningServer]]:
+    workspace = Workspace.create(tmp_path_factory.mktemp("serving") / "ws")
+    _register_gguf(workspace)
+    with loopback_server(workspace, GGUF_ID) as server:
+        yield workspace, server
+
+
+@pytest.fixture(scope="module")
+def remote(served: tuple[Workspace, RunningServer]) -> RemoteModel:
+    return RemoteModel(served[1].plan.endpoint("office").model_copy(update={"n_ctx": 1024}))
+
+
+@pytest.fixture(scope="module")
+def local() -> Iterator[LoadedModel]:
+    from core.models.bundled import assemble_gguf
+
+    cache = ModelCache(n_ctx=1024, threads=2, gpu=False)
+    yield cache.get(None, assemble_gguf())
+    cache.close()
+
+
+# -- pieces without a server ---------------------------------------------------------------
+def test_server_sent_events_are_parsed() -> None:
+    stream = [b": ping\r\n", b"data: {\"a\": 1}\r\n", b"\r\n", b"data: {\"b\":\n", b"data: 2}\n",
+              b"\n", b"data: [DONE]\n", b"\n", b"data: {\"never\": 1}\n", b"\n"]
+    assert list(sse_data(stream)) == ['{"a": 1}', '{"b":\n2}']
+    with pytest.raises(ServingError, match="stopped with an error: boom"):
+        list(sse_json([b'data: {"error": {"message": "boom"}}\n', b"\n"], "here"))
+    with pytest.raises(ServingError, match="not JSON"):
+        list(sse_json([b"data: <html>\n", b"\n"], "here"))
+
+
+def test_the_servers_chat_formats_give_the_local_prompts() -> None:
+    from llama_cpp.llama_chat_format import (
+        Jinja2ChatFormatter,
+        hf_tokenizer_config_to_chat_formatter,
+    )
+
+    from core.generation.template import TemplateRenderer
+
+    shapes = [[Message(role="user", content=" The contractor shall ")],
+              [Message(role="system", content="Be brief. "), Message(role="user", content="Q")],
+              [Message(role="system", content="S"), Message(role="user", content="a"),
+               Message(role="assistant", content=" b "), Message(role="user", content="c")]]
+    plain = hf_tokenizer_config_to_chat_formatter(
+        {"chat_template": plain_template(True), "bos_token": "<bos>", "eos_token": "<eos>"})
+    for messages in shapes:
+        dumped = [m.model_dump() for m in messages]
+        assert plain(messages=dumped).prompt == "<bos>" + plain_prompt(messages)
+    # a model with an embedded template (our fine-tunes): the server renders it as we do
+    template = (Path(__file__).resolve().parents[2] / "resources" / "templates"
+                / "gemma-turns.jinja").read_text()
+    renderer = TemplateRenderer()
+    try:
+        for messages in shapes:
+            dumped = [m.model_dump() for m in messages]
+            ours = renderer.render_chat(template, dumped, bos_token="<bos>", eos_token="<eos>")
+            theirs = Jinja2ChatFormatter(template=template, bos_token="<bos>",
+                                         eos_token="<eos>")(messages=dumped).prompt
+            assert ours == theirs
+    finally:
+        renderer.close()
+
+
+def test_requests_sample_as_the_local_path_does() -> None:
+    settings = GenerationSettings(temperature=0.2, top_k=7, max_tokens=9, seed=3, stop=("##",))
+    path, body = request_body([Message(role="user", content="Hi")], settings, "chat")
+    assert path == "/chat/completions" and body["messages"] == [{"role": "user",
+                                                                 "content": "Hi"}]
+    assert (body["top_k"], body["min_p"], body["seed"], body["stop"]) == (7, 0.0, 3, ["##"])
+    history = [Message(role="user", content="a"), Message(role="assistant", content="b"),
+               Message(role="user", content="c")]
+    path, body = request_body(history, settings, "completion")
+    assert path == "/completions" and body["prompt"] == plain_prompt(history)
+    assert "\nUser:" in body["stop"]
+
+
+def test_endpoints_are_validated_and_kept_in_private_settings() -> None:
+    with pytest.raises(ValueError, match="not an http"):
+        RemoteEndpoint(name="x", url="ftp://host:1")
+    endpoint = RemoteEndpoint(name=" office ", url="http://10.0.0.5:8765/", token=TOKEN)
+    assert endpoint.name == "office" and endpoint.api_base == "http://10.0.0.5:8765/v1"
+    assert RemoteEndpoint(name="y", url="https://h/v1").api_base == "https://h/v1"
+    endpoints = with_endpoint((), endpoint)
+    with pytest.raises(ServingError, match="exists already"):
+        with_endpoint(endpoints, endpoint.model_copy(update={"url": "http://other:1"}),
+                      replacing="someone-else")
+    save_settings(Settings(remote_endpoints=endpoints, threads=3))
+    assert stat.S_IMODE(settings_path().stat().st_mode) == 0o600
+    assert load_settings().remote_endpoints[0].token == TOKEN
+    raw = settings_path().read_text().replace('"http://10.0.0.5:8765"', '"not a url"')
+    settings_path().write_text(raw)
+    kept = load_settings()  # a damaged endpoint is dropped, the other settings kept
+    assert kept.remote_endpoints == () and kept.threads == 3
+
+
+# -- launching ---------------------------------------------------------------------------------
+def test_refuses_the_network_without_a_token_and_weak_tokens(workspace: Workspace) -> None:
+    with pytest.raises(ServingError, match="without a token"):
+        plan_server(workspace, ServeConfig(model="x.gguf", host="0.0.0.0", no_token=True))
+    with pytest.raises(ServingError, match="at least 16"):
+        plan_server(workspace, ServeConfig(model="x.gguf", token="short"))
+    with pytest.raises(ScriptoriumError, match="No GGUF file"):
+        plan_server(workspace, ServeConfig(model="/no/such/model.gguf"))
+
+
+def test_a_taken_port_is_refused(workspace: Workspace) -> None:
+    _register_gguf(workspace)
+    ensure_loopback()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        with pytest.raises(ServingError, match=f"Port {port} on 127.0.0.1 is taken"):
+            plan_server(workspace, ServeConfig(model=GGUF_ID, port=port))
+
+
+def test_serves_the_deployed_release_by_default(workspace: Workspace) -> None:
+    from core.adaptation.releases import promote
+
+    with pytest.raises(ServingError, match="No release is deployed"):
+        resolve_model(workspace, None, None)
+    _register_gguf(workspace)
+    _register_gguf(workspace, "second-gguf")
+    promote(workspace, GGUF_ID, notes="first")
+    promote(workspace, "second-gguf", notes="second")
+    assert resolve_model(workspace, None, None)[1] == "second-gguf"
+    assert resolve_model(workspace, None, 1)[1] == GGUF_ID
+    assert resolve_model(workspace, GGUF_ID, None)[1] == GGUF_ID
+
+
+def test_a_server_that_dies_is_reported_with_its_log(tmp_path: Path) -> None:
+    plan = ServerPlan(model_name="m", model_path=tmp_path / "m.gguf", host="127.0.0.1",
+                      port=9, token=TOKEN, log_path=tmp_path / "server.log",
+                      startup_timeout_s=30,
+                      command=[sys.executable, "-c", "print('model file is corrupt'); "
+                               "raise SystemExit(3)"])
+    with pytest.raises(ServingError, match="exit code 3") as caught:
+        start_server(plan)
+    assert "model file is corrupt" in str(caught.value)
+
+
+def test_nothing_listening_gives_a_clear_error() -> None:
+    ensure_loopback()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # closed again: nothing listens there
+    model = RemoteModel(RemoteEndpoint(name="gone", url=f"http://127.0.0.1:{port}", token=TOKEN))
+    with pytest.raises(ServingError, match=r"Nothing answers at .* \(connection refused\)"):
+        model.check()
+    with pytest.raises(ServingError, match="Nothing answers"):
+        list(model.stream([Message(role="user", content="Hi")], GREEDY))
+
+
+# -- with the loopback server ---------------------------------------------------------------
+def test_the_loopback_server_answers_the_remote_client(remote: RemoteModel) -> None:
+    assert remote.models() == [GGUF_ID]
+    events = list(remote.stream([Message(role="user", content="The contractor shall")],
+                                GREEDY))
+    tokens = [e for e in events if isinstance(e, Token)]
+    final = events[-1]
+    assert isinstance(final, Finished) and tokens and len(tokens) <= 8
+    assert final.text == "".join(t.text for t in tokens)
+    assert final.stats.finish in ("length", "stop") and final.stats.time_to_first_token_s
+
+
+def test_a_wrong_or_missing_token_is_refused(remote: RemoteModel) -> None:
+    for token in ("wrong-token-wrong-token", ""):
+        stranger = RemoteModel(remote.endpoint.model_copy(update={"token": token}))
+        with pytest.raises(TokenRefused, match="refused the token"):
+            stranger.check()
+        with pytest.raises(TokenRefused, match="refused the token"):
+            list(stranger.stream([Message(role="user", content="Hi")], GREEDY))
+
+
+def test_a_remote_draft_cites_and_matches_the_local_one(remote: RemoteModel,
+                                                        local: LoadedModel) -> None:
+    request = "Describe the staffing of the operations center."
+    events = list(stream_draft(remote, request, retriever=TwoPassages(), settings=GREEDY))
+    assert isinstance(events[0], SourcesFound) and len(events[0].citations) == 2
+    result = events[-1].extra["draft"]  # type: ignore[union-attr]
+    assert result.model == "office" and result.citations == events[0].citations
+    assert result.text and result.cited_sources()
+    assert result.text == draft(local, request, retriever=TwoPassages(), settings=GREEDY).text
+
+
+def test_stopping_a_remote_stream(remote: RemoteModel) -> None:
+    seen: list[object] = []
+    long = GenerationSettings(temperature=0.0, max_tokens=400)
+    started = time.monotonic()
+    for event in remote.stream([Message(role="user", content="Once upon a time")], long,
+                               cancelled=lambda: any(isinstance(e, Token) for e in seen)):
+        seen.append(event)
+    assert isinstance(seen[-1], Finished) and seen[-1].stats.finish == "cancelled"
+    assert seen[-1].stats.completion_tokens <= 2 and time.monotonic() - started < 30
+
+
+def test_cli_serve_in_the_background_draft_through_it_and_stop(
+        workspace: Workspace, capsys: pytest.CaptureFixture[str]) -> None:
+    ensure_loopback()
+    _register_gguf(workspace)
+    ws = str(workspace.root)
+    assert main(["serve", "-w", ws, GGUF_ID, "--port", "0", "--token", TOKEN, "--threads", "2",
+                 "--n-ctx", "1024", "--background"]) == 0
+    try:
+        out = capsys.readouterr().out
+        assert f"token: {TOKEN}" in out
+        url = next(line.split()[-1] for line in out.splitlines() if line.startswith("at http"))
+        assert main(["serve", "-w", ws, "--status"]) == 0
+        assert url in capsys.readouterr().out
+        assert main(["endpoints", "add", "office", url, "--token", TOKEN]) == 0
+        assert main(["endpoints", "test", "office"]) == 0
+        assert f"serving {GGUF_ID}" in capsys.readouterr().out
+        assert main(["draft", "-w", ws, "--endpoint", "office", "--no-retrieval",
+                     "--max-tokens", "4", "--temperature", "0", "The contractor shall"]) == 0
+        assert main(["draft", "-w", ws, "--endpoint", url, "--token", "wrong-token-12345678",
+                     "--no-retrieval", "--max-tokens", "4", "Hi"]) == 1
+        assert "refused the token" in capsys.readouterr().err
+    finally:
+        assert main(["serve", "-w", ws, "--stop"]) == 0
+    assert main(["serve", "-w", ws, "--status"]) == 0
+    assert "no server is running" in capsys.readouterr().out
+
+
+def test_the_proposal_job_drafts_through_a_configured_endpoint(
+        remote: RemoteModel, workspace: Workspace, tmp_path: Path) -> None:
+    from helpers.workspaces import add_text_document
+
+    from core.drafting.job import DraftProposalConfig, run_proposal_job
+    from core.drafting.proposal import ProposalStore
+    from core.jobs.progress import JobContext
+
+    save_settings(Settings(remote_endpoints=(remote.endpoint,)))
+    rfp = add_text_document(workspace, tmp_path / "docs", "rfp.md",
+                            "3.1 The contractor shall monitor alerts 24x7.\n"
+                            "3.2 Analysts must hold a Secret clearance.", kind="rfp")
+    config = DraftProposalConfig(rfp_id=rfp.id, sections=("staffing-plan",), max_tokens=4,
+                                 temperature=0.0, retrieval=False, model="endpoint:office")
+    job_dir = workspace.runs_dir / "job-remote"
+    job_dir.mkdir()
+    result = run_proposal_job(config, JobContext(job_dir, sink=lambda _: None))
+    section = ProposalStore(workspace).get(result["proposal_id"]).section("staffing-plan")
+    assert section.status == "drafted" and section.text and section.model == "office"
