@@ -24,6 +24,17 @@ from desktop.qt import (
 )
 
 
+def _configured_nproc(workspace: Workspace, run: str | TrainConfig) -> int:
+    """The run's own process count, the dialog's starting value (0 when unknown)."""
+    from core.errors import ScriptoriumError
+    from core.training.cluster import resolve_run
+
+    try:
+        return resolve_run(workspace, run).nproc
+    except ScriptoriumError:
+        return 0  # the export itself reports what is wrong with the run
+
+
 class ClusterBundleDialog(QDialog):
     """Processes per node, nodes, Slurm partition and time, the folder → a bundle."""
 
@@ -33,7 +44,7 @@ class ClusterBundleDialog(QDialog):
         self.setObjectName("clusterBundleDialog")
         self.setWindowTitle("Export for a cluster")
         self.workspace, self.run = workspace, run
-        config_nproc = run.nproc if isinstance(run, TrainConfig) else 0
+        config_nproc = _configured_nproc(workspace, run)
         self.nproc = QSpinBox()
         self.nproc.setObjectName("bundleNproc")
         self.nproc.setRange(1, 64)

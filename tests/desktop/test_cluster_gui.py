@@ -54,3 +54,31 @@ def test_wizard_exports_a_bundle_and_models_pane_checks_it(qtbot, window: MainWi
     pane.import_cluster_run(out)
     qtbot.waitUntil(lambda: "Not imported" in pane.status.text(), timeout=30_000)
     assert "no finished result" in pane.status.text()
+
+
+
+def test_training_pane_exports_the_selected_run(qtbot, window: MainWindow, workspace,
+                                                tiny_model_dir, tmp_path) -> None:  # noqa: ANN001
+    from core.jobs.store import JobStore
+    from core.training.config import build_config
+    from desktop.panes.training import TrainingPane
+
+    datasets = tiny_training_workspace(workspace, tiny_model_dir)
+    config = build_config("cpt", base=TINY_BASE, dataset=datasets["cpt"],
+                          overrides=["max_steps=2", "nproc=2"])
+    run = JobStore(workspace).create("train", config).id  # set up, never started here
+    pane = window.findChild(QWidget, "pane-training")
+    assert isinstance(pane, TrainingPane)
+    pane.refresh()
+    assert not pane.bundle_button.isEnabled()
+    pane.runs.selectRow(0)
+    assert pane.selected_run() == run and pane.bundle_button.isEnabled()
+    pane.export_bundle()
+    dialog = pane.findChild(ClusterBundleDialog)
+    assert dialog is not None
+    dialog.out.setText(str(tmp_path / "from-pane"))
+    dialog.export_button.click()
+    qtbot.waitUntil(lambda: "written" in dialog.status.text(), timeout=60_000)
+    info = json.loads((tmp_path / "from-pane" / "bundle.json").read_text())
+    assert info["run"] == run and info["nproc"] == 2
+    dialog.close()

@@ -66,6 +66,15 @@ def test_bundle_runs_with_its_torchrun_script_and_imports_back(
     assert (fresh / "result" / "adapter" / "adapter_model.safetensors").is_file()
     assert list((fresh / "result" / "logs" / "ranks").rglob("stderr.log"))
 
+    tampered = tmp_path / "tampered"  # a result changed on the way back is refused
+    shutil.copytree(fresh, tampered)
+    weights = tampered / "result" / "adapter" / "adapter_model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 1
+    weights.write_bytes(bytes(data))
+    with pytest.raises(BundleError, match="adapter/adapter_model.safetensors was changed"):
+        import_run(train_workspace, tampered)
+
     imported = subprocess.run(
         [str(BIN / "scriptorium"), "import-run", "-w", str(train_workspace.root), str(fresh),
          "--json"], capture_output=True, text=True, timeout=300)
