@@ -81,8 +81,18 @@ def check_torch() -> Check:
         return Check("PyTorch", "fail", f"cannot import torch: {error}",
                      "reinstall torch==2.13.0 from the bundle (install.sh)")
     if torch.cuda.is_available():
-        names = ", ".join(torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count()))
-        return Check("PyTorch", "ok", f"{torch.__version__}, training on GPU: {names}")
+        count = torch.cuda.device_count()
+        names = ", ".join(torch.cuda.get_device_name(i) for i in range(count))
+        detail = f"{torch.__version__}, training on GPU: {names}"
+        if count > 1:
+            import torch.distributed as dist
+
+            if not (dist.is_available() and dist.is_nccl_available()):
+                return Check("PyTorch", "warn", detail + f"; {count} GPUs but this torch has no "
+                             "NCCL: multi-GPU training will not start",
+                             "install the NVIDIA variant of the bundle")
+            detail += f"; {count} GPUs: training runs one process per GPU (torchrun, NCCL)"
+        return Check("PyTorch", "ok", detail)
     detail = f"{torch.__version__}, training on the CPU ({os.cpu_count()} threads)"
     if _nvidia_present():
         return Check("PyTorch", "warn", detail + "; an NVIDIA driver is present but this torch "

@@ -96,3 +96,18 @@ def test_qt_that_cannot_open_a_window_fails_with_the_reason(
     check = doctor.check_desktop()
     assert check.status == "fail"
     assert "no-such-platform" in check.detail and "install guide" in check.fix
+
+
+@pytest.mark.parametrize(("nccl", "status"), [(True, "ok"), (False, "warn")])
+def test_several_gpus_are_reported_with_how_training_uses_them(
+        monkeypatch: pytest.MonkeyPatch, nccl: bool, status: str) -> None:
+    import torch
+    import torch.distributed as dist
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda i: f"GPU{i}")
+    monkeypatch.setattr(dist, "is_nccl_available", lambda: nccl)
+    check = doctor.check_torch()
+    assert check.status == status and "GPU0, GPU1" in check.detail
+    assert ("one process per GPU" in check.detail) is nccl
