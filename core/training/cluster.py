@@ -50,6 +50,7 @@ from core.workspace.registry import RECORD, ModelRecord, ModelRegistry, new_mode
 
 BUNDLE_FILE, CONFIG, MANIFEST = "bundle.json", "config.yaml", "MANIFEST.sha256"
 RESULT, WORK, RESULT_FILE = "result", "work", "result.json"
+SCRIPTS = ("run.sh", "slurm.sbatch", "README.md")  # not read by the run; admins may edit
 FORMAT = 1
 PACKAGES = ("scriptorium", "torch", "transformers", "peft", "accelerate", "trl",
             "safetensors", "datasets")
@@ -71,8 +72,12 @@ def write_manifest(root: Path, skip: tuple[str, ...] = ()) -> None:
     atomic_write_text(root / MANIFEST, "\n".join(lines) + "\n")
 
 
-def verify_manifest(root: Path, skip: tuple[str, ...] = ()) -> None:
-    """Refuse a missing, changed or unlisted file, by name."""
+def verify_manifest(root: Path, skip: tuple[str, ...] = (),
+                    editable: tuple[str, ...] = ()) -> None:
+    """Refuse a missing or changed file, or an unlisted one inside a folder, by name.
+
+    ``editable`` files are listed (IT can check them) but may be changed: the scripts, whose
+    ``#SBATCH`` lines the cluster's admins adapt, and the README."""
     manifest = root / MANIFEST
     if not manifest.is_file():
         raise BundleError(f"{root} has no {MANIFEST}: not a complete bundle.")
@@ -84,6 +89,8 @@ def verify_manifest(root: Path, skip: tuple[str, ...] = ()) -> None:
         listed[name] = digest
     problems = []
     for name, digest in listed.items():
+        if name in editable:
+            continue
         path = root / name
         if not path.is_file():
             problems.append(f"{name} is missing")
@@ -91,7 +98,9 @@ def verify_manifest(root: Path, skip: tuple[str, ...] = ()) -> None:
             problems.append(f"{name} was changed")
     for path in root.rglob("*"):
         relative = path.relative_to(root).as_posix()
-        if (path.is_file() and relative != MANIFEST and relative not in listed
+        # an extra file inside a folder the run reads (a weight shard, a data file) would be
+        # used: refuse it; one beside the scripts (slurm-123.out, notes) is harmless
+        if (path.is_file() and "/" in relative and relative not in listed
                 and relative.split("/")[0] not in skip):
             problems.append(f"{relative} is not in the manifest")
     if problems:
@@ -243,7 +252,7 @@ def prepare(root: Path) -> Prepared:
     """Verify the bundle and set up (or reuse) its scratch workspace and run."""
     root = Path(root).absolute()
     info = read_bundle(root)
-    verify_manifest(root, skip=(RESULT, WORK))
+    verify_manifest(root, skip=(RESULT, WORK), editable=SCRIPTS)
     config = parse_config(read_yaml(root / CONFIG))
     work = root / WORK
     state_file = work / "job.json"

@@ -97,6 +97,8 @@ def test_slurm_script_runs_the_same_steps(train_workspace: Workspace, tmp_path: 
     export_bundle(train_workspace, _planned_run(train_workspace), out, partition="gpu")
     text = (out / "slurm.sbatch").read_text()
     assert "#SBATCH --partition=gpu" in text and "#SBATCH --gpus-per-node=2" in text
+    # the cluster's admins adapt the #SBATCH lines: that must not fail the checksum check
+    (out / "slurm.sbatch").write_text(text.replace("--partition=gpu", "--partition=a100"))
     shims = tmp_path / "shims"
     shims.mkdir()
     # one node: srun runs the step here; scontrol names this host
@@ -109,6 +111,11 @@ def test_slurm_script_runs_the_same_steps(train_workspace: Workspace, tmp_path: 
                       SLURM_JOB_NODELIST="localhost", SLURM_SUBMIT_DIR=str(out))
     _run(out / "slurm.sbatch", env, tmp_path)
     assert json.loads((out / "result" / "result.json").read_text())["metrics"]["steps"] == 4
+    # Slurm writes its output beside the scripts; a resubmission must still verify
+    (out / "slurm-4242.out").write_text("log\n")
+    from core.training.cluster import prepare
+
+    assert prepare(out).job_dir.is_dir()
 
 
 def test_damaged_bundles_and_results_are_refused_by_name(train_workspace: Workspace,
@@ -120,6 +127,10 @@ def test_damaged_bundles_and_results_are_refused_by_name(train_workspace: Worksp
     data = out / "datasets" / "cpt-v1" / "train.jsonl"
     data.write_bytes(data.read_bytes()[:-10])
     with pytest.raises(BundleError, match="datasets/cpt-v1/train.jsonl was changed"):
+        prepare(out)
+    data.write_bytes(b"")
+    (out / "model" / "base" / "extra.safetensors").write_bytes(b"weights")
+    with pytest.raises(BundleError, match="model/base/extra.safetensors is not in the manifest"):
         prepare(out)
     with pytest.raises(BundleError, match="no finished result"):
         import_run(train_workspace, out)
