@@ -20,6 +20,7 @@ from core.jobs.store import JobStore
 from core.training import distributed
 from core.training.checkpoints import discard_incomplete, latest_complete
 from core.training.config import TrainConfig
+from core.training.estimate import lora_parameters, model_shape
 from core.training.evaluate import heldout_loss, perplexity
 from core.training.modeling import placement
 from core.training.recipes import recipe_class
@@ -113,6 +114,10 @@ def run_training(config: TrainConfig, ctx: JobContext, *,
             outcome, nproc = distributed.read_outcome(ctx.job_dir)
             _raise_if_cancelled(outcome, run_id)
         elif nproc > 1:  # the ranks train; this process evaluates and registers
+            shape = model_shape(workspace, config.base)  # checked before the ranks start
+            require_free_space(ctx.job_dir, estimate_checkpoint_bytes(
+                lora_parameters(shape, config.lora.r), shape.parameters, config),
+                "training checkpoints")
             outcome = distributed.launch(config, ctx, nproc, placement(config).device,
                                          resume_from)
             _raise_if_cancelled(outcome, run_id)

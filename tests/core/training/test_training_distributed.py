@@ -156,3 +156,14 @@ def test_the_other_recipes_run_on_two_processes(train_workspace: Workspace, trai
                           f"strategy={strategy}", run_id=f"run-{recipe}-{strategy}")
     assert result["metrics"]["processes"] == 2 and result["metrics"]["steps"] == 3
     assert result["model_id"]
+
+
+def test_a_full_disk_is_refused_before_the_ranks_start(train_workspace: Workspace, train_run,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    from core import fsutil
+    from core.errors import DiskSpaceError
+
+    monkeypatch.setattr(fsutil, "free_bytes", lambda path: 1000)
+    with pytest.raises(DiskSpaceError, match="training checkpoints"):
+        train_run(train_workspace, "cpt", *TWO, run_id="run-full-disk")
+    assert not (train_workspace.root / "runs" / "run-full-disk" / distributed.FOLDER).exists()
