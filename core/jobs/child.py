@@ -24,7 +24,8 @@ from core.workspace import Workspace
 EXIT_OK, EXIT_FAILED, EXIT_CANCELLED = 0, 1, 130
 
 
-def _apply_threads() -> None:
+def apply_threads() -> None:
+    """torch's CPU threads from ``SCRIPTORIUM_THREADS`` (set by the runner)."""
     threads = os.environ.get("SCRIPTORIUM_THREADS")
     if threads and threads.isdigit() and int(threads) > 0:
         try:
@@ -62,7 +63,7 @@ def run(job_dir: Path) -> int:
     try:
         kind, raw = store.config(job_id)
         config = validate_config(kind, raw)
-        _apply_threads()
+        apply_threads()
         result = job_function(kind)(config, ctx) or {}
         state, code = "succeeded", EXIT_OK
     except JobCancelled:

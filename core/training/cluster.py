@@ -23,7 +23,6 @@ names the base, the dataset and the documents.
 
 from __future__ import annotations
 
-import os
 import platform
 import shlex
 import shutil
@@ -39,7 +38,14 @@ import resources
 from core import __version__
 from core.datasets.store import DatasetStore
 from core.errors import ConfigError, ScriptoriumError
-from core.fsutil import atomic_write_json, atomic_write_text, read_json, read_yaml, sha256_file
+from core.fsutil import (
+    atomic_write_json,
+    atomic_write_text,
+    link_or_copy,
+    read_json,
+    read_yaml,
+    sha256_file,
+)
 from core.jobs.progress import JobContext
 from core.jobs.store import JobStore
 from core.training import distributed
@@ -129,13 +135,7 @@ def resolve_run(workspace: Workspace, run: str | TrainConfig) -> TrainConfig:
 
 
 def _link_or_copy_tree(source: Path, destination: Path) -> None:
-    def link(src: str, dst: str) -> None:
-        try:
-            os.link(src, dst)
-        except OSError:
-            shutil.copy2(src, dst)
-
-    shutil.copytree(source, destination, copy_function=link)
+    shutil.copytree(source, destination, copy_function=link_or_copy)
 
 
 def package_versions() -> dict[str, str]:

@@ -12,6 +12,7 @@ import traceback
 from pathlib import Path
 
 from core.errors import JobCancelled
+from core.jobs.child import apply_threads
 from core.jobs.progress import JobContext, ProgressEvent
 from core.training import distributed
 from core.training.job import CHECKPOINTS
@@ -37,21 +38,11 @@ class RankContext(JobContext):
             super()._emit(event)
 
 
-def _set_threads() -> None:
-    import os
-
-    import torch
-
-    threads = os.environ.get("SCRIPTORIUM_THREADS", "")
-    if threads.isdigit() and int(threads) > 0:
-        torch.set_num_threads(int(threads))
-
-
 def run(job_dir: Path) -> int:
     import torch
 
     config, resume_from = distributed.read_spec(job_dir)
-    _set_threads()
+    apply_threads()  # the launcher shared the cores out among the ranks
     if config.device != "cpu" and torch.cuda.is_available():
         torch.cuda.set_device(distributed.local_rank())
     ctx = RankContext(job_dir)
