@@ -5,7 +5,9 @@ the CPT datasets behind the deployed release — and (b) held-out *new* data —
 text of the candidate's CPT datasets that the deployed release never saw (or, without
 one, the documents added or changed since the release). Both also answer the workspace's
 prompt suite, side by side. The gate blocks promotion when the candidate's perplexity on
-old data is worse than the deployed model's by more than the tolerance.
+old data is worse than the deployed model's by more than the tolerance, and when its drafts
+are worse (``core.drafting.eval_job`` on the held-out pairs): a higher echo rate or a lower
+citation validity than the deployed model's.
 """
 
 from __future__ import annotations
@@ -16,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from core.adaptation.releases import deployed_model_id
-from core.datasets import DatasetError, DatasetStore
-from core.errors import ModelError
+from core.datasets.heldout import cpt_datasets, heldout_text
+from core.models.resolve import resolve_gguf
 from core.workspace import Workspace
 from core.workspace.registry import ModelRegistry
 
@@ -25,26 +27,6 @@ DEFAULT_TOLERANCE = 0.05  # old-data perplexity may rise by at most 5 %
 EVAL_TOKENS = 1024
 PROMPT_TOKENS = 96
 MAX_PROMPTS = 4
-
-
-def _cpt_datasets(workspace: Workspace, model_id: str) -> list[str]:
-    store = DatasetStore(workspace)
-    found = []
-    for record in ModelRegistry(workspace).lineage(model_id):
-        for dataset_id in record.datasets:
-            try:
-                if store.get(dataset_id).kind == "cpt" and dataset_id not in found:
-                    found.append(dataset_id)
-            except DatasetError:
-                continue  # a dataset removed since: nothing to score from it
-    return found
-
-
-def heldout_text(workspace: Workspace, datasets: list[str]) -> str:
-    store = DatasetStore(workspace)
-    texts = [row["text"] for dataset_id in datasets
-             for row in store.rows(dataset_id, "heldout_text") if row.get("text")]
-    return "\n\n".join(texts)
 
 
 def prompt_suite(workspace: Workspace) -> list[str]:
@@ -93,15 +75,37 @@ def _score(workspace: Workspace, model_id: str, path: Path, texts: dict[str, str
 
 
 def gguf_file(workspace: Workspace, model_id: str) -> Path:
-    registry = ModelRegistry(workspace)
-    record = registry.get(model_id)
-    if record.kind != "gguf":
-        raise ModelError(f"Model {model_id!r} is a {record.kind} model; the gate compares GGUF "
-                         "models.", hint="export it to GGUF first")
-    files = sorted(registry.path_of(record).glob("*.gguf"))
-    if len(files) != 1:
-        raise ModelError(f"Model {model_id!r} should hold exactly one .gguf file.")
-    return files[0]
+    return resolve_gguf(workspace, model_id)[0]
+
+
+DRAFT_PAIRS = 3
+
+
+def compare_drafts(workspace: Workspace, deployed: str, candidate: str) -> dict[str, Any]:
+    """Draft quality of both models on the held-out pairs, and whether the candidate is
+    worse (a higher echo rate or a lower citation validity)."""
+    from core.drafting.eval_job import EvalDraftsConfig, evaluate_drafts
+    from core.drafting.evaluate import EvalError, heldout_pairs
+
+    try:
+        pairs = heldout_pairs(workspace, limit=DRAFT_PAIRS)
+    except EvalError as error:
+        return {"compared": False, "worse": False, "reason": error.message}
+    report = evaluate_drafts(workspace, [deployed, candidate], pairs,
+                             EvalDraftsConfig(limit=DRAFT_PAIRS, max_tokens=192))
+    before, after = report["models"]
+    reasons = []
+    if (after["echo_rate"] or 0) > (before["echo_rate"] or 0):
+        reasons.append(f"echo rate {after['echo_rate']:.0%} vs {before['echo_rate'] or 0:.0%}")
+    if (before["citation_validity"] is not None
+            and (after["citation_validity"] or 0) < before["citation_validity"]):
+        reasons.append(f"citation validity {after['citation_validity'] or 0:.0%} vs "
+                       f"{before['citation_validity']:.0%}")
+    summary = {key: {"deployed": before[key], "candidate": after[key]}
+               for key in ("echo_rate", "failed_rate", "citation_validity", "fact_exactness",
+                           "rouge_l", "similarity")}
+    return {"compared": True, "worse": bool(reasons), "reason": "; ".join(reasons),
+            "figures": summary, "pairs": len(pairs)}
 
 
 def run_gate(workspace: Workspace, candidate: str, *, tolerance: float = DEFAULT_TOLERANCE,
@@ -113,8 +117,8 @@ def run_gate(workspace: Workspace, candidate: str, *, tolerance: float = DEFAULT
         reason = "no release is deployed yet" if deployed is None else "it is the deployed model"
         return {"compared": False, "passed": True, "reason": reason, "candidate": candidate}
     deployed_path = gguf_file(workspace, deployed)
-    old_sets = _cpt_datasets(workspace, deployed)
-    new_sets = [d for d in _cpt_datasets(workspace, candidate) if d not in old_sets]
+    old_sets = cpt_datasets(workspace, deployed)
+    new_sets = [d for d in cpt_datasets(workspace, candidate) if d not in old_sets]
     texts = {"old": heldout_text(workspace, old_sets),
              "new": new_text if new_text is not None else heldout_text(workspace, new_sets)}
     if not texts["old"]:
@@ -125,10 +129,15 @@ def run_gate(workspace: Workspace, candidate: str, *, tolerance: float = DEFAULT
     before = _score(workspace, deployed, deployed_path, texts, prompts)
     after = _score(workspace, candidate, candidate_path, texts, prompts)
     limit = before["old"] * (1 + tolerance)
-    passed = math.isfinite(after["old"]) and after["old"] <= limit
+    drafts = compare_drafts(workspace, deployed, candidate)
+    passed = math.isfinite(after["old"]) and after["old"] <= limit and not drafts["worse"]
     reason = (f"perplexity on held-out old data {after['old']:.3f} vs {before['old']:.3f} "
               f"(limit {limit:.3f}, tolerance {tolerance:.0%})")
+    if drafts["worse"]:
+        reason += f"; drafts are worse: {drafts['reason']}"
     summary = [f"regression gate: {'passed' if passed else 'BLOCKED'} — {reason}"]
+    if not drafts["compared"]:
+        summary.append(f"draft quality not compared: {drafts['reason']}")
     if before.get("new") and after.get("new"):
         summary.append(f"perplexity on held-out new data {after['new']:.3f} vs "
                        f"{before['new']:.3f}")
@@ -140,5 +149,6 @@ def run_gate(workspace: Workspace, candidate: str, *, tolerance: float = DEFAULT
                        "new": {"deployed": before.get("new"), "candidate": after.get("new")}},
         "prompts": [{"prompt": p, "deployed": a, "candidate": b}
                     for p, a, b in zip(prompts, before["answers"], after["answers"])],
+        "drafts": drafts,
         "summary": "\n".join(summary),
     }

@@ -33,6 +33,10 @@ def _add_generation(parser: argparse.ArgumentParser, max_tokens: int) -> None:
                         "a configured endpoint) instead of a local model")
     parser.add_argument("--token", help="the remote server's token (default: "
                         "$SCRIPTORIUM_ENDPOINT_TOKEN, or the configured endpoint's)")
+    parser.add_argument("--format", choices=("auto", "chat", "document"), default="auto",
+                        help="prompt format: chat for instruction-following models, "
+                        "document (a proposal to continue) for base models; auto decides "
+                        "from the model's lineage")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -52,6 +56,24 @@ def register(sub: argparse._SubParsersAction) -> None:
                          help="draft only these sections (repeatable; default: all)")
     _add_generation(propose, 384)
     propose.set_defaults(handler=cmd_propose)
+
+    evaluate = sub.add_parser(
+        "eval-drafts", help="draft held-out requests with each model and score the drafts "
+        "(echo, citation validity, fact exactness, similarity to the reference)")
+    add_common(evaluate)
+    evaluate.add_argument("--models", nargs="+", metavar="ID",
+                          help="GGUF model ids or paths (default: the bundled base and the "
+                          "model drafting uses)")
+    evaluate.add_argument("--pairs", metavar="FILE.jsonl",
+                          help='JSONL of {"request", "reference", "rfp"} (default: the newest '
+                          "SFT dataset's held-out pairs)")
+    evaluate.add_argument("--dataset", metavar="ID", help="SFT dataset to take pairs from")
+    evaluate.add_argument("--limit", type=int, default=6, help="pairs to draft (default 6)")
+    evaluate.add_argument("--max-tokens", type=int, default=256)
+    evaluate.add_argument("--format", choices=("auto", "chat", "document"), default="auto")
+    evaluate.add_argument("--show", action="store_true",
+                          help="print the drafts side by side with the reference")
+    evaluate.set_defaults(handler=cmd_eval_drafts)
 
     from core.cli import verbs_serve
 
@@ -103,7 +125,7 @@ class _Models:
 
 
 def cmd_draft(args: argparse.Namespace) -> int:
-    from core.drafting.draft import SourcesFound, stream_draft
+    from core.drafting.draft import Retrying, SourcesFound, stream_draft
     from core.generation.model import Finished, Token
 
     workspace = open_workspace(args)
@@ -111,13 +133,16 @@ def cmd_draft(args: argparse.Namespace) -> int:
     try:
         model = cache.get()
         events = stream_draft(model, args.prompt, retriever=_retriever(workspace, args),
-                              settings=_settings(args))
+                              settings=_settings(args), format=args.format)
         result = None
         try:
             for event in events:
                 if isinstance(event, SourcesFound):
                     for warning in event.warnings:
                         print(f"warning: {warning}", file=sys.stderr)
+                elif isinstance(event, Retrying) and not args.json:
+                    print(f"\n[the draft failed the checks ({event.reason}); "
+                          "trying once more]\n", file=sys.stderr)
                 elif isinstance(event, Token) and not args.json:
                     sys.stdout.write(event.text)
                     sys.stdout.flush()
@@ -134,15 +159,33 @@ def cmd_draft(args: argparse.Namespace) -> int:
         print_json(result.model_dump(mode="json"))
         return 0
     print()
-    if result.citations:
+    _print_outcome(result)
+    if result.cited:
         print("\nSources:")
         for citation in result.citations:
-            mark = "*" if citation.number in result.cited else " "
-            print(f"{mark}[{citation.number}] {citation.where()} ({citation.doc_id})")
+            if citation.number in result.cited:
+                print(f"[{citation.number}] {citation.where()} ({citation.doc_id})")
+    elif result.citations:
+        print(f"\n(no sentence could be tied to the {len(result.citations)} retrieved "
+              "passages; none is cited)", file=sys.stderr)
     stats = result.stats
-    print(f"\n{stats['completion_tokens']} tokens, {stats['tokens_per_s']:.1f} tok/s, "
+    print(f"\n{result.prompt_format} prompt ({result.format_reason}); "
+          f"{stats['completion_tokens']} tokens, {stats['tokens_per_s']:.1f} tok/s, "
           f"first token after {stats['time_to_first_token_s'] or 0:.2f} s", file=sys.stderr)
-    return 0
+    return 3 if result.failed else 0
+
+
+def _print_outcome(result) -> None:  # noqa: ANN001
+    """What hygiene changed and, for a failed draft, why; the final text when it differs."""
+    if result.cleaned or result.attempts > 1:
+        print("\n--- the draft as checked ---\n" + result.text, file=sys.stderr)
+        if result.cleaned:
+            print("removed: " + "; ".join(result.cleaned), file=sys.stderr)
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    if result.failed:
+        print("draft FAILED the checks: " + "; ".join(result.problems)
+              + " (nothing should be pasted from it)", file=sys.stderr)
 
 
 def cmd_propose(args: argparse.Namespace) -> int:
@@ -172,7 +215,12 @@ def cmd_propose(args: argparse.Namespace) -> int:
                 print(f"[{number}/{len(keys)}] drafting {proposal.section(key).title}…",
                       file=sys.stderr)
             proposal = store.save(draft_section(model, proposal, key, retriever=retriever,
-                                                settings=_settings(args)))
+                                                settings=_settings(args), format=args.format))
+            section = proposal.section(key)
+            if section.failed and not args.json:
+                print(f"  {section.title}: draft FAILED the checks ("
+                      f"{'; '.join(section.problems)}); left out of the document",
+                      file=sys.stderr)
     finally:
         cache.close()
     out = export_proposal(proposal, Path(args.out))
@@ -184,7 +232,30 @@ def cmd_propose(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"proposal_id": proposal.id, "files": written,
                     "requirements": len(proposal.requirements),
-                    "sections": {s.key: len(s.text) for s in proposal.sections}})
+                    "sections": {s.key: {"characters": len(s.text), "status": s.status,
+                                         "format": s.prompt_format,
+                                         "problems": list(s.problems)}
+                                 for s in proposal.sections}})
     else:
         print("\n".join(written))
+    return 0
+
+
+def cmd_eval_drafts(args: argparse.Namespace) -> int:
+    from core.cli.common import run_job
+    from core.drafting.eval_job import EvalDraftsConfig
+
+    workspace = open_workspace(args)
+    config = EvalDraftsConfig(
+        models=tuple(args.models or ()), dataset=args.dataset, limit=args.limit,
+        pairs_file=str(Path(args.pairs).expanduser().absolute()) if args.pairs else None,
+        max_tokens=args.max_tokens, format=args.format)
+    status = run_job(workspace, "eval-drafts", config, as_json=args.json)
+    from core.drafting.eval_report import format_report, read_report
+
+    report = read_report(Path(status.result["report"]))
+    if args.json:
+        print_json(report)
+    else:
+        print(format_report(report, show_drafts=args.show))
     return 0

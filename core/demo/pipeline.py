@@ -29,7 +29,7 @@ from core.workspace import Workspace
 SUMMARY_FILE = "demo-summary.json"
 TEXT_KINDS = ("rfp", "proposal", "other")
 STAGES = ("base model", "import", "index", "cpt", "sft", "dpo", "merge", "export",
-          "perplexity", "draft", "adaptation check")
+          "perplexity", "draft", "draft quality", "adaptation check")
 
 
 class DemoConfig(BaseModel):
@@ -44,6 +44,8 @@ class DemoConfig(BaseModel):
     merge_method: Literal["ties", "linear", "dare_ties", "task_arithmetic"] = "ties"
     quant: str = "q4_k_m"
     draft_tokens: int = Field(default=160, ge=16, le=2048)
+    eval_pairs: int = Field(default=3, ge=1, le=50, description="held-out pairs drafted by "
+                            "the base and the tuned model for the draft-quality figures")
     seed: int = 42
 
 
@@ -209,7 +211,7 @@ def _perplexity(state: DemoState, ctx: JobContext) -> dict[str, Any]:
 
 def _draft(state: DemoState, ctx: JobContext) -> dict[str, Any]:
     from core.drafting.proposal import ProposalStore, new_proposal, stream_section
-    from core.drafting.sources import WorkspaceRetriever
+    from core.drafting.sources import WorkspaceRetriever, cited_numbers
     from core.generation.model import Finished, GenerationSettings, Token
     from core.generation.runtime import ModelCache
     from core.ingest.store import DocumentStore
@@ -243,10 +245,35 @@ def _draft(state: DemoState, ctx: JobContext) -> dict[str, Any]:
         raise RuntimeError("drafting ended without a result")
     proposal = store.save(proposal.with_section(finished))  # type: ignore[arg-type]
     state.metrics["generation_tokens_per_s"] = round(stats.tokens_per_s, 1)
+    cited = set(cited_numbers(finished.text))
     return {"proposal": proposal.id, "rfp": rfps[0].title, "section": section.title,
             "tokens": stats.completion_tokens, "tokens_per_s": round(stats.tokens_per_s, 1),
-            "citations": [f"[{c.number}] {c.title}" for c in finished.citations],
-            "excerpt": finished.text[:400]}
+            "status": finished.status, "format": finished.prompt_format,
+            "problems": list(finished.problems),
+            "citations": [f"[{c.number}] {c.title}" for c in finished.citations
+                          if c.number in cited],
+            "excerpt": (finished.text or finished.rejected_text)[:600]}
+
+
+def _draft_quality(state: DemoState, ctx: JobContext) -> dict[str, Any]:
+    from core.drafting.eval_job import EvalDraftsConfig, evaluate_drafts
+    from core.drafting.evaluate import heldout_pairs
+
+    pairs = heldout_pairs(state.workspace, state.datasets["sft"], state.config.eval_pairs)
+    models = [state.models["base_gguf"], state.models["gguf"]]
+    config = EvalDraftsConfig(limit=len(pairs), max_tokens=state.config.draft_tokens,
+                              seed=state.config.seed)
+    report = evaluate_drafts(state.workspace, models, pairs, config,
+                             lambda done, total, message: ctx.report(done, total, message),
+                             ctx.cancelled)
+    figures = {}
+    for name, scores in zip(("base", "tuned"), report["models"]):
+        for key in ("echo_rate", "failed_rate", "citation_validity", "fact_exactness",
+                    "rouge_l", "similarity", "ttft_s"):
+            figures[f"{name}_{key}"] = scores[key]
+    state.metrics.update({f"drafts_{k}": v for k, v in figures.items()})
+    atomic_write_json(ctx.job_dir / "draft-quality.json", report)
+    return {"pairs": len(pairs), **figures}
 
 
 def _adaptation_check(state: DemoState, ctx: JobContext) -> dict[str, Any]:
@@ -261,7 +288,7 @@ def _adaptation_check(state: DemoState, ctx: JobContext) -> dict[str, Any]:
 STAGE_FUNCTIONS: dict[str, StageFn] = {
     "base model": _base_model, "import": _import, "index": _index, "cpt": _cpt, "sft": _sft,
     "dpo": _dpo, "merge": _merge, "export": _export, "perplexity": _perplexity,
-    "draft": _draft, "adaptation check": _adaptation_check,
+    "draft": _draft, "draft quality": _draft_quality, "adaptation check": _adaptation_check,
 }
 
 
@@ -310,6 +337,14 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
     if "retrieval_recall_at_5" in metrics:
         lines.append(f"retrieval: recall@5 {metrics['retrieval_recall_at_5']:.2f}, "
                      f"MRR {metrics['retrieval_mrr']:.2f}")
+    if "drafts_tuned_rouge_l" in metrics:
+        lines.append(
+            "draft quality (base → tuned): ROUGE-L "
+            f"{metrics['drafts_base_rouge_l']} → {metrics['drafts_tuned_rouge_l']}, similarity "
+            f"{metrics['drafts_base_similarity']} → {metrics['drafts_tuned_similarity']}, echo "
+            f"{metrics['drafts_base_echo_rate']} → {metrics['drafts_tuned_echo_rate']}, "
+            f"citations valid {metrics['drafts_base_citation_validity']} → "
+            f"{metrics['drafts_tuned_citation_validity']}")
     if "training_tokens_per_s" in metrics:
         lines.append(f"tokens/s: training {metrics['training_tokens_per_s']:.0f}, "
                      f"generation {metrics.get('generation_tokens_per_s', 0):.1f}")
@@ -328,7 +363,12 @@ def stage_note(stage: dict[str, Any]) -> str:
         "export": lambda: f"{stage.get('quant', '')} → {stage.get('model_id', '')}",
         "perplexity": lambda: f"{stage['base']} → {stage['tuned']}",
         "draft": lambda: f"{stage['section']}: {stage['tokens']} tokens, "
-                         f"{len(stage['citations'])} citations",
+                         f"{len(stage['citations'])} citations, {stage.get('format', '')} "
+                         f"prompt, {stage.get('status', '')}",
+        "draft quality": lambda: (
+            f"ROUGE-L base {stage['base_rouge_l']} → tuned {stage['tuned_rouge_l']}, "
+            f"echo {stage['tuned_echo_rate']}, citations valid "
+            f"{stage['tuned_citation_validity']}"),
         "adaptation check": lambda: ("update proposed" if stage["propose_update"]
                                      else "no update needed"),
     }

@@ -1,23 +1,38 @@
-"""Streaming a grounded draft: retrieve, number the sources, prompt, stream, cite.
+"""Streaming a grounded draft: retrieve, fill the facts, prompt, stream, check, cite.
 
 ``stream_draft`` yields one ``SourcesFound`` (possibly empty), the ``Token`` events of the
-reply, then a ``Finished`` whose ``extra`` holds the ``DraftResult``. With retrieval off,
-or when the knowledge base is not indexed yet (a warning says so), the draft has no sources.
-The model is a local one or a remote endpoint (``core.generation.backend``): retrieval and
-the prompt are local either way, only generation may go to a server.
+reply (a ``Retrying`` first when the first attempt failed the checks and a second one
+runs), then a ``Finished`` whose ``extra`` holds the ``DraftResult``. The steps:
+
+1. retrieval: reference rows the request names, then hybrid-search passages, numbered;
+2. facts from tables and from the solicitation (``core.drafting.facts``) become the
+   section's deterministic opening, each row or sentence cited;
+3. the prompt in the model's format (``core.models.resolve``: chat for instruction-following
+   models, a document to continue for base ones; ``core.drafting.prompt``);
+4. hygiene (``core.drafting.hygiene``): scaffolding echoes, markup and repeats stripped; a
+   draft still wrong is retried once with another seed, then marked failed;
+5. citations checked against their sources, clearly supported sentences attributed
+   (``core.drafting.citecheck``); codes and rates checked against the values shown.
+
+With retrieval off, or when the knowledge base is not indexed yet (a warning says so), the
+draft has no sources. The model is a local one or a remote endpoint
+(``core.generation.backend``): retrieval and the prompt are local either way.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from core.drafting.prompt import grounded_messages, source_block
+from core.drafting.citecheck import attribute, check_citations
+from core.drafting.facts import check_facts, citation_values, grounded_prefill
+from core.drafting.hygiene import Cleaned, clean_draft, has_echo
+from core.drafting.prompt import DraftPrompt, DraftSpec, build_prompt, heading_for, source_block
 from core.drafting.sources import Citation, Retriever, Source, cited_numbers, number_sources
 from core.errors import ScriptoriumError
 from core.generation.backend import TextModel, stream_reply
@@ -33,6 +48,8 @@ from core.generation.model import (
 
 DEFAULT_K = 5
 REFERENCE_K = 4
+FormatChoice = Literal["auto", "chat", "document"]
+DraftStatus = Literal["ok", "failed"]
 
 
 class DraftResult(BaseModel):
@@ -50,6 +67,19 @@ class DraftResult(BaseModel):
     stats: dict[str, Any] = Field(default_factory=dict)
     warnings: tuple[str, ...] = ()
     created: str = Field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+    prompt_format: str = "chat"  # "chat" or "document" (core.models.resolve)
+    format_reason: str = ""
+    status: DraftStatus = "ok"
+    problems: tuple[str, ...] = ()  # why the draft failed the checks
+    cleaned: tuple[str, ...] = ()  # what hygiene removed
+    attempts: int = 1
+    raw_text: str = ""  # the model's own output of the last attempt, before hygiene
+    prefill: str = ""  # the deterministic facts the section opens with
+    checks: dict[str, Any] = Field(default_factory=dict)  # citations and facts
+
+    @property
+    def failed(self) -> bool:
+        return self.status == "failed"
 
     def cited_sources(self) -> list[Citation]:
         """Citations the text refers to (all given ones when it cites none)."""
@@ -65,7 +95,14 @@ class SourcesFound:
     warnings: tuple[str, ...] = ()
 
 
-DraftEvent = SourcesFound | StreamEvent
+@dataclass(frozen=True)
+class Retrying:
+    """The first attempt failed the checks; the tokens after this start a new attempt."""
+
+    reason: str
+
+
+DraftEvent = SourcesFound | Retrying | StreamEvent
 
 
 def retrieve(retriever: Retriever, query: str, *, k: int = DEFAULT_K,
@@ -102,15 +139,59 @@ def fit_sources(model: TextModel, sources: Sequence[Source],
     return fitted
 
 
+def choose_format(model: TextModel, requested: FormatChoice = "auto") -> tuple[str, str]:
+    """The prompt format for ``model`` and why: chat for instruction-following models."""
+    if requested != "auto":
+        return requested, "chosen explicitly"
+    kind = getattr(model, "kind", None)
+    if kind is None:  # a remote endpoint: its server applies the model's chat template
+        return "chat", "a remote endpoint (its server formats the chat)"
+    reason = getattr(model, "kind_reason", "")
+    return ("chat" if kind == "instruct" else "document"), reason
+
+
+def _with_exemplar(spec: DraftSpec, retriever: Retriever | None,
+                   exclude: tuple[str, ...]) -> DraftSpec:
+    workspace = getattr(retriever, "workspace", None)
+    if spec.exemplar is not None or workspace is None:
+        return spec
+    from core.drafting.exemplar import find_exemplar
+
+    found = find_exemplar(workspace, spec.heading or heading_for(spec.request), exclude)
+    return replace(spec, exemplar=found)
+
+
+def _attempt_settings(settings: GenerationSettings, prompt: DraftPrompt,
+                      attempt: int) -> GenerationSettings:
+    update: dict[str, Any] = {"stop": tuple(dict.fromkeys(settings.stop + prompt.stops))}
+    if attempt > 1:  # another seed, and enough randomness for it to matter
+        update.update(seed=(settings.seed or 0) + 7919 * attempt,
+                      temperature=max(settings.temperature, 0.7),
+                      repeat_penalty=max(settings.repeat_penalty, 1.15))
+    return settings.model_copy(update=update)
+
+
+def _clean(raw: str, prompt: DraftPrompt, prefill: str) -> Cleaned:
+    return clean_draft(raw, scaffolding=prompt.scaffolding, quoted=prompt.quoted,
+                       stops=prompt.stops, table_rows_allowed=not prefill)
+
+
+def _compose(prefill: str, prose: str) -> str:
+    return "\n\n".join(p for p in (prefill.strip(), prose.strip()) if p)
+
+
 def stream_draft(
     model: TextModel, request: str, *, retriever: Retriever | None,
     settings: GenerationSettings | None = None, history: Sequence[Message] = (),
     cancelled: Callable[[], bool] = lambda: False, mode: PromptMode = "auto",
     query: str | None = None, lookup_query: str | None = None, k: int = DEFAULT_K,
     reference_k: int = REFERENCE_K, instructions: str | None = None,
+    spec: DraftSpec | None = None, format: FormatChoice = "auto",
+    exclude_documents: tuple[str, ...] = (), retry: bool = True,
 ) -> Iterator[DraftEvent]:
     """Draft a reply to ``request`` grounded in retrieved sources (see module docstring)."""
     settings = settings or GenerationSettings()
+    spec = spec or DraftSpec(request=request)
     warnings: list[str] = []
     citations: list[Citation] = []
     if retriever is not None:
@@ -118,18 +199,57 @@ def stream_draft(
                                      lookup_query=lookup_query)
         citations = fit_sources(model, sources)
     yield SourcesFound(tuple(citations), tuple(warnings))
-    messages = grounded_messages(request, citations, history, instructions)
-    for event in stream_reply(model, messages, settings, cancelled=cancelled, mode=mode):
-        if isinstance(event, Token):
-            yield event
-            continue
-        numbers = [n for n in cited_numbers(event.text) if 1 <= n <= len(citations)]
-        result = DraftResult(
-            prompt=request, text=event.text.strip(), citations=tuple(citations),
-            cited=tuple(numbers), model=model.name, retrieval=retriever is not None,
-            settings=settings.model_dump(mode="json"), stats=event.stats.to_json(),
-            warnings=tuple(warnings))
-        yield Finished(event.text, event.stats, {"draft": result})
+    chosen, reason = choose_format(model, "chat" if mode == "chat" else format)
+    prefill = spec.prefill or grounded_prefill(request, citations)
+    spec = replace(spec, prefill=prefill)
+    if chosen == "document":
+        spec = _with_exemplar(spec, retriever, exclude_documents)
+    prompt = build_prompt(chosen, spec, citations, history, instructions)  # type: ignore[arg-type]
+    if prefill:
+        yield Token(prefill.strip() + "\n\n")
+    attempts = 2 if retry else 1
+    first_echo = False
+    for attempt in range(1, attempts + 1):
+        final: Finished | None = None
+        for event in stream_reply(model, prompt.messages, _attempt_settings(
+                settings, prompt, attempt), cancelled=cancelled, mode=prompt.mode):
+            if isinstance(event, Token):
+                yield event
+            else:
+                final = event
+        assert final is not None
+        cleaned = _clean(final.text, prompt, prefill)
+        if attempt == 1:
+            first_echo = has_echo(final.text, prompt.scaffolding, prompt.quoted)
+        if cleaned.ok or attempt == attempts or final.stats.finish == "cancelled":
+            break
+        yield Retrying("; ".join(cleaned.problems))
+    text, added, removed = attribute(_compose(prefill, cleaned.text), citations)
+    citing = check_citations(text, citations)
+    facts = check_facts(text, citation_values(citations) + [request])
+    if facts.unmatched:
+        warnings.append("Codes or rates that match no source shown: "
+                        + ", ".join(facts.unmatched[:8]))
+    if removed:
+        warnings.append(f"{removed} citation marker(s) naming no shown source were removed.")
+    failed = not cleaned.ok and final.stats.finish != "cancelled"
+    numbers = [n for n in cited_numbers(text) if 1 <= n <= len(citations)]
+    result = DraftResult(
+        prompt=request, text=text, citations=tuple(citations), cited=tuple(numbers),
+        model=model.name, retrieval=retriever is not None,
+        settings=settings.model_dump(mode="json"), stats=final.stats.to_json(),
+        warnings=tuple(warnings), prompt_format=chosen, format_reason=reason,
+        status="failed" if failed else "ok", problems=cleaned.problems,
+        cleaned=cleaned.removed, attempts=attempt, raw_text=final.text, prefill=prefill,
+        checks={"citations": {"markers": citing.markers, "valid": citing.valid,
+                              "validity": citing.validity, "attributed": added,
+                              "removed": removed, "sentences": citing.sentences,
+                              "cited_sentences": citing.cited_sentences},
+                "echo": {"first_attempt": first_echo,
+                         "delivered": has_echo(text, prompt.scaffolding, prompt.quoted)},
+                "facts": {"quoted": list(facts.facts), "unmatched": list(facts.unmatched),
+                          "exactness": facts.exactness}})
+    yield Finished(final.text, final.stats, {"draft": result})
 
 
 def draft(model: TextModel, request: str, **kwargs: Any) -> DraftResult:

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from core.drafting.draft import DraftResult
-from core.drafting.proposal import Proposal
+from core.drafting.proposal import Proposal, ProposalSection
 from core.drafting.sources import Citation, renumber
 from core.errors import ScriptoriumError
 from core.fsutil import atomic_write_bytes, atomic_write_text
@@ -48,7 +49,26 @@ def _source_line(citation: Citation) -> str:
 
 def _status(proposal: Proposal, key: str) -> str:
     section = proposal.section(key)
+    if section.failed:
+        return "draft failed the checks"
     return "drafted" if section.text.strip() else "not drafted"
+
+
+def failed_note(problems: Sequence[str]) -> str:
+    """What a document says in place of a draft that failed the quality checks."""
+    why = "; ".join(problems) or "it did not pass the quality checks"
+    return (f"[Not included: the drafted text failed the quality checks ({why}). "
+            "Redraft this section or write it by hand.]")
+
+
+def _section_body(section: ProposalSection, mapping: dict[int, int]) -> str:
+    if section.failed and not section.text.strip():
+        return failed_note(section.problems)
+    return renumber(section.text, mapping).strip()
+
+
+def _draft_body(result: DraftResult) -> str:
+    return failed_note(result.problems) if result.failed else result.text.strip()
 
 
 def proposal_markdown(proposal: Proposal) -> str:
@@ -62,8 +82,7 @@ def proposal_markdown(proposal: Proposal) -> str:
                      f"{_status(proposal, section.key)} |")
     for section in proposal.sections:
         lines += ["", f"## {section.title}", ""]
-        lines.append(renumber(section.text, mapping[section.key]).strip()
-                     or "_(not drafted yet)_")
+        lines.append(_section_body(section, mapping[section.key]) or "_(not drafted yet)_")
     if sources:
         lines += ["", "## Sources", ""]
         lines += [_source_line(c) for c in sources]
@@ -72,6 +91,34 @@ def proposal_markdown(proposal: Proposal) -> str:
 
 def _paragraphs(text: str) -> list[str]:
     return [p.strip() for p in text.replace("\r\n", "\n").split("\n\n") if p.strip()]
+
+
+def _table_rows(paragraph: str) -> list[list[str]] | None:
+    """The cells of a Markdown table paragraph (its separator row dropped), else None."""
+    lines = [line.strip() for line in paragraph.splitlines()]
+    if len(lines) < 2 or not all(line.startswith("|") for line in lines):
+        return None
+    rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in lines]
+    return [row for row in rows if not all(set(cell) <= set("-: ") for cell in row)]
+
+
+def add_body(document: Any, text: str) -> None:
+    """Paragraphs, bullet lists and Markdown tables of a draft as DOCX content."""
+    for paragraph in _paragraphs(text):
+        rows = _table_rows(paragraph)
+        if rows:
+            width = max(len(row) for row in rows)
+            table = document.add_table(rows=0, cols=width)
+            table.style = "Table Grid"
+            for row in rows:
+                cells = table.add_row().cells
+                for cell, value in zip(cells, row):
+                    cell.text = value
+        elif paragraph.startswith(("- ", "* ")):
+            for item in paragraph.splitlines():
+                document.add_paragraph(item.lstrip("-* ").strip(), style="List Bullet")
+        else:
+            document.add_paragraph(paragraph)
 
 
 def proposal_docx_bytes(proposal: Proposal) -> bytes:
@@ -101,13 +148,7 @@ def proposal_docx_bytes(proposal: Proposal) -> bytes:
         cells[3].text = _status(proposal, section.key)
     for section in proposal.sections:
         document.add_heading(section.title, level=1)
-        text = renumber(section.text, mapping[section.key])
-        for paragraph in _paragraphs(text) or ["(not drafted yet)"]:
-            if paragraph.startswith(("- ", "* ")):
-                for item in paragraph.splitlines():
-                    document.add_paragraph(item.lstrip("-* ").strip(), style="List Bullet")
-            else:
-                document.add_paragraph(paragraph)
+        add_body(document, _section_body(section, mapping[section.key]) or "(not drafted yet)")
     if sources:
         document.add_heading("Sources", level=1)
         for citation in sources:
@@ -128,7 +169,7 @@ def export_proposal(proposal: Proposal, path: Path) -> Path:
 
 
 def draft_markdown(result: DraftResult, title: str = "") -> str:
-    lines = [f"# {title or result.prompt[:80]}", "", result.text.strip()]
+    lines = [f"# {title or result.prompt[:80]}", "", _draft_body(result)]
     if result.citations:
         lines += ["", "## Sources", ""] + [_source_line(c) for c in result.citations]
     return "\n".join(lines) + "\n"
@@ -146,8 +187,7 @@ def export_draft(results: Sequence[DraftResult], path: Path, title: str = "Draft
         document.add_heading(title, level=0)
         for result in results:
             document.add_heading(result.prompt[:120], level=1)
-            for paragraph in _paragraphs(result.text):
-                document.add_paragraph(paragraph)
+            add_body(document, _draft_body(result))
             if result.citations:
                 document.add_heading("Sources", level=2)
                 for citation in result.citations:

@@ -8,7 +8,7 @@ keeps the sections finished so far (each is saved as soon as it is drafted). Wit
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -30,6 +30,8 @@ class DraftProposalConfig(BaseModel):
     retrieval: bool = True
     n_ctx: int = Field(default=2048, ge=256, le=131072)
     export: str | None = Field(default=None, description="absolute .docx path to write")
+    format: Literal["auto", "chat", "document"] = Field(
+        default="auto", description="prompt format (auto: from the model's kind)")
 
 
 def run_proposal_job(config: DraftProposalConfig, ctx: JobContext) -> dict[str, Any]:
@@ -63,21 +65,28 @@ def run_proposal_job(config: DraftProposalConfig, ctx: JobContext) -> dict[str, 
         else:
             model = cache.get(workspace, config.model or default_model_id(workspace))
         ctx.report(0, len(keys), f"drafting {len(keys)} sections with {model.name}", force=True)
+        failed: list[str] = []
         for done, key in enumerate(keys):
             ctx.check_cancelled()
             title = proposal.section(key).title
             tokens = 0
             for event in stream_section(model, proposal, key, retriever=retriever,
-                                        settings=settings, cancelled=ctx.cancelled):
+                                        settings=settings, cancelled=ctx.cancelled,
+                                        format=config.format):
                 if isinstance(event, Token):
                     tokens += 1
                     if tokens % 16 == 0:
                         ctx.report(done, len(keys), f"{title}: {tokens} tokens")
                 elif isinstance(event, Finished):
+                    section = event.extra["section"]
                     if event.stats.finish != "cancelled":
-                        proposal = store.save(proposal.with_section(event.extra["section"]))
-                    ctx.report(done + 1, len(keys), f"{title} drafted",
+                        proposal = store.save(proposal.with_section(section))
+                    outcome = ("FAILED the checks: " + "; ".join(section.problems)
+                               if section.failed else "drafted")
+                    ctx.report(done + 1, len(keys), f"{title} {outcome}",
                                tokens_per_s=event.stats.tokens_per_s)
+                    if section.failed:
+                        failed.append(key)
         ctx.check_cancelled()
     finally:
         cache.close()
@@ -85,4 +94,4 @@ def run_proposal_job(config: DraftProposalConfig, ctx: JobContext) -> dict[str, 
     if config.export:
         files.append(str(export_proposal(proposal, Path(config.export))))
         files.append(str(export_proposal(proposal, Path(config.export).with_suffix(".md"))))
-    return {"proposal_id": proposal.id, "sections": keys, "files": files}
+    return {"proposal_id": proposal.id, "sections": keys, "files": files, "failed": failed}

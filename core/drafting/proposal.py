@@ -17,7 +17,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from core.drafting.draft import DraftEvent, DraftResult, stream_draft
+from core.drafting.draft import DraftEvent, DraftResult, FormatChoice, stream_draft
+from core.drafting.prompt import DraftSpec
 from core.drafting.outline import STANDARD_SECTIONS, SectionPlan, assign_requirements
 from core.drafting.requirements import Requirement, RfpSection, extract_requirements, rfp_sections
 from core.drafting.sources import Citation, Retriever
@@ -48,9 +49,16 @@ class ProposalSection(BaseModel):
     reference_query: str = ""
     text: str = ""
     citations: tuple[Citation, ...] = ()
-    status: Literal["empty", "drafted", "edited"] = "empty"
+    status: Literal["empty", "drafted", "edited", "failed"] = "empty"
     model: str = ""
     updated: str = ""
+    prompt_format: str = ""
+    problems: tuple[str, ...] = ()  # why the last draft failed the checks
+    rejected_text: str = ""  # the failed draft, kept for review, never exported
+
+    @property
+    def failed(self) -> bool:
+        return self.status == "failed"
 
 
 class Proposal(BaseModel):
@@ -109,42 +117,60 @@ def new_proposal(workspace: Workspace, rfp_id: str,
 
 def section_request(proposal: Proposal, section: ProposalSection) -> tuple[str, str]:
     """The drafting request for a section and its retrieval query."""
+    request, query, _ = section_spec(proposal, section)
+    return request, query
+
+
+def section_spec(proposal: Proposal, section: ProposalSection) -> tuple[str, str, DraftSpec]:
+    """The request, retrieval query and draft spec (heading, requirements) of a section."""
     by_id = {r.id: r for r in proposal.requirements}
     wanted = [by_id[i] for i in section.requirement_ids if i in by_id]
     shown = wanted[:MAX_REQUIREMENTS_IN_PROMPT]
-    lines = [f"Write the \"{section.title}\" section of our proposal responding to the RFP "
-             f"\"{proposal.rfp_title}\". {section.guidance}"]
+    request = (f"Write the \"{section.title}\" section of our proposal responding to the RFP "
+               f"\"{proposal.rfp_title}\". {section.guidance}")
+    quoted = tuple(f"{r.id}: {r.text[:300]}" for r in shown)
     if shown:
-        lines.append("Address these requirements, naming each by its number:")
-        lines.extend(f"- {r.id}: {r.text[:300]}" for r in shown)
-        if len(wanted) > len(shown):
-            lines.append(f"(and {len(wanted) - len(shown)} more requirements)")
+        request += " Address each requirement listed, naming it by its number."
     query = " ".join([section.title, proposal.rfp_title, *(r.text[:160] for r in shown[:4])])
-    return "\n".join(lines), query
+    spec = DraftSpec(request=request, heading=section.title, document_title=proposal.title,
+                     requirements=quoted)
+    return request + ("\n" + "\n".join(f"- {q}" for q in quoted) if quoted else ""), query, spec
 
 
 def stream_section(
     model: TextModel, proposal: Proposal, key: str, *, retriever: Retriever | None,
     settings: GenerationSettings | None = None, cancelled: Callable[[], bool] = lambda: False,
+    format: FormatChoice = "auto",
 ) -> Iterator[DraftEvent]:
     """Draft (or redraft) one section; the ``Finished`` event's extra holds the new
     ``ProposalSection`` under "section" and the draft under "draft"."""
     section = proposal.section(key)
-    request, query = section_request(proposal, section)
+    request, query, spec = section_spec(proposal, section)
     lookup = section.reference_query or None
     if lookup:
         lookup = f"{lookup}: {query}"
-    for event in stream_draft(model, request, retriever=retriever, settings=settings,
+    for event in stream_draft(model, spec.request, retriever=retriever, settings=settings,
                               cancelled=cancelled, query=query, lookup_query=lookup,
-                              reference_k=6 if section.reference_query else 3):
+                              reference_k=6 if section.reference_query else 3, spec=spec,
+                              format=format):
         if isinstance(event, Finished):
             result: DraftResult = event.extra["draft"]  # type: ignore[assignment]
-            updated = section.model_copy(update={
-                "text": result.text, "citations": result.citations, "status": "drafted",
-                "model": model.name, "updated": now_iso()})
-            yield Finished(event.text, event.stats, {**event.extra, "section": updated})
+            yield Finished(event.text, event.stats,
+                           {**event.extra, "section": section_from_draft(section, result)})
         else:
             yield event
+
+
+def section_from_draft(section: ProposalSection, result: DraftResult) -> ProposalSection:
+    """The section after a draft: its text, or, when the draft failed the checks, no text,
+    the reasons and the rejected draft for review (a failed draft is never exported)."""
+    common = {"citations": result.citations, "model": result.model, "updated": now_iso(),
+              "prompt_format": result.prompt_format, "problems": result.problems}
+    if result.failed:
+        return section.model_copy(update={**common, "text": "", "status": "failed",
+                                          "rejected_text": result.text})
+    return section.model_copy(update={**common, "text": result.text, "status": "drafted",
+                                      "rejected_text": ""})
 
 
 def draft_section(model: TextModel, proposal: Proposal, key: str,

@@ -30,6 +30,7 @@ class Source(BaseModel):
     page: int | None = None
     ref_id: str = ""  # chunk id or row id
     score: float = 0.0
+    fields: dict[str, str] = {}  # a reference row's columns and values
 
     @property
     def key(self) -> tuple[str, str]:
@@ -120,5 +121,6 @@ class WorkspaceRetriever:
 
         rows = ask_reference(self.workspace, question, k, embedder=self.embedder)
         return [Source(kind="reference_row", doc_id=r.doc_id, title=r.title, text=r.text,
-                       section=(f"row {r.row + 1}",), ref_id=r.row_id, score=r.score)
+                       section=(f"row {r.row + 1}",), ref_id=r.row_id, score=r.score,
+                       fields=r.fields)
                 for r in rows]

@@ -20,6 +20,7 @@ from core.errors import ModelError
 from core.generation.model import PromptMode
 from core.generation.template import TemplateRenderer
 from core.workspace import Workspace
+from core.models.resolve import ModelKind, model_kind, resolve_gguf
 from core.workspace.registry import ModelRecord, ModelRegistry
 
 DEFAULT_N_CTX = 2048
@@ -60,27 +61,6 @@ def default_model_id(workspace: Workspace) -> str:
     return records[0].id if records else FALLBACK_MODEL
 
 
-def resolve_gguf(workspace: Workspace | None, model: str | Path) -> tuple[Path, str]:
-    """The .gguf file of a registry id or a path, and a display name."""
-    text = str(model)
-    if text.endswith(".gguf") or os.sep in text:
-        path = Path(text).expanduser().absolute()
-        if not path.is_file():
-            raise ModelError(f"No GGUF file at {path}.")
-        return path, path.name
-    if workspace is None:
-        raise ModelError(f"{text!r} is neither a GGUF file nor a model of an open workspace.")
-    registry = ModelRegistry(workspace)
-    record = registry.get(text)
-    if record.kind != "gguf":
-        raise ModelError(f"Model {text!r} is a {record.kind} model; drafting runs GGUF models.",
-                         hint="export it to GGUF first")
-    files = sorted(registry.path_of(record).glob("*.gguf"))
-    if len(files) != 1:
-        raise ModelError(f"Model {text!r} should hold exactly one .gguf file, found {len(files)}.")
-    return files[0], record.id
-
-
 @dataclass
 class LoadedModel:
     """A llama.cpp model ready for requests; one request at a time (``lock``)."""
@@ -94,6 +74,8 @@ class LoadedModel:
     eos_token: str
     renderer: TemplateRenderer
     lock: threading.Lock
+    kind: ModelKind = "base"  # core.models.resolve: "instruct" follows instructions
+    kind_reason: str = ""
 
     def mode(self, requested: PromptMode = "auto") -> str:
         """"chat" when asked or when the model has a chat template, else "completion"."""
@@ -147,6 +129,8 @@ class ModelCache:
                 self._models.move_to_end(key)
                 return loaded
             loaded = self._load(path, name, n_ctx, gpu, threads)
+            loaded.kind, loaded.kind_reason = model_kind(workspace, model,
+                                                         loaded.chat_template)
             self._models[key] = loaded
             while len(self._models) > self.capacity:
                 _, old = self._models.popitem(last=False)

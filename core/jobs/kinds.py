@@ -76,6 +76,12 @@ KINDS: dict[str, JobKind] = {
             "core.export.job:run_export_job",
         ),
         JobKind(
+            "eval-drafts",
+            "Evaluate draft quality (echo, citations, facts, similarity)",
+            "core.drafting.eval_job:EvalDraftsConfig",
+            "core.drafting.eval_job:run_eval_drafts_job",
+        ),
+        JobKind(
             "compare-models",
             "Compare models on prompts",
             "core.training.compare:CompareConfig",

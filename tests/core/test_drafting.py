@@ -209,7 +209,9 @@ def test_proposal_drafted_edited_saved_and_exported(model: LoadedModel, workspac
     proposal = draft_section(model, proposal, "staffing-plan", retriever=retriever,
                              settings=TINY)
     staffing = proposal.section("staffing-plan")
-    assert staffing.status == "drafted" and staffing.citations
+    # four tokens are no section: the draft fails the checks and keeps no text
+    assert staffing.status == "failed" and staffing.citations and not staffing.text
+    assert staffing.problems and staffing.prompt_format == "document"
     assert any(q.startswith("labour categories") for kind, q in retriever.queries
                if kind == "lookup")
     proposal = with_section_text(proposal, "staffing-plan",
@@ -306,7 +308,10 @@ def test_draft_proposal_job(workspace: Workspace, tmp_path: Path) -> None:
     result = run_proposal_job(config, JobContext(job_dir, sink=events.append))
     assert result["files"] == [str(tmp_path / "out.docx"), str(tmp_path / "out.md")]
     proposal = ProposalStore(workspace).get(result["proposal_id"])
-    assert proposal.section("staffing-plan").status == "drafted"
+    # two tokens cannot pass the checks: the section is marked failed and reported
+    assert proposal.section("staffing-plan").status == "failed"
+    assert result["failed"] == ["staffing-plan"]
+    assert "Not included" in (tmp_path / "out.md").read_text(encoding="utf-8")
     assert proposal.section("past-performance").status == "empty"
     assert any(getattr(e, "step", 0) == 1 for e in events)
     assert proposal.sections[0].model == "" and model_id == "bundled-gguf"

@@ -1,0 +1,145 @@
+"""Job ``eval-drafts``: draft held-out pairs with each model and score the drafts.
+
+``evaluate_drafts`` is the plain function (the regression gate calls it too); the job wraps
+it with progress (one step per draft), cancel, and a report saved under
+``W/evaluations/drafts-<time>.json`` so the app can show the drafts side by side later.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from core.drafting.evaluate import (
+    DEFAULT_PAIRS,
+    EvalPair,
+    draft_pairs,
+    heldout_pairs,
+    read_pairs,
+    score_model,
+)
+from core.fsutil import atomic_write_json
+from core.jobs.progress import JobContext
+from core.workspace import Workspace
+
+REPORTS = "evaluations"
+
+
+class EvalDraftsConfig(BaseModel):
+    """Config of the ``eval-drafts`` job."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    models: tuple[str, ...] = Field(default=(), description="GGUF model ids or paths "
+                                    "(default: the bundled base and the newest model)")
+    pairs_file: str | None = Field(default=None, description="JSONL of request/reference")
+    dataset: str | None = Field(default=None, description="SFT dataset (default: newest)")
+    limit: int = Field(default=DEFAULT_PAIRS, ge=1, le=200)
+    max_tokens: int = Field(default=256, ge=16, le=4096)
+    temperature: float = Field(default=0.0, ge=0.0, le=2.0)
+    seed: int = 0
+    retrieval: bool = True
+    n_ctx: int = Field(default=2048, ge=512, le=131072)
+    format: str = Field(default="auto", pattern="^(auto|chat|document)$")
+
+
+def default_models(workspace: Workspace) -> tuple[str, ...]:
+    """The bundled base GGUF and the model drafting uses by default, when different."""
+    from core.generation.runtime import FALLBACK_MODEL, default_model_id
+    from core.workspace.registry import ModelRegistry
+
+    chosen = default_model_id(workspace)
+    base = FALLBACK_MODEL if ModelRegistry(workspace).exists(FALLBACK_MODEL) else None
+    return tuple(dict.fromkeys(m for m in (base, chosen) if m))
+
+
+def load_pairs(workspace: Workspace, config: EvalDraftsConfig) -> list[EvalPair]:
+    if config.pairs_file:
+        return read_pairs(Path(config.pairs_file))[:config.limit]
+    return heldout_pairs(workspace, config.dataset, config.limit)
+
+
+def _reference_values(workspace: Workspace) -> list[str]:
+    from core.retrieval.reference import all_rows
+
+    try:
+        return [" ".join(row.fields.values()) for row in all_rows(workspace)]
+    except Exception:  # noqa: BLE001  (no index yet: facts are checked against sources)
+        return []
+
+
+def _similarity() -> Callable[[str, str], float] | None:
+    try:
+        from core.retrieval.embedder import load_embedder
+
+        embedder = load_embedder()
+    except Exception:  # noqa: BLE001  (no embedding model: overlap only, said in report)
+        return None
+
+    def cosine(a: str, b: str) -> float:
+        import numpy as np
+
+        vectors = embedder.embed([a, b])
+        x, y = np.asarray(vectors[0]), np.asarray(vectors[1])
+        return float(x @ y / ((np.linalg.norm(x) * np.linalg.norm(y)) or 1.0))
+
+    return cosine
+
+
+def evaluate_drafts(workspace: Workspace, models: Sequence[str], pairs: Sequence[EvalPair],
+                    config: EvalDraftsConfig,
+                    progress: Callable[[int, int, str], None] = lambda *a: None,
+                    cancelled: Callable[[], bool] = lambda: False) -> dict[str, Any]:
+    """Every model's drafts of ``pairs`` and their figures, as a JSON-able report."""
+    from core.drafting.sources import WorkspaceRetriever
+    from core.generation.model import GenerationSettings
+    from core.generation.runtime import ModelCache
+
+    settings = GenerationSettings(temperature=config.temperature, max_tokens=config.max_tokens,
+                                  seed=config.seed)
+    retriever = WorkspaceRetriever(workspace) if config.retrieval else None
+    values = _reference_values(workspace)
+    similarity = _similarity()
+    total = len(models) * len(pairs)
+    scores = []
+    for index, name in enumerate(models):
+        cache = ModelCache(n_ctx=config.n_ctx, capacity=1)
+        try:
+            model = cache.get(workspace, name)
+            results = draft_pairs(
+                model, pairs, retriever, settings, format=config.format,  # type: ignore[arg-type]
+                progress=lambda done, message, i=index: progress(i * len(pairs) + done, total,
+                                                                 message),
+                cancelled=cancelled)
+        finally:
+            cache.close()
+        scores.append(score_model(name, results, pairs, values, similarity))
+    return {
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "pairs": [p.model_dump(mode="json") for p in pairs],
+        "settings": config.model_dump(mode="json"), "models": scores,
+        "similarity": "all-MiniLM-L6-v2 cosine" if similarity else None,
+    }
+
+
+def run_eval_drafts_job(config: EvalDraftsConfig, ctx: JobContext) -> dict[str, Any]:
+    workspace = ctx.workspace()
+    pairs = load_pairs(workspace, config)
+    models = config.models or default_models(workspace)
+    ctx.report(0, len(models) * len(pairs),
+               f"drafting {len(pairs)} held-out requests with {len(models)} model(s)", force=True)
+
+    def progress(done: int, total: int, message: str) -> None:
+        ctx.check_cancelled()
+        ctx.report(done, total, message)
+
+    report = evaluate_drafts(workspace, models, pairs, config, progress, ctx.cancelled)
+    ctx.check_cancelled()
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    path = workspace.root / REPORTS / f"drafts-{stamp}.json"
+    atomic_write_json(path, report)
+    return {"report": str(path), "models": [
+        {k: v for k, v in m.items() if k != "per_pair"} for m in report["models"]]}

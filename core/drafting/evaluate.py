@@ -1,0 +1,218 @@
+"""Draft-quality evaluation: what an analyst would think of each model's drafts.
+
+Held-out request → reference-section pairs (the workspace's SFT held-out split, or a JSONL
+of ``{"request", "reference", "rfp"}``) are drafted by each model with retrieval, the
+documents that hold the reference answer kept out of retrieval. Per model:
+
+- **echo rate**: share of drafts whose delivered text reproduces ``ECHO_WORDS``+
+  consecutive words of the prompt scaffolding; also the share of first attempts that did
+  (what the model does before hygiene) and the share of drafts marked failed;
+- **citation validity**: share of ``[n]`` markers whose source supports the sentence
+  (content-word overlap ≥ ``SUPPORT_OVERLAP`` or embedding similarity ≥
+  ``SUPPORT_SIMILARITY``, ``core.drafting.citecheck``); also for the markers the model
+  wrote itself (not those attribution added);
+- **fact exactness**: share of codes and rates in the drafts that match a reference-table
+  row or a value of the sources shown;
+- **ROUGE-L** (F1 over words) and **embedding similarity** to the reference; length;
+- time to first token and tokens/s.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from core.drafting.draft import DraftResult, draft
+from core.drafting.facts import check_facts, citation_values
+from core.drafting.hygiene import words
+from core.drafting.sources import Retriever, Source
+from core.errors import ScriptoriumError
+from core.generation.backend import TextModel
+from core.generation.model import GenerationSettings
+from core.workspace import Workspace
+
+DEFAULT_PAIRS = 6
+
+
+class EvalError(ScriptoriumError):
+    """No pairs to evaluate on, or a pairs file that cannot be read."""
+
+
+class EvalPair(BaseModel):
+    """One request with the section a person wrote for it."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+    id: str = ""
+    request: str = Field(min_length=1)
+    reference: str = Field(min_length=1)
+    rfp: str | None = None  # document id of the solicitation, when known
+    exclude: tuple[str, ...] = ()  # documents that hold the reference answer
+
+
+def read_pairs(path: Path) -> list[EvalPair]:
+    """Pairs from a JSONL file of ``{"request", "reference", "rfp"}`` objects."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise EvalError(f"No pairs file at {path}.")
+    pairs = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            raw = json.loads(line)
+            pair = EvalPair.model_validate(raw if isinstance(raw, dict) else {})
+        except (ValueError, ValidationError) as error:
+            raise EvalError(f"{path.name}, line {number}: not a request/reference pair "
+                            f"({str(error).splitlines()[0]}).",
+                            hint='each line: {"request": "…", "reference": "…"}') from error
+        pairs.append(pair.model_copy(update={"id": pair.id or f"line-{number}"}))
+    if not pairs:
+        raise EvalError(f"{path.name} holds no pairs.")
+    return pairs
+
+
+def heldout_pairs(workspace: Workspace, dataset_id: str | None = None,
+                  limit: int = DEFAULT_PAIRS) -> list[EvalPair]:
+    """The held-out pairs of an SFT dataset (the newest by default), RFP-derived first."""
+    from core.datasets import DatasetStore
+
+    store = DatasetStore(workspace)
+    record = store.get(dataset_id) if dataset_id else store.latest("sft")
+    if record is None:
+        raise EvalError("This workspace has no SFT dataset, so no held-out pairs to evaluate "
+                        "drafts on.", hint="build one (`scriptorium dataset sft`) or give "
+                        "--pairs FILE.jsonl")
+    if record.kind != "sft":
+        raise EvalError(f"Dataset {record.id} is a {record.kind} dataset; held-out pairs come "
+                        "from an SFT dataset.")
+    rows = store.rows(record.id, "heldout")
+    rows.sort(key=lambda r: (r.get("source") != "rfp-proposal", r.get("instruction", "")))
+    pairs = []
+    for index, row in enumerate(rows[:limit]):
+        documents = list(row.get("documents") or [])
+        rfp = documents[0] if row.get("source") == "rfp-proposal" and documents else None
+        pairs.append(EvalPair(
+            id=f"{record.id}#{index}", request=row["instruction"], reference=row["response"],
+            rfp=rfp, exclude=tuple(d for d in documents if d != rfp)))
+    if not pairs:
+        raise EvalError(f"Dataset {record.id} has no held-out pairs.",
+                        hint="rebuild it with a held-out fraction above 0, or give --pairs")
+    return pairs
+
+
+class ExcludingRetriever:
+    """A retriever that never returns passages or rows of the ``exclude`` documents."""
+
+    def __init__(self, inner: Retriever, exclude: Sequence[str]) -> None:
+        self.inner = inner
+        self.exclude = set(exclude)
+        self.workspace = getattr(inner, "workspace", None)
+
+    def _keep(self, sources: list[Source], k: int) -> list[Source]:
+        return [s for s in sources if s.doc_id not in self.exclude][:k]
+
+    def search(self, query: str, k: int) -> list[Source]:
+        return self._keep(self.inner.search(query, k + 2 * len(self.exclude) + 4), k)
+
+    def lookup(self, question: str, k: int = 5) -> list[Source]:
+        return self._keep(self.inner.lookup(question, k + 4), k)
+
+
+def rouge_l(candidate: str, reference: str) -> float:
+    """ROUGE-L F1: the longest common subsequence of words, as precision and recall."""
+    a, b = words(candidate), words(reference)
+    if not a or not b:
+        return 0.0
+    previous = [0] * (len(b) + 1)
+    for token in a:
+        current = [0]
+        for j, other in enumerate(b, 1):
+            current.append(previous[j - 1] + 1 if token == other
+                           else max(previous[j], current[j - 1]))
+        previous = current
+    lcs = previous[-1]
+    if not lcs:
+        return 0.0
+    precision, recall = lcs / len(a), lcs / len(b)
+    return 2 * precision * recall / (precision + recall)
+
+
+def _mean(values: Sequence[float | None]) -> float | None:
+    present = [v for v in values if v is not None and math.isfinite(v)]
+    return round(sum(present) / len(present), 4) if present else None
+
+
+def _share(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def score_model(name: str, results: Sequence[DraftResult], pairs: Sequence[EvalPair],
+                reference_values: Sequence[str],
+                similarity: Callable[[str, str], float] | None) -> dict[str, Any]:
+    """The figures of one model's drafts (see module docstring)."""
+    from core.drafting.citecheck import check_citations
+
+    markers = valid = written = written_valid = facts = exact = 0
+    rows = []
+    for pair, result in zip(pairs, results):
+        citing = check_citations(result.text, result.citations, similarity)
+        attributed = int(result.checks.get("citations", {}).get("attributed", 0))
+        markers += citing.markers
+        valid += citing.valid
+        written += max(0, citing.markers - attributed)
+        written_valid += max(0, citing.valid - attributed)
+        fact = check_facts(result.text, list(reference_values)
+                           + citation_values(result.citations) + [pair.request])
+        facts += len(fact.facts)
+        exact += len(fact.facts) - len(fact.unmatched)
+        echo = result.checks.get("echo", {})
+        rows.append({
+            "pair": pair.id, "status": result.status, "format": result.prompt_format,
+            "echo": bool(echo.get("delivered")), "echo_first": bool(echo.get("first_attempt")),
+            "rouge_l": round(rouge_l(result.text, pair.reference), 4),
+            "similarity": None if similarity is None or not result.text else round(
+                similarity(result.text, pair.reference), 4),
+            "words": len(result.text.split()), "markers": citing.markers,
+            "valid_markers": citing.valid, "unmatched_facts": list(fact.unmatched),
+            "ttft_s": result.stats.get("time_to_first_token_s"),
+            "tokens_per_s": result.stats.get("tokens_per_s"), "problems": list(result.problems),
+            "text": result.text})
+    count = len(rows)
+    return {
+        "model": name, "drafts": count,
+        "format": sorted({r["format"] for r in rows}),
+        "echo_rate": _share(sum(r["echo"] for r in rows), count),
+        "echo_rate_first_attempt": _share(sum(r["echo_first"] for r in rows), count),
+        "failed_rate": _share(sum(r["status"] == "failed" for r in rows), count),
+        "citation_validity": _share(valid, markers), "citation_markers": markers,
+        "citation_validity_model_written": _share(written_valid, written),
+        "fact_exactness": _share(exact, facts), "facts_quoted": facts,
+        "rouge_l": _mean([r["rouge_l"] for r in rows]),
+        "similarity": _mean([r["similarity"] for r in rows]),
+        "words": _mean([float(r["words"]) for r in rows]),
+        "ttft_s": _mean([r["ttft_s"] for r in rows]),
+        "tokens_per_s": _mean([r["tokens_per_s"] for r in rows]),
+        "per_pair": rows,
+    }
+
+
+def draft_pairs(model: TextModel, pairs: Sequence[EvalPair], retriever: Retriever | None,
+                settings: GenerationSettings, *, format: str = "auto",
+                progress: Callable[[int, str], None] = lambda done, message: None,
+                cancelled: Callable[[], bool] = lambda: False) -> list[DraftResult]:
+    """One draft per pair, the reference's own documents kept out of retrieval."""
+    results = []
+    for index, pair in enumerate(pairs):
+        if cancelled():
+            break
+        scoped = ExcludingRetriever(retriever, pair.exclude) if retriever else None
+        results.append(draft(model, pair.request, retriever=scoped, settings=settings,
+                             cancelled=cancelled, exclude_documents=pair.exclude,
+                             format=format))  # type: ignore[arg-type]
+        progress(index + 1, f"{model.name}: drafted {index + 1} of {len(pairs)}")
+    return results

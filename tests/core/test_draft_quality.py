@@ -1,0 +1,372 @@
+"""Draft quality: model kinds, prompt formats, hygiene, citation and fact checks, the
+evaluation's figures, and failed drafts kept out of documents. Fixed strings and fake
+models only (the real model's figures are in test_draft_quality_integration)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import pytest
+
+from core.drafting.citecheck import attribute, check_citations, overlap
+from core.drafting.draft import DraftResult, Retrying, choose_format, draft, stream_draft
+from core.drafting.evaluate import EvalError, ExcludingRetriever, read_pairs, rouge_l
+from core.drafting.export import export_draft, proposal_docx_bytes, proposal_markdown
+from core.drafting.facts import check_facts, facts_table, grounded_prefill, key_facts
+from core.drafting.hygiene import clean_draft, echoed_phrases, has_echo
+from core.drafting.prompt import (
+    DOCUMENT_HEADER,
+    DraftSpec,
+    build_prompt,
+    heading_for,
+)
+from core.drafting.proposal import Proposal, ProposalSection, section_from_draft
+from core.drafting.sources import Citation, Source, number_sources
+from core.generation.model import Finished, GenerationSettings, GenerationStats, Token
+from core.models.resolve import resolve_model
+from core.workspace import Workspace
+from core.workspace.registry import ModelRecord, ModelRegistry
+
+ROWS = [
+    Source(kind="reference_row", doc_id="labor", title="Labor categories", ref_id="r1",
+           text="code: NAS-CY-02 | labor_category: Cyber Analyst II | hourly_rate_usd: 131.00",
+           fields={"code": "NAS-CY-02", "labor_category": "Cyber Analyst II",
+                   "description": "Monitors alerts, triages incidents, writes detection "
+                                  "content and escalates confirmed events to the lead.",
+                   "hourly_rate_usd": "131.00"}, score=14.0),
+    Source(kind="reference_row", doc_id="labor", title="Labor categories", ref_id="r2",
+           text="code: NAS-PM-01 | labor_category: Program Manager | hourly_rate_usd: 212.00",
+           fields={"code": "NAS-PM-01", "labor_category": "Program Manager",
+                   "description": "Leads contract execution and reporting for the whole "
+                                  "program, accountable for every deliverable.",
+                   "hourly_rate_usd": "212.00"}, score=9.0),
+]
+PASSAGES = [
+    Source(doc_id="rfp-1", title="RFP JL4410", section=("L.3 Submission",), ref_id="c1",
+           text="Proposals are due no later than March 14, 2027 at 2:00 p.m. Eastern. The "
+                "technical volume is limited to 25 pages. The contractor shall staff the "
+                "security operations center around the clock."),
+    Source(doc_id="prop-1", title="SOC proposal", section=("3. Staffing Plan",), ref_id="c2",
+           text="Four shift teams of three analysts work twelve-hour shifts so that the floor "
+                "is never left without coverage."),
+]
+
+
+def cites(sources: Sequence[Source]) -> list[Citation]:
+    return number_sources(sources)
+
+
+# -- model kinds ----------------------------------------------------------------------------
+def _register(workspace: Workspace, model_id: str, kind: str, parents: tuple[str, ...] = (),
+              config: dict | None = None, files: dict[str, str] | None = None) -> None:
+    record = ModelRecord(id=model_id, name=model_id, kind=kind, architecture="Gemma3",
+                         parents=parents, config=config or {},
+                         format="gguf" if kind == "gguf" else "safetensors")
+    with ModelRegistry(workspace).create(model_id, lambda folder: record) as folder:
+        for name, text in (files or {}).items():
+            (folder / name).write_text(text, encoding="utf-8")
+
+
+def test_model_kind_follows_the_lineage(workspace: Workspace) -> None:
+    _register(workspace, "base", "base", config={"source": "bundled"},
+              files={"config.json": "{}"})
+    _register(workspace, "cpt", "adapter", ("base",), {"recipe": "cpt"})
+    _register(workspace, "sft", "adapter", ("cpt",), {"recipe": "sft"})
+    _register(workspace, "merged", "merged", ("cpt", "sft"), {"method": "ties"})
+    base, cpt = resolve_model(workspace, "base"), resolve_model(workspace, "cpt")
+    sft, merged = resolve_model(workspace, "sft"), resolve_model(workspace, "merged")
+    assert (base.kind, cpt.kind, sft.kind, merged.kind) == ("base", "base", "instruct",
+                                                            "instruct")
+    assert cpt.prompt_format == "document" and sft.prompt_format == "chat"
+    assert "SFT" in sft.reason and "continued pre-training" in cpt.reason
+    assert cpt.stages == ("cpt",) and set(merged.stages) == {"cpt", "sft"}
+
+
+def test_an_instruct_release_is_recognised_by_its_own_template(workspace: Workspace) -> None:
+    template = "{% for m in messages %}<|im_start|>{{ m.role }}{% endfor %}"
+    _register(workspace, "qwen-instruct", "base",
+              files={"tokenizer_config.json": json.dumps({"chat_template": template})})
+    _register(workspace, "plain", "base", files={"tokenizer_config.json": "{}"})
+    assert resolve_model(workspace, "qwen-instruct").kind == "instruct"
+    assert resolve_model(workspace, "plain").kind == "base"
+
+
+def test_the_attached_fallback_template_does_not_make_a_base_model_instruct(
+        workspace: Workspace) -> None:
+    import resources
+
+    fallback = resources.path("templates/gemma-turns.jinja").read_text(encoding="utf-8")
+    _register(workspace, "imported", "base",
+              files={"tokenizer_config.json": json.dumps({"chat_template": fallback})})
+    assert resolve_model(workspace, "imported").kind == "base"
+
+
+class _Kinded:
+    def __init__(self, kind: str) -> None:
+        self.kind, self.kind_reason = kind, "test"
+
+
+def test_format_choice() -> None:
+    assert choose_format(_Kinded("base"))[0] == "document"  # type: ignore[arg-type]
+    assert choose_format(_Kinded("instruct"))[0] == "chat"  # type: ignore[arg-type]
+    assert choose_format(_Kinded("base"), "chat")[0] == "chat"  # type: ignore[arg-type]
+    assert choose_format(object())[0] == "chat"  # type: ignore[arg-type]  (remote endpoint)
+
+
+# -- prompts ------------------------------------------------------------------------------------
+def test_document_prompt_is_a_proposal_to_continue() -> None:
+    spec = DraftSpec(request="Draft the Staffing Plan section for RFP JL4410.",
+                     document_title="Response to JLSA CSOC Support",
+                     requirements=("3.2: The contractor shall staff the SOC 24x7.",))
+    prompt = build_prompt("document", spec, cites(PASSAGES))
+    text = prompt.messages[0].content
+    assert prompt.format == "document" and prompt.mode == "completion"
+    assert len(prompt.messages) == 1
+    assert text.rstrip().endswith("## Staffing Plan")
+    assert DOCUMENT_HEADER in text and "[1] RFP JL4410" in text
+    assert text.index("3.2: The contractor") < text.index("## Staffing Plan")
+    assert "\n## " in prompt.stops and "<start_of_turn>" in prompt.stops
+
+
+def test_chat_prompt_keeps_instructions_and_sources() -> None:
+    prompt = build_prompt("chat", DraftSpec(request="Summarise the deadline."), cites(PASSAGES))
+    assert prompt.format == "chat" and prompt.messages[0].role == "system"
+    assert "<sources>" in prompt.messages[-1].content
+
+
+def test_heading_from_a_free_request() -> None:
+    assert heading_for("Draft the Staffing Plan section for RFP X") == "Staffing Plan"
+    assert heading_for('Write the "Past Performance" section using three contracts') == \
+        "Past Performance"
+    assert heading_for("Summarise the evaluation criteria") == "Response"
+
+
+# -- hygiene --------------------------------------------------------------------------------------
+SCAFFOLD = ("You are a proposal writer for a government contractor. Write clear, specific, "
+            "professional text.",)
+
+
+def test_echo_is_eight_words_of_scaffolding_not_of_sources() -> None:
+    echo = "you are a proposal writer for a government contractor and we write"
+    assert echoed_phrases(echo, SCAFFOLD)
+    assert not has_echo("You are a proposal writer for us.", SCAFFOLD)  # 7 words
+    quoted = ["you are a proposal writer for a government contractor, says the source"]
+    assert not has_echo(echo, SCAFFOLD, quoted)  # the source says it too: a quotation
+
+
+def test_clean_draft_strips_markup_echo_repeats_and_cut_sentence() -> None:
+    raw = ("</sources> <start_of_turn>model\n"
+           "You are a proposal writer for a government contractor. Write clear text.\n"
+           "Our four shift teams keep three analysts on the floor at all times [2].\n"
+           "Our four shift teams keep three analysts on the floor at all times [2].\n"
+           "Each shift lead reviews every escalation before it leaves the SOC.\n"
+           "[1] RFP JL4410, reference table row\n"
+           "The handover between shifts takes fif")
+    cleaned = clean_draft(raw, scaffolding=SCAFFOLD, stops=("\n## ",))
+    assert "<" not in cleaned.text and "proposal writer" not in cleaned.text
+    assert cleaned.text.count("Our four shift teams") == 1
+    assert cleaned.text.endswith("leaves the SOC.")
+    assert cleaned.ok, cleaned.problems
+    assert any("markup" in r for r in cleaned.removed)
+
+
+def test_clean_draft_fails_a_draft_with_nothing_left() -> None:
+    raw = "<sources>\n</sources>\nYou are a proposal writer for a government contractor."
+    cleaned = clean_draft(raw, scaffolding=SCAFFOLD)
+    assert not cleaned.ok and "too short" in cleaned.problems[0] or "almost no" in \
+        cleaned.problems[0]
+
+
+def test_stops_cut_the_next_section() -> None:
+    cleaned = clean_draft("Our team is ready to start on day one of the contract with a "
+                          "complete staff.\n## Past Performance\nIrrelevant text.",
+                          scaffolding=(), stops=("\n## ",))
+    assert "Past Performance" not in cleaned.text
+
+
+# -- facts ------------------------------------------------------------------------------------------
+def test_facts_table_has_exact_values_and_a_citation_per_row() -> None:
+    table = facts_table(cites(ROWS))
+    assert "| NAS-CY-02 | Cyber Analyst II | 131.00 | [1] |" in table
+    assert "| NAS-PM-01 | Program Manager | 212.00 | [2] |" in table
+    assert "Description" not in table  # long text columns stay out of the table
+
+
+def test_key_facts_quote_dates_and_page_limits() -> None:
+    facts = key_facts(cites(PASSAGES))
+    assert "March 14, 2027" in facts and "25 pages" in facts and "[1]" in facts
+    assert "twelve-hour" not in facts
+
+
+def test_prefill_only_when_the_request_asks() -> None:
+    citations = cites(ROWS + PASSAGES)
+    assert "NAS-CY-02" in grounded_prefill("Draft the staffing plan with labour rates",
+                                           citations)
+    assert grounded_prefill("Describe our approach to quality", citations) == ""
+    assert "March 14" in grounded_prefill("What is the proposal due date?", citations)
+
+
+def test_fact_check_flags_invented_codes_and_rates() -> None:
+    shown = [r.text for r in ROWS]
+    check = check_facts("A Cyber Analyst II (NAS-CY-02) at $131.00 per hour and a lead "
+                        "(NAS-CY-09) at $150.00.", shown)
+    assert set(check.facts) == {"NAS-CY-02", "NAS-CY-09", "$131.00", "$150.00"}
+    assert set(check.unmatched) == {"NAS-CY-09", "$150.00"}
+    assert check.exactness == 0.5
+    assert check_facts("No codes here.", shown).exactness is None
+
+
+# -- citations ------------------------------------------------------------------------------------
+def test_citation_validity_uses_content_word_overlap() -> None:
+    citations = cites(PASSAGES)
+    good = "Four shift teams work twelve-hour shifts so the floor keeps coverage [2]."
+    bad = "Our cloud migration saved the agency forty percent of its hosting costs [2]."
+    assert check_citations(good, citations).validity == 1.0
+    assert check_citations(bad, citations).validity == 0.0
+    assert check_citations(good + " " + bad, citations).validity == 0.5
+    assert check_citations("No markers at all.", citations).validity is None
+    assert overlap("shift teams", "Four shift teams") == 1.0
+
+
+def test_attribution_cites_supported_sentences_and_drops_unknown_numbers() -> None:
+    citations = cites(PASSAGES)
+    text = ("Four shift teams of three analysts work twelve-hour shifts. "
+            "We value our customers greatly. See also [9].")
+    fixed, added, removed = attribute(text, citations)
+    assert "twelve-hour shifts [2]." in fixed
+    assert "greatly." in fixed and "greatly [" not in fixed
+    assert "[9]" not in fixed and (added, removed) == (1, 1)
+
+
+# -- the whole draft, with a fake model --------------------------------------------------------
+class FakeModel:
+    """Replies from a script, one reply per request; records what it was sent."""
+
+    name = "fake"
+    n_ctx = 4096
+
+    def __init__(self, replies: list[str], kind: str = "base") -> None:
+        self.replies = list(replies)
+        self.kind, self.kind_reason = kind, "test"
+        self.sent: list[tuple[str, GenerationSettings]] = []
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
+
+class FakeRetriever:
+    def __init__(self, sources: list[Source], rows: list[Source]) -> None:
+        self.sources, self.rows = sources, rows
+
+    def search(self, query: str, k: int) -> list[Source]:
+        return self.sources[:k]
+
+    def lookup(self, question: str, k: int = 5) -> list[Source]:
+        return self.rows[:k]
+
+
+@pytest.fixture
+def fake_reply(monkeypatch: pytest.MonkeyPatch) -> None:
+    def reply(model: FakeModel, messages, settings=None, *, cancelled=lambda: False,
+              mode="auto") -> Iterator[object]:
+        model.sent.append((messages[-1].content, settings))
+        text = model.replies.pop(0)
+        yield Token(text)
+        yield Finished(text, GenerationStats(10, 5, 0.1, 0.1, 0.2, "stop"))
+
+    monkeypatch.setattr("core.drafting.draft.stream_reply", reply)
+
+
+GOOD = ("Our four shift teams of three analysts work twelve-hour shifts, so the floor is "
+        "never left without coverage. Each shift lead reviews every escalation.")
+
+
+def test_a_base_model_gets_a_document_and_a_staffing_table(fake_reply: None) -> None:
+    model = FakeModel([GOOD])
+    result = draft(model, "Draft the Staffing Plan section with labour categories and rates",
+                   retriever=FakeRetriever(PASSAGES, ROWS))
+    assert result.prompt_format == "document" and result.status == "ok"
+    sent = model.sent[0][0]
+    assert sent.rstrip().endswith("| [2] |")  # the document ends with the facts table
+    assert "\n## Staffing Plan" in sent
+    assert result.text.startswith("Table: Labor categories")
+    assert "| NAS-CY-02 | Cyber Analyst II | 131.00 | [1] |" in result.text
+    assert result.checks["facts"]["exactness"] == 1.0
+    assert "\n## " in model.sent[0][1].stop
+
+
+def test_an_echoing_draft_is_retried_then_marked_failed(fake_reply: None) -> None:
+    request = "Write the executive summary of our proposal for the records digitization RFP"
+    echo = f"Task: {request} and then some more words follow here."
+    model = FakeModel([echo, echo], kind="base")
+    events = list(stream_draft(model, request, retriever=None))
+    assert any(isinstance(e, Retrying) for e in events)
+    result: DraftResult = events[-1].extra["draft"]  # type: ignore[union-attr]
+    assert result.failed and result.attempts == 2
+    assert result.checks["echo"]["first_attempt"]
+    seeds = [s.seed for _, s in model.sent]
+    assert seeds[0] != seeds[1]
+
+
+def test_a_retry_that_succeeds_delivers_the_second_draft(fake_reply: None) -> None:
+    model = FakeModel(["<sources></sources>", GOOD])
+    result = draft(model, "Describe the shift design", retriever=None)
+    assert result.status == "ok" and result.attempts == 2 and "twelve-hour" in result.text
+
+
+# -- failed drafts never reach a document ---------------------------------------------------------
+def _failed_result() -> DraftResult:
+    return DraftResult(prompt="Draft X", text="You are a proposal writer for a government "
+                       "contractor", status="failed", problems=("it repeats the prompt",))
+
+
+def test_a_failed_section_is_not_written_into_the_docx(tmp_path: Path) -> None:
+    from docx import Document
+
+    section = ProposalSection(key="s", title="Staffing Plan", guidance="g")
+    failed = section_from_draft(section, _failed_result())
+    assert failed.status == "failed" and failed.text == "" and failed.rejected_text
+    proposal = Proposal(title="P", rfp_id="r", rfp_title="R", sections=(failed,))
+    path = tmp_path / "p.docx"
+    path.write_bytes(proposal_docx_bytes(proposal))
+    body = "\n".join(p.text for p in Document(str(path)).paragraphs)
+    assert "proposal writer" not in body and "Not included" in body
+    assert "Not included" in proposal_markdown(proposal)
+    out = export_draft([_failed_result()], tmp_path / "d.docx")
+    assert "proposal writer" not in "\n".join(p.text for p in Document(str(out)).paragraphs)
+
+
+def test_the_facts_table_becomes_a_docx_table(tmp_path: Path) -> None:
+    from docx import Document
+
+    text = facts_table(cites(ROWS)) + "\n\nOur team is ready."
+    section = ProposalSection(key="s", title="Staffing Plan", guidance="g", text=text,
+                              status="drafted")
+    proposal = Proposal(title="P", rfp_id="r", rfp_title="R", sections=(section,))
+    document = Document(__import__("io").BytesIO(proposal_docx_bytes(proposal)))
+    cells = [c.text for t in document.tables for row in t.rows for c in row.cells]
+    assert "NAS-CY-02" in cells and "131.00" in cells
+
+
+# -- evaluation figures ---------------------------------------------------------------------------
+def test_rouge_l() -> None:
+    assert rouge_l("the cat sat on the mat", "the cat sat on the mat") == 1.0
+    assert rouge_l("", "anything") == 0.0
+    assert 0.0 < rouge_l("the cat ate", "the cat sat on the mat") < 1.0
+
+
+def test_pairs_file_errors_are_specific(tmp_path: Path) -> None:
+    path = tmp_path / "pairs.jsonl"
+    path.write_text('{"request": "Write X", "reference": "X is done."}\n{"request": ""}\n')
+    with pytest.raises(EvalError, match="line 2"):
+        read_pairs(path)
+    path.write_text('{"request": "Write X", "reference": "X is done.", "rfp": "d1"}\n')
+    assert read_pairs(path)[0].rfp == "d1"
+
+
+def test_excluding_retriever_hides_the_reference_documents() -> None:
+    inner = FakeRetriever(PASSAGES, ROWS)
+    scoped = ExcludingRetriever(inner, ["prop-1"])
+    assert [s.doc_id for s in scoped.search("q", 5)] == ["rfp-1"]
