@@ -127,7 +127,8 @@ def main() -> int:
 
     import llama_cpp
 
-    from core.generation.runtime import ModelCache, resolve_gguf
+    from core.generation.runtime import ModelCache
+    from core.models.resolve import resolve_gguf
     from core.workspace import Workspace
 
     workspace = Workspace.open(args.workspace) if args.workspace else None

@@ -57,6 +57,7 @@ BENCHES = (
     Bench("training", "bench_training.py", full_args=("--real",)),
     Bench("generation", "bench_generation.py", quick_args=("--rounds", "1")),
     Bench("merge_export", "bench_merge_export.py", in_quick=False),
+    Bench("drafts", "bench_drafts.py", in_quick=False),
     Bench("serving", "bench_serving.py", quick_args=("--rounds", "1", "--users", "1,2")),
 )
 BENCH_NAMES = tuple(bench.name for bench in BENCHES)

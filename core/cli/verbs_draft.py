@@ -106,18 +106,20 @@ class _Models:
         self.cache = None if args.endpoint else ModelCache(n_ctx=args.n_ctx)
 
     def get(self):  # noqa: ANN201
-        from core.generation.runtime import default_model_id
+        from core.generation.backend import open_text_model
+        from core.generation.runtime import ModelCache
+        from core.serving.endpoint import REMOTE_PREFIX
 
-        if self.cache is None:
-            from core.cli.verbs_serve import remote_model
+        if self.args.endpoint and self.args.model:
+            from core.errors import ConfigError
 
-            if self.args.model:
-                from core.errors import ConfigError
-
-                raise ConfigError("Give --model or --endpoint, not both.")
-            return remote_model(self.args.endpoint, self.args.token, self.args.n_ctx)
-        return self.cache.get(self.workspace,
-                              self.args.model or default_model_id(self.workspace))
+            raise ConfigError("Give --model or --endpoint, not both.")
+        where = self.args.endpoint
+        if where and "://" not in where and not where.startswith(REMOTE_PREFIX):
+            where = REMOTE_PREFIX + where
+        cache = self.cache or ModelCache(n_ctx=self.args.n_ctx)
+        return open_text_model(self.workspace, where or self.args.model, cache,
+                               token=self.args.token, n_ctx=self.args.n_ctx)
 
     def close(self) -> None:
         if self.cache is not None:

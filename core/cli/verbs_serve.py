@@ -54,19 +54,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def remote_model(where: str, token: str | None, n_ctx: int):  # noqa: ANN201
     """A ``RemoteModel`` for a URL or a configured endpoint's name."""
-    from core.serving.client import RemoteModel
-    from core.serving.endpoint import RemoteEndpoint, find_endpoint
-    from core.settings import load_settings
+    from core.generation.backend import open_text_model
+    from core.generation.runtime import ModelCache
+    from core.serving.endpoint import REMOTE_PREFIX
 
-    token = token if token is not None else os.environ.get(TOKEN_ENV)
-    if "://" in where:
-        endpoint = RemoteEndpoint(name=where.split("://", 1)[1].split("/", 1)[0], url=where,
-                                  token=token or "", n_ctx=n_ctx)
-    else:
-        endpoint = find_endpoint(load_settings().remote_endpoints, where)
-        if token is not None:
-            endpoint = endpoint.model_copy(update={"token": token})
-    return RemoteModel(endpoint)
+    if "://" not in where and not where.startswith(REMOTE_PREFIX):
+        where = REMOTE_PREFIX + where
+    return open_text_model(None, where, ModelCache(n_ctx=n_ctx), token=token, n_ctx=n_ctx)
 
 
 def _lan_addresses() -> list[str]:

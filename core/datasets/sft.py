@@ -78,7 +78,8 @@ def collect_examples(workspace: Workspace, config: BuildDatasetConfig, progress:
     return examples, stats
 
 
-def _key(text: str) -> str:
+def instruction_key(text: str) -> str:
+    """The key an instruction is split by (held out or trained on)."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
@@ -94,8 +95,8 @@ def build_sft(workspace: Workspace, config: BuildDatasetConfig, tokenizer: Any,
             "No instruction/response pairs to build an SFT dataset from.",
             hint="pair RFPs with their proposals, import a JSONL of pairs, or add pairs")
     # One instruction never lands on both sides of the split.
-    heldout_keys = choose_heldout((_key(i) for i, _ in unique), config.heldout_fraction,
-                                  config.seed)
+    heldout_keys = choose_heldout((instruction_key(i) for i, _ in unique),
+                                  config.heldout_fraction, config.seed)
     train: list[dict[str, Any]] = []
     heldout: list[dict[str, Any]] = []
     longer = 0
@@ -106,7 +107,7 @@ def build_sft(workspace: Workspace, config: BuildDatasetConfig, tokenizer: Any,
                "prompt_tokens": count_tokens(tokenizer, prompt),
                "completion_tokens": count_tokens(tokenizer, completion)}
         longer += row["prompt_tokens"] + row["completion_tokens"] > config.seq_len
-        (heldout if _key(example["instruction"]) in heldout_keys else train).append(row)
+        (heldout if instruction_key(example["instruction"]) in heldout_keys else train).append(row)
     used = sorted({doc for example in unique.values() for doc in example["documents"]})
     store = DocumentStore(workspace)
     documents = [DocumentRef(document_id=d, version=store.get(d).latest.version,

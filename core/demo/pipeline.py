@@ -250,8 +250,8 @@ def _draft(state: DemoState, ctx: JobContext) -> dict[str, Any]:
             "tokens": stats.completion_tokens, "tokens_per_s": round(stats.tokens_per_s, 1),
             "status": finished.status, "format": finished.prompt_format,
             "problems": list(finished.problems),
-            "citations": [f"[{c.number}] {c.title}" for c in finished.citations
-                          if c.number in cited],
+            "citations": [f"[{c.number}] {c.title}" for c in finished.citations],
+            "cited": sorted(cited),
             "excerpt": (finished.text or finished.rejected_text)[:600]}
 
 
@@ -363,8 +363,9 @@ def stage_note(stage: dict[str, Any]) -> str:
         "export": lambda: f"{stage.get('quant', '')} → {stage.get('model_id', '')}",
         "perplexity": lambda: f"{stage['base']} → {stage['tuned']}",
         "draft": lambda: f"{stage['section']}: {stage['tokens']} tokens, "
-                         f"{len(stage['citations'])} citations, {stage.get('format', '')} "
-                         f"prompt, {stage.get('status', '')}",
+                         f"{len(stage['citations'])} citations"
+                         + (f", {stage['format']} prompt, {stage['status']}"
+                            if "format" in stage else ""),
         "draft quality": lambda: (
             f"ROUGE-L base {stage['base_rouge_l']} → tuned {stage['tuned_rouge_l']}, "
             f"echo {stage['tuned_echo_rate']}, citations valid "

@@ -40,6 +40,17 @@ class Turn(BaseModel):
     rating: Literal["up", "down"] | None = None
     draft_id: str = ""
     created: str = Field(default_factory=now_iso)
+    status: Literal["ok", "failed"] = "ok"  # a draft that failed the quality checks
+    problems: tuple[str, ...] = ()
+    prompt_format: str = ""
+
+    @property
+    def failed(self) -> bool:
+        return self.role == "assistant" and self.status == "failed"
+
+    def edited(self, text: str) -> Turn:
+        """The turn with the analyst's text: theirs now, so no longer a failed draft."""
+        return self.model_copy(update={"content": text, "status": "ok", "problems": ()})
 
 
 class Conversation(BaseModel):
@@ -53,8 +64,14 @@ class Conversation(BaseModel):
     updated: str = Field(default_factory=now_iso)
 
     def history(self) -> list[Message]:
-        """The turns as chat messages (without their sources)."""
-        return [Message(role=t.role, content=t.content) for t in self.turns]
+        """The turns as chat messages (without their sources), leaving out failed drafts
+        and the requests that led to them (a model shown its own failed draft tends to
+        repeat it)."""
+        turns = self.turns
+        dropped = {i for i, t in enumerate(turns) if t.failed}
+        dropped |= {i - 1 for i in dropped if i > 0 and turns[i - 1].role == "user"}
+        return [Message(role=t.role, content=t.content)
+                for i, t in enumerate(turns) if i not in dropped]
 
     def with_turn(self, turn: Turn) -> Conversation:
         title = self.title

@@ -5,8 +5,8 @@ reply (a ``Retrying`` first when the first attempt failed the checks and a secon
 runs), then a ``Finished`` whose ``extra`` holds the ``DraftResult``. The steps:
 
 1. retrieval: reference rows the request names, then hybrid-search passages, numbered;
-2. facts from tables and from the solicitation (``core.drafting.facts``) become the
-   section's deterministic opening, each row or sentence cited;
+2. facts from tables and from the solicitation (``core.drafting.facts``) are filled in
+   deterministically after the model's prose, each row or sentence cited;
 3. the prompt in the model's format (``core.models.resolve``: chat for instruction-following
    models, a document to continue for base ones; ``core.drafting.prompt``);
 4. hygiene (``core.drafting.hygiene``): scaffolding echoes, markup and repeats stripped; a
@@ -97,9 +97,13 @@ class SourcesFound:
 
 @dataclass(frozen=True)
 class Retrying:
-    """The first attempt failed the checks; the tokens after this start a new attempt."""
+    """The first attempt failed the checks; the tokens after this start a new attempt.
+
+    ``kept`` is the streamed text that stays: a viewer replaces what it showed with
+    ``kept`` and appends the new tokens."""
 
     reason: str
+    kept: str = ""
 
 
 DraftEvent = SourcesFound | Retrying | StreamEvent
@@ -173,11 +177,13 @@ def _attempt_settings(settings: GenerationSettings, prompt: DraftPrompt,
 
 def _clean(raw: str, prompt: DraftPrompt, prefill: str) -> Cleaned:
     return clean_draft(raw, scaffolding=prompt.scaffolding, quoted=prompt.quoted,
-                       stops=prompt.stops, table_rows_allowed=not prefill)
+                       stops=prompt.stops, table_rows_allowed=not prefill,
+                       headers=prompt.headers, rows=prompt.rows)
 
 
-def _compose(prefill: str, prose: str) -> str:
-    return "\n\n".join(p for p in (prefill.strip(), prose.strip()) if p)
+def _compose(prose: str, facts: str) -> str:
+    """The section: the model's prose, then the facts filled from tables and sources."""
+    return "\n\n".join(p for p in (prose.strip(), facts.strip()) if p)
 
 
 def stream_draft(
@@ -205,8 +211,6 @@ def stream_draft(
     if chosen == "document":
         spec = _with_exemplar(spec, retriever, exclude_documents)
     prompt = build_prompt(chosen, spec, citations, history, instructions)  # type: ignore[arg-type]
-    if prefill:
-        yield Token(prefill.strip() + "\n\n")
     attempts = 2 if retry else 1
     first_echo = False
     for attempt in range(1, attempts + 1):
@@ -224,7 +228,9 @@ def stream_draft(
         if cleaned.ok or attempt == attempts or final.stats.finish == "cancelled":
             break
         yield Retrying("; ".join(cleaned.problems))
-    text, added, removed = attribute(_compose(prefill, cleaned.text), citations)
+    if prefill:
+        yield Token(("\n\n" if final.text.strip() else "") + prefill.strip())
+    text, added, removed = attribute(_compose(cleaned.text, prefill), citations)
     citing = check_citations(text, citations)
     facts = check_facts(text, citation_values(citations) + [request])
     if facts.unmatched:

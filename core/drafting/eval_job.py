@@ -56,6 +56,13 @@ def default_models(workspace: Workspace) -> tuple[str, ...]:
     return tuple(dict.fromkeys(m for m in (base, chosen) if m))
 
 
+def report_paths(workspace: Workspace | None) -> list[Path]:
+    """The saved draft-quality reports, newest first."""
+    if workspace is None:
+        return []
+    return sorted((workspace.root / REPORTS).glob("drafts-*.json"), reverse=True)
+
+
 def load_pairs(workspace: Workspace, config: EvalDraftsConfig) -> list[EvalPair]:
     if config.pairs_file:
         return read_pairs(Path(config.pairs_file))[:config.limit]

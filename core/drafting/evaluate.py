@@ -76,33 +76,61 @@ def read_pairs(path: Path) -> list[EvalPair]:
     return pairs
 
 
+def _pair(row: dict[str, Any], pair_id: str) -> EvalPair:
+    documents = list(row.get("documents") or [])
+    rfp = documents[0] if row.get("source") == "rfp-proposal" and documents else None
+    return EvalPair(id=pair_id, request=row["instruction"], reference=row["response"],
+                    rfp=rfp, exclude=tuple(d for d in documents if d != rfp))
+
+
+def _derived_rows(workspace: Workspace) -> list[dict[str, Any]]:
+    """The pairs an SFT dataset built now with the default settings would hold out."""
+    from core.datasets.model import BuildDatasetConfig
+    from core.datasets.sft import collect_examples, instruction_key
+    from core.datasets.split import choose_heldout
+
+    config = BuildDatasetConfig(kind="sft")
+    examples, _ = collect_examples(workspace, config, lambda *a: None, lambda: None)
+    unique: dict[tuple[str, str], dict[str, Any]] = {}
+    for example in examples:
+        unique.setdefault((example["instruction"], example["response"]), example)
+    held = choose_heldout((instruction_key(i) for i, _ in unique), config.heldout_fraction,
+                          config.seed)
+    return [e for e in unique.values() if instruction_key(e["instruction"]) in held]
+
+
 def heldout_pairs(workspace: Workspace, dataset_id: str | None = None,
                   limit: int = DEFAULT_PAIRS) -> list[EvalPair]:
-    """The held-out pairs of an SFT dataset (the newest by default), RFP-derived first."""
+    """The held-out pairs of an SFT dataset (the newest by default), RFP-derived first.
+
+    Without any SFT dataset, the pairs come from the workspace's paired RFPs and proposals
+    and imported pairs, split exactly as building the dataset would split them."""
     from core.datasets import DatasetStore
 
     store = DatasetStore(workspace)
     record = store.get(dataset_id) if dataset_id else store.latest("sft")
-    if record is None:
-        raise EvalError("This workspace has no SFT dataset, so no held-out pairs to evaluate "
-                        "drafts on.", hint="build one (`scriptorium dataset sft`) or give "
-                        "--pairs FILE.jsonl")
-    if record.kind != "sft":
+    if record is not None and record.kind != "sft":
         raise EvalError(f"Dataset {record.id} is a {record.kind} dataset; held-out pairs come "
                         "from an SFT dataset.")
-    rows = store.rows(record.id, "heldout")
+    rows = store.rows(record.id, "heldout") if record else _derived_rows(workspace)
     rows.sort(key=lambda r: (r.get("source") != "rfp-proposal", r.get("instruction", "")))
-    pairs = []
-    for index, row in enumerate(rows[:limit]):
-        documents = list(row.get("documents") or [])
-        rfp = documents[0] if row.get("source") == "rfp-proposal" and documents else None
-        pairs.append(EvalPair(
-            id=f"{record.id}#{index}", request=row["instruction"], reference=row["response"],
-            rfp=rfp, exclude=tuple(d for d in documents if d != rfp)))
+    prefix = record.id if record else "derived"
+    pairs = [_pair(row, f"{prefix}#{index}") for index, row in enumerate(rows[:limit])]
     if not pairs:
-        raise EvalError(f"Dataset {record.id} has no held-out pairs.",
-                        hint="rebuild it with a held-out fraction above 0, or give --pairs")
+        raise EvalError("This workspace has no held-out request/reference pairs to evaluate "
+                        "drafts on.", hint="pair RFPs with the proposals that answered them "
+                        "or import instruction pairs, or give --pairs FILE.jsonl")
     return pairs
+
+
+def has_eval_pairs(workspace: Workspace) -> bool:
+    """Whether ``heldout_pairs`` has something to offer (a dataset, or paired documents)."""
+    from core.datasets import DatasetStore
+    from core.ingest.store import DocumentStore
+
+    if DatasetStore(workspace).latest("sft") is not None:
+        return True
+    return any(r.kind == "rfp" and r.paired_with for r in DocumentStore(workspace).list())
 
 
 class ExcludingRetriever:

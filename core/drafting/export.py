@@ -29,6 +29,9 @@ def global_sources(proposal: Proposal) -> tuple[list[Citation], dict[str, dict[i
     mapping: dict[str, dict[int, int]] = {}
     for section in proposal.sections:
         local: dict[int, int] = {}
+        if section.failed and not section.text.strip():
+            mapping[section.key] = local  # nothing of it is in the document
+            continue
         for citation in section.citations:
             number = numbers.get(citation.key)
             if number is None:

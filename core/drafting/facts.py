@@ -63,6 +63,25 @@ def _cell(value: str) -> str:
     return " ".join(value.split()).replace("|", "/")
 
 
+def _named(value: str, texts: Sequence[str]) -> bool:
+    value = " ".join(value.casefold().split())
+    if len(value) < 4 or value.replace(".", "").isdigit():
+        return False
+    pattern = rf"(?<!\w){re.escape(value)}(?:s|es)?(?!\w)"
+    return any(re.search(pattern, text) for text in texts)
+
+
+def relevant_rows(citations: Sequence[Citation], request: str = "") -> list[Citation]:
+    """The reference rows that belong in a facts table: rows the request names (an exact
+    lookup), and rows whose values the retrieved passages name (the labour categories the
+    solicitation or our past proposals mention). Rows found only by loose similarity stay
+    out: a table of unrelated categories is worse than none."""
+    texts = [" ".join(c.text.casefold().split()) for c in citations if c.kind == "passage"]
+    texts.append(" ".join(request.casefold().split()))
+    return [c for c in citations if c.kind == "reference_row" and c.fields
+            and (c.score >= 1.0 or any(_named(v, texts) for v in c.fields.values()))]
+
+
 def facts_table(citations: Sequence[Citation]) -> str:
     """A Markdown table of the reference rows among ``citations`` (one per source table)."""
     rows = [c for c in citations if c.kind == "reference_row" and c.fields][:MAX_TABLE_ROWS]
@@ -113,7 +132,7 @@ def grounded_prefill(request: str, citations: Sequence[Citation]) -> str:
     """The deterministic opening of a section: the facts table and the key dates."""
     parts = []
     if wants_table(request):
-        parts.append(facts_table(citations))
+        parts.append(facts_table(relevant_rows(citations, request)))
     if wants_dates(request):
         parts.append(key_facts(citations))
     return "\n\n".join(p for p in parts if p)

@@ -27,6 +27,7 @@ _MARKUP = re.compile(
 _ROLE_LINE = re.compile(r"^\s*(?:user|model|assistant|system)\s*:?\s*$", re.IGNORECASE)
 _SOURCE_HEADER = re.compile(r"^\s*\[\d{1,3}\]\s+[^\n]{0,200}?(?:reference table row|p\. \d+)\s*$")
 _WORD = re.compile(r"[\w$%.,'-]+")
+_CITED_LINE = re.compile(r"^\s*\[\d{1,3}\]\s+\S")
 _SENTENCES = re.compile(r"(?<=[.!?])\s+")
 _SENTENCE_END = re.compile(r"[.!?)\]”\"|:]\s*$")
 
@@ -128,9 +129,26 @@ def _trim_unfinished(text: str) -> tuple[str, bool]:
     return body[:last + 1].rstrip(), True
 
 
+def _matches_any(line: str, texts: Sequence[str], share: float) -> bool:
+    """Whether most of ``line``'s words form one of ``texts`` (a copied header or row)."""
+    mine = words(line)
+    if len(mine) < 3:
+        return False
+    for text in texts:
+        theirs = set(words(text))
+        if theirs and sum(w in theirs for w in mine) / len(mine) >= share \
+                and len(set(mine) & theirs) >= min(len(theirs), 3):
+            return True
+    return False
+
+
 def clean_draft(raw: str, *, scaffolding: Sequence[str], quoted: Sequence[str] = (),
-                stops: Sequence[str] = (), table_rows_allowed: bool = True) -> Cleaned:
-    """``raw`` with what can be stripped removed, and the problems that remain."""
+                stops: Sequence[str] = (), table_rows_allowed: bool = True,
+                headers: Sequence[str] = (), rows: Sequence[str] = ()) -> Cleaned:
+    """``raw`` with what can be stripped removed, and the problems that remain.
+
+    ``headers`` are the sources' "[n] where" lines and ``rows`` the reference rows as the
+    prompt showed them: a line that reproduces one is reference material, not draft."""
     removed: list[str] = []
     text, was_cut = _cut_at_stops(raw, stops)
     if was_cut:
@@ -140,10 +158,13 @@ def clean_draft(raw: str, *, scaffolding: Sequence[str], quoted: Sequence[str] =
         removed.append(f"{markup} markup or special-token look-alike(s)")
     lines = text.replace("\r\n", "\n").split("\n")
     kept: list[str] = []
-    echo_lines = header_lines = role_lines = table_lines = 0
+    echo_lines = header_lines = role_lines = table_lines = row_lines = 0
     for line in lines:
-        if _SOURCE_HEADER.match(line):
+        if _SOURCE_HEADER.match(line) or (_CITED_LINE.match(line)
+                                          and _matches_any(line, headers, 0.7)):
             header_lines += 1
+        elif rows and not line.lstrip().startswith("|") and _matches_any(line, rows, 0.8):
+            row_lines += 1
         elif _ROLE_LINE.match(line):
             role_lines += 1
         elif not table_rows_allowed and line.lstrip().startswith("|"):
@@ -159,6 +180,7 @@ def clean_draft(raw: str, *, scaffolding: Sequence[str], quoted: Sequence[str] =
     for count, what in ((header_lines, "source header line(s)"),
                         (role_lines, "chat-role line(s)"),
                         (table_lines, "table row(s) not from the reference data"),
+                        (row_lines, "line(s) copying reference-table data"),
                         (echo_lines, "line(s) repeating the prompt (the rest of each line kept)")):
         if count:
             removed.append(f"{count} {what}")

@@ -38,12 +38,9 @@ def run_proposal_job(config: DraftProposalConfig, ctx: JobContext) -> dict[str, 
     from core.drafting.export import export_proposal
     from core.drafting.proposal import ProposalError, ProposalStore, new_proposal, stream_section
     from core.drafting.sources import WorkspaceRetriever
-    from core.generation.backend import TextModel
+    from core.generation.backend import open_text_model
     from core.generation.model import Finished, GenerationSettings, Token
-    from core.generation.runtime import ModelCache, default_model_id
-    from core.serving.client import RemoteModel
-    from core.serving.endpoint import REMOTE_PREFIX, find_endpoint
-    from core.settings import load_settings
+    from core.generation.runtime import ModelCache
 
     workspace = ctx.workspace()
     store = ProposalStore(workspace)
@@ -59,11 +56,7 @@ def run_proposal_job(config: DraftProposalConfig, ctx: JobContext) -> dict[str, 
     retriever = WorkspaceRetriever(workspace) if config.retrieval else None
     cache = ModelCache(n_ctx=config.n_ctx)
     try:
-        model: TextModel
-        if config.model and config.model.startswith(REMOTE_PREFIX):
-            model = RemoteModel(find_endpoint(load_settings().remote_endpoints, config.model))
-        else:
-            model = cache.get(workspace, config.model or default_model_id(workspace))
+        model = open_text_model(workspace, config.model, cache)
         ctx.report(0, len(keys), f"drafting {len(keys)} sections with {model.name}", force=True)
         failed: list[str] = []
         for done, key in enumerate(keys):

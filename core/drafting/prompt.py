@@ -88,7 +88,7 @@ class DraftSpec:
     document_title: str = ""
     requirements: tuple[str, ...] = ()  # quoted requirement texts ("3.2: The contractor …")
     exemplar: Exemplar | None = None
-    prefill: str = ""  # deterministic text the section starts with (a table of facts)
+    prefill: str = ""  # deterministic facts appended to the section (a table, key dates)
 
 
 @dataclass(frozen=True)
@@ -101,6 +101,8 @@ class DraftPrompt:
     scaffolding: tuple[str, ...]  # fixed wording the draft must not reproduce
     quoted: tuple[str, ...]  # text the draft may quote (sources, requirements, example)
     stops: tuple[str, ...]
+    headers: tuple[str, ...] = ()  # the sources' "[n] where" lines, never draft text
+    rows: tuple[str, ...] = ()  # reference rows as shown: data, not prose to copy
 
 
 DOCUMENT_HEADER = "Reference material from our records (cited by number in the text):"
@@ -114,10 +116,21 @@ _HEADING_IN_REQUEST = re.compile(
     r"(?:the\s+)?[\"“']?((?:[A-Z][\w&/,-]*\s+){0,5}[A-Z][\w&/-]*)[\"”']?\s+"
     r"(?:section|paragraph|plan|volume)\b")
 _WORDS_IN_HEADING = 8
+KNOWN_SECTIONS = ("executive summary", "technical approach", "management approach",
+                  "management plan", "staffing plan", "key personnel", "past performance",
+                  "quality assurance", "quality control plan", "transition plan",
+                  "risk management", "security approach", "corporate experience",
+                  "compliance matrix", "cover letter", "price narrative",
+                  "understanding of the requirement", "project schedule")
 
 
 def heading_for(request: str) -> str:
-    """A section heading for a free request ("Draft the Staffing Plan section …")."""
+    """A section heading for a free request ("Draft the Staffing Plan section …",
+    "write a 250-word executive summary …")."""
+    lowered = request.casefold()
+    named = [(lowered.find(n), n) for n in KNOWN_SECTIONS if n in lowered]
+    if named:
+        return min(named)[1].title()
     found = _HEADING_IN_REQUEST.search(request)
     if found:
         heading = found.group(1).strip()
@@ -130,6 +143,11 @@ def heading_for(request: str) -> str:
 
 def _one_line(text: str) -> str:
     return " ".join(defuse(text).split())
+
+
+def _source_lines(citations: Sequence[Citation]) -> dict[str, tuple[str, ...]]:
+    return {"headers": tuple(f"[{c.number}] {c.where()}" for c in citations),
+            "rows": tuple(c.text for c in citations if c.kind == "reference_row")}
 
 
 def document_prompt(spec: DraftSpec, citations: Sequence[Citation]) -> DraftPrompt:
@@ -148,17 +166,14 @@ def document_prompt(spec: DraftSpec, citations: Sequence[Citation]) -> DraftProm
     if spec.requirements:
         parts.append(REQUIREMENTS_HEADER + "\n" + "\n".join(
             f"- {_one_line(r)}" for r in spec.requirements))
-    opening = f"## {_one_line(heading)}\n\n"
-    if spec.prefill:
-        opening += spec.prefill.strip() + "\n\n"
-    text = "\n\n".join(parts) + "\n\n---\n\n" + opening
+    text = "\n\n".join(parts) + f"\n\n---\n\n## {_one_line(heading)}\n\n"
     scaffolding = (DOCUMENT_HEADER, EXAMPLE_HEADER, REQUIREMENTS_HEADER,
                    f"{REQUEST_HEADER} {spec.request}")
     quoted = tuple(c.text for c in citations) + spec.requirements + (
         (spec.exemplar.text,) if spec.exemplar else ()) + ((spec.prefill,) if spec.prefill else ())
     return DraftPrompt(format="document", messages=(Message(role="user", content=text),),
                        mode="completion", scaffolding=scaffolding, quoted=quoted,
-                       stops=DOCUMENT_STOPS)
+                       stops=DOCUMENT_STOPS, **_source_lines(citations))
 
 
 def chat_prompt(spec: DraftSpec, citations: Sequence[Citation],
@@ -168,14 +183,15 @@ def chat_prompt(spec: DraftSpec, citations: Sequence[Citation],
     if spec.requirements:
         request += "\n" + "\n".join(f"- {r}" for r in spec.requirements)
     if spec.prefill:
-        request += ("\n\nThis table of facts from our reference data comes before your text "
-                    "in the section; do not repeat or change its values:\n" + spec.prefill)
+        request += ("\n\nThis table of facts from our reference data is appended after your "
+                    "text; refer to it, but do not repeat it or change its values:\n"
+                    + spec.prefill)
     messages = grounded_messages(request, citations, history, instructions)
     system = messages[0].content
     return DraftPrompt(format="chat", messages=tuple(messages), mode="auto",
                        scaffolding=(system, spec.request), quoted=tuple(
                            c.text for c in citations) + spec.requirements,
-                       stops=CHAT_STOPS)
+                       stops=CHAT_STOPS, **_source_lines(citations))
 
 
 def build_prompt(format: PromptFormat, spec: DraftSpec, citations: Sequence[Citation],

@@ -18,8 +18,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from core.drafting.draft import DraftEvent, DraftResult, FormatChoice, stream_draft
-from core.drafting.prompt import DraftSpec
 from core.drafting.outline import STANDARD_SECTIONS, SectionPlan, assign_requirements
+from core.drafting.prompt import DraftSpec
 from core.drafting.requirements import Requirement, RfpSection, extract_requirements, rfp_sections
 from core.drafting.sources import Citation, Retriever
 from core.errors import ScriptoriumError

@@ -19,8 +19,8 @@ from typing import Any
 from core.errors import ModelError
 from core.generation.model import PromptMode
 from core.generation.template import TemplateRenderer
-from core.workspace import Workspace
 from core.models.resolve import ModelKind, model_kind, resolve_gguf
+from core.workspace import Workspace
 from core.workspace.registry import ModelRecord, ModelRegistry
 
 DEFAULT_N_CTX = 2048

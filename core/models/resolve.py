@@ -84,6 +84,14 @@ def resolve_gguf(workspace: Workspace | None, model: str | Path) -> tuple[Path, 
     return _single_gguf(registry, record), record.id
 
 
+def exported_gguf(registry: ModelRegistry, model_id: str) -> str | None:
+    """The model itself when it is a GGUF, else its newest GGUF export, else None."""
+    if registry.get(model_id).kind == "gguf":
+        return model_id
+    exports = [r for r in registry.list() if r.kind == "gguf" and model_id in r.parents]
+    return max(exports, key=lambda r: (r.created, r.id)).id if exports else None
+
+
 def gguf_chat_template(path: Path) -> str | None:
     """The chat template embedded in a GGUF file's metadata (reads the header only)."""
     from gguf import GGUFReader

@@ -83,7 +83,7 @@ def resolve_model(workspace: Workspace, model: str | None,
     """The .gguf to serve and its name: ``model``, else release ``release``, else the
     deployed release."""
     from core.adaptation.releases import deployed_model_id, read_releases
-    from core.generation.runtime import resolve_gguf
+    from core.models.resolve import resolve_gguf
 
     if model is not None and release is not None:
         raise ServingError("Name a model or a release, not both.")

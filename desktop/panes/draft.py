@@ -21,7 +21,7 @@ from pathlib import Path
 
 from core.adaptation.releases import read_releases_quietly
 from core.drafting.conversations import Conversation, ConversationStore, Turn
-from core.drafting.draft import DraftResult, SourcesFound, stream_draft
+from core.drafting.draft import DraftResult, Retrying, SourcesFound, stream_draft
 from core.drafting.feedback import FeedbackLog
 from core.drafting.sources import Citation, WorkspaceRetriever
 from core.generation.backend import TextModel
@@ -37,7 +37,6 @@ from desktop.qt import (
     QApplication,
     QCheckBox,
     QComboBox,
-    QDoubleSpinBox,
     QFileDialog,
     QHBoxLayout,
     QLabel,
@@ -46,7 +45,6 @@ from desktop.qt import (
     QListWidgetItem,
     QPlainTextEdit,
     QPushButton,
-    QSpinBox,
     QSplitter,
     Qt,
     QTabWidget,
@@ -56,8 +54,16 @@ from desktop.qt import (
     QWidget,
 )
 from desktop.state import AppState
+from desktop.widgets.draft_outcome import (
+    FORMAT_TIP,
+    DraftNotice,
+    failed_html,
+    results_for_export,
+    stats_line,
+)
 from desktop.widgets.draft_proposal import Engine, ProposalTab
 from desktop.widgets.draft_render import citation_label, conversation_html, linked, passage_text
+from desktop.widgets.draft_settings import DraftSettings
 from desktop.widgets.draft_worker import GenerationWorker
 
 
@@ -97,23 +103,9 @@ class DraftPane(QWidget):
         self.compare = QCheckBox("Side by side with")
         self.compare.setObjectName("draftCompare")
         self.compare.toggled.connect(self._on_compare)
-        self.temperature = QDoubleSpinBox()
-        self.temperature.setObjectName("draftTemperature")
-        self.temperature.setRange(0.0, 2.0)
-        self.temperature.setSingleStep(0.1)
-        self.temperature.setValue(0.7)
-        self.top_p = QDoubleSpinBox()
-        self.top_p.setObjectName("draftTopP")
-        self.top_p.setRange(0.05, 1.0)
-        self.top_p.setSingleStep(0.05)
-        self.top_p.setValue(0.9)
-        self.max_tokens = QSpinBox()
-        self.max_tokens.setObjectName("draftMaxTokens")
-        self.max_tokens.setRange(1, 8192)
-        self.max_tokens.setValue(512)
-        self.retrieval = QCheckBox("Use knowledge base")
-        self.retrieval.setObjectName("draftRetrieval")
-        self.retrieval.setChecked(True)
+        self.options = DraftSettings()
+        self.temperature, self.top_p = self.options.temperature, self.options.top_p
+        self.max_tokens, self.retrieval = self.options.max_tokens, self.options.retrieval
         self.endpoints_button = QPushButton("Endpoints…")
         self.endpoints_button.setObjectName("draftEndpoints")
         self.endpoints_button.setToolTip("Remote servers (scriptorium serve) to draft with")
@@ -124,13 +116,7 @@ class DraftPane(QWidget):
         bar.addWidget(self.endpoints_button)
         bar.addWidget(self.compare)
         bar.addWidget(self.other.picker, 1)
-        bar.addWidget(QLabel("Temperature"))
-        bar.addWidget(self.temperature)
-        bar.addWidget(QLabel("Top-p"))
-        bar.addWidget(self.top_p)
-        bar.addWidget(QLabel("Max tokens"))
-        bar.addWidget(self.max_tokens)
-        bar.addWidget(self.retrieval)
+        bar.addWidget(self.options)
 
         # -- conversations -----------------------------------------------------------------
         self.search = QLineEdit()
@@ -161,10 +147,14 @@ class DraftPane(QWidget):
         self.stop_button = QPushButton("Stop")
         self.stop_button.setObjectName("draftStop")
         self.stop_button.clicked.connect(self.stop)
-        self.up_button = QPushButton("👍")
+        self.up_button = QPushButton("Good draft")
+        self.up_button.setToolTip("Mark this draft as a good answer (used to train the "
+                                  "model's preferences)")
         self.up_button.setObjectName("thumbsUp")
         self.up_button.clicked.connect(lambda: self.rate("up"))
-        self.down_button = QPushButton("👎")
+        self.down_button = QPushButton("Poor draft")
+        self.down_button.setToolTip("Mark this draft as a poor answer (used to train the "
+                                    "model's preferences)")
         self.down_button.setObjectName("thumbsDown")
         self.down_button.clicked.connect(lambda: self.rate("down"))
         self.edit_button = QPushButton("Edit…")
@@ -192,6 +182,8 @@ class DraftPane(QWidget):
         self.stats = QLabel()
         self.stats.setObjectName("draftStats")
         self.stats.setWordWrap(True)
+        self.stats.setToolTip(FORMAT_TIP)
+        self.notice = DraftNotice()
         answers = QSplitter(Qt.Orientation.Horizontal)
         answers.addWidget(self.main.view)
         answers.addWidget(self.other.view)
@@ -215,6 +207,7 @@ class DraftPane(QWidget):
         center_layout = QVBoxLayout(center)
         center_layout.setContentsMargins(0, 0, 0, 0)
         center_layout.addWidget(answers, 1)
+        center_layout.addWidget(self.notice)
         center_layout.addWidget(self.edit_panel)
         center_layout.addWidget(self.prompt)
         center_layout.addLayout(actions)
@@ -327,6 +320,7 @@ class DraftPane(QWidget):
         self.stop()
         self.conversation = Conversation()
         self.compare_results = []
+        self.notice.clear()
         self._set_citations(())
         self._render()
 
@@ -341,6 +335,7 @@ class DraftPane(QWidget):
     def _show_conversation(self, conversation: Conversation) -> None:
         self.conversation = conversation
         self.compare_results = []
+        self.notice.clear()
         answers = [t for t in conversation.turns if t.role == "assistant"]
         self._set_citations(answers[-1].citations if answers else ())
         self._render()
@@ -355,9 +350,7 @@ class DraftPane(QWidget):
 
     # -- generation ---------------------------------------------------------------------------
     def settings(self) -> GenerationSettings:
-        return GenerationSettings(temperature=round(self.temperature.value(), 3),
-                                  top_p=round(self.top_p.value(), 3),
-                                  max_tokens=self.max_tokens.value())
+        return self.options.generation()
 
     def _loader(self, model_id: str | None) -> Callable[[], TextModel]:
         """What the worker thread calls for the chosen model (loading a local one)."""
@@ -372,7 +365,8 @@ class DraftPane(QWidget):
         retriever = WorkspaceRetriever(workspace) if workspace and self.retrieval.isChecked() \
             else None
         return Engine(model=self._loader(self.main.picker.currentData()),
-                      settings=self.settings(), retriever=retriever)
+                      settings=self.settings(), retriever=retriever,
+                      format=self.options.prompt_format())
 
     def _busy(self) -> bool:
         return self.main.worker.running or self.other.worker.running
@@ -392,6 +386,7 @@ class DraftPane(QWidget):
         self.conversation = self.conversation.with_turn(Turn(role="user", content=request))
         self.compare_results = []
         self.prompt.clear()
+        self.notice.clear()
         self._end_edit()
         engine = self._engine()
         for side in sides:
@@ -402,7 +397,7 @@ class DraftPane(QWidget):
             def job(cancelled: Callable[[], bool], load=load):  # noqa: ANN202, ANN001
                 return stream_draft(load(), request, retriever=engine.retriever,
                                     settings=engine.settings, history=history,
-                                    cancelled=cancelled)
+                                    cancelled=cancelled, format=engine.format)
 
             side.worker.start(job)
         self.stats.setText("Writing…")
@@ -416,6 +411,10 @@ class DraftPane(QWidget):
                 self._set_citations(event.citations)
             if event.warnings:
                 self.stats.setText(" ".join(event.warnings))
+        elif isinstance(event, Retrying):  # the text so far was the failed first attempt
+            side.streaming = event.kept
+            self.notice.retrying(event.reason)
+            self._render()
         elif isinstance(event, Token):
             side.streaming = (side.streaming or "") + event.text
             self._render()
@@ -423,15 +422,14 @@ class DraftPane(QWidget):
             result: DraftResult = event.extra["draft"]  # type: ignore[assignment]
             side.result = result
             side.streaming = None
-            stats = event.stats
-            self.stats.setText(
-                f"{result.model}: {stats.completion_tokens} tokens, {stats.tokens_per_s:.1f} "
-                f"tok/s, first token after {stats.time_to_first_token_s or 0:.2f} s"
-                + (" — stopped" if stats.finish == "cancelled" else ""))
+            self.stats.setText(stats_line(result, event.stats))
             if side is self.main:
+                self.notice.outcome(result)
                 self.conversation = self.conversation.with_turn(Turn(
                     role="assistant", content=result.text, citations=result.citations,
-                    model=result.model, stats=result.stats, draft_id=result.id))
+                    model=result.model, stats=result.stats, draft_id=result.id,
+                    status=result.status, problems=result.problems,
+                    prompt_format=result.prompt_format))
                 self._save_conversation()
             self.compare_results.append(result)
             self._render()
@@ -561,7 +559,7 @@ class DraftPane(QWidget):
 
     def _edit_saved(self, index: int, turn: Turn, edited: str) -> None:
         self.conversation = self.conversation.replace_turn(
-            index, turn.model_copy(update={"content": edited}))
+            index, turn.edited(edited))
         self._save_conversation()
         self._end_edit()
         self.stats.setText("Saved your edit as the preferred answer.")
@@ -582,10 +580,7 @@ class DraftPane(QWidget):
     def export_to(self, path: Path) -> None:
         from core.drafting.export import export_draft
 
-        turns = self.conversation.turns
-        results = [DraftResult(prompt=turns[i - 1].content, text=t.content,
-                               citations=t.citations, model=t.model)
-                   for i, t in enumerate(turns) if t.role == "assistant" and i > 0]
+        results = results_for_export(self.conversation)
         title = self.conversation.title
         CoreOp(self, lambda: export_draft(results, path, title)).success(
             lambda written: self.stats.setText(f"Exported to {written}")).run()
@@ -603,6 +598,8 @@ class DraftPane(QWidget):
                 text = linked(self.other.streaming)
             elif self.other.result is not None:
                 text = linked(self.other.result.text)
+                if self.other.result.failed:
+                    text = failed_html(self.other.result.problems) + text
             else:
                 text = ""
             model = self.other.picker.currentData() or ""

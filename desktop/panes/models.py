@@ -7,7 +7,9 @@ from pathlib import Path
 
 from core.cli.output import format_size
 from core.models.bundled import BASE_MODEL_ID
+from core.models.resolve import exported_gguf
 from core.workspace.registry import ModelRecord, ModelRegistry
+from desktop.dialogs.compare_drafts import CompareDraftsDialog
 from desktop.jobs_monitor import JobMonitor
 from desktop.ops import CoreOp
 from desktop.qt import (
@@ -84,6 +86,12 @@ class ModelsPane(QWidget):
         self.cluster_button.setToolTip("Register the adapter of a finished cluster bundle "
                                        "(its result/ folder) with its lineage and logs.")
         self.cluster_button.clicked.connect(self._choose_cluster_run)
+        self.compare_button = QPushButton("Compare drafts…")
+        self.compare_button.setObjectName("compareDrafts")
+        self.compare_button.setToolTip("Let up to four models draft the same held-out requests "
+                                       "and compare the drafts and their scores.")
+        self.compare_button.clicked.connect(lambda: self.compare_drafts())
+        self.compare_dialog: CompareDraftsDialog | None = None
         self.remove_button = QPushButton("Remove…")
         self.remove_button.setObjectName("removeModel")
         self.remove_button.clicked.connect(self._remove_selected)
@@ -91,8 +99,8 @@ class ModelsPane(QWidget):
         header = QHBoxLayout()
         header.addWidget(QLabel("<h2>Models</h2>"))
         header.addStretch(1)
-        for button in (self.import_button, self.cluster_button, self.verify_button,
-                       self.remove_button):
+        for button in (self.import_button, self.cluster_button, self.compare_button,
+                       self.verify_button, self.remove_button):
             header.addWidget(button)
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(self.tree)
@@ -146,6 +154,7 @@ class ModelsPane(QWidget):
             self.tree.resizeColumnToContents(column)
         has_base = bool(registry and registry.exists(BASE_MODEL_ID))
         self.import_button.setEnabled(bool(registry) and not has_base)
+        self.compare_button.setEnabled(bool(registry))
         self.status.setText(f"{len(records)} models" if registry else "No workspace open.")
         self._show_selected()
 
@@ -162,6 +171,24 @@ class ModelsPane(QWidget):
             return
         record = registry.get(model_id)
         self.details.setHtml(details_html(record, registry.lineage(model_id)))
+
+    def compare_drafts(self, models: tuple[str, ...] | None = None) -> CompareDraftsDialog:
+        """The Compare drafts dialog (not modal), with the selected model ticked when it is
+        a GGUF or has been exported to one; the one already open when a comparison runs."""
+        dialog = self.compare_dialog
+        if dialog is not None and (dialog.isVisible() or dialog.job_id is not None):
+            dialog.show()
+            dialog.raise_()
+            return dialog
+        registry, selected = self._registry(), self.selected_model()
+        if models is None:
+            gguf = exported_gguf(registry, selected) if registry and selected else None
+            models = (gguf,) if gguf else ()
+        if dialog is not None:
+            dialog.deleteLater()
+        self.compare_dialog = CompareDraftsDialog(self.state, self.monitor, self, models)
+        self.compare_dialog.show()
+        return self.compare_dialog
 
     def _import_base(self) -> None:
         self.monitor.submit("import-base-model", {})

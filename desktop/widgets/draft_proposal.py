@@ -2,7 +2,9 @@
 
 Building the outline, saving and exporting are short engine calls (``CoreOp``); drafting
 a section streams on a ``GenerationWorker``. Each section can be edited (Save edit) and
-regenerated; its sources are listed and show their passage when clicked.
+regenerated; its sources are listed and show their passage when clicked. A section whose
+draft failed the quality checks has no text: its notice says why, and its rejected draft
+can be brought into the editor to fix by hand.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.drafting.draft import DraftResult, Retrying
 from core.drafting.proposal import (
     Proposal,
     ProposalStore,
@@ -24,6 +27,7 @@ from core.generation.model import Finished, GenerationSettings, Token
 from desktop.ops import CoreOp
 from desktop.qt import (
     QAbstractItemView,
+    QColor,
     QComboBox,
     QFileDialog,
     QHBoxLayout,
@@ -40,6 +44,7 @@ from desktop.qt import (
     QWidget,
 )
 from desktop.state import AppState
+from desktop.widgets.draft_outcome import FAILED_COLOUR, DraftNotice, format_note, warning_lines
 from desktop.widgets.draft_render import citation_label, passage_text
 from desktop.widgets.draft_worker import GenerationWorker
 
@@ -51,6 +56,7 @@ class Engine:
     model: Callable[[], TextModel]  # loads on first use; called on the worker thread
     settings: GenerationSettings
     retriever: Retriever | None
+    format: str = "auto"  # the prompt format: "auto", "chat" or "document"
 
 
 class ProposalTab(QWidget):
@@ -84,6 +90,7 @@ class ProposalTab(QWidget):
         self.matrix.verticalHeader().hide()
         self.sections = QListWidget()
         self.sections.setObjectName("proposalSections")
+        self.sections.setWordWrap(True)
         self.sections.currentRowChanged.connect(lambda _: self._show_section())
         self.editor = QPlainTextEdit()
         self.editor.setObjectName("sectionEditor")
@@ -93,6 +100,7 @@ class ProposalTab(QWidget):
         self.passage = QPlainTextEdit()
         self.passage.setObjectName("sectionPassage")
         self.passage.setReadOnly(True)
+        self.passage.setPlaceholderText("Click a source to read its passage.")
         self.draft_button = QPushButton("Draft section")
         self.draft_button.setObjectName("draftSection")
         self.draft_button.clicked.connect(self.draft_current)
@@ -114,6 +122,14 @@ class ProposalTab(QWidget):
         self.status = QLabel()
         self.status.setObjectName("proposalStatus")
         self.status.setWordWrap(True)
+        self.notice = DraftNotice()
+        self.notice.setObjectName("sectionNotice")
+        self.review_button = QPushButton("Review the rejected draft")
+        self.review_button.setObjectName("reviewRejected")
+        self.review_button.setToolTip("Put the draft that failed the checks into the editor, "
+                                      "to fix it by hand and Save edit.")
+        self.review_button.clicked.connect(self.review_rejected)
+        self.review_button.hide()
 
         top = QHBoxLayout()
         top.addWidget(QLabel("RFP:"))
@@ -124,7 +140,7 @@ class ProposalTab(QWidget):
         top.addWidget(self.open_button)
         buttons = QHBoxLayout()
         for button in (self.draft_button, self.draft_all_button, self.save_button,
-                       self.stop_button):
+                       self.stop_button, self.review_button):
             buttons.addWidget(button)
         buttons.addStretch(1)
         buttons.addWidget(self.docx_button)
@@ -132,6 +148,7 @@ class ProposalTab(QWidget):
         middle = QWidget()
         middle_layout = QVBoxLayout(middle)
         middle_layout.setContentsMargins(0, 0, 0, 0)
+        middle_layout.addWidget(self.notice)
         middle_layout.addWidget(self.editor, 1)
         middle_layout.addLayout(buttons)
         side = QSplitter(Qt.Orientation.Vertical)
@@ -211,8 +228,12 @@ class ProposalTab(QWidget):
         self.sections.blockSignals(True)
         self.sections.clear()
         for section in proposal.sections:
-            item = QListWidgetItem(f"{section.title} ({section.status})")
+            status = "failed" if section.failed else section.status
+            item = QListWidgetItem(f"{section.title} ({status})")
             item.setData(Qt.ItemDataRole.UserRole, section.key)
+            if section.failed:
+                item.setForeground(QColor(FAILED_COLOUR))
+                item.setToolTip("; ".join(section.problems))
             self.sections.addItem(item)
         self.sections.blockSignals(False)
         self.sections.setCurrentRow(min(current, self.sections.count() - 1))
@@ -227,11 +248,19 @@ class ProposalTab(QWidget):
         key = self._current_key()
         self.sources.clear()
         self.passage.clear()
+        self.notice.clear()
+        self.review_button.hide()
         if self.proposal is None or key is None:
             self.editor.clear()
             return
         section = self.proposal.section(key)
         self.editor.setPlainText(section.text)
+        self.editor.setPlaceholderText(
+            "Write this section here, or start from the rejected draft (Review the rejected "
+            "draft)." if section.failed else "Not drafted yet: press Draft section.")
+        if section.failed:
+            self.notice.failed_section(section.problems)
+            self.review_button.setVisible(bool(section.rejected_text))
         for citation in section.citations:
             self.sources.addItem(citation_label(citation))
 
@@ -244,6 +273,12 @@ class ProposalTab(QWidget):
             self.passage.setPlainText(passage_text(citations[row]))
 
     # -- editing and drafting ------------------------------------------------------------
+    def review_rejected(self) -> None:
+        """The failed draft into the editor; it counts only once the analyst saves it."""
+        key = self._current_key()
+        if self.proposal is not None and key is not None:
+            self.editor.setPlainText(self.proposal.section(key).rejected_text)
+
     def save_edit(self) -> None:
         key = self._current_key()
         workspace = self.state.workspace
@@ -276,17 +311,24 @@ class ProposalTab(QWidget):
         engine = self.engine()
         self._streaming = ""
         self.editor.setPlainText("")
+        self.notice.clear()
+        self.review_button.hide()
         self.status.setText(f"Drafting {proposal.section(key).title}…")
 
         def job(cancelled: Callable[[], bool]):  # noqa: ANN202
             return stream_section(engine.model(), proposal, key, retriever=engine.retriever,
-                                  settings=engine.settings, cancelled=cancelled)
+                                  settings=engine.settings, cancelled=cancelled,
+                                  format=engine.format)
 
         self.worker.start(job)
         self._update_buttons()
 
     def _on_event(self, event: object) -> None:
-        if isinstance(event, Token):
+        if isinstance(event, Retrying):  # the text so far was the failed first attempt
+            self._streaming = event.kept
+            self.editor.setPlainText(event.kept)
+            self.notice.retrying(event.reason)
+        elif isinstance(event, Token):
             self._streaming += event.text
             self.editor.setPlainText(self._streaming)
         elif isinstance(event, Finished) and self.proposal is not None:
@@ -300,10 +342,18 @@ class ProposalTab(QWidget):
                 self._queue.clear()
                 self.status.setText("Stopped.")
             else:
-                self.status.setText(f"Drafted {section.title}: {event.stats.tokens_per_s:.1f} "
-                                    "tok/s.")
+                self.status.setText(self._drafted(section.title, event))
             if self._queue:
                 self.worker.done.connect(self._resume_queue)
+
+    def _drafted(self, title: str, event: Finished) -> str:
+        result: DraftResult = event.extra["draft"]  # type: ignore[assignment]
+        if result.failed:
+            return f"{title}: the draft failed the quality checks; it is left out of the document."
+        if lines := warning_lines(result):
+            self.notice.warnings(lines)
+        return (f"Drafted {title}: {event.stats.tokens_per_s:.1f} tokens/s; "
+                f"{format_note(result)}.")
 
     def _resume_queue(self) -> None:
         self.worker.done.disconnect(self._resume_queue)
@@ -341,8 +391,11 @@ class ProposalTab(QWidget):
         proposal = self.proposal
         if proposal is None:
             return
+        failed = sum(s.failed and not s.text.strip() for s in proposal.sections)
+        note = (f"; {failed} section(s) that failed the checks are marked there as not "
+                "included" if failed else "")
         CoreOp(self, lambda: export_proposal(proposal, path)).success(
-            lambda written: self.status.setText(f"Exported to {written}")).run()
+            lambda written: self.status.setText(f"Exported to {written}{note}.")).run()
 
     def _update_buttons(self) -> None:
         busy = self.worker.running

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from core.drafting.conversations import Turn
 from core.drafting.sources import Citation
+from desktop.widgets.draft_outcome import failed_html, turn_failed, turn_problems
 
 _MARK = re.compile(r"\[(\d{1,3})\]")
 
@@ -22,11 +23,17 @@ def conversation_html(turns: Sequence[Turn], streaming: str | None = None) -> st
     parts = []
     for index, turn in enumerate(turns):
         if turn.role == "user":
-            parts.append(f"<p><b>You</b><br>{html.escape(turn.content).replace(chr(10), '<br>')}</p>")
+            text = html.escape(turn.content).replace("\n", "<br>")
+            parts.append(f"<p><b>You</b><br>{text}</p>")
+            continue
+        rating = {"up": " — rated good", "down": " — rated poor"}.get(turn.rating or "", "")
+        model = f" <small>({html.escape(turn.model)})</small>" if turn.model else ""
+        text = linked(turn.content, f"{index}:")
+        if turn_failed(turn):  # shown for review, greyed, under the red notice
+            parts.append(f"<p><b>Draft</b>{model}{rating}</p>" + failed_html(turn_problems(turn))
+                         + f"<p style='color:#777'>{text}</p>")
         else:
-            rating = {"up": " 👍", "down": " 👎"}.get(turn.rating or "", "")
-            model = f" <small>({html.escape(turn.model)})</small>" if turn.model else ""
-            parts.append(f"<p><b>Draft</b>{model}{rating}<br>{linked(turn.content, f'{index}:')}</p>")
+            parts.append(f"<p><b>Draft</b>{model}{rating}<br>{text}</p>")
     if streaming is not None:
         parts.append(f"<p><b>Draft</b> <i>(writing…)</i><br>{linked(streaming)}</p>")
     return "\n".join(parts)

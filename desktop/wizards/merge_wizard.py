@@ -20,7 +20,9 @@ from core.merging.config import (
     merge_yaml,
     parse_merge_config,
 )
+from core.models.resolve import exported_gguf
 from core.workspace.registry import ModelRecord, ModelRegistry
+from desktop.dialogs.compare_drafts import CompareDraftsDialog
 from desktop.jobs_monitor import JobMonitor
 from desktop.ops import CoreOp
 from desktop.qt import (
@@ -344,6 +346,11 @@ class ComparePage(QWizardPage):
         self.compare = QPushButton("Evaluate")
         self.compare.setObjectName("evaluateMerge")
         self.compare.clicked.connect(self.evaluate)
+        self.drafts = QPushButton("Compare drafts…")
+        self.drafts.setObjectName("mergeCompareDrafts")
+        self.drafts.setToolTip("Let the merged model draft held-out requests beside the base "
+                               "model (it must be exported to GGUF first).")
+        self.drafts.clicked.connect(self.compare_drafts)
         self.answers = QTableWidget(0, 0)
         self.answers.setObjectName("mergeAnswers")
         self.note = QLabel()
@@ -353,7 +360,10 @@ class ComparePage(QWizardPage):
         layout.addWidget(self.ppl, 1)
         layout.addWidget(QLabel("Prompts (one per line):"))
         layout.addWidget(self.prompts)
-        layout.addWidget(self.compare)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.compare)
+        buttons.addWidget(self.drafts)
+        layout.addLayout(buttons)
         layout.addWidget(self.answers, 1)
         layout.addWidget(self.note)
         self.jobs: dict[str, str] = {}
@@ -386,6 +396,19 @@ class ComparePage(QWizardPage):
             self.note.setText("The source models record no training datasets, so there is no "
                               "held-out text per domain to score.")
         self.compare.setEnabled(False)
+
+    def compare_drafts(self) -> CompareDraftsDialog | None:
+        """The Compare drafts dialog with the merged model's GGUF ticked, once exported."""
+        merged = self.run_page.merged_id()
+        registry = ModelRegistry(self.state.workspace)  # type: ignore[arg-type]
+        gguf = exported_gguf(registry, merged) if merged else None
+        if gguf is None:
+            self.note.setText("Drafts are written by GGUF models: export the merged model "
+                              "to GGUF first (in Export), then press Compare drafts again.")
+            return None
+        dialog = CompareDraftsDialog(self.state, self.monitor, self, (gguf,))
+        dialog.show()
+        return dialog
 
     def _on_finished(self, job_id: str, status: JobStatus) -> None:
         kind = next((k for k, j in self.jobs.items() if j == job_id), None)

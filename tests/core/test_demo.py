@@ -67,6 +67,14 @@ def test_demo_runs_every_stage_on_the_sample(tmp_path: Path,
     assert metrics["training_tokens_per_s"] > 0 and metrics["generation_tokens_per_s"] > 0
     assert stages["draft"]["citations"] and stages["draft"]["tokens"] > 0
     assert stages["adaptation check"]["lines"]
+    # the tuned model (SFT in its lineage) gets the chat prompt; no draft echoes the prompt
+    assert stages["draft"]["format"] == "chat"
+    quality = stages["draft quality"]
+    assert quality["pairs"] >= 1
+    assert quality["base_echo_rate"] == 0 and quality["tuned_echo_rate"] == 0
+    for name in ("base", "tuned"):
+        validity = quality[f"{name}_citation_validity"]
+        assert validity is None or validity >= 0.9
 
     registry = ModelRegistry(Workspace.open(root))
     models = summary["models"]

@@ -285,16 +285,33 @@ GOOD = ("Our four shift teams of three analysts work twelve-hour shifts, so the 
 
 def test_a_base_model_gets_a_document_and_a_staffing_table(fake_reply: None) -> None:
     model = FakeModel([GOOD])
-    result = draft(model, "Draft the Staffing Plan section with labour categories and rates",
-                   retriever=FakeRetriever(PASSAGES, ROWS))
+    events = list(stream_draft(model, "Draft the Staffing Plan section with labour categories "
+                               "and rates", retriever=FakeRetriever(PASSAGES, ROWS)))
+    result: DraftResult = events[-1].extra["draft"]  # type: ignore[union-attr]
     assert result.prompt_format == "document" and result.status == "ok"
     sent = model.sent[0][0]
-    assert sent.rstrip().endswith("| [2] |")  # the document ends with the facts table
-    assert "\n## Staffing Plan" in sent
-    assert result.text.startswith("Table: Labor categories")
+    assert sent.endswith("\n## Staffing Plan\n\n")  # the model writes the section's body
+    assert result.text.startswith("Our four shift teams")
+    assert result.text.rstrip().endswith("| [2] |")  # then the table, from the rows
     assert "| NAS-CY-02 | Cyber Analyst II | 131.00 | [1] |" in result.text
+    streamed = "".join(e.text for e in events if isinstance(e, Token))
+    assert "| NAS-CY-02 |" in streamed  # the viewer sees the table too
     assert result.checks["facts"]["exactness"] == 1.0
     assert "\n## " in model.sent[0][1].stop
+
+
+def test_rows_found_only_by_similarity_stay_out_of_the_table() -> None:
+    loose = Source(kind="reference_row", doc_id="labor", title="Labor categories", ref_id="r9",
+                   text="code: NAS-TW-02 | labor_category: Technical Writer",
+                   fields={"code": "NAS-TW-02", "labor_category": "Technical Writer"},
+                   score=0.03)
+    named = loose.model_copy(update={"ref_id": "r8", "text": "code: NAS-CY-02",
+                                     "fields": {"code": "NAS-CY-02",
+                                                "labor_category": "Shift Analyst"}})
+    passage = Source(doc_id="rfp", title="RFP", text="Each shift analyst monitors alerts.",
+                     ref_id="c")
+    table = grounded_prefill("Draft the staffing plan", cites([passage, loose, named]))
+    assert "NAS-CY-02" in table and "Technical Writer" not in table
 
 
 def test_an_echoing_draft_is_retried_then_marked_failed(fake_reply: None) -> None:
@@ -370,3 +387,47 @@ def test_excluding_retriever_hides_the_reference_documents() -> None:
     inner = FakeRetriever(PASSAGES, ROWS)
     scoped = ExcludingRetriever(inner, ["prop-1"])
     assert [s.doc_id for s in scoped.search("q", 5)] == ["rfp-1"]
+
+
+def test_a_retry_still_ends_with_the_facts_table(fake_reply: None) -> None:
+    model = FakeModel(["<sources></sources>", GOOD])
+    events = list(stream_draft(model, "Draft the staffing plan with labour rates",
+                               retriever=FakeRetriever(PASSAGES, ROWS)))
+    retry = next(e for e in events if isinstance(e, Retrying))
+    assert retry.kept == ""
+    after = events[events.index(retry) + 1:]
+    streamed = "".join(e.text for e in after if isinstance(e, Token))
+    result: DraftResult = events[-1].extra["draft"]  # type: ignore[union-attr]
+    assert result.attempts == 2 and "| NAS-CY-02 |" in streamed
+    assert result.text.startswith("Our four shift teams") and "| NAS-CY-02 |" in result.text
+
+
+def test_failed_turns_are_left_out_of_the_history() -> None:
+    from core.drafting.conversations import Conversation, Turn
+
+    conversation = Conversation().with_turn(Turn(role="user", content="Draft A"))
+    conversation = conversation.with_turn(Turn(role="assistant", content="junk",
+                                               status="failed", problems=("echo",)))
+    conversation = conversation.with_turn(Turn(role="user", content="Draft B"))
+    assert [m.content for m in conversation.history()] == ["Draft B"]
+    fixed = conversation.replace_turn(1, conversation.turns[1].edited("A, by hand."))
+    assert [m.content for m in fixed.history()] == ["Draft A", "A, by hand.", "Draft B"]
+
+
+def test_copied_source_headers_and_reference_rows_are_removed() -> None:
+    citations = cites(PASSAGES + ROWS)
+    prompt = build_prompt("document", DraftSpec(request="Draft the executive summary"),
+                          citations)
+    raw = ("[1] RFP JL4410, L.3 Submission\n"
+           "code: NAS-CY-02 | labor_category: Cyber Analyst II | hourly_rate_usd: 131.00\n"
+           "Our analysts keep the floor covered on every shift, with a lead on call.")
+    cleaned = clean_draft(raw, scaffolding=prompt.scaffolding, quoted=prompt.quoted,
+                          headers=prompt.headers, rows=prompt.rows)
+    assert cleaned.text == ("Our analysts keep the floor covered on every shift, with a lead "
+                            "on call.")
+    assert any("reference-table data" in r for r in cleaned.removed)
+
+
+def test_known_section_names_become_the_heading() -> None:
+    assert heading_for("Draft a 250-word executive summary for RFP X") == "Executive Summary"
+    assert heading_for("Write the past performance section") == "Past Performance"

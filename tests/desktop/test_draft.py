@@ -80,7 +80,7 @@ def test_chat_streams_saves_and_records_feedback(qtbot, pane: DraftPane,  # noqa
     _send(qtbot, pane, "The contractor shall")
     turns = pane.conversation.turns
     assert [t.role for t in turns] == ["user", "assistant"] and turns[1].content
-    assert "tok/s" in pane.stats.text()
+    assert "tokens/s" in pane.stats.text()
     qtbot.waitUntil(lambda: pane.conversations.count() == 1, timeout=60_000)
     assert pane.conversations.item(0).text() == "The contractor shall"
 
@@ -162,7 +162,9 @@ def test_proposal_tab_outline_draft_edit_export(qtbot, pane: DraftPane,  # noqa:
     qtbot.waitUntil(lambda: not tab.worker.running and tab.draft_button.isEnabled(),
                     timeout=300_000)
     assert tab.last_error is None
-    assert tab.proposal.section("staffing-plan").status == "drafted"
+    section = tab.proposal.section("staffing-plan")  # 3 tokens are too short to be a section
+    assert section.status == "failed" and section.text == "" and section.problems
+    assert "failed the quality checks" in tab.notice.plain()
     tab.editor.setPlainText("Our cleared staff [1].")
     tab.save_button.click()
     qtbot.waitUntil(lambda: tab.proposal.section("staffing-plan").status == "edited",

@@ -111,7 +111,7 @@ def _draft(qtbot, window: MainWindow, gguf_id: str) -> None:  # noqa: ANN001
                     timeout=120_000)
     roles = [turn.role for turn in pane.conversation.turns]
     assert roles == ["user", "assistant"], pane.stats.text()
-    assert "tok/s" in pane.stats.text()
+    assert "tokens/s" in pane.stats.text()
 
 
 @pytest.mark.slow

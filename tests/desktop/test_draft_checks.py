@@ -1,0 +1,137 @@
+"""The drafting pane and the draft checks: a second attempt clears the first one's text, a
+failed draft is marked and exported as a note, warnings show, and the prompt format
+choice reaches the engine. Events are fed to the handlers directly (no model runs)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from core.drafting.conversations import Conversation, Turn
+from core.drafting.draft import DraftResult, Retrying, SourcesFound
+from core.drafting.proposal import Proposal, ProposalSection
+from core.generation.model import Finished, GenerationStats, Token
+from core.workspace import Workspace
+from desktop.jobs_monitor import JobMonitor
+from desktop.panes.draft import DraftPane
+from desktop.state import AppState
+
+PROBLEM = "it repeats the prompt (\"write the staffing plan section\")"
+
+
+def _stats(finish: str = "stop") -> GenerationStats:
+    return GenerationStats(prompt_tokens=200, completion_tokens=30, time_to_first_token_s=0.3,
+                           decode_s=1.0, total_s=1.3, finish=finish)
+
+
+def _result(**update: Any) -> DraftResult:
+    fields: dict[str, Any] = dict(
+        prompt="Staffing plan", text="Write the staffing plan section of our proposal.",
+        model="base-q4km", prompt_format="document",
+        format_reason="continued pre-training only; no instruction stage in its lineage",
+        stats=_stats().to_json())
+    return DraftResult(**{**fields, **update})
+
+
+@pytest.fixture
+def pane(qtbot, app_state: AppState, workspace: Workspace) -> Iterator[DraftPane]:  # noqa: ANN001
+    app_state.set_workspace(workspace)
+    widget = DraftPane(app_state, JobMonitor())
+    qtbot.addWidget(widget)
+    widget.show()
+    widget.conversation = Conversation().with_turn(Turn(role="user", content="Staffing plan"))
+    widget.main.streaming = ""
+    yield widget
+    widget.shutdown()
+
+
+def test_a_second_attempt_clears_the_first_ones_text(pane: DraftPane) -> None:
+    pane._on_event(pane.main, SourcesFound(()))
+    pane._on_event(pane.main, Token("Write the staffing plan section"))
+    assert "Write the staffing plan section" in pane.main.view.toPlainText()
+    pane._on_event(pane.main, Retrying(PROBLEM))
+    assert pane.main.streaming == ""
+    assert "Write the staffing plan section" not in pane.main.view.toPlainText()
+    assert pane.notice.isVisibleTo(pane)
+    assert f"first attempt failed the checks: {PROBLEM}; trying again" in pane.notice.plain()
+    pane._on_event(pane.main, Token("Four shift teams"))
+    assert "Four shift teams" in pane.main.view.toPlainText()
+
+
+def test_a_failed_draft_is_marked_and_exported_as_a_note(qtbot, pane: DraftPane,  # noqa: ANN001
+                                                         tmp_path: Path) -> None:
+    result = _result(status="failed", problems=(PROBLEM,), attempts=2,
+                     cleaned=("3 repeated line(s)",))
+    pane._on_event(pane.main, Finished(result.text, _stats(), {"draft": result}))
+    shown = pane.main.view.toPlainText()
+    assert f"This draft failed the quality checks: {PROBLEM}" in shown
+    assert "left out of exported documents" in shown
+    assert "document prompt — base model (continued pre-training only" in pane.stats.text()
+    assert "second attempt" in pane.stats.text()
+    assert "Removed from the model's text: 3 repeated line(s)" in pane.notice.plain()
+    assert pane.conversation.history() == []  # the model is not shown its failure
+
+    out = tmp_path / "chat.md"
+    pane.export_to(out)
+    qtbot.waitUntil(out.exists, timeout=10_000)
+    exported = out.read_text(encoding="utf-8")
+    assert "failed the quality checks" in exported and result.text not in exported
+
+
+def test_warnings_of_a_good_draft_are_shown(pane: DraftPane) -> None:
+    result = _result(text="The Cyber Analyst II is billed at $152.00 per hour.",
+                     prompt_format="chat", format_reason="SFT stage in its lineage",
+                     warnings=("Codes or rates that match no source shown: $152.00",))
+    pane._on_event(pane.main, Finished(result.text, _stats(), {"draft": result}))
+    assert "match no source shown: $152.00" in pane.notice.plain()
+    assert "chat prompt — instruction-following model (SFT stage" in pane.stats.text()
+    assert "failed the quality checks" not in pane.main.view.toPlainText()
+
+
+def test_the_prompt_format_choice_reaches_the_engine(qtbot, pane: DraftPane,  # noqa: ANN001
+                                                     monkeypatch) -> None:  # noqa: ANN001
+    seen: dict[str, Any] = {}
+
+    def fake_stream(model, request, **kwargs):  # noqa: ANN001, ANN003, ANN202
+        seen.update(kwargs)
+        result = _result(prompt=request, prompt_format="document",
+                         format_reason="chosen explicitly")
+        yield SourcesFound(())
+        yield Finished(result.text, _stats(), {"draft": result})
+
+    monkeypatch.setattr("desktop.panes.draft.stream_draft", fake_stream)
+    monkeypatch.setattr(pane, "_loader", lambda model_id: lambda: object())
+    pane.main.picker.addItem("a model", "some-q4km")
+    pane.options.format.setCurrentIndex(pane.options.format.findData("document"))
+    assert pane._engine().format == "document"
+    pane.prompt.setPlainText("Staffing plan")
+    pane.send_button.click()
+    qtbot.waitUntil(lambda: not pane._busy(), timeout=10_000)
+    assert seen["format"] == "document"
+    assert "document prompt — chosen in Prompt format" in pane.stats.text()
+
+
+def test_a_failed_proposal_section_shows_why(pane: DraftPane) -> None:
+    tab = pane.proposal_tab
+    proposal = Proposal(title="Response to Harbour RFP", rfp_id="rfp1", rfp_title="Harbour RFP",
+                        sections=(
+        ProposalSection(key="summary", title="Executive Summary", guidance="",
+                        text="We will staff it.", status="drafted"),
+        ProposalSection(key="staffing", title="Staffing Plan", guidance="", status="failed",
+                        problems=(PROBLEM,), rejected_text="Write the staffing plan section")))
+    tab._loaded(proposal)
+    tab.sections.setCurrentRow(1)
+    assert tab.sections.item(1).text() == "Staffing Plan (failed)"
+    assert PROBLEM in tab.notice.plain() and tab.notice.isVisibleTo(tab)
+    assert tab.editor.toPlainText() == "" and tab.review_button.isVisibleTo(tab)
+    tab.review_button.click()
+    assert tab.editor.toPlainText() == "Write the staffing plan section"
+    tab.sections.setCurrentRow(0)
+    assert not tab.notice.isVisibleTo(tab) and not tab.review_button.isVisibleTo(tab)
+
+    tab._on_event(Token("Write the staffing"))
+    tab._on_event(Retrying(PROBLEM))
+    assert tab.editor.toPlainText() == "" and "trying again" in tab.notice.plain()
