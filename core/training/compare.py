@@ -12,9 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from core.jobs.progress import JobContext
 from core.workspace import Workspace
-from core.workspace.registry import ModelRegistry
+from core.models.resolve import resolve_model
 
-CHAT_RECIPES = {"sft", "dpo", "orpo"}
 
 
 class CompareConfig(BaseModel):
@@ -39,14 +38,12 @@ def generate_all(
 
     from core.training.modeling import Placement, cuda_available, load_for_inference
 
-    registry = ModelRegistry(workspace)
     where = Placement("cuda", "float32") if cuda_available() else Placement("cpu", "float32")
     total = len(config.models) * len(config.prompts)
     outputs: dict[str, list[str]] = {}
     done = 0
     for model_id in config.models:
-        record = registry.get(model_id)
-        chat = str(record.config.get("recipe", "")) in CHAT_RECIPES
+        chat = resolve_model(workspace, model_id).instruct
         model, tokenizer = load_for_inference(workspace, model_id, where)
         model.eval()
         texts = []
