@@ -1,11 +1,13 @@
 """Finding which proposal section answers which RFP requirement.
 
 A requirement is an RFP paragraph, list item or table row that obliges the contractor
-("shall", "must", "is required to"). Its number ("3.2", "C.4.1") comes from the start of
-its text or, failing that, from the nearest numbered heading above it. A proposal section
-answers it when the section's heading names that number ("Response to 3.2", "3.2 Monthly
-reporting"), else when its body cites the number; requirements with no such section are
-matched by TF-IDF cosine similarity when the best score reaches a threshold.
+("shall", "must", "is required to"); instructions to offerors (where and by when to
+submit, page format, questions: ``core.ingest.instructions``) are not requirements. Its
+number ("3.2", "C.4.1") comes from the start of its text or, failing that, from the
+nearest numbered heading above it. A proposal section answers it when the section's
+heading names that number ("Response to 3.2", "3.2 Monthly reporting"), else when its
+body cites the number; requirements with no such section are matched by TF-IDF cosine
+similarity when the best score reaches a threshold.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from core.ingest.instructions import only_instructions
 from core.ingest.model import Block
 
 _REQUIREMENT = re.compile(
@@ -63,6 +66,8 @@ def requirements(blocks: list[Block]) -> list[Requirement]:
     for block in blocks:
         if block.kind not in _BODY_KINDS or not _REQUIREMENT.search(block.text):
             continue
+        if only_instructions(block.text):
+            continue  # how to bid (submission, format, questions), not the work
         number = leading_number(block.text)
         for heading in reversed(block.section):
             if number:

@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from core.drafting.draft import DraftResult, draft
 from core.drafting.facts import check_facts, citation_values
 from core.drafting.hygiene import words
-from core.drafting.sources import Retriever, Source
+from core.drafting.sources import Retriever
 from core.errors import ScriptoriumError
 from core.generation.backend import TextModel
 from core.generation.model import GenerationSettings
@@ -133,22 +133,19 @@ def has_eval_pairs(workspace: Workspace) -> bool:
     return any(r.kind == "rfp" and r.paired_with for r in DocumentStore(workspace).list())
 
 
-class ExcludingRetriever:
-    """A retriever that never returns passages or rows of the ``exclude`` documents."""
+def pair_retriever(retriever: Retriever | None, pair: EvalPair) -> Retriever | None:
+    """Retrieval for drafting ``pair``: never the documents that hold its reference answer,
+    and, when the pair names its RFP, that RFP and the company's material only."""
+    from core.drafting.scope import scoped_to_rfp
+    from core.drafting.sources import WorkspaceRetriever
 
-    def __init__(self, inner: Retriever, exclude: Sequence[str]) -> None:
-        self.inner = inner
-        self.exclude = set(exclude)
-        self.workspace = getattr(inner, "workspace", None)
-
-    def _keep(self, sources: list[Source], k: int) -> list[Source]:
-        return [s for s in sources if s.doc_id not in self.exclude][:k]
-
-    def search(self, query: str, k: int) -> list[Source]:
-        return self._keep(self.inner.search(query, k + 2 * len(self.exclude) + 4), k)
-
-    def lookup(self, question: str, k: int = 5) -> list[Source]:
-        return self._keep(self.inner.lookup(question, k + 4), k)
+    if not isinstance(retriever, WorkspaceRetriever):
+        return retriever
+    excluded = WorkspaceRetriever(
+        retriever.workspace, mode=retriever.mode, embedder=retriever.embedder,
+        kinds=retriever.kinds, include_docs=retriever.include_docs,
+        exclude_docs=sorted(set(retriever.exclude_docs) | set(pair.exclude)))
+    return scoped_to_rfp(excluded, pair.rfp) if pair.rfp else excluded
 
 
 def rouge_l(candidate: str, reference: str) -> float:
@@ -238,8 +235,8 @@ def draft_pairs(model: TextModel, pairs: Sequence[EvalPair], retriever: Retrieve
     for index, pair in enumerate(pairs):
         if cancelled():
             break
-        scoped = ExcludingRetriever(retriever, pair.exclude) if retriever else None
-        results.append(draft(model, pair.request, retriever=scoped, settings=settings,
+        results.append(draft(model, pair.request, retriever=pair_retriever(retriever, pair),
+                             settings=settings,
                              cancelled=cancelled, exclude_documents=pair.exclude,
                              format=format))  # type: ignore[arg-type]
         progress(index + 1, f"{model.name}: drafted {index + 1} of {len(pairs)}")

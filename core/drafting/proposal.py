@@ -143,9 +143,13 @@ def stream_section(
     format: FormatChoice = "auto",
 ) -> Iterator[DraftEvent]:
     """Draft (or redraft) one section; the ``Finished`` event's extra holds the new
-    ``ProposalSection`` under "section" and the draft under "draft"."""
+    ``ProposalSection`` under "section" and the draft under "draft". Retrieval keeps to
+    the proposal's RFP and the company's own documents (``core.drafting.scope``)."""
+    from core.drafting.scope import scoped_to_rfp
+
     section = proposal.section(key)
     request, query, spec = section_spec(proposal, section)
+    retriever = scoped_to_rfp(retriever, proposal.rfp_id)
     lookup = section.reference_query or None
     if lookup:
         lookup = f"{lookup}: {query}"

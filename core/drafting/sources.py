@@ -100,18 +100,30 @@ def renumber(text: str, mapping: dict[int, int]) -> str:
 
 
 class WorkspaceRetriever:
-    """Hybrid search and reference-table lookup over a workspace's index (core.retrieval)."""
+    """Hybrid search and reference-table lookup over a workspace's index (core.retrieval).
+
+    Passages may be scoped: ``include_docs`` (document ids) limits the search to those
+    documents, ``exclude_docs`` are never returned, ``kinds`` keeps documents of those
+    kinds only. Reference-table lookup is never scoped: the tables hold the company's
+    facts for every draft (``core.drafting.scope`` builds the usual scopes).
+    """
 
     def __init__(self, workspace: Workspace, *, mode: str = "hybrid",
-                 embedder: Any | None = None) -> None:
+                 embedder: Any | None = None, include_docs: Sequence[str] = (),
+                 exclude_docs: Sequence[str] = (), kinds: Sequence[str] = ()) -> None:
         self.workspace = workspace
         self.mode = mode
         self.embedder = embedder
+        self.include_docs = tuple(include_docs)
+        self.exclude_docs = tuple(exclude_docs)
+        self.kinds = tuple(kinds)
 
     def search(self, query: str, k: int) -> list[Source]:
         from core.retrieval.search import search
 
-        results = search(self.workspace, query, k=k, mode=self.mode, embedder=self.embedder)
+        results = search(self.workspace, query, k=k, mode=self.mode, embedder=self.embedder,
+                         kinds=self.kinds, include_docs=self.include_docs,
+                         exclude_docs=self.exclude_docs)
         return [Source(kind="passage", doc_id=r.doc_id, title=r.title, text=r.text,
                        section=r.section, page=r.page, ref_id=r.chunk_id, score=r.score)
                 for r in results]

@@ -1,9 +1,11 @@
 """Searching the knowledge base: vector, full-text (BM25) or hybrid (fused with RRF).
 
-Filters (document kind, tag, import date) are applied inside both searches, before the
-limit. Hybrid search takes a deeper candidate list from each side and fuses the two
-rankings with reciprocal rank fusion; a configured local cross-encoder, if any, then
-re-scores the fused candidates.
+Filters (document kind, tag, import date, documents to include or exclude) are applied
+inside both searches, before the limit. Hybrid search takes a deeper candidate list from
+each side and fuses the two rankings with reciprocal rank fusion; when the query names
+exact identifiers (a solicitation number, a code, a distinctive name), the passages of
+the documents holding them come first (``core.retrieval.exact``). A configured local
+cross-encoder, if any, then re-scores the candidates (identified documents still first).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pydantic import BaseModel, ConfigDict
 
 from core.ingest.store import DocumentStore
 from core.retrieval.embedder import Embedder, load_embedder, load_reranker
+from core.retrieval.exact import Identified, Ranked, identify, promote
 from core.retrieval.ranking import rrf_fuse, term_spans
 from core.retrieval.store import (
     CHUNKS,
@@ -64,12 +67,18 @@ class SearchResult(BaseModel):
 
 def build_filter(
     kinds: Sequence[str] = (), tags: Sequence[str] = (), since: str | None = None,
-    until: str | None = None,
+    until: str | None = None, *, include_docs: Sequence[str] = (),
+    exclude_docs: Sequence[str] = (),
 ) -> str | None:
-    """A LanceDB SQL filter for document kinds (any of), tags (all of) and import dates."""
+    """A LanceDB SQL filter for document kinds (any of), tags (all of), import dates,
+    documents to search only (``include_docs``, any of) and documents never to return."""
     parts = []
     if kinds:
         parts.append(f"kind IN ({', '.join(sql_quote(k) for k in kinds)})")
+    if include_docs:
+        parts.append(f"doc_id IN ({', '.join(sql_quote(d) for d in include_docs)})")
+    if exclude_docs:
+        parts.append(f"doc_id NOT IN ({', '.join(sql_quote(d) for d in exclude_docs)})")
     for tag in tags:
         parts.append(f"tags LIKE {sql_quote('%|' + tag.replace('%', '') + '|%')}")
     for bound, op in ((since, ">="), (until, "<=")):
@@ -107,7 +116,7 @@ def text_candidates(table: Any, query: str, where: str | None, limit: int,
 
 def fuse(
     mode: str, vector_hits: list[dict[str, Any]], text_hits: list[dict[str, Any]], key: str,
-) -> list[tuple[dict[str, Any], float, int | None, int | None]]:
+) -> list[Ranked]:
     """Rows best first with their score and their rank in each list (1-based)."""
     vrank = {row[key]: i for i, row in enumerate(vector_hits, 1)}
     trank = {row[key]: i for i, row in enumerate(text_hits, 1)}
@@ -136,10 +145,15 @@ def _result(row: dict[str, Any], score: float, query: str, vr: int | None,
 def search(
     workspace: Workspace, query: str, *, k: int = 5, mode: str = "hybrid",
     kinds: Sequence[str] = (), tags: Sequence[str] = (), since: str | None = None,
-    until: str | None = None, reranker: str | None = None, use_reranker: bool = True,
+    until: str | None = None, include_docs: Sequence[str] = (),
+    exclude_docs: Sequence[str] = (), reranker: str | None = None, use_reranker: bool = True,
     embedder: Embedder | None = None, generation: Generation | None = None,
 ) -> list[SearchResult]:
-    """The ``k`` best passages for ``query``; see the module docstring for the modes."""
+    """The ``k`` best passages for ``query``; see the module docstring for the modes.
+
+    ``include_docs`` (document ids) limits the search to those documents; passages of
+    ``exclude_docs`` are never returned.
+    """
     if mode not in SEARCH_MODES:
         raise RetrievalError(f"Unknown search mode {mode!r} (use {', '.join(SEARCH_MODES)}).")
     if not query.strip():
@@ -149,7 +163,8 @@ def search(
     if table is None:
         return []
     reranker = reranker or (read_manifest(workspace).reranker_model if use_reranker else None)
-    where = build_filter(kinds, tags, since, until)
+    where = build_filter(kinds, tags, since, until, include_docs=include_docs,
+                         exclude_docs=exclude_docs)
     depth = max(k * 10, CANDIDATE_DEPTH)
     vector_hits: list[dict[str, Any]] = []
     text_hits: list[dict[str, Any]] = []
@@ -160,11 +175,39 @@ def search(
     if mode in ("hybrid", "text"):
         text_hits = text_candidates(table, query, where, depth, _COLUMNS, "content")
     ranked = fuse(mode, vector_hits, text_hits, "chunk_id")
+    identified = None
+    if mode == "hybrid" and embedder is not None:
+        documents = sum(1 for entry in generation.documents.values() if entry.chunks)
+        identified = identify(table, query, where, _COLUMNS, documents)
+        if identified is not None:
+            ranked = identified_first(table, query, where, depth, embedder, identified, ranked)
     if reranker and ranked:
-        scores = load_reranker(reranker).scores(query, [row["text"] for row, *_ in ranked])
-        ranked = sorted(((row, s, vr, tr) for (row, _, vr, tr), s in zip(ranked, scores)),
-                        key=lambda item: -item[1])
+        ranked = rerank(reranker, query, ranked, identified)
     return [_result(row, score, query, vr, tr) for row, score, vr, tr in ranked[:k]]
+
+
+def identified_first(table: Any, query: str, where: str | None, depth: int,
+                     embedder: Embedder, identified: Identified,
+                     ranked: list[Ranked]) -> list[Ranked]:
+    """``ranked`` with the passages of the documents the query names first: BM25 on the
+    query and vector search on the rest of it (all of it when it is only identifiers), in
+    those documents (``core.retrieval.exact``)."""
+    scoped = identified.where(where)
+    rest = identified.remainder(query) or query
+    vector_hits = vector_candidates(table, embedder.embed_query(rest), scoped, depth, _COLUMNS)
+    text_hits = text_candidates(table, query, scoped, depth, _COLUMNS, "content")
+    return promote(identified, ranked, vector_hits, text_hits)
+
+
+def rerank(reranker: str, query: str, ranked: list[Ranked],
+           identified: Identified | None) -> list[Ranked]:
+    """``ranked`` re-scored by the cross-encoder; identified documents stay first."""
+    scores = load_reranker(reranker).scores(query, [row["text"] for row, *_ in ranked])
+    rescored = [(row, s, vr, tr) for (row, _, vr, tr), s in zip(ranked, scores)]
+    if identified is None:
+        return sorted(rescored, key=lambda item: -item[1])
+    priority = identified.priority
+    return sorted(rescored, key=lambda item: (*(-p for p in priority(item[0])), -item[1]))
 
 
 class Passage(BaseModel):

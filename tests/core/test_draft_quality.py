@@ -12,7 +12,7 @@ import pytest
 
 from core.drafting.citecheck import attribute, check_citations, overlap
 from core.drafting.draft import DraftResult, Retrying, choose_format, draft, stream_draft
-from core.drafting.evaluate import EvalError, ExcludingRetriever, read_pairs, rouge_l
+from core.drafting.evaluate import EvalError, read_pairs, rouge_l
 from core.drafting.export import export_draft, proposal_docx_bytes, proposal_markdown
 from core.drafting.facts import check_facts, facts_table, grounded_prefill, key_facts
 from core.drafting.hygiene import clean_draft, echoed_phrases, has_echo
@@ -186,7 +186,7 @@ def test_stops_cut_the_next_section() -> None:
     assert "Past Performance" not in cleaned.text
 
 
-# -- facts ------------------------------------------------------------------------------------------
+# -- facts ---------------------------------------------------------------------------------------
 def test_facts_table_has_exact_values_and_a_citation_per_row() -> None:
     table = facts_table(cites(ROWS))
     assert "| NAS-CY-02 | Cyber Analyst II | 131.00 | [1] |" in table
@@ -383,10 +383,15 @@ def test_pairs_file_errors_are_specific(tmp_path: Path) -> None:
     assert read_pairs(path)[0].rfp == "d1"
 
 
-def test_excluding_retriever_hides_the_reference_documents() -> None:
-    inner = FakeRetriever(PASSAGES, ROWS)
-    scoped = ExcludingRetriever(inner, ["prop-1"])
-    assert [s.doc_id for s in scoped.search("q", 5)] == ["rfp-1"]
+def test_pair_retrieval_leaves_out_the_reference_and_other_rfps(workspace: Workspace) -> None:
+    from core.drafting.evaluate import EvalPair, pair_retriever
+    from core.drafting.sources import WorkspaceRetriever
+
+    pair = EvalPair(request="r", reference="x", rfp=None, exclude=("prop-1",))
+    scoped = pair_retriever(WorkspaceRetriever(workspace), pair)
+    assert isinstance(scoped, WorkspaceRetriever) and scoped.exclude_docs == ("prop-1",)
+    fake = FakeRetriever(PASSAGES, ROWS)
+    assert pair_retriever(fake, pair) is fake
 
 
 def test_a_retry_still_ends_with_the_facts_table(fake_reply: None) -> None:
