@@ -436,3 +436,34 @@ def test_copied_source_headers_and_reference_rows_are_removed() -> None:
 def test_known_section_names_become_the_heading() -> None:
     assert heading_for("Draft a 250-word executive summary for RFP X") == "Executive Summary"
     assert heading_for("Write the past performance section") == "Past Performance"
+
+
+def test_the_gate_blocks_a_candidate_whose_drafts_are_worse(
+        workspace: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    from core.adaptation import gate
+    from core.drafting.evaluate import EvalPair
+
+    figures = {"failed_rate": 0.0, "fact_exactness": None, "rouge_l": 0.2, "similarity": 0.5}
+    reports = {
+        "same": ({"echo_rate": 0.0, "citation_validity": 0.95, **figures},
+                 {"echo_rate": 0.0, "citation_validity": 0.95, **figures}),
+        "echo": ({"echo_rate": 0.0, "citation_validity": 0.95, **figures},
+                 {"echo_rate": 0.5, "citation_validity": 0.95, **figures}),
+        "cites": ({"echo_rate": 0.0, "citation_validity": 0.95, **figures},
+                  {"echo_rate": 0.0, "citation_validity": 0.6, **figures}),
+    }
+    pairs = [EvalPair(request="r", reference="x")]
+    monkeypatch.setattr("core.drafting.evaluate.heldout_pairs", lambda *a, **k: pairs)
+    for case, (before, after) in reports.items():
+        monkeypatch.setattr("core.drafting.eval_job.evaluate_drafts",
+                            lambda *a, b=before, c=after, **k: {"models": [b, c]})
+        verdict = gate.compare_drafts(workspace, "deployed", "candidate")
+        assert verdict["compared"] and verdict["worse"] == (case != "same"), case
+    assert "citation validity 60%" in verdict["reason"]
+
+    def no_pairs(*a: object, **k: object) -> list[EvalPair]:
+        raise EvalError("no pairs")
+
+    monkeypatch.setattr("core.drafting.evaluate.heldout_pairs", no_pairs)
+    assert gate.compare_drafts(workspace, "a", "b") == {"compared": False, "worse": False,
+                                                        "reason": "no pairs"}
