@@ -18,6 +18,9 @@ from core.cli.common import add_common, open_workspace
 from core.cli.output import print_json
 
 
+FAILED_DRAFT = 3  # exit status of `draft` when the draft failed the quality checks
+
+
 def _add_generation(parser: argparse.ArgumentParser, max_tokens: int) -> None:
     parser.add_argument("--model", "-m", metavar="ID",
                         help="GGUF model id or .gguf path (default: the newest GGUF)")
@@ -41,7 +44,8 @@ def _add_generation(parser: argparse.ArgumentParser, max_tokens: int) -> None:
 
 def register(sub: argparse._SubParsersAction) -> None:
     draft = sub.add_parser(
-        "draft", help="draft text with a local model or a remote server, citing the knowledge base")
+        "draft", help="draft text with a local model or a remote server, citing the knowledge "
+        "base (exit status 3: the draft failed the quality checks)")
     add_common(draft)
     draft.add_argument("prompt", help="what to write")
     _add_generation(draft, 512)
@@ -159,7 +163,7 @@ def cmd_draft(args: argparse.Namespace) -> int:
     assert result is not None
     if args.json:
         print_json(result.model_dump(mode="json"))
-        return 0
+        return FAILED_DRAFT if result.failed else 0
     print()
     _print_outcome(result)
     if result.cited:
@@ -174,7 +178,7 @@ def cmd_draft(args: argparse.Namespace) -> int:
     print(f"\n{result.prompt_format} prompt ({result.format_reason}); "
           f"{stats['completion_tokens']} tokens, {stats['tokens_per_s']:.1f} tok/s, "
           f"first token after {stats['time_to_first_token_s'] or 0:.2f} s", file=sys.stderr)
-    return 3 if result.failed else 0
+    return FAILED_DRAFT if result.failed else 0
 
 
 def _print_outcome(result) -> None:  # noqa: ANN001

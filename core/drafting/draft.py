@@ -148,7 +148,10 @@ def choose_format(model: TextModel, requested: FormatChoice = "auto") -> tuple[s
     if requested != "auto":
         return requested, "chosen explicitly"
     kind = getattr(model, "kind", None)
-    if kind is None:  # a remote endpoint: its server applies the model's chat template
+    if kind is None:  # a remote endpoint: as the user configured it
+        endpoint = getattr(model, "endpoint", None)
+        if getattr(endpoint, "prompt_format", "auto") == "completion":
+            return "document", "the endpoint is set to plain completion (a base model)"
         return "chat", "a remote endpoint (its server formats the chat)"
     reason = getattr(model, "kind_reason", "")
     return ("chat" if kind == "instruct" else "document"), reason

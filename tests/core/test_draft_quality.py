@@ -467,3 +467,13 @@ def test_the_gate_blocks_a_candidate_whose_drafts_are_worse(
     monkeypatch.setattr("core.drafting.evaluate.heldout_pairs", no_pairs)
     assert gate.compare_drafts(workspace, "a", "b") == {"compared": False, "worse": False,
                                                         "reason": "no pairs"}
+
+
+def test_a_remote_endpoint_set_to_completion_gets_the_document_prompt() -> None:
+    from core.serving.client import RemoteModel
+    from core.serving.endpoint import RemoteEndpoint
+
+    chat = RemoteModel(RemoteEndpoint(name="a", url="http://127.0.0.1:1"))
+    plain = RemoteModel(RemoteEndpoint(name="b", url="http://127.0.0.1:1",
+                                       prompt_format="completion"))
+    assert choose_format(chat)[0] == "chat" and choose_format(plain)[0] == "document"

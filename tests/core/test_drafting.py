@@ -262,8 +262,9 @@ def test_cli_draft_without_retrieval(base_workspace: Workspace,
     code = main(["draft", "--workspace", str(base_workspace.root), "--no-retrieval",
                  "--max-tokens", "3", "--temperature", "0", "--json", "The contractor shall"])
     out = capsys.readouterr().out
-    assert code == 0
+    assert code == 3  # three tokens are no section: the draft failed the checks
     result = json.loads(out)
+    assert result["status"] == "failed" and result["prompt_format"] == "document"
     assert result["model"] == "gemma3-270m-q4km" and result["retrieval"] is False
     assert 1 <= result["stats"]["completion_tokens"] <= 3
 

@@ -244,12 +244,16 @@ def test_a_wrong_or_missing_token_is_refused(remote: RemoteModel) -> None:
 def test_a_remote_draft_cites_and_matches_the_local_one(remote: RemoteModel,
                                                         local: LoadedModel) -> None:
     request = "Describe the staffing of the operations center."
-    events = list(stream_draft(remote, request, retriever=TwoPassages(), settings=GREEDY))
+    # the same prompt format on both sides (a remote endpoint is "chat" unless set to
+    # completion; the local base model would get a document to continue)
+    events = list(stream_draft(remote, request, retriever=TwoPassages(), settings=GREEDY,
+                               format="chat"))
     assert isinstance(events[0], SourcesFound) and len(events[0].citations) == 2
     result = events[-1].extra["draft"]  # type: ignore[union-attr]
     assert result.model == "office" and result.citations == events[0].citations
     assert result.text and result.cited_sources()
-    assert result.text == draft(local, request, retriever=TwoPassages(), settings=GREEDY).text
+    assert result.text == draft(local, request, retriever=TwoPassages(), settings=GREEDY,
+                                format="chat").text
 
 
 def test_stopping_a_remote_stream(remote: RemoteModel) -> None:
@@ -279,8 +283,9 @@ def test_cli_serve_in_the_background_draft_through_it_and_stop(
         assert main(["endpoints", "add", "office", url, "--token", TOKEN]) == 0
         assert main(["endpoints", "test", "office"]) == 0
         assert f"serving {GGUF_ID}" in capsys.readouterr().out
+        # four tokens through the server: generated, then failed as too short (exit 3)
         assert main(["draft", "-w", ws, "--endpoint", "office", "--no-retrieval",
-                     "--max-tokens", "4", "--temperature", "0", "The contractor shall"]) == 0
+                     "--max-tokens", "4", "--temperature", "0", "The contractor shall"]) == 3
         assert main(["draft", "-w", ws, "--endpoint", url, "--token", "wrong-token-12345678",
                      "--no-retrieval", "--max-tokens", "4", "Hi"]) == 1
         assert "refused the token" in capsys.readouterr().err
