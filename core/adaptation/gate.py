@@ -21,7 +21,6 @@ from core.adaptation.releases import deployed_model_id
 from core.datasets.heldout import cpt_datasets, heldout_text
 from core.models.resolve import resolve_gguf
 from core.workspace import Workspace
-from core.workspace.registry import ModelRegistry
 
 DEFAULT_TOLERANCE = 0.05  # old-data perplexity may rise by at most 5 %
 EVAL_TOKENS = 1024

@@ -8,7 +8,8 @@ stages, export, the regression gate — one job, one progress bar.
 3. the training stages of the deployed release (CPT, then SFT, then DPO/ORPO when it
    had them), each continuing from the previous stage; the first continues from the
    release's adapter or starts fresh from the base (``start``);
-4. export of the last adapter (merged into its base) to one quantized GGUF;
+4. export of the last adapter (merged into its base) to one quantized GGUF (or Q8_0
+   when that type rounds the adaptation away: ``core.export.gain``);
 5. the regression gate against the deployed release; with ``promote`` the candidate is
    released when the gate passes.
 
@@ -164,7 +165,10 @@ def run_adaptation(workspace: Workspace, config: AdaptRunConfig,
     if config.pre_tokenizer:
         export["pre_tokenizer"] = config.pre_tokenizer
     exported = export_model(workspace, parse_export_config(export), export_ctx)
-    candidate = next(o["model_id"] for o in exported["outputs"] if o["quant"] == config.quant)
+    # the file of that type, or the more precise one the export fell back on to keep the gain
+    candidate = exported["recommended"][config.quant]
+    for warning in exported["warnings"]:
+        ctx.log(f"export: {warning}", level="warning")
     ctx.check_cancelled()
     ctx.report(int((count - 1) / count * STEPS), STEPS,
                f"{count}/{count} gate: comparing with the deployed release", force=True)
@@ -182,7 +186,8 @@ def run_adaptation(workspace: Workspace, config: AdaptRunConfig,
             "deployed_release": book.deployed if book else None,
             "stages": list(stages), "adapters": adapters, "datasets": datasets,
             "new_documents": new_ids, "replay_documents": replay,
-            "replay_ratio": ratio, "gate": gate, "released": released}
+            "replay_ratio": ratio, "gate": gate, "released": released,
+            "export_warnings": exported["warnings"]}
 
 
 def run_adapt_job(config: AdaptRunConfig, ctx: JobContext) -> dict[str, Any]:

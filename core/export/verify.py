@@ -2,6 +2,7 @@
 
 Perplexity is computed from llama-cpp-python's logits (``logits_all=True``) over one window
 of held-out text; the quantized files are compared with the f16 file on the same tokens.
+``score_heldout`` scores a longer text in windows of the context (the adaptation check).
 """
 
 from __future__ import annotations
@@ -10,8 +11,12 @@ import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from core.errors import ModelError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 # Held-out text written for this check (not in any training set): plain prose of the kind
 # the product drafts, a few hundred tokens.
@@ -67,13 +72,10 @@ def load_gguf(path: Path, n_ctx: int, logits_all: bool):  # noqa: ANN201
         raise ModelError(f"llama.cpp could not load {Path(path).name}: {error}") from error
 
 
-def perplexity_of(llm, text: str, max_tokens: int) -> tuple[float, int]:  # noqa: ANN001
-    """Perplexity of ``text`` (its first ``max_tokens`` tokens) under a loaded model."""
+def _token_nll(llm, tokens: list[int]) -> np.ndarray:  # noqa: ANN001
+    """Negative log-likelihood of ``tokens[1:]``, each given the tokens before it."""
     import numpy as np
 
-    tokens = llm.tokenize(text.encode("utf-8"), add_bos=True)[: min(max_tokens, llm.n_ctx())]
-    if len(tokens) < 2:
-        raise ModelError("The held-out text is too short to measure perplexity.")
     llm.reset()
     llm.eval(tokens)
     targets = np.asarray(tokens[1:])
@@ -84,7 +86,63 @@ def perplexity_of(llm, text: str, max_tokens: int) -> tuple[float, int]:  # noqa
         log_norm = np.log(np.exp(rows - peak).sum(axis=1, dtype=np.float64)) + peak[:, 0]
         picked = rows[np.arange(len(rows)), targets[start: start + len(rows)]]
         nll[start: start + len(rows)] = log_norm - picked
-    return float(math.exp(nll.mean())), len(targets)
+    return nll
+
+
+def perplexity_of(llm, text: str, max_tokens: int) -> tuple[float, int]:  # noqa: ANN001
+    """Perplexity of ``text`` (its first ``max_tokens`` tokens) under a loaded model."""
+    tokens = llm.tokenize(text.encode("utf-8"), add_bos=True)[: min(max_tokens, llm.n_ctx())]
+    if len(tokens) < 2:
+        raise ModelError("The held-out text is too short to measure perplexity.")
+    nll = _token_nll(llm, tokens)
+    return float(math.exp(nll.mean())), len(nll)
+
+
+@dataclass(frozen=True)
+class HeldoutScore:
+    """Perplexity over several context windows of held-out text."""
+
+    perplexity: float
+    tokens: int
+    windows: int
+    window: int
+
+
+def windowed_perplexity(llm, text: str, max_tokens: int,  # noqa: ANN001
+                        window: int) -> HeldoutScore:
+    """Perplexity of ``text``'s first ``max_tokens`` tokens, scored in consecutive windows
+    of ``window`` tokens (fewer if the loaded or the trained context is shorter); each
+    window starts afresh (after BOS when the model has one), and every token counts once."""
+    import numpy as np
+
+    architecture = llm.metadata.get("general.architecture", "")
+    trained = int(llm.metadata.get(f"{architecture}.context_length", llm.n_ctx()))
+    bos = [llm.token_bos()] if llm.token_bos() >= 0 else []
+    # llama.cpp may round the context up; llama-cpp-python's buffers keep the asked size
+    window = min(window, min(len(llm.input_ids), llm.n_ctx(), trained) - len(bos))
+    tokens = llm.tokenize(text.encode("utf-8"), add_bos=False)[:max_tokens]
+    chunks = [bos + tokens[i: i + window] for i in range(0, len(tokens), window)]
+    chunks = [c for c in chunks if len(c) >= 2]
+    if not chunks:
+        raise ModelError("The held-out text is too short to measure perplexity.")
+    nll = np.concatenate([_token_nll(llm, chunk) for chunk in chunks])
+    return HeldoutScore(perplexity=float(math.exp(nll.mean())), tokens=len(nll),
+                        windows=len(chunks), window=window)
+
+
+def score_heldout(path: Path, text: str, *, max_tokens: int, window: int) -> HeldoutScore:
+    """Load ``path`` and score ``text`` in windows of ``window`` tokens (plus BOS).
+
+    The cost is the model's forward pass *and* its output layer for every token (Gemma 3's
+    262k vocabulary: about 45 tokens/s for the 270M model on 2 CPU cores)."""
+    llm = load_gguf(path, n_ctx=window + 1, logits_all=True)
+    try:
+        score = windowed_perplexity(llm, text, max_tokens, window)
+    finally:
+        llm.close()
+    if not math.isfinite(score.perplexity):
+        raise ModelError(f"{Path(path).name} gives a non-finite perplexity; it is broken.")
+    return score
 
 
 def check_gguf(path: Path, text: str = HELDOUT_TEXT, *, eval_tokens: int = 320,
