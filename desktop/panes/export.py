@@ -147,11 +147,27 @@ class ExportPane(QWidget):
         self.job_id = None
         if status.state == "succeeded":
             self.bar.setValue(1000)
-            outputs = status.result.get("outputs", [])
-            self.message.setText("Exported and verified: " + ", ".join(
-                f"{o.get('label')} ({format_size(o.get('size_bytes', 0))}, perplexity ×"
-                f"{o.get('perplexity_ratio', 0):.3f} vs f16)" for o in outputs))
+            self.message.setText(export_summary(status.result))
         else:
             self.message.setText(f"{status.state}: {status.error or ''}")
         self.state.models_changed.emit()
         self.refresh()
+
+
+def export_summary(result: dict) -> str:
+    """What an export produced, in words: each file, whether it keeps the fine-tune's
+    gain (verified), and which file to use when one lost it."""
+    lines = []
+    for o in result.get("outputs", []):
+        kept = o.get("gain_kept")
+        gain = f", keeps {kept:.0%} of the fine-tune's gain" if kept is not None else ""
+        state = "verified" if o.get("verified", True) else "NOT verified"
+        lines.append(f"{o.get('label')}: {state} ({format_size(o.get('size_bytes', 0))}, "
+                     f"perplexity ×{o.get('perplexity_ratio', 0):.3f} vs f16{gain})")
+    for quant, model_id in (result.get("recommended") or {}).items():
+        if not any(o.get("model_id") == model_id and o.get("quant") == quant
+                   for o in result.get("outputs", [])):
+            lines.append(f"Use {model_id} instead of the {quant.upper()} file: it keeps "
+                         "the adaptation.")
+    lines.extend(result.get("warnings", []))
+    return "\n".join(lines) or "Exported."
