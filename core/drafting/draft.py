@@ -45,6 +45,7 @@ from core.generation.model import (
     StreamEvent,
     Token,
 )
+from core.models.resolve import tuned_here
 
 DEFAULT_K = 5
 REFERENCE_K = 4
@@ -164,7 +165,8 @@ def _with_exemplar(spec: DraftSpec, retriever: Retriever | None,
         return spec
     from core.drafting.exemplar import find_exemplar
 
-    found = find_exemplar(workspace, spec.heading or heading_for(spec.request), exclude)
+    found = find_exemplar(workspace, spec.heading or heading_for(spec.request), exclude,
+                          request=spec.request)
     return replace(spec, exemplar=found)
 
 
@@ -210,7 +212,7 @@ def stream_draft(
     yield SourcesFound(tuple(citations), tuple(warnings))
     chosen, reason = choose_format(model, "chat" if mode == "chat" else format)
     prefill = spec.prefill or grounded_prefill(request, citations)
-    spec = replace(spec, prefill=prefill)
+    spec = replace(spec, prefill=prefill, system=spec.system and not tuned_here(reason))
     if chosen == "document":
         spec = _with_exemplar(spec, retriever, exclude_documents)
     prompt = build_prompt(chosen, spec, citations, history, instructions)  # type: ignore[arg-type]

@@ -117,6 +117,28 @@ def _drop_repeats(lines: list[str]) -> tuple[list[str], int]:
     return kept, dropped
 
 
+def _is_heading(line: str) -> bool:
+    return line.lstrip().startswith("#")
+
+
+def _drop_debris(lines: list[str]) -> tuple[list[str], int]:
+    """Lines that are no text: a marker with a word or two ("[1]. denaro"), a dangling
+    label ("referencing source:"), a heading with nothing under it."""
+    kept: list[str] = []
+    for line in lines:
+        tokens = line.split()
+        if (tokens and not _is_heading(line) and not line.lstrip().startswith(("|", "-", "*"))
+                and len(tokens) <= 3 and (re.match(r"\s*\[\d{1,3}\]", line)
+                                          or line.rstrip().endswith(":"))):
+            continue
+        kept.append(line)
+    body = [i for i, line in enumerate(kept) if line.strip()]
+    empty_headings = {i for n, i in enumerate(body) if _is_heading(kept[i])
+                      and (n + 1 == len(body) or _is_heading(kept[body[n + 1]]))}
+    result = [line for i, line in enumerate(kept) if i not in empty_headings]
+    return result, len(lines) - len(result)
+
+
 def _trim_unfinished(text: str) -> tuple[str, bool]:
     """Drop a last sentence cut off mid-way (a reply that ran out of tokens)."""
     body = text.rstrip()
@@ -184,6 +206,9 @@ def clean_draft(raw: str, *, scaffolding: Sequence[str], quoted: Sequence[str] =
                         (echo_lines, "line(s) repeating the prompt (the rest of each line kept)")):
         if count:
             removed.append(f"{count} {what}")
+    kept, debris = _drop_debris(kept)
+    if debris:
+        removed.append(f"{debris} fragment(s) or empty heading(s)")
     kept, repeats = _drop_repeats(kept)
     if repeats:
         removed.append(f"{repeats} repeated line(s)")

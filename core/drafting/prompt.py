@@ -89,6 +89,7 @@ class DraftSpec:
     requirements: tuple[str, ...] = ()  # quoted requirement texts ("3.2: The contractor …")
     exemplar: Exemplar | None = None
     prefill: str = ""  # deterministic facts appended to the section (a table, key dates)
+    system: bool = True  # chat: instructions in a system message (False: one user turn)
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,7 @@ class DraftPrompt:
 
 
 DOCUMENT_HEADER = "Reference material from our records (cited by number in the text):"
+SHORT_INSTRUCTION = "Cite the reference material you use by its number, e.g. [1]."
 EXAMPLE_HEADER = "Example of a past section of ours, for style:"
 REQUEST_HEADER = "Task:"
 REQUIREMENTS_HEADER = "Requirements answered in this section:"
@@ -116,6 +118,7 @@ _HEADING_IN_REQUEST = re.compile(
     r"(?:the\s+)?[\"“']?((?:[A-Z][\w&/,-]*\s+){0,5}[A-Z][\w&/-]*)[\"”']?\s+"
     r"(?:section|paragraph|plan|volume)\b")
 _WORDS_IN_HEADING = 8
+_REQUIREMENT_NUMBER = re.compile(r"\brequirement\s+((?:[A-Z]\.)?\d+(?:\.\d+)+)", re.IGNORECASE)
 KNOWN_SECTIONS = ("executive summary", "technical approach", "management approach",
                   "management plan", "staffing plan", "key personnel", "past performance",
                   "quality assurance", "quality control plan", "transition plan",
@@ -131,6 +134,9 @@ def heading_for(request: str) -> str:
     named = [(lowered.find(n), n) for n in KNOWN_SECTIONS if n in lowered]
     if named:
         return min(named)[1].title()
+    numbered = _REQUIREMENT_NUMBER.search(request)
+    if numbered:
+        return f"Response to {numbered.group(1)}"
     found = _HEADING_IN_REQUEST.search(request)
     if found:
         heading = found.group(1).strip()
@@ -186,10 +192,18 @@ def chat_prompt(spec: DraftSpec, citations: Sequence[Citation],
         request += ("\n\nThis table of facts from our reference data is appended after your "
                     "text; refer to it, but do not repeat it or change its values:\n"
                     + spec.prefill)
-    messages = grounded_messages(request, citations, history, instructions)
-    system = messages[0].content
+    if spec.system:
+        messages = grounded_messages(request, citations, history, instructions)
+        fixed = messages[0].content
+    else:  # as the model's SFT rows were written: the request in one user turn
+        fixed = f"{DOCUMENT_HEADER}\n{SHORT_INSTRUCTION}"
+        parts = [DOCUMENT_HEADER, *(source_block(c) for c in citations)] if citations else []
+        user = "\n\n".join([*parts, defuse(request.strip())]
+                           + ([SHORT_INSTRUCTION] if citations else []))
+        messages = [*(m for m in history if m.role != "system"),
+                    Message(role="user", content=user)]
     return DraftPrompt(format="chat", messages=tuple(messages), mode="auto",
-                       scaffolding=(system, spec.request), quoted=tuple(
+                       scaffolding=(fixed, spec.request), quoted=tuple(
                            c.text for c in citations) + spec.requirements,
                        stops=CHAT_STOPS, **_source_lines(citations))
 

@@ -477,3 +477,20 @@ def test_a_remote_endpoint_set_to_completion_gets_the_document_prompt() -> None:
     plain = RemoteModel(RemoteEndpoint(name="b", url="http://127.0.0.1:1",
                                        prompt_format="completion"))
     assert choose_format(chat)[0] == "chat" and choose_format(plain)[0] == "document"
+
+
+def test_a_model_tuned_here_gets_its_training_prompt_shape() -> None:
+    spec = DraftSpec(request="Write the section that responds to requirement 3.1", system=False)
+    prompt = build_prompt("chat", spec, cites(PASSAGES))
+    assert [m.role for m in prompt.messages] == ["user"]
+    assert prompt.messages[0].content.startswith(DOCUMENT_HEADER)
+    assert heading_for("responds to this RFP requirement 3.1: The contractor") == \
+        "Response to 3.1"
+
+
+def test_fragments_and_empty_headings_are_removed() -> None:
+    raw = ("### 3.1.1\n\nOur team completes discovery in 56 days with two analysts on site.\n"
+           "\n### 3.1.2\n\n### 3.1.3\n[1]. denaro\nreferencing source:\n[1].")
+    cleaned = clean_draft(raw, scaffolding=())
+    assert cleaned.text == ("### 3.1.1\n\nOur team completes discovery in 56 days with two "
+                            "analysts on site.")
