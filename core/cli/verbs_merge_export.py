@@ -170,24 +170,3 @@ def cmd_export(args: argparse.Namespace) -> int:
             print(f"use {model_id} ({by_id[model_id]['label']}, keeps the adaptation) in place "
                   f"of the {quant} file")
     return 0 if usable else 1
-    rows = [[o["model_id"], o["label"], format_size(o["size_bytes"]),
-             f"{o['perplexity']:.2f}", f"{o['perplexity_ratio']:.4f}",
-             "-" if o.get("gain_kept") is None else f"{o['gain_kept']:.0%}",
-             "yes" if o.get("verified", True) else "NO",
-             f"{o['tokens_per_s']:.0f}"] for o in result["outputs"]]
-    print(table(rows, ["id", "type", "size", "perplexity", "vs f16", "gain kept", "verified",
-                       "tok/s"]))
-    print(f"f16 perplexity {result['f16_perplexity']:.2f} on {result['tokens_scored']} "
-          "tokens of the built-in passage")
-    adaptation = result.get("adaptation") or {}
-    if adaptation.get("checked"):
-        print(f"adaptation check: base {adaptation['base_model']} vs tuned on "
-              f"{adaptation['tokens']} held-out tokens of {', '.join(adaptation['datasets'])} "
-              f"({adaptation['windows']} windows of {adaptation['window']})")
-        for output in result["outputs"]:
-            print(f"  {output['verification']}")
-    else:
-        print(f"adaptation check: not run ({adaptation.get('reason', 'unknown')})")
-    for warning in result.get("warnings", []):
-        print(f"NOT VERIFIED: {warning}", file=sys.stderr)
-    return 0 if usable else 1

@@ -179,22 +179,13 @@ def resolve_model(workspace: Workspace | None, model: str | Path) -> ResolvedMod
     """Files and kind of a registry id, a ``.gguf`` file or a model folder."""
     if is_path(model):
         path = Path(model).expanduser().absolute()
-        if path.is_file() and path.suffix == ".gguf":
-            template = gguf_chat_template(path)
-            shipped = _shipped_template(template)
-            return ResolvedModel(
-                name=path.name, record=None, gguf=path, folder=None, stages=(),
-                has_chat_template=bool(template), kind="instruct" if shipped else "base",
-                reason="the file carries a chat template" if shipped
-                else "the file has no chat template of its own")
-        if path.is_dir():
-            template = folder_chat_template(path)
-            shipped = _shipped_template(template)
-            return ResolvedModel(
-                name=path.name, record=None, gguf=None, folder=path, stages=(),
-                has_chat_template=bool(template), kind="instruct" if shipped else "base",
-                reason="the folder ships a chat template" if shipped
-                else "the folder has no chat template of its own")
+        gguf = path if path.is_file() and path.suffix == ".gguf" else None
+        if gguf is not None or path.is_dir():
+            template = gguf_chat_template(path) if gguf else folder_chat_template(path)
+            kind, reason = model_kind(None, path, template)
+            return ResolvedModel(name=path.name, record=None, gguf=gguf,
+                                 folder=None if gguf else path, stages=(),
+                                 has_chat_template=bool(template), kind=kind, reason=reason)
         raise ModelError(f"No model file or folder at {path}.")
     if workspace is None:
         raise ModelError(f"{model!r} is neither a model file nor a model of an open workspace.")
@@ -212,14 +203,20 @@ def resolve_model(workspace: Workspace | None, model: str | Path) -> ResolvedMod
         has_chat_template=bool(template), kind=kind, reason=reason)
 
 
+def tuned_here(reason: str) -> bool:
+    """Whether a kind's reason is an instruction stage Scriptorium trained: such a model
+    knows the prompts of its SFT data (a user turn, no system message), nothing more."""
+    return reason.endswith("stage in its lineage")
+
+
 def model_kind(workspace: Workspace | None, model: str | Path,
                chat_template: str | None) -> tuple[ModelKind, str]:
     """The kind of a model whose chat template is already known (a loaded GGUF's metadata):
     from the registry lineage for an id, from the template for a file."""
     if is_path(model) or workspace is None:
         if _shipped_template(chat_template):
-            return "instruct", "the file carries a chat template"
-        return "base", "the file has no chat template of its own"
+            return "instruct", "the model carries a chat template"
+        return "base", "the model has no chat template of its own"
     registry = ModelRegistry(workspace)
     lineage = registry.lineage(str(model))
     return _kind_from_lineage(registry, lineage, _stages(lineage))

@@ -494,3 +494,26 @@ def test_fragments_and_empty_headings_are_removed() -> None:
     cleaned = clean_draft(raw, scaffolding=())
     assert cleaned.text == ("### 3.1.1\n\nOur team completes discovery in 56 days with two "
                             "analysts on site.")
+
+
+def test_files_outside_the_registry_are_judged_by_their_own_template(tmp_path: Path) -> None:
+    import gguf
+
+    def write(path: Path, template: str | None) -> Path:
+        writer = gguf.GGUFWriter(str(path), "llama")
+        if template:
+            writer.add_chat_template(template)
+        writer.write_header_to_file()
+        writer.write_kv_data_to_file()
+        writer.write_tensors_to_file()
+        writer.close()
+        return path
+
+    chat = write(tmp_path / "chat.gguf", "{% for m in messages %}{{ m.content }}{% endfor %}")
+    plain = write(tmp_path / "plain.gguf", None)
+    assert resolve_model(None, chat).kind == "instruct"
+    assert resolve_model(None, plain).kind == "base" and resolve_model(None, plain).gguf == plain
+    folder = tmp_path / "hf"
+    folder.mkdir()
+    (folder / "tokenizer_config.json").write_text(json.dumps({"chat_template": "{{ x }}"}))
+    assert resolve_model(None, folder).kind == "instruct"
