@@ -217,7 +217,7 @@ def stream_draft(
         spec = _with_exemplar(spec, retriever, exclude_documents)
     prompt = build_prompt(chosen, spec, citations, history, instructions)  # type: ignore[arg-type]
     attempts = 2 if retry else 1
-    first_echo = False
+    first_echo, first_ttft = False, None
     for attempt in range(1, attempts + 1):
         final: Finished | None = None
         for event in stream_reply(model, prompt.messages, _attempt_settings(
@@ -230,6 +230,7 @@ def stream_draft(
         cleaned = _clean(final.text, prompt, prefill)
         if attempt == 1:
             first_echo = has_echo(final.text, prompt.scaffolding, prompt.quoted)
+            first_ttft = final.stats.time_to_first_token_s
         if cleaned.ok or attempt == attempts or final.stats.finish == "cancelled":
             break
         yield Retrying("; ".join(cleaned.problems))
@@ -256,6 +257,7 @@ def stream_draft(
                               "validity": citing.validity, "attributed": added,
                               "removed": removed, "sentences": citing.sentences,
                               "cited_sentences": citing.cited_sentences},
+                "time_to_first_token_s": first_ttft,  # of the first attempt: what one waits
                 "echo": {"first_attempt": first_echo,
                          "delivered": has_echo(text, prompt.scaffolding, prompt.quoted)},
                 "facts": {"quoted": list(facts.facts), "unmatched": list(facts.unmatched),

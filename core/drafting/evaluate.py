@@ -204,7 +204,8 @@ def score_model(name: str, results: Sequence[DraftResult], pairs: Sequence[EvalP
                 similarity(result.text, pair.reference), 4),
             "words": len(result.text.split()), "markers": citing.markers,
             "valid_markers": citing.valid, "unmatched_facts": list(fact.unmatched),
-            "ttft_s": result.stats.get("time_to_first_token_s"),
+            "ttft_s": result.checks.get("time_to_first_token_s",
+                                        result.stats.get("time_to_first_token_s")),
             "tokens_per_s": result.stats.get("tokens_per_s"), "problems": list(result.problems),
             "text": result.text})
     count = len(rows)

@@ -331,6 +331,7 @@ def test_a_retry_that_succeeds_delivers_the_second_draft(fake_reply: None) -> No
     model = FakeModel(["<sources></sources>", GOOD])
     result = draft(model, "Describe the shift design", retriever=None)
     assert result.status == "ok" and result.attempts == 2 and "twelve-hour" in result.text
+    assert result.checks["time_to_first_token_s"] == 0.1  # the wait before the first try
 
 
 # -- failed drafts never reach a document ---------------------------------------------------------
