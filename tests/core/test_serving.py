@@ -313,4 +313,7 @@ def test_the_proposal_job_drafts_through_a_configured_endpoint(
     job_dir.mkdir()
     result = run_proposal_job(config, JobContext(job_dir, sink=lambda _: None))
     section = ProposalStore(workspace).get(result["proposal_id"]).section("staffing-plan")
-    assert section.status == "drafted" and section.text and section.model == "office"
+    # generated through the endpoint; four tokens are no section, so it is marked failed
+    assert section.model == "office" and section.prompt_format == "chat"
+    assert section.status == "failed" and section.rejected_text and not section.text
+    assert result["failed"] == ["staffing-plan"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import threading
 from collections.abc import Iterator
@@ -26,6 +27,10 @@ def no_dangling_threads(qapp) -> Iterator[None]:  # noqa: ANN001
     before = {t.ident for t in threading.enumerate()}
     yield
     assert wait_for_ops(10_000), "an operation's worker thread is still running"
+    # Collect this test's garbage now, on the GUI thread: left to chance, Python's cyclic
+    # collector may run on an operation's worker thread in a later test and destroy Qt
+    # objects there, which crashes (seen in CI as a segfault inside a worker's pathlib call).
+    gc.collect()
     assert QThreadPool.globalInstance().activeThreadCount() == 0
     left = [t for t in threading.enumerate() if t.ident not in before and t.is_alive()
             and t.name not in PROCESS_THREADS]
