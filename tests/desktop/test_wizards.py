@@ -91,7 +91,7 @@ def _export(qtbot, window: MainWindow, model_id: str) -> str:  # noqa: ANN001
         pane.export_button.click()
     status = finished.args[1]
     assert status.state == "succeeded", status.error
-    assert "Exported and verified: Q8_0" in pane.message.text()
+    assert "Q8_0: verified" in pane.message.text()
     assert pane.table.rowCount() == 1
     [output] = status.result["outputs"]
     return str(output["model_id"])
