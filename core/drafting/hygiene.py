@@ -216,6 +216,8 @@ def clean_draft(raw: str, *, scaffolding: Sequence[str], quoted: Sequence[str] =
     text, trimmed = _trim_unfinished(text)
     if trimmed:
         removed.append("an unfinished last sentence")
+        lines, _ = _drop_debris(text.split("\n"))  # headings the cut left empty
+        text = "\n".join(lines).strip()
     problems: list[str] = []
     echoes = echoed_phrases(text, scaffolding, quoted)
     if echoes:

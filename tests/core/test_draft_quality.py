@@ -518,3 +518,11 @@ def test_files_outside_the_registry_are_judged_by_their_own_template(tmp_path: P
     folder.mkdir()
     (folder / "tokenizer_config.json").write_text(json.dumps({"chat_template": "{{ x }}"}))
     assert resolve_model(None, folder).kind == "instruct"
+
+
+
+def test_headings_left_empty_by_a_cut_sentence_are_removed() -> None:
+    raw = ("Our team completes discovery in 56 days with two analysts on site.\n\n"
+           "### 3.1.2\n\nThe contractor sh")
+    cleaned = clean_draft(raw, scaffolding=())
+    assert cleaned.text == "Our team completes discovery in 56 days with two analysts on site."
