@@ -17,7 +17,6 @@ from pathlib import Path
 from core.cli.common import add_common, open_workspace
 from core.cli.output import print_json
 
-
 FAILED_DRAFT = 3  # exit status of `draft` when the draft failed the quality checks
 
 
@@ -42,6 +41,20 @@ def _add_generation(parser: argparse.ArgumentParser, max_tokens: int) -> None:
                         "from the model's lineage")
 
 
+def _add_first_token(parser: argparse.ArgumentParser) -> None:
+    from core.drafting.budget import FIRST_TOKEN_S
+
+    parser.add_argument(
+        "--first-token-s", type=float, default=FIRST_TOKEN_S, metavar="SECONDS",
+        help="show the model only as many sources as it reads in this time on this machine, "
+        f"so the first words come quickly (default {FIRST_TOKEN_S:g}; 0: as many as fit "
+        "the context window)")
+
+
+def _first_token(args: argparse.Namespace) -> float | None:
+    return args.first_token_s if args.first_token_s and args.first_token_s > 0 else None
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     draft = sub.add_parser(
         "draft", help="draft text with a local model or a remote server, citing the knowledge "
@@ -49,6 +62,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_common(draft)
     draft.add_argument("prompt", help="what to write")
     _add_generation(draft, 512)
+    _add_first_token(draft)
     draft.set_defaults(handler=cmd_draft)
 
     propose = sub.add_parser("propose", help="draft a whole proposal for an RFP and export it")
@@ -59,6 +73,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     propose.add_argument("--section", action="append", metavar="KEY",
                          help="draft only these sections (repeatable; default: all)")
     _add_generation(propose, 384)
+    _add_first_token(propose)
     propose.set_defaults(handler=cmd_propose)
 
     evaluate = sub.add_parser(
@@ -75,6 +90,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--limit", type=int, default=6, help="pairs to draft (default 6)")
     evaluate.add_argument("--max-tokens", type=int, default=256)
     evaluate.add_argument("--format", choices=("auto", "chat", "document"), default="auto")
+    _add_first_token(evaluate)
     evaluate.add_argument("--show", action="store_true",
                           help="print the drafts side by side with the reference")
     evaluate.set_defaults(handler=cmd_eval_drafts)
@@ -139,7 +155,8 @@ def cmd_draft(args: argparse.Namespace) -> int:
     try:
         model = cache.get()
         events = stream_draft(model, args.prompt, retriever=_retriever(workspace, args),
-                              settings=_settings(args), format=args.format)
+                              settings=_settings(args), format=args.format,
+                              first_token_s=_first_token(args))
         result = None
         try:
             for event in events:
@@ -175,9 +192,12 @@ def cmd_draft(args: argparse.Namespace) -> int:
         print(f"\n(no sentence could be tied to the {len(result.citations)} retrieved "
               "passages; none is cited)", file=sys.stderr)
     stats = result.stats
-    print(f"\n{result.prompt_format} prompt ({result.format_reason}); "
-          f"{stats['completion_tokens']} tokens, {stats['tokens_per_s']:.1f} tok/s, "
-          f"first token after {stats['time_to_first_token_s'] or 0:.2f} s", file=sys.stderr)
+    first = result.checks.get("first_token_with_retrieval_s") or 0.0
+    budget = result.checks.get("prompt_budget", {})
+    print(f"\n{result.prompt_format} prompt ({result.format_reason}), "
+          f"{budget.get('prompt_tokens', stats['prompt_tokens'])} tokens read; "
+          f"{stats['completion_tokens']} tokens written, {stats['tokens_per_s']:.1f} tok/s, "
+          f"first words after {first:.2f} s", file=sys.stderr)
     return FAILED_DRAFT if result.failed else 0
 
 
@@ -221,7 +241,8 @@ def cmd_propose(args: argparse.Namespace) -> int:
                 print(f"[{number}/{len(keys)}] drafting {proposal.section(key).title}…",
                       file=sys.stderr)
             proposal = store.save(draft_section(model, proposal, key, retriever=retriever,
-                                                settings=_settings(args), format=args.format))
+                                                settings=_settings(args), format=args.format,
+                                                first_token_s=_first_token(args)))
             section = proposal.section(key)
             if section.failed and not args.json:
                 print(f"  {section.title}: draft FAILED the checks ("
@@ -255,7 +276,7 @@ def cmd_eval_drafts(args: argparse.Namespace) -> int:
     config = EvalDraftsConfig(
         models=tuple(args.models or ()), dataset=args.dataset, limit=args.limit,
         pairs_file=str(Path(args.pairs).expanduser().absolute()) if args.pairs else None,
-        max_tokens=args.max_tokens, format=args.format)
+        max_tokens=args.max_tokens, format=args.format, first_token_s=_first_token(args))
     status = run_job(workspace, "eval-drafts", config, as_json=args.json)
     from core.drafting.eval_report import format_report, read_report
 

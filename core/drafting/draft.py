@@ -4,7 +4,9 @@
 reply (a ``Retrying`` first when the first attempt failed the checks and a second one
 runs), then a ``Finished`` whose ``extra`` holds the ``DraftResult``. The steps:
 
-1. retrieval: reference rows the request names, then hybrid-search passages, numbered;
+1. retrieval: reference rows the request names, then hybrid-search passages, numbered and
+   fitted to the prompt budget (``core.drafting.budget``: what the model reads before the
+   first-token target; passages focused on the request when the budget is tight);
 2. facts from tables and from the solicitation (``core.drafting.facts``) are filled in
    deterministically after the model's prose, each row or sentence cited;
 3. the prompt in the model's format (``core.models.resolve``: chat for instruction-following
@@ -21,6 +23,7 @@ draft has no sources. The model is a local one or a remote endpoint
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -29,14 +32,21 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from core.drafting.budget import (
+    FIRST_TOKEN_S,
+    MIN_SOURCE_TOKENS,
+    PromptBudget,
+    fit_citations,
+    fit_example,
+    prompt_budget,
+)
 from core.drafting.citecheck import attribute, check_citations
 from core.drafting.facts import check_facts, citation_values, grounded_prefill
 from core.drafting.hygiene import Cleaned, clean_draft, has_echo
-from core.drafting.prompt import DraftPrompt, DraftSpec, build_prompt, heading_for, source_block
+from core.drafting.prompt import DraftPrompt, DraftSpec, build_prompt, heading_for
 from core.drafting.sources import Citation, Retriever, Source, cited_numbers, number_sources
 from core.errors import ScriptoriumError
 from core.generation.backend import TextModel, stream_reply
-from core.generation.context import budget_passages, passage_budget
 from core.generation.model import (
     Finished,
     GenerationSettings,
@@ -45,6 +55,7 @@ from core.generation.model import (
     StreamEvent,
     Token,
 )
+from core.generation.runtime import LoadedModel
 from core.models.resolve import tuned_here
 
 DEFAULT_K = 5
@@ -128,20 +139,38 @@ def retrieve(retriever: Retriever, query: str, *, k: int = DEFAULT_K,
     return found, warnings
 
 
-def fit_sources(model: TextModel, sources: Sequence[Source],
-                share_budget: int | None = None) -> list[Citation]:
-    """Numbered sources that fit the passage budget (a share of the context window)."""
-    citations = number_sources(sources)
-    budget = share_budget if share_budget is not None else passage_budget(model.n_ctx)
-    blocks = [source_block(c) for c in citations]
-    kept = budget_passages(blocks, model.count_tokens, budget)
-    fitted = []
-    for citation, block in zip(citations, kept):
-        if block != blocks[citation.number - 1]:  # the last one was cut to fit
-            header = len(block.split("\n", 1)[0]) + 1
-            citation = citation.model_copy(update={"text": block[header:]})
-        fitted.append(citation)
-    return fitted
+def fit_sources(model: TextModel, sources: Sequence[Source], spec: DraftSpec, format: str,
+                query: str, *, history: Sequence[Message] = (), instructions: str | None = None,
+                elapsed_s: float = 0.0, first_token_s: float | None = FIRST_TOKEN_S,
+                ) -> tuple[list[Citation], DraftSpec, PromptBudget]:
+    """The numbered sources and the example section that fit the prompt budget
+    (``core.drafting.budget``): what the model reads by the first-token target."""
+    numbered = number_sources(sources)
+    facts = spec.prefill or grounded_prefill(spec.request, numbered)  # at most this long
+    fixed = build_prompt(format, replace(spec, exemplar=None, prefill=facts),  # type: ignore[arg-type]
+                         (), history, instructions)
+    fixed_tokens = prompt_length(model, fixed)
+    budget = prompt_budget(model.n_ctx, getattr(model, "prefill_rate", None), fixed_tokens,
+                           elapsed_s, first_token_s)
+    room = budget.tokens
+    if spec.exemplar is not None:
+        example = fit_example(spec.exemplar, room, model.count_tokens, query)
+        spec = replace(spec, exemplar=example)
+        if example is not None:
+            room -= model.count_tokens(example.text)
+    citations = fit_citations(numbered, query, max(room, MIN_SOURCE_TOKENS),
+                              model.count_tokens, focused=budget.limited)
+    return citations, spec, budget
+
+
+def prompt_length(model: TextModel, prompt: DraftPrompt) -> int:
+    """Tokens of ``prompt`` as the model reads it (with its chat template when local)."""
+    if isinstance(model, LoadedModel):
+        from core.generation.stream import format_prompt, prompt_tokens
+
+        text = format_prompt(model, list(prompt.messages), model.mode(prompt.mode))
+        return len(prompt_tokens(model, text))
+    return sum(model.count_tokens(m.content) for m in prompt.messages)
 
 
 def choose_format(model: TextModel, requested: FormatChoice = "auto") -> tuple[str, str]:
@@ -199,25 +228,32 @@ def stream_draft(
     reference_k: int = REFERENCE_K, instructions: str | None = None,
     spec: DraftSpec | None = None, format: FormatChoice = "auto",
     exclude_documents: tuple[str, ...] = (), retry: bool = True,
+    first_token_s: float | None = FIRST_TOKEN_S,
 ) -> Iterator[DraftEvent]:
     """Draft a reply to ``request`` grounded in retrieved sources (see module docstring)."""
+    started = time.perf_counter()
     settings = settings or GenerationSettings()
     spec = spec or DraftSpec(request=request)
     warnings: list[str] = []
-    citations: list[Citation] = []
+    sources: list[Source] = []
     if retriever is not None:
         sources, warnings = retrieve(retriever, query or request, k=k, reference_k=reference_k,
                                      lookup_query=lookup_query)
-        citations = fit_sources(model, sources)
-    yield SourcesFound(tuple(citations), tuple(warnings))
     chosen, reason = choose_format(model, "chat" if mode == "chat" else format)
-    prefill = spec.prefill or grounded_prefill(request, citations)
-    spec = replace(spec, prefill=prefill, system=spec.system and not tuned_here(reason))
+    spec = replace(spec, system=spec.system and not tuned_here(reason))
     if chosen == "document":
         spec = _with_exemplar(spec, retriever, exclude_documents)
+    citations, spec, budget = fit_sources(
+        model, sources, spec, chosen, query or request, history=history,
+        instructions=instructions, elapsed_s=time.perf_counter() - started,
+        first_token_s=first_token_s)
+    retrieval_s = time.perf_counter() - started
+    yield SourcesFound(tuple(citations), tuple(warnings))
+    prefill = spec.prefill or grounded_prefill(request, citations)
+    spec = replace(spec, prefill=prefill)
     prompt = build_prompt(chosen, spec, citations, history, instructions)  # type: ignore[arg-type]
     attempts = 2 if retry else 1
-    first_echo, first_ttft = False, None
+    first_echo, first_ttft, first_prompt_tokens = False, None, 0
     for attempt in range(1, attempts + 1):
         final: Finished | None = None
         for event in stream_reply(model, prompt.messages, _attempt_settings(
@@ -231,6 +267,7 @@ def stream_draft(
         if attempt == 1:
             first_echo = has_echo(final.text, prompt.scaffolding, prompt.quoted)
             first_ttft = final.stats.time_to_first_token_s
+            first_prompt_tokens = final.stats.prompt_tokens
         if cleaned.ok or attempt == attempts or final.stats.finish == "cancelled":
             break
         yield Retrying("; ".join(cleaned.problems))
@@ -258,6 +295,11 @@ def stream_draft(
                               "removed": removed, "sentences": citing.sentences,
                               "cited_sentences": citing.cited_sentences},
                 "time_to_first_token_s": first_ttft,  # of the first attempt: what one waits
+                "first_token_with_retrieval_s": None if first_ttft is None else round(
+                    retrieval_s + first_ttft, 4),
+                "prompt_budget": {"tokens": budget.tokens, "reason": budget.reason,
+                                  "limited": budget.limited,
+                                  "prompt_tokens": first_prompt_tokens},
                 "echo": {"first_attempt": first_echo,
                          "delivered": has_echo(text, prompt.scaffolding, prompt.quoted)},
                 "facts": {"quoted": list(facts.facts), "unmatched": list(facts.unmatched),

@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from core.drafting.budget import FIRST_TOKEN_S
 from core.drafting.evaluate import (
     DEFAULT_PAIRS,
     EvalPair,
@@ -41,6 +42,7 @@ class EvalDraftsConfig(BaseModel):
     max_tokens: int = Field(default=256, ge=16, le=4096)
     temperature: float = Field(default=0.0, ge=0.0, le=2.0)
     seed: int = 0
+    first_token_s: float | None = Field(default=FIRST_TOKEN_S, gt=0)  # None: no target
     retrieval: bool = True
     n_ctx: int = Field(default=2048, ge=512, le=131072)
     format: str = Field(default="auto", pattern="^(auto|chat|document)$")
@@ -118,6 +120,7 @@ def evaluate_drafts(workspace: Workspace, models: Sequence[str], pairs: Sequence
             model = cache.get(workspace, name)
             results = draft_pairs(
                 model, pairs, retriever, settings, format=config.format,  # type: ignore[arg-type]
+                first_token_s=config.first_token_s,
                 progress=lambda done, message, i=index: progress(i * len(pairs) + done, total,
                                                                  message),
                 cancelled=cancelled)

@@ -24,7 +24,8 @@ FIGURES: tuple[tuple[str, str, str], ...] = (
     ("rouge_l", "ROUGE-L", "num"),
     ("similarity", "similarity", "num"),
     ("words", "words", "int"),
-    ("ttft_s", "TTFT s", "num"),
+    ("ttft_with_retrieval_s", "TTFT s", "num"),
+    ("prompt_tokens", "prompt tok", "int"),
     ("tokens_per_s", "tok/s", "num"),
 )
 

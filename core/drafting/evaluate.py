@@ -27,6 +27,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from core.drafting.budget import FIRST_TOKEN_S
 from core.drafting.draft import DraftResult, draft
 from core.drafting.facts import check_facts, citation_values
 from core.drafting.hygiene import words
@@ -206,6 +207,9 @@ def score_model(name: str, results: Sequence[DraftResult], pairs: Sequence[EvalP
             "valid_markers": citing.valid, "unmatched_facts": list(fact.unmatched),
             "ttft_s": result.checks.get("time_to_first_token_s",
                                         result.stats.get("time_to_first_token_s")),
+            "ttft_with_retrieval_s": result.checks.get("first_token_with_retrieval_s"),
+            "prompt_tokens": result.checks.get("prompt_budget", {}).get(
+                "prompt_tokens", result.stats.get("prompt_tokens")),
             "tokens_per_s": result.stats.get("tokens_per_s"), "problems": list(result.problems),
             "text": result.text})
     count = len(rows)
@@ -222,6 +226,8 @@ def score_model(name: str, results: Sequence[DraftResult], pairs: Sequence[EvalP
         "similarity": _mean([r["similarity"] for r in rows]),
         "words": _mean([float(r["words"]) for r in rows]),
         "ttft_s": _mean([r["ttft_s"] for r in rows]),
+        "ttft_with_retrieval_s": _mean([r["ttft_with_retrieval_s"] for r in rows]),
+        "prompt_tokens": _mean([r["prompt_tokens"] for r in rows]),
         "tokens_per_s": _mean([r["tokens_per_s"] for r in rows]),
         "per_pair": rows,
     }
@@ -229,6 +235,7 @@ def score_model(name: str, results: Sequence[DraftResult], pairs: Sequence[EvalP
 
 def draft_pairs(model: TextModel, pairs: Sequence[EvalPair], retriever: Retriever | None,
                 settings: GenerationSettings, *, format: str = "auto",
+                first_token_s: float | None = FIRST_TOKEN_S,
                 progress: Callable[[int, str], None] = lambda done, message: None,
                 cancelled: Callable[[], bool] = lambda: False) -> list[DraftResult]:
     """One draft per pair, the reference's own documents kept out of retrieval."""
@@ -239,6 +246,7 @@ def draft_pairs(model: TextModel, pairs: Sequence[EvalPair], retriever: Retrieve
         results.append(draft(model, pair.request, retriever=pair_retriever(retriever, pair),
                              settings=settings,
                              cancelled=cancelled, exclude_documents=pair.exclude,
-                             format=format))  # type: ignore[arg-type]
+                             format=format,  # type: ignore[arg-type]
+                             first_token_s=first_token_s))
         progress(index + 1, f"{model.name}: drafted {index + 1} of {len(pairs)}")
     return results

@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from core.drafting.budget import FIRST_TOKEN_S
 from core.jobs.progress import JobContext
 
 
@@ -32,6 +33,9 @@ class DraftProposalConfig(BaseModel):
     export: str | None = Field(default=None, description="absolute .docx path to write")
     format: Literal["auto", "chat", "document"] = Field(
         default="auto", description="prompt format (auto: from the model's kind)")
+    first_token_s: float | None = Field(
+        default=FIRST_TOKEN_S, gt=0, description="sources shown: what the model reads in "
+        "this many seconds (None: every source that fits the context)")
 
 
 def run_proposal_job(config: DraftProposalConfig, ctx: JobContext) -> dict[str, Any]:
@@ -65,7 +69,8 @@ def run_proposal_job(config: DraftProposalConfig, ctx: JobContext) -> dict[str, 
             tokens = 0
             for event in stream_section(model, proposal, key, retriever=retriever,
                                         settings=settings, cancelled=ctx.cancelled,
-                                        format=config.format):
+                                        format=config.format,
+                                        first_token_s=config.first_token_s):
                 if isinstance(event, Token):
                     tokens += 1
                     if tokens % 16 == 0:

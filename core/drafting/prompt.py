@@ -107,6 +107,8 @@ class DraftPrompt:
 
 
 DOCUMENT_HEADER = "Reference material from our records (cited by number in the text):"
+FACTS_NOTE = ("The exact figures (categories, rates, codes, dates) are added after your text "
+              "from our records: do not write your own.")
 SHORT_INSTRUCTION = "Cite the reference material you use by its number, e.g. [1]."
 EXAMPLE_HEADER = "Example of a past section of ours, for style:"
 REQUEST_HEADER = "Task:"
@@ -189,9 +191,7 @@ def chat_prompt(spec: DraftSpec, citations: Sequence[Citation],
     if spec.requirements:
         request += "\n" + "\n".join(f"- {r}" for r in spec.requirements)
     if spec.prefill:
-        request += ("\n\nThis table of facts from our reference data is appended after your "
-                    "text; refer to it, but do not repeat it or change its values:\n"
-                    + spec.prefill)
+        request += "\n\n" + FACTS_NOTE
     if spec.system:
         messages = grounded_messages(request, citations, history, instructions)
         fixed = messages[0].content
@@ -203,7 +203,8 @@ def chat_prompt(spec: DraftSpec, citations: Sequence[Citation],
         messages = [*(m for m in history if m.role != "system"),
                     Message(role="user", content=user)]
     return DraftPrompt(format="chat", messages=tuple(messages), mode="auto",
-                       scaffolding=(fixed, spec.request), quoted=tuple(
+                       scaffolding=(fixed, spec.request) + ((FACTS_NOTE,) if spec.prefill
+                                                            else ()), quoted=tuple(
                            c.text for c in citations) + spec.requirements,
                        stops=CHAT_STOPS, **_source_lines(citations))
 

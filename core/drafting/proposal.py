@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from core.drafting.budget import FIRST_TOKEN_S
 from core.drafting.draft import DraftEvent, DraftResult, FormatChoice, stream_draft
 from core.drafting.outline import STANDARD_SECTIONS, SectionPlan, assign_requirements
 from core.drafting.prompt import DraftSpec
@@ -140,7 +141,7 @@ def section_spec(proposal: Proposal, section: ProposalSection) -> tuple[str, str
 def stream_section(
     model: TextModel, proposal: Proposal, key: str, *, retriever: Retriever | None,
     settings: GenerationSettings | None = None, cancelled: Callable[[], bool] = lambda: False,
-    format: FormatChoice = "auto",
+    format: FormatChoice = "auto", first_token_s: float | None = FIRST_TOKEN_S,
 ) -> Iterator[DraftEvent]:
     """Draft (or redraft) one section; the ``Finished`` event's extra holds the new
     ``ProposalSection`` under "section" and the draft under "draft". Retrieval keeps to
@@ -156,7 +157,7 @@ def stream_section(
     for event in stream_draft(model, spec.request, retriever=retriever, settings=settings,
                               cancelled=cancelled, query=query, lookup_query=lookup,
                               reference_k=6 if section.reference_query else 3, spec=spec,
-                              format=format):
+                              format=format, first_token_s=first_token_s):
         if isinstance(event, Finished):
             result: DraftResult = event.extra["draft"]  # type: ignore[assignment]
             yield Finished(event.text, event.stats,

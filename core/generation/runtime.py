@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,8 @@ from core.workspace.registry import ModelRecord, ModelRegistry
 
 DEFAULT_N_CTX = 2048
 FALLBACK_MODEL = "gemma3-270m-q4km"
+CALIBRATION_TOKENS = 128
+MIN_RATE_TOKENS = 96
 
 
 def gpu_offload_available() -> bool:
@@ -76,6 +79,26 @@ class LoadedModel:
     lock: threading.Lock
     kind: ModelKind = "base"  # core.models.resolve: "instruct" follows instructions
     kind_reason: str = ""
+    prefill_rate: float | None = None  # prompt tokens read per second, as measured here
+
+    def note_prefill(self, tokens: int, seconds: float) -> None:
+        """Fold one measured prompt evaluation into ``prefill_rate`` (short ones say
+        little: the fixed cost per call dominates them)."""
+        if tokens < MIN_RATE_TOKENS or seconds <= 0:
+            return
+        rate = tokens / seconds
+        self.prefill_rate = rate if self.prefill_rate is None else (self.prefill_rate + rate) / 2
+
+    def calibrate(self) -> None:
+        """Measure ``prefill_rate`` on a short neutral text (a fraction of a second)."""
+        text = "The contractor shall deliver monthly status reports to the program office. "
+        tokens = self.tokenize(text * 12, add_bos=True)[:min(CALIBRATION_TOKENS, self.n_ctx // 2)]
+        with self.lock:
+            self.llama.reset()
+            started = time.perf_counter()
+            self.llama.eval(tokens)
+            self.note_prefill(len(tokens), time.perf_counter() - started)
+            self.llama.reset()
 
     def mode(self, requested: PromptMode = "auto") -> str:
         """"chat" when asked or when the model has a chat template, else "completion"."""
@@ -131,6 +154,7 @@ class ModelCache:
             loaded = self._load(path, name, n_ctx, gpu, threads)
             loaded.kind, loaded.kind_reason = model_kind(workspace, model,
                                                          loaded.chat_template)
+            loaded.calibrate()
             self._models[key] = loaded
             while len(self._models) > self.capacity:
                 _, old = self._models.popitem(last=False)

@@ -85,10 +85,12 @@ def _prefill(model: LoadedModel, tokens: list[int], cancelled: Cancelled) -> boo
     if prefix < llama.n_tokens and not llama._ctx.kv_cache_seq_rm(-1, prefix, -1):
         prefix = 0
     llama.n_tokens = prefix
+    started = time.perf_counter()
     for start in range(prefix, len(tokens) - 1, PREFILL_BATCH):
         if cancelled():
             return False
         llama.eval(tokens[start:min(start + PREFILL_BATCH, len(tokens) - 1)])
+    model.note_prefill(len(tokens) - 1 - prefix, time.perf_counter() - started)
     return not cancelled()
 
 

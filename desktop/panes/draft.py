@@ -116,7 +116,9 @@ class DraftPane(QWidget):
         bar.addWidget(self.endpoints_button)
         bar.addWidget(self.compare)
         bar.addWidget(self.other.picker, 1)
-        bar.addWidget(self.options)
+        options_row = QHBoxLayout()  # a row of its own: one row was wider than a laptop
+        options_row.addWidget(self.options)
+        options_row.addStretch(1)
 
         # -- conversations -----------------------------------------------------------------
         self.search = QLineEdit()
@@ -239,6 +241,7 @@ class DraftPane(QWidget):
         layout = QVBoxLayout(self)
         layout.addWidget(QLabel("<h2>Draft</h2>"))
         layout.addLayout(bar)
+        layout.addLayout(options_row)
         layout.addWidget(self.tabs, 1)
 
         for side in (self.main, self.other):
@@ -366,7 +369,8 @@ class DraftPane(QWidget):
             else None
         return Engine(model=self._loader(self.main.picker.currentData()),
                       settings=self.settings(), retriever=retriever,
-                      format=self.options.prompt_format())
+                      format=self.options.prompt_format(),
+                      first_token_s=self.options.first_token_s())
 
     def _busy(self) -> bool:
         return self.main.worker.running or self.other.worker.running
@@ -397,7 +401,8 @@ class DraftPane(QWidget):
             def job(cancelled: Callable[[], bool], load=load):  # noqa: ANN202, ANN001
                 return stream_draft(load(), request, retriever=engine.retriever,
                                     settings=engine.settings, history=history,
-                                    cancelled=cancelled, format=engine.format)
+                                    cancelled=cancelled, format=engine.format,
+                                    first_token_s=engine.first_token_s)
 
             side.worker.start(job)
         self.stats.setText("Writing…")

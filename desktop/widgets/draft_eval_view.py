@@ -51,8 +51,12 @@ PLAIN: dict[str, tuple[str, str]] = {
                    "How close the draft's meaning is to the reference section, measured by "
                    "the embedding model, from 0 to 1. Higher is closer."),
     "words": ("Length (words)", "Average number of words per draft."),
-    "ttft_s": ("Wait before the first words (s)",
-               "Average seconds before the first words appear. Lower is faster."),
+    "ttft_with_retrieval_s": ("Wait before the first words (s)",
+                              "Average seconds from asking to the first words, including "
+                              "the search of the knowledge base. Lower is faster."),
+    "prompt_tokens": ("Text read by the model (tokens)",
+                      "Average size of what the model read before writing: the sources, "
+                      "the example and the request. More sources mean a longer wait."),
     "tokens_per_s": ("Writing speed (tokens/s)",
                      "Tokens written per second once started; a token is about three "
                      "quarters of a word. Higher is faster."),

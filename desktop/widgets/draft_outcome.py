@@ -43,9 +43,15 @@ def failed_text(problems: Sequence[str]) -> str:
 
 def stats_line(result: DraftResult, stats: GenerationStats) -> str:
     """The line under the answer: model, speed, prompt format, attempts."""
+    first = result.checks.get("first_token_with_retrieval_s")
+    if first is None:
+        first = stats.time_to_first_token_s or 0.0
     line = (f"{result.model}: {stats.completion_tokens} tokens, {stats.tokens_per_s:.1f} "
-            f"tokens/s, first words after {stats.time_to_first_token_s or 0:.2f} s; "
-            f"{format_note(result)}")
+            f"tokens/s, first words after {first:.2f} s; {format_note(result)}")
+    budget = result.checks.get("prompt_budget", {})
+    if budget.get("limited") and result.citations:
+        line += (f"; {len(result.citations)} source(s), shortened to what the model reads "
+                 "in a quick start")
     if result.attempts > 1:
         line += "; second attempt (the first failed the checks)"
     if stats.finish == "cancelled":

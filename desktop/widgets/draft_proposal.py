@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.drafting.budget import FIRST_TOKEN_S
 from core.drafting.draft import DraftResult, Retrying
 from core.drafting.proposal import (
     Proposal,
@@ -57,6 +58,7 @@ class Engine:
     settings: GenerationSettings
     retriever: Retriever | None
     format: str = "auto"  # the prompt format: "auto", "chat" or "document"
+    first_token_s: float | None = FIRST_TOKEN_S  # the prompt budget's target (budget.py)
 
 
 class ProposalTab(QWidget):
@@ -318,7 +320,7 @@ class ProposalTab(QWidget):
         def job(cancelled: Callable[[], bool]):  # noqa: ANN202
             return stream_section(engine.model(), proposal, key, retriever=engine.retriever,
                                   settings=engine.settings, cancelled=cancelled,
-                                  format=engine.format)
+                                  format=engine.format, first_token_s=engine.first_token_s)
 
         self.worker.start(job)
         self._update_buttons()

@@ -3,6 +3,7 @@ prompt format, in one row."""
 
 from __future__ import annotations
 
+from core.drafting.budget import FIRST_TOKEN_S
 from core.generation.model import GenerationSettings
 from desktop.qt import (
     QCheckBox,
@@ -54,6 +55,14 @@ class DraftSettings(QWidget):
         self.retrieval = QCheckBox("Use knowledge base")
         self.retrieval.setObjectName("draftRetrieval")
         self.retrieval.setChecked(True)
+        self.quick = QCheckBox("Quick start")
+        self.quick.setObjectName("draftQuickStart")
+        self.quick.setChecked(True)
+        self.quick.setToolTip(
+            f"Show the model only as much of the sources as it reads in about "
+            f"{FIRST_TOKEN_S:g} s on this computer, the parts closest to your request, so the "
+            "first words come quickly.\nUntick to give it every source that fits: slower to "
+            "start on a computer without a graphics card.")
         self.format = format_picker("draftFormat")
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -63,11 +72,17 @@ class DraftSettings(QWidget):
             layout.addWidget(QLabel(label))
             layout.addWidget(widget)
         layout.addWidget(self.retrieval)
+        layout.addWidget(self.quick)
+        self.retrieval.toggled.connect(self.quick.setEnabled)
 
     def generation(self) -> GenerationSettings:
         return GenerationSettings(temperature=round(self.temperature.value(), 3),
                                   top_p=round(self.top_p.value(), 3),
                                   max_tokens=self.max_tokens.value())
+
+    def first_token_s(self) -> float | None:
+        """The first-token target of the prompt budget (None: every source that fits)."""
+        return FIRST_TOKEN_S if self.quick.isChecked() else None
 
     def prompt_format(self) -> str:
         """"auto", "chat" or "document"."""

@@ -173,6 +173,16 @@ def test_streams_tokens_with_stats(model: LoadedModel) -> None:
     assert again.text == final.text
 
 
+def test_prefill_rate_is_measured_and_calibration_leaves_no_trace(model: LoadedModel) -> None:
+    assert model.prefill_rate is not None and model.prefill_rate > 10  # measured at load
+    prompt = [Message(role="user", content="The contractor shall " * 40)]
+    before = generate_text(model, prompt, GREEDY)
+    model.calibrate()
+    after = generate_text(model, prompt, GREEDY)
+    assert after.text == before.text and after.stats.prompt_tokens == before.stats.prompt_tokens
+    assert model.prefill_rate > 10
+
+
 def test_chat_mode_uses_the_template(model: LoadedModel) -> None:
     chat = dataclasses.replace(model, chat_template=GEMMA_TEMPLATE)
     final = generate_text(chat, [Message(role="system", content="Answer briefly."),

@@ -10,9 +10,11 @@ from typing import Any
 
 import pytest
 
+from core.drafting.budget import FIRST_TOKEN_S
 from core.drafting.conversations import Conversation, Turn
 from core.drafting.draft import DraftResult, Retrying, SourcesFound
 from core.drafting.proposal import Proposal, ProposalSection
+from core.drafting.sources import Citation
 from core.generation.model import Finished, GenerationStats, Token
 from core.workspace import Workspace
 from desktop.jobs_monitor import JobMonitor
@@ -112,6 +114,34 @@ def test_the_prompt_format_choice_reaches_the_engine(qtbot, pane: DraftPane,  # 
     qtbot.waitUntil(lambda: not pane._busy(), timeout=10_000)
     assert seen["format"] == "document"
     assert "document prompt — chosen in Prompt format" in pane.stats.text()
+
+
+def test_quick_start_reaches_the_engine_and_the_stats_line(qtbot, pane: DraftPane,  # noqa: ANN001
+                                                          monkeypatch) -> None:  # noqa: ANN001
+    seen: list[Any] = []
+
+    def fake_stream(model, request, **kwargs):  # noqa: ANN001, ANN003, ANN202
+        seen.append(kwargs["first_token_s"])
+        result = _result(prompt=request, checks={
+            "first_token_with_retrieval_s": 1.31,
+            "prompt_budget": {"tokens": 300, "limited": True, "reason": "x"}},
+            citations=(Citation(doc_id="d", title="RFP", text="Shifts.", number=1),))
+        yield SourcesFound(())
+        yield Finished(result.text, _stats(), {"draft": result})
+
+    monkeypatch.setattr("desktop.panes.draft.stream_draft", fake_stream)
+    monkeypatch.setattr(pane, "_loader", lambda model_id: lambda: object())
+    pane.main.picker.addItem("a model", "some-q4km")
+    for quick in (True, False):
+        pane.options.quick.setChecked(quick)
+        pane.prompt.setPlainText("Staffing plan")
+        pane.send_button.click()
+        qtbot.waitUntil(lambda: not pane._busy(), timeout=10_000)
+    assert seen == [FIRST_TOKEN_S, None]
+    assert "first words after 1.31 s" in pane.stats.text()  # retrieval included
+    assert "1 source(s), shortened" in pane.stats.text()
+    pane.options.retrieval.setChecked(False)
+    assert not pane.options.quick.isEnabled()  # nothing to shorten without sources
 
 
 def test_a_failed_proposal_section_shows_why(pane: DraftPane) -> None:
