@@ -6,6 +6,11 @@ shows it in one dialog. Anything that is not a ``ScriptoriumError`` is a bug.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
 
 class ScriptoriumError(Exception):
     """Base of every error the engine raises on purpose; the message is for the user."""
@@ -43,3 +48,14 @@ class JobCancelled(ScriptoriumError):
 
 class DiskSpaceError(ScriptoriumError):
     """Not enough free disk for the work asked for."""
+
+
+def validation_message(error: ValidationError, what: str = "config") -> str:
+    """A pydantic validation error as one user-facing line, every problem at once:
+    ``Invalid training config: lora.r: Input should be greater than 0; steps: ….``"""
+    problems = []
+    for item in error.errors():
+        where = ".".join(str(p) for p in item["loc"])
+        message = str(item["msg"]).removeprefix("Value error, ")
+        problems.append(f"{where}: {message}" if where else message)
+    return f"Invalid {what}: " + "; ".join(problems) + "."

@@ -14,8 +14,8 @@ from typing import Any, Literal
 import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from core.endpoints import RemoteEndpoint
 from core.fsutil import atomic_write_json, read_json
-from core.serving.endpoint import RemoteEndpoint
 
 MAX_RECENT = 10
 

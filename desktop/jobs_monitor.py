@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from core.jobs import JobHandle, JobRunner, JobStatus
+from core.jobs.kinds import KINDS
 from core.jobs.progress import ProgressEvent
 from core.workspace import Workspace
 from desktop.qt import QObject, QTimer, Signal
@@ -22,6 +23,7 @@ class JobMonitor(QObject):
     event = Signal(str, object)  # job id, ProgressEvent
     finished = Signal(str, object)  # job id, JobStatus
     changed = Signal()  # a job started or ended
+    data_changed = Signal(object)  # frozenset: what an ended job changed (JobKind.changes)
 
     def __init__(self, threads: int | None = None) -> None:
         super().__init__()
@@ -75,6 +77,9 @@ class JobMonitor(QObject):
                 del self.handles[job_id]
                 self.finished.emit(job_id, final)
                 self.changed.emit()
+                changes = frozenset(KINDS[final.kind].changes) if final.kind in KINDS else None
+                if changes:
+                    self.data_changed.emit(changes)
         self._update_timer()
 
     def cancel_all(self) -> None:

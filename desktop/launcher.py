@@ -21,11 +21,11 @@ NO_DISPLAY = (
 
 def app_arguments(argv: Sequence[str]) -> argparse.Namespace | None:
     """Parse ``argv`` as app options, or None when it names a CLI verb or asks for help."""
-    from core.cli.main import build_parser
+    from core.cli.main import verb_names
 
     if any(arg in ("-h", "--help", "--version") for arg in argv):
         return None
-    verbs = set(build_parser()._subparsers._group_actions[0].choices)  # type: ignore[union-attr]
+    verbs = verb_names()
     if any(arg in verbs for arg in argv if not arg.startswith("-")):
         return None
     parser = argparse.ArgumentParser(prog="scriptorium", add_help=False)

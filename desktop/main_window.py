@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from core.ingest.sample import open_or_create_sample, sample_workspace_path
 from core.ingest.store import DocumentStore
 from core.jobs.store import JobStatus
 from core.models.bundled import BASE_MODEL_ID
 from core.workspace import Workspace
 from core.workspace.registry import ModelRegistry
-from core.workspace.sample import open_or_create_sample, sample_workspace_path
 from desktop.dialogs.demo_results import DemoResultsDialog
 from desktop.dialogs.doctor import DoctorDialog
 from desktop.dialogs.settings import SettingsDialog
@@ -93,6 +93,7 @@ class MainWindow(QMainWindow):
         state.settings_changed.connect(lambda _: self._fill_recent())
         monitor.changed.connect(self._update_status)
         monitor.finished.connect(self._on_job_finished)
+        monitor.data_changed.connect(state.notify)
         self._on_workspace(state.workspace)
 
     # -- menus ------------------------------------------------------------------------
@@ -176,8 +177,6 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"{status.title} failed: {status.error}", 15000)
         if job_id in self.demo_jobs:
             self.demo_jobs.discard(job_id)
-            self.state.models_changed.emit()
-            self.state.documents_changed.emit()
             if status.state == "succeeded" and status.result:
                 self.show_demo_results(status.result)
 

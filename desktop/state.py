@@ -1,10 +1,13 @@
 """Evented application state: the open workspace and the user settings.
 
-Panes bind to these signals and refresh themselves; nothing else holds app state.
+Panes bind to these signals and refresh themselves; nothing else holds app state. A job
+that ends reaches them through ``notify`` (the job monitor says what its kind changes), so
+no wizard or pane has to announce what its job did.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 
 from core.settings import Settings, load_settings, save_settings
@@ -15,8 +18,8 @@ from desktop.qt import QObject, Signal
 class AppState(QObject):
     workspace_changed = Signal(object)  # Workspace | None
     settings_changed = Signal(object)  # Settings
-    models_changed = Signal()
-    documents_changed = Signal()
+    models_changed = Signal()  # models, datasets or releases
+    documents_changed = Signal()  # documents or the knowledge-base index
 
     def __init__(self) -> None:
         super().__init__()
@@ -38,6 +41,13 @@ class AppState(QObject):
         workspace = Workspace.create(path, name)
         self.set_workspace(workspace)
         return workspace
+
+    def notify(self, changes: Collection[str]) -> None:
+        """Tell every pane that ``changes`` (``core.jobs.kinds.Change``) happened, once."""
+        if {"models", "datasets", "releases"} & set(changes):
+            self.models_changed.emit()
+        if {"documents", "index"} & set(changes):
+            self.documents_changed.emit()
 
     def update_settings(self, settings: Settings) -> None:
         self.settings = settings

@@ -75,9 +75,9 @@ def sample_workspace(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
     """The bundled sample workspace: documents imported and indexed, the real base model.
 
     Shared by the slow tests that need the real corpus; tests must not remove documents."""
+    from core.ingest.sample import populate_sample
     from core.models.bundled import import_base_model
     from core.retrieval.index import update_index
-    from core.workspace.sample import populate_sample
 
     workspace = Workspace.create(tmp_path_factory.mktemp("sample") / "ws")
     populate_sample(workspace)

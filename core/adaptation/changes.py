@@ -15,13 +15,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from core.adaptation.releases import read_releases_quietly
 from core.errors import ScriptoriumError
 from core.fsutil import atomic_write_json, read_json
 from core.ingest.model import DocumentRecord
 from core.ingest.store import DocumentStore
 from core.workspace import Workspace
 from core.workspace.registry import ModelRegistry
+from core.workspace.releases import read_releases_quietly
 
 POLICY_FILE = "adapt.json"
 Change = Literal["added", "changed", "removed"]

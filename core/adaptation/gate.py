@@ -17,10 +17,10 @@ import math
 from pathlib import Path
 from typing import Any
 
-from core.adaptation.releases import deployed_model_id
 from core.datasets.heldout import cpt_datasets, heldout_text
 from core.models.resolve import resolve_gguf
 from core.workspace import Workspace
+from core.workspace.releases import deployed_model_id
 
 DEFAULT_TOLERANCE = 0.05  # old-data perplexity may rise by at most 5 %
 EVAL_TOKENS = 1024
@@ -30,7 +30,7 @@ MAX_PROMPTS = 4
 
 def prompt_suite(workspace: Workspace) -> list[str]:
     """The workspace's fixed prompts (``W/prompts.jsonl``), else the sample's."""
-    from core.workspace.sample import sample_source
+    from core.ingest.sample import sample_source
 
     path = workspace.root / "prompts.jsonl"
     if not path.exists():

@@ -26,13 +26,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from core.adaptation.changes import check_for_update, load_policy, trained_versions
 from core.adaptation.gate import run_gate
-from core.adaptation.releases import promote, read_releases_quietly
 from core.errors import ConfigError
 from core.ingest.store import DocumentStore
 from core.jobs.progress import JobContext
 from core.jobs.stages import STEPS, StageContext
 from core.workspace import Workspace
 from core.workspace.registry import ModelRegistry
+from core.workspace.releases import promote, read_releases_quietly
 
 Stage = Literal["cpt", "sft", "dpo", "orpo"]
 DEFAULT_BASE = "gemma3-270m"

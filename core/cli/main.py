@@ -39,6 +39,15 @@ VERB_MODULES = (
 
 
 def build_parser() -> argparse.ArgumentParser:
+    return _parser_and_verbs()[0]
+
+
+def verb_names() -> frozenset[str]:
+    """Every CLI verb (the launcher tells them from the app's own options)."""
+    return frozenset(_parser_and_verbs()[1].choices)
+
+
+def _parser_and_verbs() -> tuple[argparse.ArgumentParser, argparse._SubParsersAction]:
     parser = argparse.ArgumentParser(
         prog="scriptorium",
         description="Offline workbench for adapting small language models to your documents. "
@@ -48,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="verb", metavar="VERB")
     for module in VERB_MODULES:
         module.register(sub)
-    return parser
+    return parser, sub
 
 
 def main(argv: Sequence[str] | None = None) -> int:

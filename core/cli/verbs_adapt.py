@@ -67,7 +67,7 @@ def cmd_adapt(args: argparse.Namespace) -> int:
 
 
 def cmd_release(args: argparse.Namespace) -> int:
-    from core.adaptation import releases
+    from core.workspace import releases
 
     workspace = open_workspace(args)
     if args.action == "promote":

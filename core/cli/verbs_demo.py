@@ -9,8 +9,8 @@ from pathlib import Path
 from core.cli.common import add_common, run_job
 from core.cli.output import print_json
 from core.demo.pipeline import SUMMARY_FILE, DemoConfig, summary_lines
+from core.ingest.sample import open_or_create_sample, sample_workspace_path
 from core.settings import load_settings
-from core.workspace.sample import open_or_create_sample, sample_workspace_path
 
 SIZES = ("cpt_steps", "sft_steps", "dpo_steps", "seq_len", "draft_tokens")
 

@@ -126,9 +126,9 @@ class _Models:
         self.cache = None if args.endpoint else ModelCache(n_ctx=args.n_ctx)
 
     def get(self):  # noqa: ANN201
-        from core.generation.backend import open_text_model
+        from core.endpoints import REMOTE_PREFIX
         from core.generation.runtime import ModelCache
-        from core.serving.endpoint import REMOTE_PREFIX
+        from core.serving.backend import open_text_model
 
         if self.args.endpoint and self.args.model:
             from core.errors import ConfigError

@@ -6,8 +6,9 @@ import argparse
 from pathlib import Path
 
 from core.cli.common import add_common, open_workspace, run_job
-from core.cli.output import format_size, print_json, table
+from core.cli.output import print_json, table
 from core.errors import ScriptoriumError
+from core.formatting import format_size
 from core.ingest.model import DOCUMENT_KINDS, DocumentRecord
 from core.ingest.report import ImportReport
 from core.ingest.store import DocumentError, DocumentStore

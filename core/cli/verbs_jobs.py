@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
-
-import yaml
 
 from core.cli.common import add_common, open_workspace, run_job, runner_for
 from core.cli.output import ProgressPrinter, print_json, progress_text, table
 from core.errors import ConfigError, JobError
 from core.jobs import JobStore
 from core.jobs.kinds import KINDS
+from core.jobs.overrides import parse_overrides
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -27,17 +25,6 @@ def register(sub: argparse._SubParsersAction) -> None:
                       metavar="KEY=VALUE", help="config value for `run` (repeatable)")
     jobs.add_argument("--detach", action="store_true", help="start and return at once")
     jobs.set_defaults(handler=cmd_jobs)
-
-
-def parse_overrides(items: list[str]) -> dict[str, Any]:
-    """``key=value`` pairs; values are parsed as YAML scalars (numbers, true, null...)."""
-    config: dict[str, Any] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise ConfigError(f"{item!r} is not KEY=VALUE.")
-        config[key.strip()] = yaml.safe_load(value) if value else ""
-    return config
 
 
 def cmd_jobs(args: argparse.Namespace) -> int:
@@ -66,7 +53,9 @@ def cmd_jobs(args: argparse.Namespace) -> int:
         raise JobError(f"`scriptorium jobs {action}` needs a job id" +
                        (" or kind." if action == "run" else "."))
     if action == "run":
-        config = parse_overrides(args.overrides)
+        config, bad = parse_overrides(args.overrides)
+        if bad:
+            raise ConfigError("; ".join(bad) + ".")
         if args.detach:
             handle = runner_for(workspace).submit(args.target, config)
             print_json({"job": handle.job_id}) if args.json else print(handle.job_id)

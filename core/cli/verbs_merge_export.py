@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from core.cli.common import add_common, open_workspace, run_job
-from core.cli.output import format_size, print_json, table
+from core.cli.output import print_json, table
 from core.errors import ConfigError
 from core.export.config import QUANTS, parse_export_config
+from core.formatting import format_size
 from core.fsutil import read_yaml
 from core.merging.config import METHODS, MergeConfig, merge_yaml, parse_merge_config
 

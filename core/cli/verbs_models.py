@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 
 from core.cli.common import add_common, open_workspace, run_job
-from core.cli.output import format_size, print_json, table
+from core.cli.output import print_json, table
 from core.errors import ModelError
+from core.formatting import format_size
 from core.workspace.registry import ModelRecord, ModelRegistry
 
 

@@ -15,8 +15,7 @@ import sys
 
 from core.cli.common import add_common, open_workspace
 from core.cli.output import print_json, table
-
-TOKEN_ENV = "SCRIPTORIUM_ENDPOINT_TOKEN"
+from core.endpoints import TOKEN_ENV
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -54,9 +53,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def remote_model(where: str, token: str | None, n_ctx: int):  # noqa: ANN201
     """A ``RemoteModel`` for a URL or a configured endpoint's name."""
-    from core.generation.backend import open_text_model
+    from core.endpoints import REMOTE_PREFIX
     from core.generation.runtime import ModelCache
-    from core.serving.endpoint import REMOTE_PREFIX
+    from core.serving.backend import open_text_model
 
     if "://" not in where and not where.startswith(REMOTE_PREFIX):
         where = REMOTE_PREFIX + where
@@ -141,14 +140,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_endpoints(args: argparse.Namespace) -> int:
-    from core.errors import ConfigError
-    from core.serving.client import RemoteModel
-    from core.serving.endpoint import (
+    from core.endpoints import (
         RemoteEndpoint,
         find_endpoint,
         with_endpoint,
         without_endpoint,
     )
+    from core.errors import ConfigError
+    from core.serving.client import RemoteModel
     from core.settings import load_settings, save_settings
 
     settings = load_settings()

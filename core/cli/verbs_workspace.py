@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from core.cli.common import add_common, open_workspace, run_job, workspace_path
 from core.cli.output import print_json
-from core.errors import ConfigError
+from core.errors import ConfigError, validation_message
 from core.settings import Settings, load_settings, save_settings
 from core.workspace import Workspace
 from core.workspace.registry import ModelRegistry
@@ -63,10 +63,7 @@ def cmd_settings(args: argparse.Namespace) -> int:
         try:
             settings = Settings.model_validate({**settings.model_dump(), **updates})
         except ValidationError as error:  # one line per the CLI's error contract
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()
-            )
-            raise ConfigError(f"Invalid setting: {problems}.") from error
+            raise ConfigError(validation_message(error, "setting")) from error
         save_settings(settings)
     data = settings.model_dump(mode="json")
     if args.json:

@@ -7,9 +7,9 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
+from core.clock import now_iso
 from core.datasets.corpus import live_documents
 from core.datasets.cpt import build_cpt
 from core.datasets.model import BuildDatasetConfig, Built, DatasetRecord
@@ -72,7 +72,7 @@ def build_dataset(
     built = BUILDERS[config.kind](workspace, config, tokenizer, progress, check_cancelled)
     check_cancelled()
     record = store.commit(config.kind, built.files, {
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "created": now_iso(),
         "model": config.model, "tokenizer": tokenizer_info(source, tokenizer),
         "config": config.model_dump(mode="json"),
         "documents": [ref.model_dump() for ref in built.documents],

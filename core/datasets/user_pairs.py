@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
+from core.clock import now_iso
 from core.datasets.model import DatasetError
 from core.fsutil import append_line, sha256_file
 from core.workspace import Workspace
@@ -21,7 +21,7 @@ def add_user_pair(workspace: Workspace, instruction: str, response: str) -> dict
     if not instruction or not response:
         raise DatasetError("A pair needs both an instruction and a response.")
     pair = {"id": uuid.uuid4().hex[:12], "instruction": instruction, "response": response,
-            "created": datetime.now(UTC).isoformat(timespec="seconds")}
+            "created": now_iso()}
     with file_lock(workspace.datasets_dir / ".lock"):
         append_line(workspace.datasets_dir / USER_PAIRS, json.dumps(pair, ensure_ascii=False))
     workspace.audit.record("dataset.user_pair", id=pair["id"])

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from core.clock import now_iso
 from core.fsutil import atomic_write_json
 from core.jobs.progress import JobContext
 from core.jobs.stages import STEPS, StageContext
@@ -73,8 +73,8 @@ def _base_model(state: DemoState, ctx: JobContext) -> dict[str, Any]:
 
 
 def _import(state: DemoState, ctx: JobContext) -> dict[str, Any]:
+    from core.ingest.sample import populate_sample
     from core.ingest.store import DocumentStore
-    from core.workspace.sample import populate_sample
 
     result = populate_sample(state.workspace, ctx)
     if result["failed"]:
@@ -87,9 +87,9 @@ def _import(state: DemoState, ctx: JobContext) -> dict[str, Any]:
 
 
 def _index(state: DemoState, ctx: JobContext) -> dict[str, Any]:
+    from core.ingest.sample import sample_source
     from core.retrieval.evaluate import evaluate
     from core.retrieval.index import update_index
-    from core.workspace.sample import sample_source
 
     changed = update_index(state.workspace, ctx=ctx)
     ctx.report(1, 1, "scoring retrieval on the sample questions", force=True)
@@ -304,7 +304,7 @@ def run_demo(workspace: Workspace, config: DemoConfig, ctx: JobContext) -> dict[
     started = time.monotonic()
     summary: dict[str, Any] = {
         "workspace": str(workspace.root), "config": config.model_dump(mode="json"),
-        "started": datetime.now(UTC).isoformat(timespec="seconds"),
+        "started": now_iso(),
         "stages": [], "metrics": state.metrics, "models": state.models,
         "datasets": state.datasets}
     for index, name in enumerate(STAGES):

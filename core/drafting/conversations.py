@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from core.clock import now_iso
 from core.drafting.sources import Citation
 from core.errors import ScriptoriumError
 from core.fsutil import atomic_write_json, read_json
@@ -20,10 +20,6 @@ from core.generation.model import Message
 from core.workspace import Workspace
 
 _ID = re.compile(r"^[a-z0-9]{6,32}$")
-
-
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 class ConversationError(ScriptoriumError):

@@ -18,7 +18,7 @@ runs), then a ``Finished`` whose ``extra`` holds the ``DraftResult``. The steps:
 
 With retrieval off, or when the knowledge base is not indexed yet (a warning says so), the
 draft has no sources. The model is a local one or a remote endpoint
-(``core.generation.backend``): retrieval and the prompt are local either way.
+(``core.serving.backend``): retrieval and the prompt are local either way.
 """
 
 from __future__ import annotations
@@ -27,11 +27,11 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from core.clock import now_iso
 from core.drafting.budget import (
     FIRST_TOKEN_S,
     MIN_SOURCE_TOKENS,
@@ -46,7 +46,6 @@ from core.drafting.hygiene import Cleaned, clean_draft, has_echo
 from core.drafting.prompt import DraftPrompt, DraftSpec, build_prompt, heading_for
 from core.drafting.sources import Citation, Retriever, Source, cited_numbers, number_sources
 from core.errors import ScriptoriumError
-from core.generation.backend import TextModel, stream_reply
 from core.generation.model import (
     Finished,
     GenerationSettings,
@@ -57,6 +56,7 @@ from core.generation.model import (
 )
 from core.generation.runtime import LoadedModel
 from core.models.resolve import tuned_here
+from core.serving.backend import TextModel, stream_reply
 
 DEFAULT_K = 5
 REFERENCE_K = 4
@@ -78,7 +78,7 @@ class DraftResult(BaseModel):
     settings: dict[str, Any] = Field(default_factory=dict)
     stats: dict[str, Any] = Field(default_factory=dict)
     warnings: tuple[str, ...] = ()
-    created: str = Field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+    created: str = Field(default_factory=now_iso)
     prompt_format: str = "chat"  # "chat" or "document" (core.models.resolve)
     format_reason: str = ""
     status: DraftStatus = "ok"

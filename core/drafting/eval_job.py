@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from core.clock import now_iso
 from core.drafting.budget import FIRST_TOKEN_S
 from core.drafting.evaluate import (
     DEFAULT_PAIRS,
@@ -128,7 +129,7 @@ def evaluate_drafts(workspace: Workspace, models: Sequence[str], pairs: Sequence
             cache.close()
         scores.append(score_model(name, results, pairs, values, similarity))
     return {
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "created": now_iso(),
         "pairs": [p.model_dump(mode="json") for p in pairs],
         "settings": config.model_dump(mode="json"), "models": scores,
         "similarity": "all-MiniLM-L6-v2 cosine" if similarity else None,

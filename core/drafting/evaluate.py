@@ -33,8 +33,8 @@ from core.drafting.facts import check_facts, citation_values
 from core.drafting.hygiene import words
 from core.drafting.sources import Retriever
 from core.errors import ScriptoriumError
-from core.generation.backend import TextModel
 from core.generation.model import GenerationSettings
+from core.serving.backend import TextModel
 from core.workspace import Workspace
 
 DEFAULT_PAIRS = 6

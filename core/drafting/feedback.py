@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from core.clock import now_iso
 from core.errors import ScriptoriumError
 from core.fsutil import append_line
 from core.workspace import Workspace
@@ -30,10 +30,6 @@ Rating = Literal["up", "down"]
 
 class FeedbackError(ScriptoriumError):
     """Feedback that cannot be recorded (e.g. an edit equal to the original)."""
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def _read(path: Path) -> list[dict[str, Any]]:
@@ -79,7 +75,7 @@ class FeedbackLog:
         if any(p.get("key") == key for p in self.pairs()):
             return None
         pair = {"prompt": prompt, "chosen": chosen.strip(), "rejected": rejected.strip(),
-                "key": key, "created": _now(), "source": "drafting", **extra}
+                "key": key, "created": now_iso(), "source": "drafting", **extra}
         append_line(self.pairs_path, json.dumps(pair, ensure_ascii=False))
         self.workspace.audit.record("feedback.pair", kind=extra.get("kind", ""), key=key[:12])
         return pair
@@ -101,7 +97,7 @@ class FeedbackLog:
                        draft_id: str) -> None:
         append_line(self.ratings_path, json.dumps(
             {"prompt": prompt, "text": text, "rating": rating, "model": model,
-             "draft_id": draft_id, "created": _now()}, ensure_ascii=False))
+             "draft_id": draft_id, "created": now_iso()}, ensure_ascii=False))
 
     def record_rating(self, prompt: str, text: str, rating: Rating, *, model: str = "",
                       draft_id: str = "") -> list[dict[str, Any]]:

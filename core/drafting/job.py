@@ -42,9 +42,9 @@ def run_proposal_job(config: DraftProposalConfig, ctx: JobContext) -> dict[str, 
     from core.drafting.export import export_proposal
     from core.drafting.proposal import ProposalError, ProposalStore, new_proposal, stream_section
     from core.drafting.sources import WorkspaceRetriever
-    from core.generation.backend import open_text_model
     from core.generation.model import Finished, GenerationSettings, Token
     from core.generation.runtime import ModelCache
+    from core.serving.backend import open_text_model
 
     workspace = ctx.workspace()
     store = ProposalStore(workspace)

@@ -11,12 +11,12 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from core.clock import now_iso
 from core.drafting.budget import FIRST_TOKEN_S
 from core.drafting.draft import DraftEvent, DraftResult, FormatChoice, stream_draft
 from core.drafting.outline import STANDARD_SECTIONS, SectionPlan, assign_requirements
@@ -25,16 +25,12 @@ from core.drafting.requirements import Requirement, RfpSection, extract_requirem
 from core.drafting.sources import Citation, Retriever
 from core.errors import ScriptoriumError
 from core.fsutil import atomic_write_json, read_json
-from core.generation.backend import TextModel
 from core.generation.model import Finished, GenerationSettings
+from core.serving.backend import TextModel
 from core.workspace import Workspace
 
 MAX_REQUIREMENTS_IN_PROMPT = 8
 _ID = re.compile(r"^[a-z0-9]{6,32}$")
-
-
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 class ProposalError(ScriptoriumError):

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from core.errors import ConfigError
+from core.errors import ConfigError, validation_message
 
 QuantType = Literal["f16", "q8_0", "q6_k", "q5_k_m", "q4_k_m"]
 QUANTS: tuple[str, ...] = ("f16", "q8_0", "q6_k", "q5_k_m", "q4_k_m")
@@ -73,8 +73,4 @@ def parse_export_config(raw: Mapping[str, Any]) -> ExportConfig:
     try:
         return ExportConfig.model_validate(dict(raw))
     except ValidationError as error:
-        problems = []
-        for item in error.errors():
-            where = ".".join(str(p) for p in item["loc"]) or "config"
-            problems.append(f"{where}: {str(item['msg']).removeprefix('Value error, ')}")
-        raise ConfigError("Invalid export config: " + "; ".join(problems) + ".") from error
+        raise ConfigError(validation_message(error, "export config")) from error

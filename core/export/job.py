@@ -16,10 +16,10 @@ from __future__ import annotations
 import json
 import shutil
 import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from core.clock import now_iso
 from core.errors import ModelError
 from core.export.config import BYTES_PER_PARAM, QUANTS, ExportConfig
 from core.export.convert import convert_to_f16
@@ -46,7 +46,7 @@ def lineage_metadata(registry: ModelRegistry, record: ModelRecord) -> dict[str, 
         "scriptorium.lineage": json.dumps([{"id": r.id, "kind": r.kind,
                                             "parents": list(r.parents)} for r in chain]),
         "scriptorium.workspace": registry.workspace.root.name,
-        "scriptorium.exported": datetime.now(UTC).isoformat(timespec="seconds"),
+        "scriptorium.exported": now_iso(),
     }
 
 

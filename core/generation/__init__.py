@@ -5,7 +5,6 @@
 - ``context``: fitting history and retrieved passages into the context window;
 - ``stream``: streaming generation with a cancel flag, tokens/s and time to first token;
 - ``model``: the settings, messages and events these share;
-- ``backend``: a local model or a remote endpoint (``core.serving``) behind one call.
 
 Import the submodules; this package imports nothing heavy.
 """

@@ -55,7 +55,7 @@ def gguf_models(workspace: Workspace) -> list[ModelRecord]:
 
 def default_model_id(workspace: Workspace) -> str:
     """The deployed release, else the newest registered GGUF, else the bundled one."""
-    from core.adaptation.releases import deployed_model_id
+    from core.workspace.releases import deployed_model_id
 
     deployed = deployed_model_id(workspace)
     if deployed is not None:
@@ -115,13 +115,11 @@ class LoadedModel:
         return len(self.llama.tokenize(text.encode("utf-8"), add_bos=False, special=False))
 
 
-def _token_text(llama: Any, token: int) -> str:
+def token_text(llama: Any, token: int) -> str:
+    """A special token's text, e.g. "<bos>" ("" for none)."""
     if token < 0:
         return ""
-    try:
-        return llama._model.token_get_text(token)  # the special token's text, e.g. "<bos>"
-    except Exception:  # noqa: BLE001  (older bindings)
-        return llama.detokenize([token], special=True).decode("utf-8", "ignore")
+    return llama.detokenize([token], special=True).decode("utf-8", "ignore")
 
 
 class ModelCache:
@@ -176,8 +174,8 @@ class ModelCache:
         template = llama.metadata.get("tokenizer.chat_template") or None
         return LoadedModel(
             name=name, path=path, llama=llama, n_ctx=n_ctx, chat_template=template,
-            bos_token=_token_text(llama, llama.token_bos()),
-            eos_token=_token_text(llama, llama.token_eos()),
+            bos_token=token_text(llama, llama.token_bos()),
+            eos_token=token_text(llama, llama.token_eos()),
             renderer=self.renderer, lock=threading.Lock())
 
     def loaded(self) -> list[str]:

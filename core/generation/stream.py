@@ -82,6 +82,9 @@ def _prefill(model: LoadedModel, tokens: list[int], cancelled: Cancelled) -> boo
         if a != b:
             break
         prefix += 1
+    # llama-cpp-python has no public call to drop part of the KV cache; its own
+    # Llama.generate makes this one (pinned ==0.3.36; test_generation's repeated-prompt test
+    # fails if it stops working)
     if prefix < llama.n_tokens and not llama._ctx.kv_cache_seq_rm(-1, prefix, -1):
         prefix = 0
     llama.n_tokens = prefix

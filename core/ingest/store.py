@@ -14,11 +14,11 @@ from __future__ import annotations
 import re
 import shutil
 from collections.abc import Iterable
-from datetime import UTC, datetime
 from pathlib import Path
 
 from pydantic import ValidationError
 
+from core.clock import now_iso
 from core.errors import ScriptoriumError
 from core.fsutil import atomic_write_json, read_json, staging_dir
 from core.ingest.model import DOCUMENT_KINDS, Block, DocumentRecord, DocumentVersion
@@ -35,10 +35,6 @@ class DocumentError(ScriptoriumError):
 def document_id_for(name: str, sha256: str) -> str:
     stem = re.sub(r"[^a-z0-9]+", "-", Path(name).stem.lower()).strip("-")[:48] or "document"
     return f"{stem}-{sha256[:6]}"
-
-
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 class DocumentStore:

@@ -15,10 +15,11 @@ from pathlib import Path
 
 import psutil
 
+from core.clock import now_iso
 from core.errors import JobCancelled, ScriptoriumError
 from core.jobs.kinds import job_function, validate_config
 from core.jobs.progress import JobContext
-from core.jobs.store import JobStore, now_iso
+from core.jobs.store import JobStore
 from core.workspace import Workspace
 
 EXIT_OK, EXIT_FAILED, EXIT_CANCELLED = 0, 1, 130

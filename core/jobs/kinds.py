@@ -1,7 +1,9 @@
 """The kinds of job the child process can run.
 
 Each kind names its config class and its function as import strings, so listing kinds
-never imports torch. A job function is ``fn(config, ctx) -> dict`` (the result).
+never imports torch. A job function is ``fn(config, ctx) -> dict`` (the result). Each kind
+also says what its jobs change in the workspace (``changes``), so the app refreshes every
+view of that data once, when such a job ends, whoever started it.
 """
 
 from __future__ import annotations
@@ -9,11 +11,13 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
-from core.errors import ConfigError, JobError
+from core.errors import ConfigError, JobError, validation_message
+
+Change = Literal["models", "documents", "index", "datasets", "releases"]
 
 
 @dataclass(frozen=True)
@@ -22,6 +26,7 @@ class JobKind:
     title: str
     config: str  # "module:Class"
     function: str  # "module:function"
+    changes: tuple[Change, ...] = ()  # what a job of this kind may change, even if it fails
 
 
 KINDS: dict[str, JobKind] = {
@@ -32,48 +37,56 @@ KINDS: dict[str, JobKind] = {
             "Import the bundled base model",
             "core.models.bundled:ImportBaseConfig",
             "core.models.bundled:run_import_job",
+            ("models",),
         ),
         JobKind(
             "import-documents",
             "Import documents",
             "core.ingest.job:ImportConfig",
             "core.ingest.job:run_import_job",
+            ("documents",),
         ),
         JobKind(
             "train",
             "Fine-tune a model (LoRA: CPT, SFT, DPO, ORPO)",
             "core.training.config:TrainConfig",
             "core.training.job:run_train_job",
+            ("models",),
         ),
         JobKind(
             "index-documents",
             "Index documents for retrieval",
             "core.retrieval.index:IndexDocumentsConfig",
             "core.retrieval.index:run_index_job",
+            ("index",),
         ),
         JobKind(
             "build-dataset",
             "Build a training dataset (CPT, SFT or preferences)",
             "core.datasets.model:BuildDatasetConfig",
             "core.datasets.job:run_build_job",
+            ("datasets",),
         ),
         JobKind(
             "merge",
             "Merge models (linear, SLERP, TIES, DARE-TIES, task arithmetic)",
             "core.merging.config:MergeConfig",
             "core.merging.job:run_merge_job",
+            ("models",),
         ),
         JobKind(
             "adapt",
             "Retrain on what changed, export and compare with the deployed release",
             "core.adaptation.pipeline:AdaptRunConfig",
             "core.adaptation.pipeline:run_adapt_job",
+            ("models", "datasets", "index", "releases"),
         ),
         JobKind(
             "export",
             "Export a model to GGUF and quantize it",
             "core.export.config:ExportConfig",
             "core.export.job:run_export_job",
+            ("models",),
         ),
         JobKind(
             "eval-drafts",
@@ -96,8 +109,9 @@ KINDS: dict[str, JobKind] = {
         JobKind(
             "populate-sample",
             "Import the sample documents",
-            "core.workspace.sample_config:PopulateSampleConfig",
-            "core.workspace.sample:run_populate_job",
+            "core.ingest.sample_config:PopulateSampleConfig",
+            "core.ingest.sample:run_populate_job",
+            ("documents",),
         ),
         JobKind(
             "draft-proposal",
@@ -110,6 +124,7 @@ KINDS: dict[str, JobKind] = {
             "The guided demo: every stage on the sample workspace",
             "core.demo.pipeline:DemoConfig",
             "core.demo.pipeline:run_demo_job",
+            ("models", "documents", "datasets", "index", "releases"),
         ),
         JobKind(
             "selftest",
@@ -138,10 +153,7 @@ def validate_config(kind: str, raw: dict[str, Any]) -> BaseModel:
     try:
         return config_class.model_validate(raw)
     except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'config'}: {e['msg']}" for e in error.errors()
-        )
-        raise ConfigError(f"Invalid {kind} config: {problems}.") from error
+        raise ConfigError(validation_message(error, f"{kind} config")) from error
 
 
 def job_function(kind: str) -> Callable[..., dict[str, Any]]:

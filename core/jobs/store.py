@@ -18,6 +18,7 @@ from typing import Any, Literal
 import psutil
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from core.clock import now_iso
 from core.errors import JobError
 from core.fsutil import atomic_write_json, atomic_write_yaml, make_private_dir, read_json, read_yaml
 from core.jobs.kinds import get_kind, validate_config
@@ -28,10 +29,6 @@ from core.workspace.locking import file_lock
 JobState = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 FINAL_STATES: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
 LOG_FILE = "log.txt"
-
-
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 class JobStatus(BaseModel):

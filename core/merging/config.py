@@ -14,7 +14,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from core.errors import ConfigError
+from core.errors import ConfigError, validation_message
 
 MergeMethod = Literal["linear", "slerp", "ties", "dare_ties", "task_arithmetic"]
 METHODS: tuple[str, ...] = ("linear", "slerp", "ties", "dare_ties", "task_arithmetic")
@@ -100,15 +100,6 @@ class MergeConfig(BaseModel):
         return data
 
 
-def _format_error(error: ValidationError) -> str:
-    problems = []
-    for item in error.errors():
-        where = ".".join(str(p) for p in item["loc"]) or "config"
-        message = str(item["msg"]).removeprefix("Value error, ")
-        problems.append(f"{where}: {message}" if where != "config" else message)
-    return "Invalid merge config: " + "; ".join(problems) + "."
-
-
 def parse_merge_config(raw: Mapping[str, Any]) -> MergeConfig:
     """Validate our own or a mergekit-style mapping; every problem in one ``ConfigError``."""
     data = dict(raw)
@@ -122,7 +113,7 @@ def parse_merge_config(raw: Mapping[str, Any]) -> MergeConfig:
     try:
         return MergeConfig.model_validate(data)
     except ValidationError as error:
-        raise ConfigError(_format_error(error)) from error
+        raise ConfigError(validation_message(error, "merge config")) from error
 
 
 def _from_mergekit(raw: dict[str, Any]) -> dict[str, Any]:

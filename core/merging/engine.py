@@ -5,6 +5,12 @@ models lazily, plan the task graph, execute it, save config and tokenizer — bu
 mergekit's ``Executor`` generator itself so each written tensor is a progress step and a
 cancel point. Always on the CPU, tensors read lazily and freed after their last use; the
 model card (which would ask the hub about the model paths) is never written.
+
+``run_merge`` has no progress hook and always writes the model card, so its five private
+helpers for the output config, vocabulary, chat template, tokenizer and tag-along files
+(``mergekit.merge._*``) are called directly. mergekit is pinned (``==0.1.5`` in
+pyproject.toml) and the merge tests run them end to end (config, tokenizer and weights of
+a real merge), so a change in them fails the build rather than a user's merge.
 """
 
 from __future__ import annotations

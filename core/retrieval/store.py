@@ -15,12 +15,12 @@ update that has not committed yet (or was interrupted) are never seen.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from core.clock import now_iso
 from core.errors import ScriptoriumError
 from core.fsutil import atomic_write_json, make_private_dir, read_json
 from core.workspace import Workspace
@@ -84,10 +84,6 @@ class IndexManifest(BaseModel):
     building: Generation | None = None  # a rebuild in progress (new settings)
     reranker_model: str | None = None
     updated: str = ""
-
-
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 @dataclass

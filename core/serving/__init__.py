@@ -1,6 +1,8 @@
-"""Shared serving: a released GGUF on llama-cpp-python's server, and a client for it.
+"""Where text is generated for a user: a local model or a remote server, and the shared
+server itself.
 
-- ``endpoint``: a remote endpoint (name, URL, token) as kept in the user settings;
+- ``backend``: ``open_text_model`` (a local GGUF or a remote endpoint behind one call)
+  and ``stream_reply``; the endpoint settings themselves are ``core.endpoints``;
 - ``http``: requests to an endpoint with timeouts, user-facing errors and cancel;
 - ``sse``: server-sent events, as OpenAI-compatible servers stream them;
 - ``client``: ``RemoteModel``, generation through an endpoint in the local stream's shape;

@@ -57,7 +57,11 @@ def read_gguf_chat(path: Path) -> GgufChat:
         import llama_cpp
     except ImportError as error:
         raise ModelError("llama-cpp-python is not installed; serving needs it.") from error
+    # private, but the only way to silence llama.cpp's C-level warning on a vocabulary-only
+    # load (verbose=False does not); llama-cpp-python is pinned (==0.3.36)
     from llama_cpp._utils import suppress_stdout_stderr
+
+    from core.generation.runtime import token_text
 
     try:
         with suppress_stdout_stderr(disable=False):  # llama.cpp warns about the empty context
@@ -65,13 +69,11 @@ def read_gguf_chat(path: Path) -> GgufChat:
     except (ValueError, RuntimeError, OSError) as error:
         raise ModelError(f"llama.cpp could not read {path.name}: {error}") from error
     try:
-        def text(token: int) -> str:
-            return llama._model.token_get_text(token) if token >= 0 else ""
-
         metadata = llama.metadata
         return GgufChat(
             chat_template=metadata.get("tokenizer.chat_template") or None,
-            bos_token=text(llama.token_bos()), eos_token=text(llama.token_eos()),
+            bos_token=token_text(llama, llama.token_bos()),
+            eos_token=token_text(llama, llama.token_eos()),
             add_bos=metadata.get("tokenizer.ggml.add_bos_token", "true") != "false")
     finally:
         llama.close()

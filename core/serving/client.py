@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from core.endpoints import RemoteEndpoint, ServingError
 from core.generation.context import answer_budget, trim_history
 from core.generation.model import (
     Finished,
@@ -26,7 +27,6 @@ from core.generation.model import (
     Token,
 )
 from core.generation.stream import TRANSCRIPT_STOPS, plain_prompt
-from core.serving.endpoint import RemoteEndpoint, ServingError
 from core.serving.sse import sse_json
 from core.serving.transport import get_json, open_stream
 

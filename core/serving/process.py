@@ -11,10 +11,10 @@ from __future__ import annotations
 import os
 import subprocess
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
-from core.serving.endpoint import ServingError
+from core.clock import now_iso
+from core.endpoints import ServingError
 from core.serving.server import ServerPlan
 from core.serving.state import ServerState, stop_process
 from core.serving.transport import TokenRefused, get_json
@@ -48,7 +48,7 @@ class RunningServer:
         return ServerState(pid=self.pid, host=plan.host, port=plan.port, url=plan.url,
                            token=plan.token, model=plan.model_name,
                            model_path=str(plan.model_path), log=str(plan.log_path),
-                           started=datetime.now(UTC).isoformat(timespec="seconds"),
+                           started=now_iso(),
                            detached=detached)
 
     def _died(self) -> ServingError:
@@ -96,7 +96,7 @@ def start_server(plan: ServerPlan, *, wait: bool = True) -> RunningServer:
         env["API_KEY"] = plan.token
     with open(plan.log_path, "ab") as log:
         os.chmod(plan.log_path, 0o600)
-        log.write(f"\n--- {datetime.now(UTC).isoformat(timespec='seconds')} serving "
+        log.write(f"\n--- {now_iso()} serving "
                   f"{plan.model_name} on {plan.host}:{plan.port}\n".encode())
         log.flush()
         try:

@@ -8,7 +8,7 @@ share these, so either can stop what the other started.
 
 from __future__ import annotations
 
-from core.serving.endpoint import ServingError
+from core.endpoints import ServingError
 from core.serving.process import start_server
 from core.serving.server import ServeConfig, ServerPlan, plan_server
 from core.serving.state import ServerState, clear_state, read_state, stop_process, write_state

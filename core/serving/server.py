@@ -20,9 +20,9 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from core.endpoints import RemoteEndpoint, ServingError
 from core.generation.runtime import DEFAULT_N_CTX, default_threads, gpu_offload_available
 from core.serving.chat_format import read_gguf_chat, server_chat_args
-from core.serving.endpoint import RemoteEndpoint, ServingError
 from core.serving.state import LOG_NAME, serving_dir
 from core.workspace import Workspace
 
@@ -82,8 +82,8 @@ def resolve_model(workspace: Workspace, model: str | None,
                   release: int | None) -> tuple[Path, str]:
     """The .gguf to serve and its name: ``model``, else release ``release``, else the
     deployed release."""
-    from core.adaptation.releases import deployed_model_id, read_releases
     from core.models.resolve import resolve_gguf
+    from core.workspace.releases import deployed_model_id, read_releases
 
     if model is not None and release is not None:
         raise ServingError("Name a model or a release, not both.")

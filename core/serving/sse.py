@@ -11,7 +11,7 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from core.serving.endpoint import ServingError
+from core.endpoints import ServingError
 
 DONE = "[DONE]"
 

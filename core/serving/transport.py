@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit
 
-from core.serving.endpoint import RemoteEndpoint, ServingError
+from core.endpoints import RemoteEndpoint, ServingError
 
 CONNECT_TIMEOUT_S = 5.0
 READ_TIMEOUT_S = 120.0  # between two lines of a stream (the server pings every 15 s)

@@ -29,13 +29,13 @@ import shutil
 import sys
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import resources
 from core import __version__
+from core.clock import now_iso
 from core.datasets.store import DatasetStore
 from core.errors import ConfigError, ScriptoriumError
 from core.fsutil import (
@@ -167,7 +167,7 @@ def export_bundle(workspace: Workspace, run: str | TrainConfig, out: Path, *, np
     config = config.model_copy(update={"resume": False, "nproc": processes})
     info = {
         "format": FORMAT, "id": f"cluster-{uuid.uuid4().hex[:10]}",
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "created": now_iso(),
         "workspace": workspace.name, "recipe": config.recipe,
         "run": run if isinstance(run, str) else "(configured in the app)",
         "base": base.model_dump(mode="json"),
@@ -308,7 +308,7 @@ def finish(root: Path) -> dict[str, Any]:
         shutil.copytree(rank_logs, logs / "ranks")
     result = {"bundle": info["id"], "job": job_id, "record": record.model_dump(mode="json"),
               "metrics": outcome["metrics"], "host": platform.node(),
-              "finished": datetime.now(UTC).isoformat(timespec="seconds"),
+              "finished": now_iso(),
               "versions": package_versions()}
     atomic_write_json(staging / RESULT_FILE, result)
     write_manifest(staging)

@@ -11,9 +11,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.jobs.progress import JobContext
-from core.workspace import Workspace
 from core.models.resolve import resolve_model
-
+from core.workspace import Workspace
 
 
 class CompareConfig(BaseModel):

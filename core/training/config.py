@@ -14,12 +14,12 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 import resources
-from core.errors import ConfigError
+from core.errors import ConfigError, validation_message
 from core.fsutil import read_yaml
+from core.jobs.overrides import parse_overrides
 
 Recipe = Literal["cpt", "sft", "dpo", "orpo"]
 RECIPES: tuple[str, ...] = ("cpt", "sft", "dpo", "orpo")
@@ -113,21 +113,12 @@ class TrainConfig(BaseModel):
         return data
 
 
-def format_validation_error(error: ValidationError, what: str = "training config") -> str:
-    problems = []
-    for item in error.errors():
-        where = ".".join(str(p) for p in item["loc"]) or "config"
-        message = str(item["msg"]).removeprefix("Value error, ")
-        problems.append(f"{where}: {message}" if where != "config" else message)
-    return f"Invalid {what}: " + "; ".join(problems) + "."
-
-
 def parse_config(raw: Mapping[str, Any]) -> TrainConfig:
     """Validate a raw mapping; every problem is listed in one ``ConfigError``."""
     try:
         return TrainConfig.model_validate(dict(raw))
     except ValidationError as error:
-        raise ConfigError(format_validation_error(error)) from error
+        raise ConfigError(validation_message(error, "training config")) from error
 
 
 # -- recipes and overrides -------------------------------------------------------------
@@ -156,32 +147,6 @@ def _merge(into: dict[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
         else:
             into[key] = copy.deepcopy(value)
     return into
-
-
-def parse_overrides(pairs: Iterable[str]) -> tuple[dict[str, Any], list[str]]:
-    """``["lora.r=16", "max_steps=20"]`` → nested dict, plus the malformed entries."""
-    result: dict[str, Any] = {}
-    bad = []
-    for pair in pairs:
-        key, sep, text = pair.partition("=")
-        key = key.strip()
-        if not sep or not key or any(not part for part in key.split(".")):
-            bad.append(f"--set {pair!r}: expected key=value")
-            continue
-        try:
-            value = yaml.safe_load(text) if text.strip() else None
-        except yaml.YAMLError:
-            value = text
-        node = result
-        parts = key.split(".")
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
-            if not isinstance(node, dict):
-                bad.append(f"--set {pair!r}: {part} is not a section")
-                break
-        else:
-            node[parts[-1]] = value
-    return result, bad
 
 
 def build_config(
@@ -214,7 +179,7 @@ def build_config(
     try:
         config = TrainConfig.model_validate(raw)
     except ValidationError as error:
-        message = format_validation_error(error).removesuffix(".")
+        message = validation_message(error, "training config").removesuffix(".")
         problems.insert(0, message.removeprefix("Invalid training config: "))
         config = None
     if problems:

@@ -24,12 +24,16 @@ import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.errors import ConfigError, JobCancelled, ScriptoriumError
 from core.fsutil import atomic_write_text
 from core.jobs.progress import JobContext
 from core.training.config import TrainConfig
+from core.training.outcome import TrainOutcome
+
+if TYPE_CHECKING:
+    from peft import PeftModel
 
 FOLDER = "distributed"
 SPEC, CANCEL, OUTCOME, ADAPTER, LOGS = "spec.json", "cancel", "outcome.json", "adapter", "logs"
@@ -208,7 +212,7 @@ def worker_environment(nproc: int, device: str) -> dict[str, str]:
 
 # -- running -----------------------------------------------------------------------------
 def launch(config: TrainConfig, ctx: JobContext, nproc: int, device: str,
-           resume_from: Path | None) -> Any:
+           resume_from: Path | None) -> TrainOutcome:
     """Run the ranks to the end; returns rank 0's ``TrainOutcome`` or raises."""
     job_dir = ctx.job_dir
     where = folder(job_dir)
@@ -243,10 +247,8 @@ def launch(config: TrainConfig, ctx: JobContext, nproc: int, device: str,
     return read_outcome(job_dir)[0]
 
 
-def read_outcome(job_dir: Path) -> tuple[Any, int]:
+def read_outcome(job_dir: Path) -> tuple[TrainOutcome, int]:
     """Rank 0's ``TrainOutcome`` and the number of processes that trained."""
-    from core.training.recipes.common import TrainOutcome
-
     path = folder(job_dir) / OUTCOME
     if not path.exists():
         raise DistributedTrainingError(
@@ -318,20 +320,20 @@ def write_error(job_dir: Path, error: BaseException) -> None:
                                   "time": time.time()}))
 
 
-def write_outcome(job_dir: Path, outcome: Any) -> None:
+def write_outcome(job_dir: Path, outcome: TrainOutcome) -> None:
     atomic_write_text(folder(job_dir) / OUTCOME,
                       json.dumps({**asdict(outcome), "world_size": world_size()}))
 
 
-def save_full_adapter(state: Any, destination: Path) -> None:
+def save_full_adapter(model: PeftModel, destination: Path) -> None:
     """Gather the adapter from every rank (FSDP shards it) and save it on rank 0."""
     from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
 
     full = get_model_state_dict(
-        state.model, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
+        model, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
     if rank() == 0:
         destination.mkdir(parents=True, exist_ok=True)
-        state.model.save_pretrained(str(destination), safe_serialization=True,
+        model.save_pretrained(str(destination), safe_serialization=True,
                                     selected_adapters=["default"], state_dict=full)
     barrier()
 

@@ -23,8 +23,9 @@ from core.training.config import TrainConfig
 from core.training.estimate import lora_parameters, model_shape
 from core.training.evaluate import heldout_loss, perplexity
 from core.training.modeling import placement
+from core.training.outcome import TrainOutcome
 from core.training.recipes import recipe_class
-from core.training.recipes.common import RunState, TrainOutcome, save_merged
+from core.training.recipes.common import RunState, save_merged
 from core.workspace import Workspace
 from core.workspace.registry import ModelRecord, ModelRegistry, new_model_id
 

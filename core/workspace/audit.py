@@ -10,10 +10,10 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from core.clock import now_iso
 from core.fsutil import append_line
 from core.workspace.locking import file_lock
 
@@ -61,7 +61,7 @@ class AuditLog:
         """Append one entry (atomic per line, serialised across processes)."""
         with file_lock(self._lock):
             entry = {
-                "time": datetime.now(UTC).isoformat(timespec="seconds"),
+                "time": now_iso(),
                 "actor": actor,
                 "action": action,
                 "details": details,

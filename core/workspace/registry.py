@@ -11,12 +11,12 @@ import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from core.clock import now_iso
 from core.errors import ModelError
 from core.fsutil import atomic_write_json, read_json, sha256_file, staging_dir
 from core.workspace.workspace import Workspace
@@ -150,7 +150,7 @@ class ModelRegistry:
                     "id": model_id,
                     "files": files,
                     "size_bytes": size,
-                    "created": record.created or datetime.now(UTC).isoformat(timespec="seconds"),
+                    "created": record.created or now_iso(),
                 }
             )
             atomic_write_json(folder / RECORD, record.model_dump(mode="json"))

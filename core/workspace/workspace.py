@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
+from core.clock import now_iso
 from core.errors import WorkspaceError
 from core.fsutil import atomic_write_json, make_private_dir, read_json
 from core.workspace.audit import AuditLog
@@ -70,7 +70,7 @@ class Workspace:
         manifest = Manifest(
             id=uuid.uuid4().hex[:12],
             name=name or root.name,
-            created=datetime.now(UTC).isoformat(timespec="seconds"),
+            created=now_iso(),
             schema_version=SCHEMA_VERSION,
         )
         for folder in SUBFOLDERS:

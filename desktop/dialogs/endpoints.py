@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from pydantic import ValidationError
 
-from core.errors import ScriptoriumError
+from core.endpoints import RemoteEndpoint, with_endpoint, without_endpoint
+from core.errors import ScriptoriumError, validation_message
 from core.serving.client import RemoteModel
-from core.serving.endpoint import RemoteEndpoint, with_endpoint, without_endpoint
 from desktop.errors import show_error
 from desktop.ops import CoreOp
 from desktop.qt import (
@@ -134,9 +134,7 @@ class EndpointsDialog(QDialog):
                                   token=self.token.text().strip(), n_ctx=self.n_ctx.value(),
                                   prompt_format=self.prompt_format.currentData())
         except ValidationError as error:
-            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
-                                 for e in error.errors())
-            self.status.setText(f"Not saved: {problems}")
+            self.status.setText(f"Not saved: {validation_message(error, 'endpoint')}")
             return None
 
     def save(self) -> None:

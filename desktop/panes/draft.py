@@ -19,16 +19,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from core.adaptation.releases import read_releases_quietly
 from core.drafting.conversations import Conversation, ConversationStore, Turn
 from core.drafting.draft import DraftResult, Retrying, SourcesFound, stream_draft
 from core.drafting.feedback import FeedbackLog
 from core.drafting.sources import Citation, WorkspaceRetriever
-from core.generation.backend import TextModel
+from core.endpoints import REMOTE_PREFIX, find_endpoint
 from core.generation.model import Finished, GenerationSettings, Token
 from core.generation.runtime import ModelCache, gguf_models
+from core.serving.backend import TextModel
 from core.serving.client import RemoteModel
-from core.serving.endpoint import REMOTE_PREFIX, find_endpoint
+from core.workspace.releases import read_releases_quietly
 from desktop.dialogs.endpoints import EndpointsDialog
 from desktop.jobs_monitor import JobMonitor
 from desktop.native import preload_llama

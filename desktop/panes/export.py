@@ -3,8 +3,8 @@ with size and quality against f16."""
 
 from __future__ import annotations
 
-from core.cli.output import format_size
 from core.export.config import QUANTS
+from core.formatting import format_size
 from core.jobs import JobStatus
 from core.jobs.progress import ProgressEvent
 from core.workspace.registry import ModelRegistry
@@ -150,8 +150,7 @@ class ExportPane(QWidget):
             self.message.setText(export_summary(status.result))
         else:
             self.message.setText(f"{status.state}: {status.error or ''}")
-        self.state.models_changed.emit()
-        self.refresh()
+        self.refresh()  # the other panes hear of the new models from the job monitor
 
 
 def export_summary(result: dict) -> str:

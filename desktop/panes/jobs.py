@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.cli.output import format_duration
+from core.formatting import format_duration
 from core.jobs import JobStatus, JobStore
 from core.jobs.progress import ProgressEvent
 from desktop.jobs_monitor import JobMonitor

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from core.cli.output import format_size
+from core.formatting import format_size
 from core.models.bundled import BASE_MODEL_ID
 from core.models.resolve import exported_gguf
 from core.workspace.registry import ModelRecord, ModelRegistry

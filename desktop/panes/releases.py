@@ -17,14 +17,14 @@ from core.adaptation.changes import (
     unindexed_references,
 )
 from core.adaptation.gate import run_gate
-from core.adaptation.releases import (
+from core.adaptation.lineage import lineage_tree
+from core.generation.runtime import gguf_models
+from core.workspace.releases import (
     ReleaseBook,
-    lineage_tree,
     promote,
     read_releases,
     rollback,
 )
-from core.generation.runtime import gguf_models
 from desktop.jobs_monitor import JobMonitor
 from desktop.native import preload_llama
 from desktop.ops import CoreOp

@@ -23,8 +23,8 @@ from core.drafting.proposal import (
     with_section_text,
 )
 from core.drafting.sources import Retriever
-from core.generation.backend import TextModel
 from core.generation.model import Finished, GenerationSettings, Token
+from core.serving.backend import TextModel
 from desktop.ops import CoreOp
 from desktop.qt import (
     QAbstractItemView,

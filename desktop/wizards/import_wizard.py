@@ -331,4 +331,3 @@ class ImportWizard(QWizard):
         for page in (self.files, self.review, self.run_page, self.pairs):
             self.addPage(page)
         self.state = state
-        self.finished.connect(lambda _: state.documents_changed.emit())

@@ -459,4 +459,3 @@ class MergeWizard(QWizard):
         self.compare = ComparePage(state, self.models, self.run_page, monitor)
         for page in (self.models, self.method, self.run_page, self.compare):
             self.addPage(page)
-        self.finished.connect(lambda _: state.models_changed.emit())

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.cli.output import format_duration as duration
 from core.datasets.store import DatasetStore
 from core.errors import ScriptoriumError
+from core.formatting import format_duration as duration
 from core.jobs import JobStatus
 from core.jobs.progress import ProgressEvent
 from core.system.hardware import Hardware, detect_hardware
@@ -466,4 +466,3 @@ class TrainWizard(QWizard):
         self.results = ResultsPage(self.live, self.setup, monitor)
         for page in (self.setup, self.settings, self.advanced, self.live, self.results):
             self.addPage(page)
-        self.finished.connect(lambda _: state.models_changed.emit())

@@ -15,12 +15,12 @@ from core.adaptation.changes import (
     save_policy,
     summary_lines,
 )
-from core.adaptation.releases import promote, read_releases
 from core.cli.main import main
 from core.ingest.model import DocumentRecord
 from core.ingest.store import DocumentStore
 from core.workspace import Workspace
 from core.workspace.registry import DocumentRef, ModelRecord, ModelRegistry
+from core.workspace.releases import promote, read_releases
 
 
 def _release_trained_on(workspace: Workspace, documents: list[DocumentRecord]) -> None:
@@ -98,7 +98,7 @@ def test_reference_changes_go_to_the_index_at_once(workspace: Workspace, tmp_pat
 
 
 def test_lineage_tree_reaches_the_documents(workspace: Workspace, tmp_path: Path) -> None:
-    from core.adaptation.releases import lineage_tree
+    from core.adaptation.lineage import lineage_tree
     from core.datasets import DatasetStore
 
     doc = _add(workspace, tmp_path / "d", "a.md", "Past performance text.")

@@ -11,11 +11,11 @@ from helpers.workspaces import add_text_document
 
 from core.adaptation.changes import check_for_update
 from core.adaptation.pipeline import AdaptRunConfig, run_adaptation
-from core.adaptation.releases import read_releases
 from core.generation.runtime import default_model_id
 from core.jobs.progress import JobContext
 from core.workspace import Workspace
 from core.workspace.registry import ModelRegistry
+from core.workspace.releases import read_releases
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
@@ -37,8 +37,8 @@ def _run(workspace: Workspace, name: str, **values: object) -> dict:
 
 
 def test_sample_update_release_and_gated_second_update(tmp_path: Path) -> None:
+    from core.ingest.sample import populate_sample
     from core.models.bundled import import_base_model
-    from core.workspace.sample import populate_sample
 
     workspace = Workspace.create(tmp_path / "ws")
     populate_sample(workspace)

@@ -11,12 +11,12 @@ from helpers.workspaces import add_text_document as _add
 
 from core.adaptation.changes import AdaptPolicy, check_for_update, save_policy
 from core.adaptation.pipeline import AdaptRunConfig, run_adaptation
-from core.adaptation.releases import read_releases
 from core.errors import ConfigError
 from core.generation.runtime import default_model_id
 from core.jobs.progress import JobContext, read_events
 from core.workspace import Workspace
 from core.workspace.registry import ModelRegistry
+from core.workspace.releases import read_releases
 
 pytestmark = pytest.mark.timeout(900)
 

@@ -9,17 +9,17 @@ from pathlib import Path
 import pytest
 
 from core.adaptation.gate import run_gate
-from core.adaptation.releases import (
+from core.cli.main import main
+from core.generation.runtime import default_model_id
+from core.workspace import Workspace
+from core.workspace.registry import ModelRecord, ModelRegistry
+from core.workspace.releases import (
     ReleaseError,
     deployed_model_id,
     promote,
     read_releases,
     rollback,
 )
-from core.cli.main import main
-from core.generation.runtime import default_model_id
-from core.workspace import Workspace
-from core.workspace.registry import ModelRecord, ModelRegistry
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 

@@ -471,8 +471,8 @@ def test_the_gate_blocks_a_candidate_whose_drafts_are_worse(
 
 
 def test_a_remote_endpoint_set_to_completion_gets_the_document_prompt() -> None:
+    from core.endpoints import RemoteEndpoint
     from core.serving.client import RemoteModel
-    from core.serving.endpoint import RemoteEndpoint
 
     chat = RemoteModel(RemoteEndpoint(name="a", url="http://127.0.0.1:1"))
     plain = RemoteModel(RemoteEndpoint(name="b", url="http://127.0.0.1:1",
@@ -518,7 +518,6 @@ def test_files_outside_the_registry_are_judged_by_their_own_template(tmp_path: P
     folder.mkdir()
     (folder / "tokenizer_config.json").write_text(json.dumps({"chat_template": "{{ x }}"}))
     assert resolve_model(None, folder).kind == "instruct"
-
 
 
 def test_headings_left_empty_by_a_cut_sentence_are_removed() -> None:

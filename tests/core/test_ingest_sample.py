@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from ingest_corpus import CSV, JSONL
 
+from core.ingest import sample as sample_module
+from core.ingest.sample import populate_sample, sample_source
 from core.ingest.store import DocumentStore
 from core.workspace import Workspace
-from core.workspace import sample as sample_module
-from core.workspace.sample import populate_sample, sample_source
 
 pytestmark = pytest.mark.timeout(180)
 

@@ -7,9 +7,9 @@ import json
 
 import pytest
 
+from core.ingest.sample import sample_source
 from core.retrieval.evaluate import evaluate, scores_json
 from core.workspace import Workspace
-from core.workspace.sample import sample_source
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 

@@ -18,6 +18,7 @@ from helpers.serving import TOKEN, ensure_loopback, loopback_server
 
 from core.cli.main import main
 from core.drafting.draft import SourcesFound, draft, stream_draft
+from core.endpoints import RemoteEndpoint, ServingError, with_endpoint
 from core.errors import ScriptoriumError
 from core.fsutil import link_or_copy
 from core.generation.model import Finished, GenerationSettings, Message, Token
@@ -25,7 +26,6 @@ from core.generation.runtime import LoadedModel, ModelCache
 from core.generation.stream import plain_prompt
 from core.serving.chat_format import plain_template
 from core.serving.client import RemoteModel, request_body
-from core.serving.endpoint import RemoteEndpoint, ServingError, with_endpoint
 from core.serving.process import RunningServer, start_server
 from core.serving.server import ServeConfig, ServerPlan, plan_server, resolve_model
 from core.serving.sse import sse_data, sse_json
@@ -184,7 +184,7 @@ def test_a_taken_port_is_refused(workspace: Workspace) -> None:
 
 
 def test_serves_the_deployed_release_by_default(workspace: Workspace) -> None:
-    from core.adaptation.releases import promote
+    from core.workspace.releases import promote
 
     with pytest.raises(ServingError, match="No release is deployed"):
         resolve_model(workspace, None, None)

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import pytest
 from helpers.serving import TOKEN, loopback_server
 
+from core.endpoints import RemoteEndpoint
 from core.fsutil import link_or_copy
-from core.serving.endpoint import RemoteEndpoint
 from core.serving.process import RunningServer
 from core.workspace import Workspace
 from core.workspace.registry import ModelRecord, ModelRegistry

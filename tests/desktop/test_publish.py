@@ -9,14 +9,14 @@ from collections.abc import Iterator
 import pytest
 from helpers.serving import ensure_loopback
 
-from core.adaptation.releases import promote
+from core.endpoints import RemoteEndpoint
 from core.fsutil import link_or_copy
 from core.serving.client import RemoteModel
-from core.serving.endpoint import RemoteEndpoint
 from core.serving.publish import published
 from core.serving.transport import TokenRefused
 from core.workspace import Workspace
 from core.workspace.registry import ModelRecord, ModelRegistry
+from core.workspace.releases import promote
 from desktop.jobs_monitor import JobMonitor
 from desktop.panes.releases import ReleasesPane
 from desktop.state import AppState

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from helpers.workspaces import add_text_document as _add
 
-from core.adaptation.releases import read_releases
 from core.generation.runtime import default_model_id
 from core.workspace import Workspace
 from core.workspace.registry import ModelRecord, ModelRegistry
+from core.workspace.releases import read_releases
 from desktop.jobs_monitor import JobMonitor
 from desktop.panes import releases as releases_module
 from desktop.panes.releases import ReleasesPane, gate_html

@@ -29,6 +29,7 @@ from core.training.modeling import (
     resolve_adapter,
     resolve_base,
 )
+from core.training.outcome import TrainOutcome
 from core.workspace import Workspace
 from core.workspace.registry import ModelRecord
 
@@ -146,17 +147,6 @@ def _free_memory() -> None:
             torch.cuda.empty_cache()
     except ImportError:
         pass
-
-
-@dataclass(frozen=True)
-class TrainOutcome:
-    steps: int
-    train_loss: float
-    final_loss: float
-    seconds: float
-    tokens: int
-    stopped_for_cancel: bool
-    history: tuple[dict[str, float], ...]
 
 
 def train_with_retry(state: RunState, build_trainer: Callable[[RunState], Any],

@@ -12,6 +12,7 @@ from typing import Any
 
 from core.jobs.progress import JobContext
 from core.training.config import TrainConfig
+from core.training.outcome import TrainOutcome
 from core.training.recipes import common
 from core.workspace import Workspace
 
@@ -79,7 +80,7 @@ class CptRecipe:
             processing_class=state.tokenizer,
         )
 
-    def train(self, resume_from: Path | None) -> common.TrainOutcome:
+    def train(self, resume_from: Path | None) -> TrainOutcome:
         assert self.state is not None
         return common.train_with_retry(self.state, self.build_trainer, resume_from,
                                        self.tokens_per_step, self.eval_is_lm)

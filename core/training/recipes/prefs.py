@@ -12,6 +12,7 @@ from typing import Any
 
 from core.jobs.progress import JobContext
 from core.training.config import TrainConfig
+from core.training.outcome import TrainOutcome
 from core.training.recipes import common
 from core.training.recipes.sft import strip_bos
 from core.workspace import Workspace
@@ -46,7 +47,7 @@ class _PreferenceRecipe:
     def build_trainer(self, state: common.RunState) -> Any:
         raise NotImplementedError
 
-    def train(self, resume_from: Path | None) -> common.TrainOutcome:
+    def train(self, resume_from: Path | None) -> TrainOutcome:
         assert self.state is not None
         return common.train_with_retry(self.state, self.build_trainer, resume_from,
                                        self.tokens_per_step, self.eval_is_lm)

@@ -16,6 +16,7 @@ from typing import Any
 from core.jobs.progress import JobContext
 from core.training.config import TrainConfig
 from core.training.loss import LossPath, choose_loss_path, sft_trainer_class
+from core.training.outcome import TrainOutcome
 from core.training.packing import PackedRowsCollator, pack_pairs
 from core.training.recipes import common
 from core.workspace import Workspace
@@ -106,7 +107,7 @@ class SftRecipe:
         return trainer_class(model=state.model, args=args, train_dataset=train,
                              eval_dataset=heldout, processing_class=state.tokenizer, **extra)
 
-    def train(self, resume_from: Path | None) -> common.TrainOutcome:
+    def train(self, resume_from: Path | None) -> TrainOutcome:
         assert self.state is not None
         return common.train_with_retry(self.state, self.build_trainer, resume_from,
                                        self.tokens_per_step, self.eval_is_lm)

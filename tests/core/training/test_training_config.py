@@ -6,8 +6,9 @@ import pytest
 
 from core.errors import ConfigError
 from core.jobs.kinds import validate_config
+from core.jobs.overrides import parse_overrides
 from core.system.hardware import GpuInfo, Hardware
-from core.training.config import PRESETS, RECIPES, build_config, load_recipe, parse_overrides
+from core.training.config import PRESETS, RECIPES, build_config, load_recipe
 from core.training.estimate import ModelShape, estimate
 
 CPU = Hardware(cpu_count=2, memory_bytes=16 * 2**30, gpus=(), torch_version="2")
@@ -33,7 +34,7 @@ def test_overrides_reach_nested_fields_and_parse_types() -> None:
     assert config.max_steps == 7 and config.packing is False
     assert config.lora.target_modules == ("q_proj", "v_proj")
     parsed, bad = parse_overrides(["a.b=1", "oops"])
-    assert parsed == {"a": {"b": 1}} and bad == ["--set 'oops': expected key=value"]
+    assert parsed == {"a": {"b": 1}} and bad == ["--set 'oops' is not KEY=VALUE"]
 
 
 def test_every_problem_is_listed_at_once() -> None:

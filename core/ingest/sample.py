@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import resources
+from core.ingest.sample_config import PopulateSampleConfig
+from core.jobs.progress import JobContext
 from core.settings import Settings
 from core.workspace.workspace import Workspace
 
@@ -32,7 +34,7 @@ def open_or_create_sample(root: Path) -> tuple[Workspace, bool]:
 SAMPLE_KINDS = {"rfps": "rfp", "proposals": "proposal", "reference": "reference", "pairs": "other"}
 
 
-def populate_sample(workspace: Workspace, ctx: object | None = None) -> dict[str, object]:
+def populate_sample(workspace: Workspace, ctx: JobContext | None = None) -> dict[str, object]:
     """Import the bundled sample documents into ``workspace``; safe to run again.
 
     Each folder of ``resources/sample/documents`` gets its kind (rfps → rfp, proposals →
@@ -48,10 +50,8 @@ def populate_sample(workspace: Workspace, ctx: object | None = None) -> dict[str
     documents = sample_source() / "documents"
     folders = [(documents / name, kind) for name, kind in SAMPLE_KINDS.items()
                if (documents / name).is_dir()]
-    progress = None
-    if ctx is not None:
-        progress = lambda step, total, message: ctx.report(step, total, message)  # type: ignore[attr-defined]
-    cancelled = getattr(ctx, "cancelled", None)
+    progress = ctx.report if ctx is not None else None
+    cancelled = ctx.cancelled if ctx is not None else None
     results = []
     for folder, kind in folders:
         report = import_paths(workspace, [folder], kind, progress=progress, cancelled=cancelled)
@@ -77,6 +77,6 @@ def populate_sample(workspace: Workspace, ctx: object | None = None) -> dict[str
             "failed": [f"{r.name}: {r.message}" for r in results if r.status == "failed"]}
 
 
-def run_populate_job(config: object, ctx: object) -> dict[str, object]:
+def run_populate_job(config: PopulateSampleConfig, ctx: JobContext) -> dict[str, object]:
     """Job kind ``populate-sample``: import the sample documents with progress."""
-    return populate_sample(ctx.workspace(), ctx)  # type: ignore[attr-defined]
+    return populate_sample(ctx.workspace(), ctx)

@@ -14,6 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from core.errors import ScriptoriumError
 
 RemotePromptFormat = Literal["auto", "chat", "completion"]
+TOKEN_ENV = "SCRIPTORIUM_ENDPOINT_TOKEN"
+"""Environment variable holding a server token (kept out of ``ps``, unlike ``--token``)."""
 REMOTE_PREFIX = "endpoint:"
 """Prefix that marks an endpoint name where a model id is expected (pickers, configs)."""
 

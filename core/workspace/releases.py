@@ -3,17 +3,19 @@
 ``W/releases.json`` holds every release ever promoted (version, model, when, notes, the
 regression gate's verdict and any logged override) and the version deployed now. A
 rollback deploys an earlier release again; the history is never rewritten. The drafting
-runtime uses the deployed release unless the user picks another model.
+runtime uses the deployed release unless the user picks another model. The book is
+workspace data, like the model registry; ``core.adaptation.lineage`` walks a release's
+lineage down to its documents.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from core.clock import now_iso
 from core.errors import ModelError, ScriptoriumError
 from core.fsutil import atomic_write_json, read_json
 from core.workspace import Workspace
@@ -95,50 +97,12 @@ def release_notes(workspace: Workspace, model_id: str) -> str:
     """Notes from the model's lineage: each ancestor's recipe, data and metrics."""
     lines = []
     for record in ModelRegistry(workspace).lineage(model_id):
-        lines.append(f"- {_describe(record)}")
+        lines.append(f"- {describe(record)}")
     return "\n".join(lines)
 
 
-def lineage_tree(workspace: Workspace, model_id: str, *, max_documents: int = 8) -> list[str]:
-    """The model's lineage as indented lines, from the model back to its base: each
-    model with its recipe, the datasets it was trained on and their documents."""
-    from core.datasets import DatasetError, DatasetStore
-    from core.ingest.store import DocumentStore
-
-    registry = ModelRegistry(workspace)
-    datasets = DatasetStore(workspace)
-    titles = {r.id: r.title for r in DocumentStore(workspace).list(include_deleted=True)}
-    lines: list[str] = []
-    seen: set[str] = set()
-
-    def walk(current: str, depth: int) -> None:
-        pad = "    " * depth
-        if current in seen or not registry.exists(current):
-            lines.append(f"{pad}← {current}" + ("" if current in seen else " (removed)"))
-            return
-        seen.add(current)
-        record = registry.get(current)
-        lines.append(f"{pad}{'← ' if depth else ''}{_describe(record)}")
-        for dataset_id in record.datasets:
-            try:
-                dataset = datasets.get(dataset_id)
-            except DatasetError:
-                lines.append(f"{pad}    dataset {dataset_id} (removed)")
-                continue
-            docs = [f"{titles.get(ref.document_id, ref.document_id)} v{ref.version}"
-                    for ref in dataset.documents]
-            shown = ", ".join(docs[:max_documents])
-            more = f" and {len(docs) - max_documents} more" if len(docs) > max_documents else ""
-            lines.append(f"{pad}    dataset {dataset_id} ({dataset.kind}): "
-                         f"{shown or 'no documents recorded'}{more}")
-        for parent in record.parents:
-            walk(parent, depth + 1)
-
-    walk(model_id, 0)
-    return lines
-
-
-def _describe(record: ModelRecord) -> str:
+def describe(record: ModelRecord) -> str:
+    """One line about a model: kind, recipe, quantization, datasets, headline metrics."""
     parts = [f"{record.id} ({record.kind})"]
     recipe = record.config.get("recipe") or record.config.get("method")
     if recipe:
@@ -182,7 +146,7 @@ def promote(workspace: Workspace, model_id: str, *, notes: str | None = None,
         version = max((r.version for r in book.releases), default=0) + 1
         release = Release(
             version=version, model_id=model_id,
-            promoted=datetime.now(UTC).isoformat(timespec="seconds"),
+            promoted=now_iso(),
             notes=notes if notes is not None else release_notes(workspace, model_id),
             gate=gate or {}, override=(override or "").strip() or None)
         _write(workspace, ReleaseBook(releases=(*book.releases, release), deployed=version))

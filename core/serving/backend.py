@@ -12,15 +12,14 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator, Sequence
 
+from core.endpoints import TOKEN_ENV, RemoteEndpoint
 from core.generation.model import GenerationSettings, Message, PromptMode, StreamEvent
 from core.generation.runtime import LoadedModel, ModelCache, default_model_id
 from core.generation.stream import stream_generate
 from core.serving.client import RemoteModel
-from core.serving.endpoint import RemoteEndpoint
 from core.workspace import Workspace
 
 TextModel = LoadedModel | RemoteModel
-TOKEN_ENV = "SCRIPTORIUM_ENDPOINT_TOKEN"
 
 
 def open_text_model(workspace: Workspace | None, model: str | None, cache: ModelCache, *,
@@ -33,7 +32,7 @@ def open_text_model(workspace: Workspace | None, model: str | None, cache: Model
     ``endpoints`` defaults to the user settings' endpoints; ``token`` (else
     ``$SCRIPTORIUM_ENDPOINT_TOKEN``) is the server's token for a URL or overrides the
     configured endpoint's."""
-    from core.serving.endpoint import REMOTE_PREFIX, find_endpoint
+    from core.endpoints import REMOTE_PREFIX, find_endpoint
 
     token = token if token is not None else os.environ.get(TOKEN_ENV)
     if model and "://" in model:
