@@ -172,9 +172,10 @@ def cmd_draft(args: argparse.Namespace) -> int:
                 elif isinstance(event, Finished):
                     result = event.extra["draft"]
         except KeyboardInterrupt:
-            events.close()
             print("\nstopped", file=sys.stderr)
             return 130
+        finally:  # a stopped stream (Ctrl-C, a closed pipe) lets go of the model first
+            events.close()
     finally:
         cache.close()
     assert result is not None

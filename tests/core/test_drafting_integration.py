@@ -74,3 +74,24 @@ def test_propose_writes_a_docx_with_the_sections(sample: Workspace, tmp_path: Pa
     notes = [p.text for p in document.paragraphs if p.text.startswith("[Not included")]
     assert len(notes) == len(proposal.sections) and "Sources" not in headings
     assert (tmp_path / "proposal.md").read_text().startswith("# Response to")
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_draft_ends_when_its_reader_goes_away(base_workspace: Workspace) -> None:
+    """`scriptorium draft … | head -c 20` must not hang on the model lock (issue 21)."""
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "desktop.launcher", "draft", "-w",
+               str(base_workspace.root), "-m", "gemma3-270m-q4km", "--no-retrieval",
+               "--max-tokens", "200", "--temperature", "0", "The contractor shall"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    assert process.stdout is not None
+    assert process.stdout.read(5)  # a few bytes, then the reader leaves
+    process.stdout.close()
+    try:
+        code = process.wait(timeout=120)
+    finally:
+        process.kill()
+    assert code == 141
