@@ -273,27 +273,17 @@ def stream_draft(
         yield Retrying("; ".join(cleaned.problems))
     if prefill:
         yield Token(("\n\n" if final.text.strip() else "") + prefill.strip())
-    text, added, removed = attribute(_compose(cleaned.text, prefill), citations)
-    citing = check_citations(text, citations)
-    facts = check_facts(text, citation_values(citations) + [request])
-    if facts.unmatched:
-        warnings.append("Codes or rates that match no source shown: "
-                        + ", ".join(facts.unmatched[:8]))
-    if removed:
-        warnings.append(f"{removed} citation marker(s) naming no shown source were removed.")
+    text, checks, found = _checked(cleaned.text, prefill, citations, request)
     failed = not cleaned.ok and final.stats.finish != "cancelled"
     numbers = [n for n in cited_numbers(text) if 1 <= n <= len(citations)]
     result = DraftResult(
         prompt=request, text=text, citations=tuple(citations), cited=tuple(numbers),
         model=model.name, retrieval=retriever is not None,
         settings=settings.model_dump(mode="json"), stats=final.stats.to_json(),
-        warnings=tuple(warnings), prompt_format=chosen, format_reason=reason,
+        warnings=tuple(warnings + found), prompt_format=chosen, format_reason=reason,
         status="failed" if failed else "ok", problems=cleaned.problems,
         cleaned=cleaned.removed, attempts=attempt, raw_text=final.text, prefill=prefill,
-        checks={"citations": {"markers": citing.markers, "valid": citing.valid,
-                              "validity": citing.validity, "attributed": added,
-                              "removed": removed, "sentences": citing.sentences,
-                              "cited_sentences": citing.cited_sentences},
+        checks={**checks,
                 "time_to_first_token_s": first_ttft,  # of the first attempt: what one waits
                 "first_token_with_retrieval_s": None if first_ttft is None else round(
                     retrieval_s + first_ttft, 4),
@@ -301,10 +291,31 @@ def stream_draft(
                                   "limited": budget.limited,
                                   "prompt_tokens": first_prompt_tokens},
                 "echo": {"first_attempt": first_echo,
-                         "delivered": has_echo(text, prompt.scaffolding, prompt.quoted)},
-                "facts": {"quoted": list(facts.facts), "unmatched": list(facts.unmatched),
-                          "exactness": facts.exactness}})
+                         "delivered": has_echo(text, prompt.scaffolding, prompt.quoted)}})
     yield Finished(final.text, final.stats, {"draft": result})
+
+
+def _checked(prose: str, facts_text: str, citations: Sequence[Citation],
+             request: str) -> tuple[str, dict[str, Any], list[str]]:
+    """The section (the prose, then the facts filled in) with supported sentences cited,
+    its citations checked and its codes and rates matched against the values shown; the
+    checks, and warnings for what they found."""
+    text, added, removed = attribute(_compose(prose, facts_text), citations)
+    citing = check_citations(text, citations)
+    facts = check_facts(text, citation_values(citations) + [request])
+    warnings = []
+    if facts.unmatched:
+        warnings.append("Codes or rates that match no source shown: "
+                        + ", ".join(facts.unmatched[:8]))
+    if removed:
+        warnings.append(f"{removed} citation marker(s) naming no shown source were removed.")
+    checks = {"citations": {"markers": citing.markers, "valid": citing.valid,
+                            "validity": citing.validity, "attributed": added,
+                            "removed": removed, "sentences": citing.sentences,
+                            "cited_sentences": citing.cited_sentences},
+              "facts": {"quoted": list(facts.facts), "unmatched": list(facts.unmatched),
+                        "exactness": facts.exactness}}
+    return text, checks, warnings
 
 
 def draft(model: TextModel, request: str, **kwargs: Any) -> DraftResult:
