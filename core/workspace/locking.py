@@ -1,12 +1,14 @@
-"""An advisory inter-process lock on a file (fcntl on POSIX, msvcrt on Windows)."""
+"""An inter-process lock on a file: filelock's (fcntl on POSIX, msvcrt on Windows), the lock
+file private (0600) like everything in a workspace and kept after use (a lock file that is
+deleted on release can let a third process lock a new file while a second holds the old)."""
 
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from filelock import FileLock
 
 from core.fsutil import FILE_MODE, make_private_dir
 
@@ -15,20 +17,5 @@ from core.fsutil import FILE_MODE, make_private_dir
 def file_lock(path: Path) -> Iterator[None]:
     """Hold an exclusive lock on ``path`` (created if missing) for the ``with`` block."""
     make_private_dir(Path(path).parent)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, FILE_MODE)
-    try:
-        if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
-            import msvcrt
-
-            msvcrt.locking(fd, msvcrt.LK_LOCK, 1)
-        else:
-            import fcntl
-
-            fcntl.flock(fd, fcntl.LOCK_EX)
+    with FileLock(path, mode=FILE_MODE, preserve_lock_file=True, fallback_to_soft=False):
         yield
-    finally:
-        if sys.platform != "win32":
-            import fcntl
-
-            fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
