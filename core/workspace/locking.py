@@ -17,5 +17,6 @@ from core.fsutil import FILE_MODE, make_private_dir
 def file_lock(path: Path) -> Iterator[None]:
     """Hold an exclusive lock on ``path`` (created if missing) for the ``with`` block."""
     make_private_dir(Path(path).parent)
-    with FileLock(path, mode=FILE_MODE, preserve_lock_file=True, fallback_to_soft=False):
+    with FileLock(path, mode=FILE_MODE, thread_local=False, preserve_lock_file=True,
+                  fallback_to_soft=False):
         yield

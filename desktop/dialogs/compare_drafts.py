@@ -36,7 +36,6 @@ from desktop.qt import (
     QLineEdit,
     QListWidget,
     QListWidgetItem,
-    QProgressBar,
     QPushButton,
     QSpinBox,
     Qt,
@@ -47,18 +46,12 @@ from desktop.state import AppState
 from desktop.widgets.draft_eval_view import EvalReportView
 from desktop.widgets.draft_outcome import FAILED_COLOUR
 from desktop.widgets.draft_settings import format_picker
+from desktop.widgets.job_progress import JobProgress, time_left
 
 MAX_MODELS = 4
 NO_DATASET = ("This workspace has no requests with known good answers to draft yet: no "
               "instruction (SFT) dataset and no RFP paired with the proposal that answered it. "
               "Pair them in Documents, or choose a file of request/reference pairs above.")
-
-
-def _time_left(seconds: float | None) -> str:
-    if seconds is None:
-        return ""
-    minutes = round(seconds / 60)
-    return f" — about {minutes} min left" if minutes >= 1 else " — less than a minute left"
 
 
 def _report_label(path: Path) -> str:
@@ -100,7 +93,6 @@ class CompareDraftsDialog(QDialog):
         self.setObjectName("compareDrafts")
         self.setWindowTitle("Compare drafts")
         self.state, self.monitor = state, monitor
-        self.job_id: str | None = None
         self.has_dataset = True
         self.models = QListWidget()
         self.models.setObjectName("evalModels")
@@ -128,12 +120,11 @@ class CompareDraftsDialog(QDialog):
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setObjectName("evalCancel")
         self.cancel_button.clicked.connect(self.cancel)
-        self.bar = QProgressBar()
-        self.bar.setObjectName("evalProgress")
-        self.bar.setRange(0, 1000)
-        self.progress = QLabel()
+        self.job = JobProgress(monitor, "evalProgress")
+        self.job.progress.connect(self._on_progress)
+        self.job.ended.connect(self._ended)
+        self.bar, self.progress = self.job.bar, self.job.label
         self.progress.setObjectName("evalProgressText")
-        self.progress.setWordWrap(True)
         self.message = QLabel()
         self.message.setObjectName("evalMessage")
         self.message.setWordWrap(True)
@@ -159,7 +150,7 @@ class CompareDraftsDialog(QDialog):
         run_row = QHBoxLayout()
         run_row.addWidget(self.run_button)
         run_row.addWidget(self.cancel_button)
-        run_row.addWidget(self.bar, 1)
+        run_row.addWidget(self.job, 1)
         results_row = QHBoxLayout()
         results_row.addWidget(QLabel("<b>Results</b>"))
         results_row.addStretch(1)
@@ -171,15 +162,12 @@ class CompareDraftsDialog(QDialog):
                                 "your team wrote for them."))
         layout.addLayout(setup)
         layout.addLayout(run_row)
-        layout.addWidget(self.progress)
         layout.addWidget(self.message)
         layout.addLayout(results_row)
         layout.addWidget(self.view, 1)
         self.models.setMaximumHeight(100)
         self.resize(1040, 860)
 
-        monitor.event.connect(self._on_event)
-        monitor.finished.connect(self._on_finished)
         self.loaded = False  # the choices are read off the GUI thread
         self._list_reports([])
         self._load(models)
@@ -251,37 +239,33 @@ class CompareDraftsDialog(QDialog):
                                   "Tick the models to compare.")
 
     # -- the job ----------------------------------------------------------------------------
+    @property
+    def job_id(self) -> str | None:
+        return self.job.job_id
+
+    @job_id.setter
+    def job_id(self, value: str | None) -> None:
+        self.job.job_id = value
+
     def run(self) -> None:
         try:
-            self.job_id = self.monitor.submit("eval-drafts", self.config(), "Compare drafts")
+            self.job.start("eval-drafts", self.config(), "Compare drafts")
         except ScriptoriumError as error:  # refused before it started (e.g. a bad config)
             self._error(str(error))
             return
-        self.bar.setValue(0)
         self.message.clear()
-        self.progress.setText("Starting (a job already running finishes first)…")
         self._update()
 
     def cancel(self) -> None:
-        if self.job_id is not None:
-            self.monitor.cancel(self.job_id)
-            self.progress.setText("Stopping…")
+        self.job.cancel()
 
-    def _on_event(self, job_id: str, event: ProgressEvent) -> None:
-        if job_id != self.job_id or event.type != "progress":
-            return
-        if event.fraction is not None:
-            self.bar.setValue(int(event.fraction * 1000))
+    def _on_progress(self, event: ProgressEvent) -> None:
         done = f"Drafts written: {event.step} of {event.total}" if event.total else "Drafting"
-        self.progress.setText(f"{done} ({event.message}){_time_left(event.eta_s)}")
+        self.progress.setText(f"{done} ({event.message}){time_left(event.eta_s)}")
 
-    def _on_finished(self, job_id: str, status: JobStatus) -> None:
-        if job_id != self.job_id:
-            return
-        self.job_id = None
+    def _ended(self, status: JobStatus) -> None:
         self._update()
         if status.state == "succeeded":
-            self.bar.setValue(1000)
             self.progress.setText("Finished.")
             self._list_reports(report_paths(self.state.workspace))
             self.load_report(Path(status.result["report"]))

@@ -6,7 +6,6 @@ from __future__ import annotations
 from core.export.config import QUANTS
 from core.formatting import format_size
 from core.jobs import JobStatus
-from core.jobs.progress import ProgressEvent
 from core.workspace.registry import ModelRegistry
 from desktop.jobs_monitor import JobMonitor
 from desktop.qt import (
@@ -16,7 +15,6 @@ from desktop.qt import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
-    QProgressBar,
     QPushButton,
     QTableWidget,
     QTableWidgetItem,
@@ -24,6 +22,7 @@ from desktop.qt import (
     QWidget,
 )
 from desktop.state import AppState
+from desktop.widgets.job_progress import JobProgress
 
 COLUMNS = ["GGUF model", "Quantization", "Source", "Size", "Perplexity", "vs f16", "Tokens/s"]
 DEFAULT_QUANTS = ("q4_k_m",)
@@ -53,11 +52,9 @@ class ExportPane(QWidget):
         self.export_button = QPushButton("Export")
         self.export_button.setObjectName("exportButton")
         self.export_button.clicked.connect(self.start_export)
-        self.bar = QProgressBar()
-        self.bar.setObjectName("exportProgress")
-        self.bar.setRange(0, 1000)
-        self.message = QLabel()
-        self.message.setWordWrap(True)
+        self.job = JobProgress(monitor, "exportProgress")
+        self.job.ended.connect(self._ended)
+        self.bar, self.message = self.job.bar, self.job.label
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setObjectName("ggufTable")
         self.table.setHorizontalHeaderLabels(COLUMNS)
@@ -76,14 +73,10 @@ class ExportPane(QWidget):
         layout = QVBoxLayout(self)
         layout.addWidget(QLabel("<h2>Export to GGUF</h2>"))
         layout.addLayout(row)
-        layout.addWidget(self.bar)
-        layout.addWidget(self.message)
+        layout.addWidget(self.job)
         layout.addWidget(self.table, 1)
-        self.job_id: str | None = None
         state.workspace_changed.connect(self._refresh_on)
         state.models_changed.connect(self.refresh)
-        monitor.event.connect(self._on_event)
-        monitor.finished.connect(self._on_finished)
         self.refresh()
 
     def selected_quants(self) -> list[str]:
@@ -91,7 +84,7 @@ class ExportPane(QWidget):
 
     def _update_button(self) -> None:
         self.export_button.setEnabled(
-            self.model.count() > 0 and bool(self.selected_quants()) and self.job_id is None)
+            self.model.count() > 0 and bool(self.selected_quants()) and not self.job.running)
 
     def _refresh_on(self, *_: object) -> None:
         """A bound slot (not a lambda): Qt drops it when this pane is destroyed."""
@@ -129,27 +122,13 @@ class ExportPane(QWidget):
         pre_tokenizer = self.pre_tokenizer.currentText().strip()
         if pre_tokenizer and pre_tokenizer != PRE_TOKENIZERS[0]:
             config["pre_tokenizer"] = pre_tokenizer
-        self.job_id = self.monitor.submit("export", config, f"Export {model_id}")
-        self.bar.setValue(0)
-        self.message.setText("Exporting…")
+        job_id = self.job.start("export", config, f"Export {model_id}", "Exporting…")
         self._update_button()
-        return self.job_id
+        return job_id
 
-    def _on_event(self, job_id: str, event: ProgressEvent) -> None:
-        if job_id == self.job_id and event.type == "progress":
-            if event.fraction is not None:
-                self.bar.setValue(int(event.fraction * 1000))
-            self.message.setText(event.message)
-
-    def _on_finished(self, job_id: str, status: JobStatus) -> None:
-        if job_id != self.job_id:
-            return
-        self.job_id = None
+    def _ended(self, status: JobStatus) -> None:
         if status.state == "succeeded":
-            self.bar.setValue(1000)
             self.message.setText(export_summary(status.result))
-        else:
-            self.message.setText(f"{status.state}: {status.error or ''}")
         self.refresh()  # the other panes hear of the new models from the job monitor
 
 

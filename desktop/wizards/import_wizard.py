@@ -14,7 +14,6 @@ from core.ingest.guess import PairSuggestion, best_pairs, suggest_pairs
 from core.ingest.model import DOCUMENT_KINDS
 from core.ingest.store import DocumentStore
 from core.jobs import JobStatus
-from core.jobs.progress import ProgressEvent
 from desktop.jobs_monitor import JobMonitor
 from desktop.ops import CoreOp
 from desktop.qt import (
@@ -27,7 +26,6 @@ from desktop.qt import (
     QLabel,
     QListWidget,
     QPlainTextEdit,
-    QProgressBar,
     QPushButton,
     QSplitter,
     Qt,
@@ -39,6 +37,7 @@ from desktop.qt import (
     QWizardPage,
 )
 from desktop.state import AppState
+from desktop.widgets.job_progress import JobProgress
 
 PREVIEW_CHARS = 20_000
 
@@ -214,42 +213,30 @@ class RunPage(QWizardPage):
         self.setTitle("Import")
         self.review = review
         self.monitor = monitor
-        self.bar = QProgressBar()
-        self.bar.setObjectName("importProgress")
-        self.bar.setRange(0, 1000)
-        self.message = QLabel()
+        self.job = JobProgress(monitor, "importProgress")
+        self.job.ended.connect(self._ended)
+        self.bar, self.message = self.job.bar, self.job.label
         self.results = QTableWidget(0, 3)
         self.results.setObjectName("importResults")
         self.results.setHorizontalHeaderLabels(["File", "Result", "Details"])
         self.results.horizontalHeader().setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
         self.results.verticalHeader().hide()
         layout = QVBoxLayout(self)
-        layout.addWidget(self.bar)
-        layout.addWidget(self.message)
+        layout.addWidget(self.job)
         layout.addWidget(self.results, 1)
-        self.job_id: str | None = None
         self.status: JobStatus | None = None
-        monitor.event.connect(self._on_event)
-        monitor.finished.connect(self._on_finished)
+        self.started = False
 
     def initializePage(self) -> None:  # noqa: N802 - Qt name
-        if self.job_id is not None:
+        if self.started:
             return
+        self.started = True
         kinds = self.review.chosen()
         config = {"paths": list(kinds), "kinds": kinds, "recursive": False}
-        self.job_id = self.monitor.submit("import-documents", config, "Import documents")
-        self.message.setText("Importing…")
+        self.job.start("import-documents", config, "Import documents", "Importing…")
 
-    def _on_event(self, job_id: str, event: ProgressEvent) -> None:
-        if job_id == self.job_id and event.type == "progress" and event.fraction is not None:
-            self.bar.setValue(int(event.fraction * 1000))
-            self.message.setText(event.message)
-
-    def _on_finished(self, job_id: str, status: JobStatus) -> None:
-        if job_id != self.job_id:
-            return
+    def _ended(self, status: JobStatus) -> None:
         self.status = status
-        self.bar.setValue(1000 if status.state == "succeeded" else self.bar.value())
         files = status.result.get("files", []) if status.result else []
         self.results.setRowCount(len(files))
         for row, item in enumerate(files):
@@ -257,10 +244,8 @@ class RunPage(QWizardPage):
             for column, value in enumerate((Path(item["path"]).name, item["status"], details)):
                 self.results.setItem(row, column, QTableWidgetItem(str(value)))
         done = status.result.get("summary", {}) if status.result else {}
-        self.message.setText(
-            f"{status.state}: " + ", ".join(f"{v} {k}" for k, v in done.items())
-            if status.state == "succeeded" else f"{status.state}: {status.error or ''}"
-        )
+        if status.state == "succeeded":  # else the progress line says why it ended
+            self.message.setText("Done: " + ", ".join(f"{v} {k}" for k, v in done.items()))
         self.completeChanged.emit()
 
     def isComplete(self) -> bool:  # noqa: N802 - Qt name

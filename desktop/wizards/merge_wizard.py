@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from core.errors import ScriptoriumError
 from core.jobs import JobStatus
-from core.jobs.progress import ProgressEvent
 from core.merging.compat import check_compatible
 from core.merging.config import (
     METHOD_TITLES,
@@ -34,7 +33,6 @@ from desktop.qt import (
     QListWidget,
     QListWidgetItem,
     QPlainTextEdit,
-    QProgressBar,
     QPushButton,
     QRadioButton,
     QSlider,
@@ -47,6 +45,7 @@ from desktop.qt import (
     QWizardPage,
 )
 from desktop.state import AppState
+from desktop.widgets.job_progress import JobProgress
 
 MERGEABLE = ("base", "merged", "adapter")
 SLIDER_SCALE = 100
@@ -286,39 +285,30 @@ class RunPage(QWizardPage):
         super().__init__()
         self.setTitle("Merging")
         self.method_page, self.monitor = method, monitor
-        self.bar = QProgressBar()
-        self.bar.setObjectName("mergeProgress")
-        self.bar.setRange(0, 1000)
-        self.message = QLabel()
-        self.message.setWordWrap(True)
+        self.job = JobProgress(monitor, "mergeProgress")
+        self.job.ended.connect(self._ended)
+        self.bar, self.message = self.job.bar, self.job.label
         layout = QVBoxLayout(self)
-        layout.addWidget(self.bar)
-        layout.addWidget(self.message)
+        layout.addWidget(self.job)
         layout.addStretch(1)
-        self.job_id: str | None = None
         self.status: JobStatus | None = None
-        monitor.event.connect(self._on_event)
-        monitor.finished.connect(self._on_finished)
+        self._merged: object = None  # the config of the merge that succeeded
 
     def initializePage(self) -> None:  # noqa: N802 - Qt name
-        if self.job_id is None and self.method_page.config is not None:
-            self.job_id = self.monitor.submit("merge", self.method_page.config, "Merge models")
-
-    def _on_event(self, job_id: str, event: ProgressEvent) -> None:
-        if job_id == self.job_id and event.type == "progress":
-            if event.fraction is not None:
-                self.bar.setValue(int(event.fraction * 1000))
-            self.message.setText(event.message)
-
-    def _on_finished(self, job_id: str, status: JobStatus) -> None:
-        if job_id != self.job_id:
+        """Merge, unless this very merge already succeeded (Back then Next again); after a
+        failure, or with another method chosen on Back, it runs again."""
+        config = self.method_page.config
+        if config is None or self.job.running or (
+                self.merged_id() is not None and config == self._merged):
             return
+        self.status = None
+        self._merged = config
+        self.job.start("merge", config, "Merge models")
+
+    def _ended(self, status: JobStatus) -> None:
         self.status = status
         if status.state == "succeeded":
-            self.bar.setValue(1000)
             self.message.setText(f"Registered {status.result.get('model_id')}.")
-        else:
-            self.message.setText(f"{status.state}: {status.error or ''}")
         self.completeChanged.emit()
 
     def merged_id(self) -> str | None:

@@ -28,7 +28,6 @@ from desktop.qt import (
     QHBoxLayout,
     QLabel,
     QPlainTextEdit,
-    QProgressBar,
     QPushButton,
     QRadioButton,
     QScrollArea,
@@ -41,6 +40,7 @@ from desktop.qt import (
 )
 from desktop.state import AppState
 from desktop.widgets.curve import CurveWidget
+from desktop.widgets.job_progress import JobProgress, time_left
 from desktop.wizards.train_form import TrainForm
 
 STAGE_NAMES = {
@@ -290,11 +290,12 @@ class LivePage(QWizardPage):
         self.settings, self.monitor = settings, monitor
         self.curve = CurveWidget()
         self.curve.setObjectName("lossCurve")
-        self.bar = QProgressBar()
-        self.bar.setObjectName("trainProgress")
-        self.bar.setRange(0, 1000)
-        self.status = QLabel("Starting…")
+        self.job = JobProgress(monitor, "trainProgress")
+        self.job.progress.connect(self._on_progress)
+        self.job.ended.connect(self._ended)
+        self.bar, self.status = self.job.bar, self.job.label
         self.status.setObjectName("trainStatus")
+        self.status.setText("Starting…")
         self.pause = QPushButton("Pause")
         self.pause.setObjectName("pauseTraining")
         self.pause.setToolTip("Stop after saving a checkpoint; Resume continues from it.")
@@ -306,75 +307,58 @@ class LivePage(QWizardPage):
         self.log = QPlainTextEdit()
         self.log.setReadOnly(True)
         self.log.setMaximumHeight(90)
+        self.job.log_line.connect(self.log.appendPlainText)
         buttons = QHBoxLayout()
-        buttons.addWidget(self.bar, 1)
+        buttons.addWidget(self.job, 1)
         buttons.addWidget(self.pause)
         buttons.addWidget(self.resume)
         layout = QVBoxLayout(self)
         layout.addWidget(self.curve, 1)
         layout.addLayout(buttons)
-        layout.addWidget(self.status)
         layout.addWidget(self.log)
-        self.job_id: str | None = None
+        self.last_job: str | None = None  # the run Resume continues
         self.first_job: str | None = None
         self.result: JobStatus | None = None
-        monitor.event.connect(self._on_event)
-        monitor.finished.connect(self._on_finished)
 
     def initializePage(self) -> None:  # noqa: N802 - Qt name
-        if self.job_id is None and self.settings.config is not None:
+        if self.last_job is None and self.settings.config is not None:
             self._start(self.settings.config)
 
     def _start(self, config: TrainConfig) -> None:
-        self.job_id = self.monitor.submit("train", config, f"Train ({config.recipe})")
-        self.first_job = self.first_job or self.job_id
+        self.last_job = self.job.start("train", config, f"Train ({config.recipe})", "Starting…")
+        self.first_job = self.first_job or self.last_job
         self.pause.setEnabled(True)
         self.resume.setEnabled(False)
 
-    def _on_event(self, job_id: str, event: ProgressEvent) -> None:
-        if job_id != self.job_id:
-            return
-        if event.type == "log":
-            self.log.appendPlainText(event.message)
-            return
-        if event.type != "progress":
-            return
-        if event.fraction is not None:
-            self.bar.setValue(int(event.fraction * 1000))
+    def _on_progress(self, event: ProgressEvent) -> None:
         if "loss" in event.metrics:
             self.curve.add_point("loss", event.step, event.metrics["loss"])
         if "eval_loss" in event.metrics:
             self.curve.add_point("eval loss", event.step, event.metrics["eval_loss"])
-        eta = f", ETA {duration(event.eta_s)}" if event.eta_s is not None else ""
         speed = f", {event.tokens_per_s:,.0f} tokens/s" if event.tokens_per_s else ""
-        lr = f", lr {event.metrics['lr']:.2e}" if "lr" in event.metrics else ""
-        self.status.setText(f"{event.message}{eta}{speed}{lr}")
+        lr = f", learning rate {event.metrics['lr']:.2e}" if "lr" in event.metrics else ""
+        self.status.setText(f"{event.message}{time_left(event.eta_s)}{speed}{lr}")
 
     def _pause(self) -> None:
-        if self.job_id:
-            self.monitor.cancel(self.job_id)
+        if self.job.running:
+            self.job.cancel()
             self.pause.setEnabled(False)
             self.status.setText("Saving a checkpoint and stopping…")
 
     def _resume(self) -> None:
-        if self.settings.config is not None and self.job_id:
-            config = self.settings.config.model_copy(update={"resume": self.job_id})
+        if self.settings.config is not None and self.last_job:
+            config = self.settings.config.model_copy(update={"resume": self.last_job})
             self._start(config)
 
-    def _on_finished(self, job_id: str, status: JobStatus) -> None:
-        if job_id != self.job_id:
-            return
+    def _ended(self, status: JobStatus) -> None:
         self.pause.setEnabled(False)
         if status.state == "succeeded":
             self.result = status
-            self.bar.setValue(1000)
-            self.status.setText("Finished.")
         elif status.state == "cancelled":
             self.resume.setEnabled(True)
             self.status.setText("Paused: Resume continues from the last checkpoint.")
         else:
             self.resume.setEnabled(True)
-            self.status.setText(f"Failed: {status.error}")
         self.completeChanged.emit()
 
     def isComplete(self) -> bool:  # noqa: N802 - Qt name

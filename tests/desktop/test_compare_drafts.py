@@ -105,7 +105,7 @@ def test_the_dialog_builds_the_eval_drafts_config(qtbot, dialog: CompareDraftsDi
     dialog.run_button.click()
     assert submitted == [("eval-drafts", expected)]
     assert dialog.cancel_button.isEnabled() and not dialog.run_button.isEnabled()
-    dialog._on_event("j1", ProgressEvent(type="progress", time=0.0, step=3, total=6,
+    dialog.job.on_event("j1", ProgressEvent(type="progress", time=0.0, step=3, total=6,
                                          message="drafted 3 of 3", eta_s=150.0))
     assert dialog.bar.value() == 500
     assert "Drafts written: 3 of 6" in dialog.progress.text()
@@ -114,7 +114,7 @@ def test_the_dialog_builds_the_eval_drafts_config(qtbot, dialog: CompareDraftsDi
     monkeypatch.setattr(dialog.monitor, "cancel", cancelled.append)
     dialog.cancel_button.click()
     assert cancelled == ["j1"]
-    dialog._on_finished("j1", JobStatus(id="j1", kind="eval-drafts", title="", state="cancelled"))
+    dialog.job.on_finished("j1", JobStatus(id="j1", kind="eval-drafts", title="", state="cancelled"))
     assert "Cancelled" in dialog.progress.text() and dialog.run_button.isEnabled()
 
 
@@ -137,7 +137,7 @@ def test_a_finished_job_shows_its_report(qtbot, dialog: CompareDraftsDialog,  # 
     path = models.root / "evaluations" / "drafts-20251202-002700.json"
     _report(path)
     dialog.job_id = "j2"
-    dialog._on_finished("j2", JobStatus(id="j2", kind="eval-drafts", title="",
+    dialog.job.on_finished("j2", JobStatus(id="j2", kind="eval-drafts", title="",
                                         state="succeeded", result={"report": str(path)}))
     view = dialog.view
     qtbot.waitUntil(lambda: view.report is not None, timeout=10_000)
@@ -171,7 +171,7 @@ def test_a_failed_job_explains_the_missing_dataset(dialog: CompareDraftsDialog) 
     error = ("This workspace has no held-out request/reference pairs to evaluate drafts on. "
              "(pair RFPs with the proposals that answered them or import instruction pairs, "
              "or give --pairs FILE.jsonl)")
-    dialog._on_finished("j3", JobStatus(id="j3", kind="eval-drafts", title="", state="failed",
+    dialog.job.on_finished("j3", JobStatus(id="j3", kind="eval-drafts", title="", state="failed",
                                         error=error))
     assert "Pair them in Documents" in dialog.message.text()
     assert "--pairs" not in dialog.message.text()
