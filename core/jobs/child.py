@@ -17,7 +17,7 @@ import psutil
 
 from core.clock import now_iso
 from core.errors import JobCancelled, ScriptoriumError
-from core.jobs.kinds import job_function, validate_config
+from core.jobs.kinds import check_result, job_function, validate_config
 from core.jobs.progress import JobContext
 from core.jobs.store import JobStore
 from core.workspace import Workspace
@@ -66,6 +66,7 @@ def run(job_dir: Path) -> int:
         config = validate_config(kind, raw)
         apply_threads()
         result = job_function(kind)(config, ctx) or {}
+        check_result(kind, result)
         state, code = "succeeded", EXIT_OK
     except JobCancelled:
         state, code = "cancelled", EXIT_CANCELLED

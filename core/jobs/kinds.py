@@ -27,6 +27,7 @@ class JobKind:
     config: str  # "module:Class"
     function: str  # "module:function"
     changes: tuple[Change, ...] = ()  # what a job of this kind may change, even if it fails
+    result: str = "JobResult"  # its result model in core.jobs.results
 
 
 KINDS: dict[str, JobKind] = {
@@ -45,6 +46,7 @@ KINDS: dict[str, JobKind] = {
             "core.ingest.job:ImportConfig",
             "core.ingest.job:run_import_job",
             ("documents",),
+            result="ImportResult",
         ),
         JobKind(
             "train",
@@ -52,6 +54,7 @@ KINDS: dict[str, JobKind] = {
             "core.training.config:TrainConfig",
             "core.training.job:run_train_job",
             ("models",),
+            result="TrainResult",
         ),
         JobKind(
             "index-documents",
@@ -73,6 +76,7 @@ KINDS: dict[str, JobKind] = {
             "core.merging.config:MergeConfig",
             "core.merging.job:run_merge_job",
             ("models",),
+            result="MergeResult",
         ),
         JobKind(
             "adapt",
@@ -87,24 +91,28 @@ KINDS: dict[str, JobKind] = {
             "core.export.config:ExportConfig",
             "core.export.job:run_export_job",
             ("models",),
+            result="ExportResult",
         ),
         JobKind(
             "eval-drafts",
             "Evaluate draft quality (echo, citations, facts, similarity)",
             "core.drafting.eval_job:EvalDraftsConfig",
             "core.drafting.eval_job:run_eval_drafts_job",
+            result="EvalDraftsResult",
         ),
         JobKind(
             "compare-models",
             "Compare models on prompts",
             "core.training.compare:CompareConfig",
             "core.training.compare:run_compare_job",
+            result="CompareResult",
         ),
         JobKind(
             "evaluate-models",
             "Held-out perplexity of models on datasets",
             "core.training.compare:EvaluateConfig",
             "core.training.compare:run_evaluate_job",
+            result="EvaluateResult",
         ),
         JobKind(
             "populate-sample",
@@ -154,6 +162,17 @@ def validate_config(kind: str, raw: dict[str, Any]) -> BaseModel:
         return config_class.model_validate(raw)
     except ValidationError as error:
         raise ConfigError(validation_message(error, f"{kind} config")) from error
+
+
+def check_result(kind: str, result: dict[str, Any]) -> None:
+    """Raise ``JobError`` when a job's result is not of its kind's declared shape (a bug)."""
+    from core.jobs import results
+
+    model: type[BaseModel] = getattr(results, get_kind(kind).result)
+    try:
+        model.model_validate(result)
+    except ValidationError as error:
+        raise JobError(validation_message(error, f"{kind} result")) from error
 
 
 def job_function(kind: str) -> Callable[..., dict[str, Any]]:

@@ -22,6 +22,7 @@ from core.errors import ScriptoriumError
 from core.generation.runtime import FALLBACK_MODEL, gguf_models
 from core.jobs import JobStatus
 from core.jobs.progress import ProgressEvent
+from core.jobs.results import EvalDraftsResult, result_of
 from core.workspace import Workspace
 from core.workspace.registry import ModelRecord
 from desktop.jobs_monitor import JobMonitor
@@ -265,10 +266,11 @@ class CompareDraftsDialog(QDialog):
 
     def _ended(self, status: JobStatus) -> None:
         self._update()
-        if status.state == "succeeded":
+        finished = result_of(status, EvalDraftsResult)
+        if finished is not None:
             self.progress.setText("Finished.")
             self._list_reports(report_paths(self.state.workspace))
-            self.load_report(Path(status.result["report"]))
+            self.load_report(Path(finished.report))
         elif status.state == "cancelled":
             self.bar.setValue(0)
             self.progress.setText("Cancelled; no results were saved.")

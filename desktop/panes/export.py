@@ -6,6 +6,7 @@ from __future__ import annotations
 from core.export.config import QUANTS
 from core.formatting import format_size
 from core.jobs import JobStatus
+from core.jobs.results import ExportResult, result_of
 from core.workspace.registry import ModelRegistry
 from desktop.jobs_monitor import JobMonitor
 from desktop.qt import (
@@ -128,24 +129,26 @@ class ExportPane(QWidget):
 
     def _ended(self, status: JobStatus) -> None:
         if status.state == "succeeded":
-            self.message.setText(export_summary(status.result))
+            self.message.setText(export_summary(result_of(status, ExportResult)))
         self.refresh()  # the other panes hear of the new models from the job monitor
 
 
-def export_summary(result: dict) -> str:
+def export_summary(result: ExportResult | None) -> str:
     """What an export produced, in words: each file, whether it keeps the fine-tune's
     gain (verified), and which file to use when one lost it."""
+    if result is None:
+        return "Exported."
     lines = []
-    for o in result.get("outputs", []):
+    for o in result.outputs:
         kept = o.get("gain_kept")
         gain = f", keeps {kept:.0%} of the fine-tune's gain" if kept is not None else ""
         state = "verified" if o.get("verified", True) else "NOT verified"
         lines.append(f"{o.get('label')}: {state} ({format_size(o.get('size_bytes', 0))}, "
                      f"perplexity ×{o.get('perplexity_ratio', 0):.3f} vs f16{gain})")
-    for quant, model_id in (result.get("recommended") or {}).items():
+    for quant, model_id in result.recommended.items():
         if not any(o.get("model_id") == model_id and o.get("quant") == quant
-                   for o in result.get("outputs", [])):
+                   for o in result.outputs):
             lines.append(f"Use {model_id} instead of the {quant.upper()} file: it keeps "
                          "the adaptation.")
-    lines.extend(result.get("warnings", []))
+    lines.extend(result.warnings)
     return "\n".join(lines) or "Exported."

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from core.datasets.store import DatasetStore
 from core.jobs import JobStatus, JobStore
+from core.jobs.results import TrainResult, result_of
 from core.workspace.registry import ModelRegistry
 from desktop.jobs_monitor import JobMonitor
 from desktop.qt import (
@@ -121,11 +122,13 @@ class TrainingPane(QWidget):
 
     @staticmethod
     def _run_row(job: JobStatus, registry: ModelRegistry) -> list[str]:
-        metrics = job.result.get("metrics", {}) if job.result else {}
+        result = result_of(job, TrainResult)
+        metrics = result.metrics if result else {}
         ppl = ""
-        if metrics.get("heldout_ppl_before") and metrics.get("heldout_ppl_after"):
-            ppl = f"{metrics['heldout_ppl_before']:.2f} → {metrics['heldout_ppl_after']:.2f}"
-        model = str(job.result.get("model_id", "")) if job.result else ""
+        before, after = metrics.get("heldout_ppl_before"), metrics.get("heldout_ppl_after")
+        if before and after:
+            ppl = f"{before:.2f} → {after:.2f}"
+        model = result.model_id if result else ""
         recipe = ""
         if model and registry.exists(model):
             recipe = str(registry.get(model).config.get("recipe", ""))

@@ -14,6 +14,7 @@ from core.ingest.guess import PairSuggestion, best_pairs, suggest_pairs
 from core.ingest.model import DOCUMENT_KINDS
 from core.ingest.store import DocumentStore
 from core.jobs import JobStatus
+from core.jobs.results import ImportResult, result_of
 from desktop.jobs_monitor import JobMonitor
 from desktop.ops import CoreOp
 from desktop.qt import (
@@ -237,15 +238,16 @@ class RunPage(QWizardPage):
 
     def _ended(self, status: JobStatus) -> None:
         self.status = status
-        files = status.result.get("files", []) if status.result else []
+        imported = result_of(status, ImportResult)
+        files = imported.files if imported else []
         self.results.setRowCount(len(files))
         for row, item in enumerate(files):
             details = item.get("message") or "; ".join(item.get("warnings") or [])
             for column, value in enumerate((Path(item["path"]).name, item["status"], details)):
                 self.results.setItem(row, column, QTableWidgetItem(str(value)))
-        done = status.result.get("summary", {}) if status.result else {}
-        if status.state == "succeeded":  # else the progress line says why it ended
-            self.message.setText("Done: " + ", ".join(f"{v} {k}" for k, v in done.items()))
+        if imported is not None:  # else the progress line says why it ended
+            self.message.setText("Done: " + ", ".join(f"{v} {k}"
+                                                      for k, v in imported.summary.items()))
         self.completeChanged.emit()
 
     def isComplete(self) -> bool:  # noqa: N802 - Qt name

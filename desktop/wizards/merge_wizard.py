@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from core.errors import ScriptoriumError
 from core.jobs import JobStatus
+from core.jobs.results import CompareResult, EvaluateResult, MergeResult, result_of
 from core.merging.compat import check_compatible
 from core.merging.config import (
     METHOD_TITLES,
@@ -307,14 +308,14 @@ class RunPage(QWizardPage):
 
     def _ended(self, status: JobStatus) -> None:
         self.status = status
-        if status.state == "succeeded":
-            self.message.setText(f"Registered {status.result.get('model_id')}.")
+        merged = result_of(status, MergeResult)
+        if merged is not None:
+            self.message.setText(f"Registered {merged.model_id}.")
         self.completeChanged.emit()
 
     def merged_id(self) -> str | None:
-        if self.status and self.status.state == "succeeded":
-            return str(self.status.result.get("model_id"))
-        return None
+        merged = result_of(self.status, MergeResult)
+        return merged.model_id if merged else None
 
     def isComplete(self) -> bool:  # noqa: N802 - Qt name
         return self.merged_id() is not None
@@ -410,9 +411,13 @@ class ComparePage(QWizardPage):
             self.note.setText(f"{kind} failed: {status.error}")
             return
         if kind == "evaluate":
-            self._fill_perplexity(status.result["perplexity"])
+            evaluated = result_of(status, EvaluateResult)
+            if evaluated is not None:
+                self._fill_perplexity(evaluated.perplexity)
         else:
-            self._fill_answers(status.result["prompts"], status.result["outputs"])
+            compared = result_of(status, CompareResult)
+            if compared is not None:
+                self._fill_answers(compared.prompts, compared.outputs)
 
     def _fill_perplexity(self, table: dict[str, dict[str, float]]) -> None:
         models = list(table)

@@ -14,6 +14,7 @@ from core.errors import ScriptoriumError
 from core.formatting import format_duration as duration
 from core.jobs import JobStatus
 from core.jobs.progress import ProgressEvent
+from core.jobs.results import CompareResult, TrainResult, result_of
 from core.system.hardware import Hardware, detect_hardware
 from core.training.config import DATASET_KIND, PRESETS, RECIPES, TrainConfig, build_config
 from core.training.distributed import describe_plan
@@ -318,7 +319,7 @@ class LivePage(QWizardPage):
         layout.addWidget(self.log)
         self.last_job: str | None = None  # the run Resume continues
         self.first_job: str | None = None
-        self.result: JobStatus | None = None
+        self.result: TrainResult | None = None
 
     def initializePage(self) -> None:  # noqa: N802 - Qt name
         if self.last_job is None and self.settings.config is not None:
@@ -353,7 +354,7 @@ class LivePage(QWizardPage):
     def _ended(self, status: JobStatus) -> None:
         self.pause.setEnabled(False)
         if status.state == "succeeded":
-            self.result = status
+            self.result = result_of(status, TrainResult)
         elif status.state == "cancelled":
             self.resume.setEnabled(True)
             self.status.setText("Paused: Resume continues from the last checkpoint.")
@@ -393,12 +394,12 @@ class ResultsPage(QWizardPage):
         monitor.finished.connect(self._on_finished)
 
     def initializePage(self) -> None:  # noqa: N802 - Qt name
-        status = self.live.result
-        if status is None:
+        result = self.live.result
+        if result is None:
             return
-        metrics = status.result.get("metrics", {})
+        metrics = result.metrics
         before, after = metrics.get("heldout_ppl_before"), metrics.get("heldout_ppl_after")
-        text = f"Registered <b>{status.result.get('model_id')}</b>."
+        text = f"Registered <b>{result.model_id}</b>."
         if before and after:
             change = (after - before) / before * 100
             text += (f" Held-out perplexity: {before:.2f} → {after:.2f} ({change:+.1f}%), "
@@ -406,9 +407,9 @@ class ResultsPage(QWizardPage):
         self.summary.setText(text)
 
     def models(self) -> tuple[str, str]:
-        status = self.live.result
+        result = self.live.result
         before = self.setup.choice()[1] or self.setup.choice()[0]
-        return before, str(status.result.get("model_id")) if status else ""
+        return before, result.model_id if result else ""
 
     def _compare(self) -> None:
         prompts = [p.strip() for p in self.prompts.toPlainText().splitlines() if p.strip()]
@@ -424,12 +425,12 @@ class ResultsPage(QWizardPage):
             return
         self.compare.setEnabled(True)
         self.compare.setText("Compare on prompts")
-        if status.state != "succeeded":
+        compared = result_of(status, CompareResult)
+        if compared is None:
             self.summary.setText(self.summary.text() + f"<br>Comparison failed: {status.error}")
             return
         before, after = self.models()
-        outputs = status.result["outputs"]
-        prompts = status.result["prompts"]
+        outputs, prompts = compared.outputs, compared.prompts
         self.table.setRowCount(len(prompts))
         for row, prompt in enumerate(prompts):
             for column, text in enumerate((prompt, outputs[before][row], outputs[after][row])):

@@ -333,3 +333,22 @@ def test_tokens_per_second_with_a_fake_clock() -> None:
     clock.now = 104.0
     assert eta.tokens_per_s(3000) == pytest.approx(500.0)
     assert eta.tokens_per_s(500) is None  # a counter that went back gives no rate
+
+
+def test_every_kind_declares_a_result_model_and_wrong_shapes_are_refused() -> None:
+    from core.errors import JobError
+    from core.jobs import results
+    from core.jobs.kinds import KINDS, check_result
+    from core.jobs.results import MergeResult, result_of
+    from core.jobs.store import JobStatus
+
+    for kind in KINDS.values():
+        assert issubclass(getattr(results, kind.result), results.JobResult), kind.name
+    check_result("merge", {"model_id": "m", "tensors": 3, "more": "kept"})
+    with pytest.raises(JobError, match="Invalid merge result: model_id"):
+        check_result("merge", {"tensors": 3})
+    done = JobStatus(id="j", kind="merge", title="", state="succeeded",
+                     result={"model_id": "m"})
+    assert result_of(done, MergeResult).model_id == "m"  # type: ignore[union-attr]
+    assert result_of(done.model_copy(update={"state": "failed"}), MergeResult) is None
+    assert result_of(done.model_copy(update={"result": {}}), MergeResult) is None

@@ -114,7 +114,8 @@ def test_the_dialog_builds_the_eval_drafts_config(qtbot, dialog: CompareDraftsDi
     monkeypatch.setattr(dialog.monitor, "cancel", cancelled.append)
     dialog.cancel_button.click()
     assert cancelled == ["j1"]
-    dialog.job.on_finished("j1", JobStatus(id="j1", kind="eval-drafts", title="", state="cancelled"))
+    dialog.job.on_finished("j1", JobStatus(id="j1", kind="eval-drafts", title="",
+                                           state="cancelled"))
     assert "Cancelled" in dialog.progress.text() and dialog.run_button.isEnabled()
 
 

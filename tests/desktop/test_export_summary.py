@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from core.jobs.results import ExportResult
 from desktop.panes.export import export_summary
 
 
@@ -16,7 +17,7 @@ def test_a_file_that_lost_the_gain_is_not_called_verified() -> None:
         "recommended": {"q4_k_m": "m-q8"},
         "warnings": ["Q4_K_M keeps only 19 % of the gain."],
     }
-    text = export_summary(result)
+    text = export_summary(ExportResult(model="m", **result))
     assert "Q4_K_M: NOT verified" in text and "keeps 19%" in text
     assert "Q8_0: verified" in text
     assert "Use m-q8 instead of the Q4_K_M file" in text
