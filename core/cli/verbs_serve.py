@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import socket
 import sys
+from pathlib import Path
 
 from core.cli.common import add_common, open_workspace
 from core.cli.output import print_json, table
@@ -29,7 +31,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     serve.add_argument("--host", default="127.0.0.1",
                        help="address to listen on (0.0.0.0: the local network)")
     serve.add_argument("--port", type=int, default=8765)
-    serve.add_argument("--token", help="the token clients must send (default: generated)")
+    serve.add_argument("--token", help="the token clients must send (default: "
+                       f"${TOKEN_ENV}, else generated; a command line shows in `ps`)")
+    serve.add_argument("--token-file", metavar="FILE",
+                       help="read the token from FILE's first line instead")
     serve.add_argument("--no-token", action="store_true",
                        help="no token (refused unless the host is a loopback address)")
     serve.add_argument("--n-ctx", type=int, default=2048, help="context window in tokens")
@@ -113,7 +118,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
                   f"{running.host})\ntoken: {running.token or '(none)'}\nlog: {running.log}")
         return 0
     config = ServeConfig(model=args.model, release=args.release, host=args.host,
-                         port=args.port, token=args.token, no_token=args.no_token,
+                         port=args.port, token=_serve_token(args), no_token=args.no_token,
                          n_ctx=args.n_ctx, threads=args.threads)
     if args.background:
         plan, _ = publish(workspace, config)
@@ -126,17 +131,47 @@ def cmd_serve(args: argparse.Namespace) -> int:
     workspace.audit.record("serving.start", model=plan.model_name, host=plan.host,
                            port=plan.port, pid=server.pid)
     _announce(plan, background=False)
+    stops = [s for s in (signal.SIGTERM, getattr(signal, "SIGHUP", None)) if s is not None]
+    previous = {sig: signal.signal(sig, _interrupt) for sig in stops}
     try:
         code = server.process.wait()
         print(f"the server stopped (exit code {code}); see {plan.log_path}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # Ctrl-C, or SIGTERM/SIGHUP on this process: stop the server
         print("stopping", file=sys.stderr)
         return 0
     finally:
+        for sig in stops:  # a second signal must not cut the clean-up short
+            signal.signal(sig, signal.SIG_IGN)
         server.stop()
         clear_state(workspace, server.pid)
         workspace.audit.record("serving.stop", model=plan.model_name, port=plan.port)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _interrupt(signum: int, _frame: object) -> None:
+    """SIGTERM and SIGHUP stop a foreground server as Ctrl-C does (the server runs in its
+    own session, so without this it would outlive its command)."""
+    raise KeyboardInterrupt
+
+
+def _serve_token(args: argparse.Namespace) -> str | None:
+    """--token, else the first line of --token-file, else $SCRIPTORIUM_ENDPOINT_TOKEN, else
+    None (one is generated)."""
+    from core.errors import ConfigError
+
+    if args.token is not None:
+        return args.token
+    if args.token_file:
+        try:
+            lines = Path(args.token_file).expanduser().read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as error:
+            raise ConfigError(f"Cannot read the token file {args.token_file}: {error}") from error
+        if not lines or not lines[0].strip():
+            raise ConfigError(f"The token file {args.token_file} is empty.")
+        return lines[0].strip()
+    return os.environ.get(TOKEN_ENV) or None
 
 
 def cmd_endpoints(args: argparse.Namespace) -> int:

@@ -317,3 +317,43 @@ def test_the_proposal_job_drafts_through_a_configured_endpoint(
     assert section.model == "office" and section.prompt_format == "chat"
     assert section.status == "failed" and section.rejected_text and not section.text
     assert result["failed"] == ["staffing-plan"]
+
+
+@pytest.mark.timeout(240)
+def test_a_foreground_server_stops_with_its_command(workspace: Workspace, tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """SIGTERM on `serve` stops the server too (issue 21), and the token can come from a file
+    so that it never shows in `ps`."""
+    import json
+    import signal
+    import subprocess
+
+    import psutil
+
+    ensure_loopback()
+    _register_gguf(workspace)
+    ws = str(workspace.root)
+    token_file = tmp_path / "token"
+    token_file.write_text(TOKEN + "\n", encoding="utf-8")
+    command = [sys.executable, "-m", "desktop.launcher", "serve", "-w", ws, GGUF_ID,
+               "--port", "0", "--token-file", str(token_file), "--threads", "2",
+               "--n-ctx", "512"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                               text=True)
+    try:
+        assert process.stdout is not None
+        announced = [process.stdout.readline() for _ in range(4)]
+        assert f"token: {TOKEN}\n" in announced, announced
+        assert TOKEN not in " ".join(psutil.Process(process.pid).cmdline())
+        assert main(["serve", "-w", ws, "--status", "--json"]) == 0
+        server_pid = json.loads(capsys.readouterr().out)["pid"]
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 0
+        psutil.wait_procs([psutil.Process(server_pid)], timeout=30)
+    except psutil.NoSuchProcess:
+        pass  # the server was already gone
+    finally:
+        process.kill()
+    assert not psutil.pid_exists(server_pid)
+    assert main(["serve", "-w", ws, "--status"]) == 0
+    assert "no server is running" in capsys.readouterr().out
