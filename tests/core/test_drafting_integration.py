@@ -94,4 +94,4 @@ def test_draft_ends_when_its_reader_goes_away(base_workspace: Workspace) -> None
         code = process.wait(timeout=120)
     finally:
         process.kill()
-    assert code == 141
+    assert code == 0
