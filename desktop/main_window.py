@@ -9,12 +9,14 @@ from core.ingest.store import DocumentStore
 from core.jobs.store import JobStatus
 from core.models.bundled import BASE_MODEL_ID
 from core.workspace import Workspace
+from core.workspace.audit import ChainCheck
 from core.workspace.registry import ModelRegistry
 from desktop.dialogs.demo_results import DemoResultsDialog
 from desktop.dialogs.doctor import DoctorDialog
 from desktop.dialogs.settings import SettingsDialog
 from desktop.errors import show_error
 from desktop.jobs_monitor import JobMonitor
+from desktop.ops import CoreOp
 from desktop.panes.documents import DocumentsPane
 from desktop.panes.draft import DraftPane
 from desktop.panes.export import ExportPane
@@ -31,6 +33,7 @@ from desktop.qt import (
     QHBoxLayout,
     QInputDialog,
     QKeySequence,
+    QLabel,
     QListWidget,
     QMainWindow,
     QMenu,
@@ -86,6 +89,11 @@ class MainWindow(QMainWindow):
         self.demo_jobs: set[str] = set()
         self.demo_results: DemoResultsDialog | None = None
         self.doctor: DoctorDialog | None = None
+        self.audit_warning = QLabel()  # shown while the open workspace's audit log is altered
+        self.audit_warning.setObjectName("auditWarning")
+        self.audit_warning.setStyleSheet("color: #b00020; font-weight: bold")
+        self.audit_warning.setVisible(False)
+        self.statusBar().addPermanentWidget(self.audit_warning)
         self.welcome.new_workspace.connect(self.new_workspace)
         self.welcome.open_workspace.connect(self.open_workspace)
         self.welcome.open_recent.connect(lambda path: self.open_path(Path(path)))
@@ -162,7 +170,21 @@ class MainWindow(QMainWindow):
             self.setWindowTitle(f"{workspace.name} — Scriptorium")
             self.show_section("Models")
             self._on_section(self.sidebar.currentRow())
+        self.audit_warning.setVisible(False)
+        if workspace is not None:  # the whole log is read: off the GUI thread
+            CoreOp(self, workspace.audit.verify).success(
+                lambda check, ws=workspace: self._show_audit(ws, check)).failure(
+                lambda _error: None).run()
         self._update_status()
+
+    def _show_audit(self, workspace: Workspace, check: ChainCheck) -> None:
+        if workspace is not self.state.workspace or check.ok:
+            return
+        self.audit_warning.setText(f"Audit log altered at entry {check.first_bad_line}")
+        self.audit_warning.setToolTip(
+            f"{check.reason}. The entries before it are intact. Tell whoever administers "
+            f"this workspace; `scriptorium audit verify -w {workspace.root}` gives the details.")
+        self.audit_warning.setVisible(True)
 
     def _update_status(self) -> None:
         workspace = self.state.workspace

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from core.cli.common import open_workspace
 from core.cli.output import print_json
 from core.system.doctor import prepare_base_model, report_lines, run_checks, worst
 
@@ -19,13 +20,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     doctor.add_argument("--quick", action="store_true",
                         help="skip the llama.cpp test generation")
     doctor.add_argument("--json", action="store_true", help="print the checks as JSON")
+    doctor.add_argument("--workspace", "-w", metavar="PATH",
+                        help="also check this workspace's audit log")
     doctor.set_defaults(handler=cmd_doctor)
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
     if args.prepare:
         prepare_base_model(report=lambda line: print(line, file=sys.stderr))
-    checks = run_checks(generate=not args.quick)
+    workspace = open_workspace(args).root if args.workspace else None
+    checks = run_checks(generate=not args.quick, workspace=workspace)
     if args.json:
         print_json({"status": worst(checks), "checks": [c.as_dict() for c in checks]})
     else:

@@ -30,6 +30,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                           help="e.g. threads=2 device=cpu")
     settings.set_defaults(handler=cmd_settings)
 
+    audit = sub.add_parser("audit", help="check the workspace's audit log: its hash chain and "
+                           "its signed anchor (exit status 1: it was altered)")
+    audit.add_argument("action", choices=("verify",))
+    add_common(audit)
+    audit.set_defaults(handler=cmd_audit)
+
 
 def cmd_init(args: argparse.Namespace) -> int:
     if args.path:
@@ -72,3 +78,21 @@ def cmd_settings(args: argparse.Namespace) -> int:
         for key, value in data.items():
             print(f"{key}: {value}")
     return 0
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    workspace = open_workspace(args)
+    check = workspace.audit.verify()
+    if args.json:
+        print_json({"ok": check.ok, "entries": check.entries, "anchored": check.anchored,
+                     "first_bad_line": check.first_bad_line, "reason": check.reason,
+                     "note": check.note, "path": str(workspace.audit.path)})
+    elif check.ok:
+        print(f"the audit log is intact: {check.entries} entries"
+              + (", anchored" if check.anchored else ""))
+        if check.note:
+            print(f"note: {check.note}")
+    else:
+        print(f"the audit log was altered at line {check.first_bad_line}: {check.reason} "
+              f"({check.entries} entries before it are intact; {workspace.audit.path})")
+    return 0 if check.ok else 1

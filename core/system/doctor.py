@@ -265,8 +265,23 @@ def prepare_base_model(report: Callable[[str], None] = print) -> Path:
     return gguf
 
 
-def run_checks(generate: bool = True, workspaces_dir: Path | None = None) -> list[Check]:
-    """Every check, in the order a reader fixes things."""
+def check_audit(workspace: Path) -> Check:
+    """The workspace's audit log: hash chain and signed anchor (``core.workspace.audit``)."""
+    from core.workspace.audit import AuditLog
+
+    check = AuditLog(workspace / "audit.log").verify()
+    if not check.ok:
+        return Check("audit log", "fail", f"altered at line {check.first_bad_line}: "
+                     f"{check.reason}", fix="find out who changed it; the entries before that "
+                     "line are intact (scriptorium audit verify -w W)")
+    detail = f"{check.entries} entries, intact" + (", anchored" if check.anchored else "")
+    return Check("audit log", "warn" if check.note else "ok",
+                 detail + (f" ({check.note})" if check.note else ""))
+
+
+def run_checks(generate: bool = True, workspaces_dir: Path | None = None,
+               workspace: Path | None = None) -> list[Check]:
+    """Every check, in the order a reader fixes things (and ``workspace``'s audit log)."""
     from core.settings import cache_dir, load_settings
 
     workspaces = workspaces_dir or Path(load_settings().workspaces_dir)
@@ -274,6 +289,8 @@ def run_checks(generate: bool = True, workspaces_dir: Path | None = None) -> lis
     checks += check_model_packages()
     checks += check_disk({"workspaces": workspaces, "model cache": cache_dir()})
     checks += [check_memory(), check_desktop()]
+    if workspace is not None:
+        checks.append(check_audit(workspace))
     return checks
 
 

@@ -1,23 +1,35 @@
-"""Append-only audit log with a hash chain.
+"""Append-only audit log with a hash chain, anchored in a second place.
 
 Each line is a JSON object holding the SHA-256 of the previous line, so editing or
-deleting an earlier entry breaks the chain and ``verify`` names the first bad line.
+deleting an earlier entry breaks the chain and ``verify`` names the first bad line. The
+chain alone cannot show a log cut short at its end or one rewritten with every hash
+recomputed, so every append also writes ``audit.anchor``: the number of entries and the
+last line's hash, signed (HMAC-SHA-256) with a key kept in the user's settings folder
+(``audit.key``, 0600), outside the workspace. ``verify`` checks the chain, then the anchor:
+fewer lines than it counts is a truncated log; another last hash, a re-hashed or edited
+end; a signature by this user's key that does not match, an altered anchor. When the last
+entry was written by another user (a shared workspace) or on another machine, the counts
+and the hash are still compared and the report says the signature was not checked here.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import os
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from core.clock import now_iso
-from core.fsutil import append_line
+from core.fsutil import FILE_MODE, append_line, atomic_write_json, make_private_dir, read_json
 from core.workspace.locking import file_lock
 
 GENESIS = "0" * 64
+ANCHOR_SUFFIX = ".anchor"
+KEY_FILE = "audit.key"
 
 
 def _digest(line: str) -> str:
@@ -38,6 +50,36 @@ class ChainCheck:
     entries: int
     first_bad_line: int | None = None
     reason: str = ""
+    anchored: bool = False  # the anchor matched (counts, last hash and, with the key, its MAC)
+    note: str = ""  # what could not be checked, for a log that is otherwise fine
+
+
+def _key(create: bool) -> bytes | None:
+    """This user's audit key (made on first use), or None when there is none."""
+    from core.settings import config_dir
+
+    path = config_dir() / KEY_FILE
+    try:
+        return bytes.fromhex(path.read_text(encoding="ascii").strip())
+    except (OSError, ValueError):
+        if not create:
+            return None
+    make_private_dir(path.parent)
+    key = secrets.token_bytes(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+    try:
+        os.write(fd, key.hex().encode("ascii"))
+    finally:
+        os.close(fd)
+    return key
+
+
+def _mac(key: bytes, entries: int, last: str) -> str:
+    return hmac.new(key, f"{entries}:{last}".encode(), hashlib.sha256).hexdigest()
+
+
+def _key_id(key: bytes) -> str:
+    return hashlib.sha256(key).hexdigest()[:16]
 
 
 class AuditLog:
@@ -46,6 +88,7 @@ class AuditLog:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self._lock = self.path.with_name(self.path.name + ".lock")
+        self.anchor_path = self.path.with_name(self.path.name + ANCHOR_SUFFIX)
 
     def _last_hash(self) -> str:
         if not self.path.exists() or self.path.stat().st_size == 0:
@@ -67,7 +110,36 @@ class AuditLog:
                 "details": details,
                 "prev": self._last_hash(),
             }
-            append_line(self.path, json.dumps(entry, sort_keys=True, default=str))
+            line = json.dumps(entry, sort_keys=True, default=str)
+            append_line(self.path, line)
+            self._anchor(_digest(line))
+
+    def _anchor(self, last: str) -> None:
+        """Count the new entry in the anchor and sign it (a missing or unreadable anchor is
+        rebuilt by counting the lines)."""
+        anchor = self._read_anchor()
+        if anchor is None or anchor.get("last") == last:
+            entries = self._line_count()
+        else:
+            entries = int(anchor.get("entries", 0)) + 1
+        try:
+            key = _key(create=True)
+        except OSError:  # no settings folder to keep the key in: counts only
+            key = None
+        atomic_write_json(self.anchor_path, {
+            "entries": entries, "last": last, "key": _key_id(key) if key else "",
+            "mac": _mac(key, entries, last) if key else ""})
+
+    def _read_anchor(self) -> dict[str, Any] | None:
+        try:
+            raw = read_json(self.anchor_path)
+        except (OSError, ValueError):
+            return None
+        return raw if isinstance(raw, dict) else None
+
+    def _line_count(self) -> int:
+        with open(self.path, "rb") as handle:
+            return sum(1 for line in handle if line.strip())
 
     def entries(self) -> list[AuditEntry]:
         if not self.path.exists():
@@ -96,4 +168,32 @@ class AuditLog:
                     False, number - 1, number, "the chain breaks here: an entry was edited or removed"
                 )
             expected = _digest(line)
-        return ChainCheck(ok=True, entries=len(lines))
+        return self._check_anchor(len(lines), expected)
+
+    def _check_anchor(self, entries: int, last: str) -> ChainCheck:
+        """The chain is whole: does its end match the anchor?"""
+        anchor = self._read_anchor()
+        if anchor is None:
+            return ChainCheck(True, entries, note="the log has no anchor (it was written before "
+                              "anchors existed); its end cannot be checked until the next entry")
+        counted, anchored_last = int(anchor.get("entries", -1)), str(anchor.get("last", ""))
+        if entries < counted:
+            return ChainCheck(False, entries, entries + 1,
+                              f"the log was cut short: {counted} entries were recorded, "
+                              f"{entries} remain")
+        if entries > counted:
+            return ChainCheck(False, counted, counted + 1,
+                              f"{entries - counted} entries were added without Scriptorium")
+        if last != anchored_last:
+            return ChainCheck(False, entries - 1, entries,
+                              "the log's end does not match its anchor: entries were edited "
+                              "and their hashes recomputed")
+        key = _key(create=False)
+        if key is None or not anchor.get("mac") or anchor.get("key") != _key_id(key):
+            return ChainCheck(True, entries, anchored=True,
+                              note="the last entry was signed with another user's key (or on "
+                                   "another machine): its signature is not checked here")
+        if not hmac.compare_digest(str(anchor["mac"]), _mac(key, counted, anchored_last)):
+            return ChainCheck(False, entries, entries,
+                              "the anchor was altered: it is not signed by this user's key")
+        return ChainCheck(True, entries, anchored=True)

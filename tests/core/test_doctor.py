@@ -111,3 +111,14 @@ def test_several_gpus_are_reported_with_how_training_uses_them(
     check = doctor.check_torch()
     assert check.status == status and "GPU0, GPU1" in check.detail
     assert ("one process per GPU" in check.detail) is nccl
+
+
+def test_doctor_checks_a_workspace_audit_log(workspace) -> None:  # noqa: ANN001
+    from core.system.doctor import check_audit
+
+    workspace.audit.record("test.event")
+    assert check_audit(workspace.root).status == "ok"
+    lines = workspace.audit.path.read_text().splitlines()
+    workspace.audit.path.write_text("\n".join(lines[:-1]) + "\n")
+    failed = check_audit(workspace.root)
+    assert failed.status == "fail" and "cut short" in failed.detail and failed.fix

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import stat
@@ -205,3 +206,52 @@ def test_an_empty_log_verifies(tmp_path: Path) -> None:
     assert log.verify().ok and log.entries() == []
     log.record("first")
     assert log.verify().ok and log.verify().entries == 1
+
+
+def test_a_truncated_log_is_caught_by_its_anchor(audited: Workspace) -> None:
+    assert audited.audit.verify().anchored
+    write_lines(audited, lines_of(audited)[:-2])  # the chain of what is left is whole
+    check = audited.audit.verify()
+    assert not check.ok and check.first_bad_line == 4
+    assert "cut short: 5 entries were recorded, 3 remain" in check.reason
+
+
+def test_a_log_rehashed_from_an_edit_is_caught(audited: Workspace) -> None:
+    lines = lines_of(audited)
+    entry = json.loads(lines[1])
+    entry["details"]["number"] = 99
+    lines[1] = json.dumps(entry, sort_keys=True)
+    for index in range(2, len(lines)):  # recompute every later hash, as a forger would
+        later = json.loads(lines[index])
+        later["prev"] = hashlib.sha256(lines[index - 1].encode()).hexdigest()
+        lines[index] = json.dumps(later, sort_keys=True)
+    write_lines(audited, lines)
+    check = audited.audit.verify()
+    assert not check.ok and "hashes recomputed" in check.reason
+    anchor = json.loads(audited.audit.anchor_path.read_text())
+    anchor["last"] = hashlib.sha256(lines[-1].encode()).hexdigest()  # and forge the anchor
+    audited.audit.anchor_path.write_text(json.dumps(anchor))
+    check = audited.audit.verify()
+    assert not check.ok and "not signed by this user's key" in check.reason
+
+
+def test_the_anchor_is_private_and_the_cli_reports(audited: Workspace,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    from core.cli.main import main
+
+    assert stat.S_IMODE(audited.audit.anchor_path.stat().st_mode) == 0o600
+    assert main(["audit", "verify", "-w", str(audited.root)]) == 0
+    assert "intact: 5 entries, anchored" in capsys.readouterr().out
+    write_lines(audited, lines_of(audited)[:-1])
+    assert main(["audit", "verify", "-w", str(audited.root), "--json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert not report["ok"] and report["first_bad_line"] == 5
+
+
+def test_an_unanchored_log_passes_with_a_note_and_gets_anchored(audited: Workspace) -> None:
+    audited.audit.anchor_path.unlink()  # a workspace from before anchors existed
+    check = audited.audit.verify()
+    assert check.ok and not check.anchored and "no anchor" in check.note
+    audited.audit.record("test.after")
+    check = audited.audit.verify()
+    assert check.ok and check.anchored and check.entries == 6
