@@ -60,6 +60,11 @@ def cmd_models(args: argparse.Namespace) -> int:
     registry = ModelRegistry(workspace)
     action = args.action
     if action == "import-base":
+        if args.model:  # it used to import the bundled model whatever was named, and exit 0
+            raise ModelError(
+                f"`models import-base` imports the bundled Gemma 3 270M only; importing "
+                f"another base model ({args.model}) is not supported yet.",
+                hint="run `scriptorium models import-base` with no path")
         status = run_job(workspace, "import-base-model", {}, as_json=args.json)
         args.model, action = status.result.get("model_id"), "show"
     if action == "list":
