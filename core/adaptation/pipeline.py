@@ -30,6 +30,7 @@ from core.errors import ConfigError
 from core.ingest.store import DocumentStore
 from core.jobs.progress import JobContext
 from core.jobs.stages import STEPS, StageContext
+from core.training.stage import TEXT_KINDS, train_stage
 from core.workspace import Workspace
 from core.workspace.registry import ModelRegistry
 from core.workspace.releases import promote, read_releases_quietly
@@ -37,7 +38,6 @@ from core.workspace.releases import promote, read_releases_quietly
 Stage = Literal["cpt", "sft", "dpo", "orpo"]
 DEFAULT_BASE = "gemma3-270m"
 DEFAULT_STAGES: tuple[Stage, ...] = ("cpt", "sft")
-TEXT_KINDS = ("rfp", "proposal", "other")
 
 
 class AdaptRunConfig(BaseModel):
@@ -96,29 +96,6 @@ def choose_documents(workspace: Workspace, new: list[str], trained: dict[str, in
     return new, replay
 
 
-def _train(workspace: Workspace, recipe: str, base: str, dataset: str, init: str | None,
-           config: AdaptRunConfig, ctx: JobContext) -> str:
-    from core.training.config import build_config
-    from core.training.job import run_training
-
-    overrides = [*config.training_overrides, "resume=false"]
-    extra = {"init_adapter": init} if init else None
-    train_config = build_config(recipe, preset=config.preset, base=base, dataset=dataset,
-                                overrides=overrides, extra=extra)
-    return str(run_training(train_config, ctx)["model_id"])
-
-
-def _dataset(workspace: Workspace, kind: str, base: str, config: AdaptRunConfig,
-             documents: tuple[str, ...] = ()) -> str:
-    from core.datasets.build import build_dataset
-    from core.datasets.model import BuildDatasetConfig
-
-    values: dict[str, Any] = {"kind": kind, "model": base, "seed": config.seed}
-    if kind == "cpt":
-        values.update(seq_len=config.seq_len, documents=documents, document_kinds=TEXT_KINDS)
-    return build_dataset(workspace, BuildDatasetConfig(**values)).record.id
-
-
 def run_adaptation(workspace: Workspace, config: AdaptRunConfig,
                    ctx: JobContext) -> dict[str, Any]:
     """The whole retraining run; returns the candidate, its lineage and the gate."""
@@ -147,11 +124,12 @@ def run_adaptation(workspace: Workspace, config: AdaptRunConfig,
     for index, stage in enumerate(stages):
         ctx.check_cancelled()
         stage_ctx = StageContext(ctx, ctx.job_dir / f"{index + 1}-{stage}", index, count, stage)
-        stage_ctx.report(0, 1, "building the dataset", force=True)
-        kind = {"cpt": "cpt", "sft": "sft", "dpo": "prefs", "orpo": "prefs"}[stage]
-        datasets[stage] = _dataset(workspace, kind, base, config,
-                                   tuple(new_ids + replay) if kind == "cpt" else ())
-        init = _train(workspace, stage, base, datasets[stage], init, config, stage_ctx)
+        run = train_stage(workspace, stage, stage_ctx, base=base, init_adapter=init,
+                          preset=config.preset, overrides=config.training_overrides,
+                          seed=config.seed, seq_len=config.seq_len,
+                          documents=new_ids + replay)
+        init = run.model_id
+        datasets[stage] = run.dataset
         adapters.append(init)
         ctx.log(f"{stage}: adapter {init} on dataset {datasets[stage]}")
     if init is None:

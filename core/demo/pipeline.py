@@ -27,7 +27,6 @@ from core.jobs.stages import STEPS, StageContext
 from core.workspace import Workspace
 
 SUMMARY_FILE = "demo-summary.json"
-TEXT_KINDS = ("rfp", "proposal", "other")
 STAGES = ("base model", "import", "index", "cpt", "sft", "dpo", "merge", "export",
           "perplexity", "draft", "draft quality", "adaptation check")
 
@@ -102,38 +101,22 @@ def _index(state: DemoState, ctx: JobContext) -> dict[str, Any]:
             "mrr": round(scores.mrr, 4)}
 
 
-def _dataset(state: DemoState, kind: str) -> str:
-    from core.datasets.build import build_dataset
-    from core.datasets.model import BuildDatasetConfig
-
-    values: dict[str, Any] = {"kind": kind, "model": state.models["base"],
-                              "seed": state.config.seed}
-    if kind == "cpt":
-        values.update(seq_len=state.config.seq_len, document_kinds=TEXT_KINDS)
-    return build_dataset(state.workspace, BuildDatasetConfig(**values)).record.id
-
-
-def _train(state: DemoState, ctx: JobContext, recipe: str, dataset_kind: str, steps: int,
+def _train(state: DemoState, ctx: JobContext, recipe: str, steps: int,
            init: str | None) -> dict[str, Any]:
-    from core.training.config import build_config
-    from core.training.job import run_training
+    from core.training.stage import train_stage
 
-    ctx.report(0, 1, f"building the {dataset_kind} dataset", force=True)
-    dataset = _dataset(state, dataset_kind)
-    state.datasets[recipe] = dataset
     config = state.config
     overrides = [f"max_steps={steps}", f"batch_size={config.batch_size}",
                  f"max_length={config.seq_len * (2 if recipe != 'cpt' else 1)}",
-                 "eval_every=0", f"save_every={max(1, steps // 2)}", "resume=false",
-                 f"seed={config.seed}"]
-    train_config = build_config(recipe, preset="quick", base=state.models["base"],
-                                dataset=dataset, overrides=overrides,
-                                extra={"init_adapter": init} if init else None)
-    result = run_training(train_config, ctx)
-    state.models[recipe] = result["model_id"]
-    metrics = result["metrics"]
+                 "eval_every=0", f"save_every={max(1, steps // 2)}", f"seed={config.seed}"]
+    run = train_stage(state.workspace, recipe, ctx, base=state.models["base"],
+                      init_adapter=init, overrides=overrides, seed=config.seed,
+                      seq_len=config.seq_len)
+    state.datasets[recipe] = run.dataset
+    state.models[recipe] = run.model_id
+    metrics = run.metrics
     seconds = metrics["seconds"] or 1.0
-    return {"adapter": result["model_id"], "dataset": dataset, "steps": int(metrics["steps"]),
+    return {"adapter": run.model_id, "dataset": run.dataset, "steps": int(metrics["steps"]),
             "train_loss": _round(metrics["train_loss"]),
             "heldout_ppl_before": _round(metrics["heldout_ppl_before"]),
             "heldout_ppl_after": _round(metrics["heldout_ppl_after"]),
@@ -141,17 +124,17 @@ def _train(state: DemoState, ctx: JobContext, recipe: str, dataset_kind: str, st
 
 
 def _cpt(state: DemoState, ctx: JobContext) -> dict[str, Any]:
-    result = _train(state, ctx, "cpt", "cpt", state.config.cpt_steps, None)
+    result = _train(state, ctx, "cpt", state.config.cpt_steps, None)
     state.metrics["training_tokens_per_s"] = result["tokens_per_s"]
     return result
 
 
 def _sft(state: DemoState, ctx: JobContext) -> dict[str, Any]:
-    return _train(state, ctx, "sft", "sft", state.config.sft_steps, state.models["cpt"])
+    return _train(state, ctx, "sft", state.config.sft_steps, state.models["cpt"])
 
 
 def _dpo(state: DemoState, ctx: JobContext) -> dict[str, Any]:
-    return _train(state, ctx, "dpo", "prefs", state.config.dpo_steps, state.models["sft"])
+    return _train(state, ctx, "dpo", state.config.dpo_steps, state.models["sft"])
 
 
 def _merge(state: DemoState, ctx: JobContext) -> dict[str, Any]:

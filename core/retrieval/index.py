@@ -233,16 +233,14 @@ def update_index(
         db = connect(workspace)
         stale = manifest.building
         if stale is not None and stale.number != plan.generation.number:
-            for kind in (CHUNKS, ROWS):  # an abandoned rebuild with other settings
-                if stale.table(kind) in table_names(db):
-                    db.drop_table(stale.table(kind))
+            _drop_tables(db, stale)  # an abandoned rebuild with other settings
             manifest = manifest.model_copy(update={"building": None})
         tables = _Tables(db, plan.generation, embedder.dim)
         generation = plan.generation.model_copy(update={"versions": tables.versions()})
         total = len(plan.changed) + (1 if plan.removed else 0)
         if ctx:
-            ctx.log(f"{len(plan.changed)} document(s) to index, {len(plan.removed)} to remove, "
-                    f"{plan.unchanged} unchanged")
+            ctx.log(f"{len(plan.changed)} document(s) to index, "
+                    f"{len(plan.removed)} to remove, {plan.unchanged} unchanged")
             ctx.report(0, total, "starting", force=True)
 
         def commit(gen: Generation) -> None:
@@ -286,9 +284,8 @@ def update_index(
                 ctx.report(done, total, f"{record.title}: {len(chunks)} chunks")
         if batch or plan.removed:
             flush(plan.removed)
-            done = total
         if plan.changed or plan.removed:
-            tables.optimize()
+            tables.optimize()  # then record the optimized versions
         generation = generation.model_copy(update={"versions": tables.versions()})
         commit(generation)
         if plan.rebuilding:
@@ -296,18 +293,27 @@ def update_index(
             manifest = manifest.model_copy(update={"active": generation, "building": None})
             write_manifest(workspace, manifest)
             if old is not None and old.number != generation.number:
-                for kind in (CHUNKS, ROWS):
-                    if old.table(kind) in table_names(db):
-                        db.drop_table(old.table(kind))
+                _drop_tables(db, old)
         if ctx:
             ctx.report(total, total, "index up to date", force=True)
-        documents = generation.documents
-        return {
-            "indexed": [r.id for r in plan.changed], "removed": plan.removed,
-            "unchanged": plan.unchanged, "rebuilt": plan.rebuilding,
-            "documents": len(documents), "chunks": sum(d.chunks for d in documents.values()),
-            "reference_rows": sum(d.rows for d in documents.values()),
-        }
+        return _summary(plan, generation)
+
+
+def _drop_tables(db: Any, generation: Generation) -> None:
+    for kind in (CHUNKS, ROWS):
+        if generation.table(kind) in table_names(db):
+            db.drop_table(generation.table(kind))
+
+
+def _summary(plan: _Plan, generation: Generation) -> dict[str, Any]:
+    """What an update changed, and what the index holds now."""
+    documents = generation.documents
+    return {
+        "indexed": [r.id for r in plan.changed], "removed": plan.removed,
+        "unchanged": plan.unchanged, "rebuilt": plan.rebuilding,
+        "documents": len(documents), "chunks": sum(d.chunks for d in documents.values()),
+        "reference_rows": sum(d.rows for d in documents.values()),
+    }
 
 
 def run_index_job(config: IndexDocumentsConfig, ctx: JobContext) -> dict[str, Any]:

@@ -37,13 +37,13 @@ from desktop.qt import (
     QLineEdit,
     QListWidget,
     QListWidgetItem,
-    QPushButton,
     QSpinBox,
     Qt,
     QVBoxLayout,
     QWidget,
 )
 from desktop.state import AppState
+from desktop.widgets.buttons import button
 from desktop.widgets.draft_eval_view import EvalReportView
 from desktop.widgets.draft_outcome import FAILED_COLOUR
 from desktop.widgets.draft_settings import format_picker
@@ -112,15 +112,10 @@ class CompareDraftsDialog(QDialog):
                                    'SFT dataset. Instead: a .jsonl file, one {"request": …, '
                                    '"reference": …} per line.')
         self.pairs_file.textChanged.connect(self._update)
-        browse = QPushButton("Choose…")
-        browse.clicked.connect(self._choose_pairs)
+        browse = button("Choose…", "evalChoosePairs", self._choose_pairs)
         self.format = format_picker("evalFormat")
-        self.run_button = QPushButton("Run")
-        self.run_button.setObjectName("evalRun")
-        self.run_button.clicked.connect(self.run)
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setObjectName("evalCancel")
-        self.cancel_button.clicked.connect(self.cancel)
+        self.run_button = button("Run", "evalRun", self.run)
+        self.cancel_button = button("Cancel", "evalCancel", self.cancel)
         self.job = JobProgress(monitor, "evalProgress")
         self.job.progress.connect(self._on_progress)
         self.job.ended.connect(self._ended)

@@ -11,34 +11,31 @@ from typing import Any
 
 from core.errors import ScriptoriumError
 from core.ingest.model import DOCUMENT_KINDS
-from core.jobs.progress import ProgressEvent
+from core.jobs import JobStatus
 from core.retrieval.ranking import highlight_html
 from core.retrieval.search import SEARCH_MODES, Passage, SearchResult
 from desktop.errors import show_error
 from desktop.jobs_monitor import JobMonitor
 from desktop.ops import CoreOp
 from desktop.qt import (
-    QAbstractItemView,
     QComboBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QListWidget,
     QListWidgetItem,
     QPlainTextEdit,
-    QProgressBar,
-    QPushButton,
     QSplitter,
     Qt,
-    QTableWidget,
-    QTableWidgetItem,
     QTabWidget,
     QTextCursor,
     QVBoxLayout,
     QWidget,
 )
 from desktop.state import AppState
+from desktop.widgets.buttons import button
+from desktop.widgets.job_progress import JobProgress
+from desktop.widgets.reference_tables import ReferenceTables
 
 ALL_KINDS = "all kinds"
 INDEX_JOB = "index-documents"
@@ -66,11 +63,42 @@ class KnowledgePane(QWidget):
         self.state = state
         self.monitor = monitor
         self.results: list[SearchResult] = []
-        self.reference_rows: list[Any] = []
-        self.index_job: str | None = None
         self._search_serial = 0
 
-        # -- search tab --------------------------------------------------------------
+        self.references = ReferenceTables()
+
+        self.tabs = QTabWidget()
+        self.tabs.setObjectName("knowledgeTabs")
+        self.tabs.addTab(self._search_tab(), "Search")
+        self.tabs.addTab(self.references, "Reference tables")
+
+        # -- index status ---------------------------------------------------------------
+        self.status = QLabel()
+        self.status.setObjectName("indexStatus")
+        self.progress = JobProgress(monitor, "indexProgress")
+        self.progress.ended.connect(self._on_index_ended)
+        self.progress.setVisible(False)
+        self.reindex_button = button("Re-index", "reindex", self.reindex,
+                                     "Index new and changed documents (a background job).")
+        status_row = QHBoxLayout()
+        status_row.addWidget(self.status, 1)
+        status_row.addWidget(self.progress, 1)
+        status_row.addWidget(self.reindex_button)
+
+        header = QHBoxLayout()
+        header.addWidget(QLabel("<h2>Knowledge base</h2>"))
+        header.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.addLayout(header)
+        layout.addWidget(self.tabs, 1)
+        layout.addLayout(status_row)
+
+        state.workspace_changed.connect(self._refresh_on)
+        state.documents_changed.connect(self.refresh_status)
+        monitor.finished.connect(self._on_job_finished)
+        self.refresh()
+
+    def _search_tab(self) -> QWidget:
         self.query = QLineEdit()
         self.query.setObjectName("knowledgeQuery")
         self.query.setPlaceholderText("Search your documents, e.g. “24x7 monitoring”")
@@ -96,9 +124,7 @@ class KnowledgePane(QWidget):
         self.until.setPlaceholderText("until YYYY-MM-DD")
         self.until.setToolTip("Only documents imported on or before this day")
         self.until.returnPressed.connect(self.run_search)
-        self.search_button = QPushButton("Search")
-        self.search_button.setObjectName("knowledgeSearch")
-        self.search_button.clicked.connect(self.run_search)
+        self.search_button = button("Search", "knowledgeSearch", self.run_search)
         self.results_list = QListWidget()
         self.results_list.setObjectName("knowledgeResults")
         self.results_list.setWordWrap(True)
@@ -107,9 +133,7 @@ class KnowledgePane(QWidget):
         self.message = QLabel()
         self.message.setObjectName("knowledgeMessage")
         self.message.setWordWrap(True)
-        self.open_button = QPushButton("Open source passage")
-        self.open_button.setObjectName("openPassage")
-        self.open_button.clicked.connect(self.open_passage)
+        self.open_button = button("Open source passage", "openPassage", self.open_passage)
         self.viewer = QPlainTextEdit()
         self.viewer.setObjectName("passageViewer")
         self.viewer.setReadOnly(True)
@@ -146,66 +170,7 @@ class KnowledgePane(QWidget):
         open_row.addStretch(1)
         open_row.addWidget(self.open_button)
         search_layout.addLayout(open_row)
-
-        # -- reference tables tab -----------------------------------------------------
-        self.table_choice = QComboBox()
-        self.table_choice.setObjectName("referenceTableChoice")
-        self.table_choice.currentIndexChanged.connect(lambda _: self._show_reference_rows())
-        self.lookup_box = QLineEdit()
-        self.lookup_box.setObjectName("referenceLookup")
-        self.lookup_box.setPlaceholderText("Look up a code or name, e.g. NAS-SE-03")
-        self.lookup_box.returnPressed.connect(self.run_lookup)
-        self.lookup_button = QPushButton("Look up")
-        self.lookup_button.setObjectName("referenceLookupButton")
-        self.lookup_button.clicked.connect(self.run_lookup)
-        self.reference_table = QTableWidget(0, 0)
-        self.reference_table.setObjectName("referenceRows")
-        self.reference_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.reference_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.reference_table.verticalHeader().hide()
-        reference_tab = QWidget()
-        reference_layout = QVBoxLayout(reference_tab)
-        top = QHBoxLayout()
-        top.addWidget(QLabel("Table:"))
-        top.addWidget(self.table_choice, 1)
-        top.addWidget(self.lookup_box, 1)
-        top.addWidget(self.lookup_button)
-        reference_layout.addLayout(top)
-        reference_layout.addWidget(self.reference_table, 1)
-
-        self.tabs = QTabWidget()
-        self.tabs.setObjectName("knowledgeTabs")
-        self.tabs.addTab(search_tab, "Search")
-        self.tabs.addTab(reference_tab, "Reference tables")
-
-        # -- index status ---------------------------------------------------------------
-        self.status = QLabel()
-        self.status.setObjectName("indexStatus")
-        self.progress = QProgressBar()
-        self.progress.setObjectName("indexProgress")
-        self.progress.setVisible(False)
-        self.reindex_button = QPushButton("Re-index")
-        self.reindex_button.setObjectName("reindex")
-        self.reindex_button.setToolTip("Index new and changed documents (a background job).")
-        self.reindex_button.clicked.connect(self.reindex)
-        status_row = QHBoxLayout()
-        status_row.addWidget(self.status, 1)
-        status_row.addWidget(self.progress)
-        status_row.addWidget(self.reindex_button)
-
-        header = QHBoxLayout()
-        header.addWidget(QLabel("<h2>Knowledge base</h2>"))
-        header.addStretch(1)
-        layout = QVBoxLayout(self)
-        layout.addLayout(header)
-        layout.addWidget(self.tabs, 1)
-        layout.addLayout(status_row)
-
-        state.workspace_changed.connect(self._refresh_on)
-        state.documents_changed.connect(self.refresh_status)
-        monitor.event.connect(self._on_job_event)
-        monitor.finished.connect(self._on_job_finished)
-        self.refresh()
+        return search_tab
 
     # -- state ------------------------------------------------------------------------
     def _refresh_on(self, *_: object) -> None:
@@ -230,7 +195,7 @@ class KnowledgePane(QWidget):
         from core.retrieval.index import index_status
 
         CoreOp(self, lambda: index_status(workspace)).success(self._show_status).run()
-        self._load_reference_rows()
+        self.references.load(workspace)
 
     def _show_status(self, status: dict[str, Any]) -> None:
         if not status["built"]:
@@ -246,10 +211,8 @@ class KnowledgePane(QWidget):
 
     def _update_buttons(self) -> None:
         has_workspace = self.state.workspace is not None
-        indexing = self.index_job is not None and self.monitor.is_running(self.index_job)
-        self.reindex_button.setEnabled(has_workspace and not indexing)
+        self.reindex_button.setEnabled(has_workspace and not self.progress.running)
         self.search_button.setEnabled(has_workspace)
-        self.lookup_button.setEnabled(has_workspace)
         self.open_button.setEnabled(self.results_list.currentRow() >= 0)
 
     # -- search -----------------------------------------------------------------------
@@ -324,92 +287,21 @@ class KnowledgePane(QWidget):
         self.viewer.setTextCursor(cursor)
         self.viewer.centerCursor()
 
-    # -- reference tables -----------------------------------------------------------------
-    def _load_reference_rows(self) -> None:
-        workspace = self.state.workspace
-        if workspace is None:
-            return
-        from core.retrieval.reference import all_rows
-        from core.retrieval.store import read_manifest
-
-        def load() -> list[Any]:
-            return all_rows(workspace) if read_manifest(workspace).active else []
-
-        CoreOp(self, load).success(self._set_reference_rows).run()
-
-    def _set_reference_rows(self, rows: list[Any]) -> None:
-        self.reference_rows = rows
-        current = self.table_choice.currentData()
-        self.table_choice.blockSignals(True)
-        self.table_choice.clear()
-        seen: dict[str, str] = {}
-        for row in rows:
-            seen.setdefault(row.doc_id, row.title)
-        for doc_id, title in seen.items():
-            self.table_choice.addItem(title, doc_id)
-        if current in seen:
-            self.table_choice.setCurrentIndex(list(seen).index(current))
-        self.table_choice.blockSignals(False)
-        self._show_reference_rows()
-
-    def _show_reference_rows(self, rows: list[Any] | None = None) -> None:
-        if rows is None:
-            doc_id = self.table_choice.currentData()
-            rows = [r for r in self.reference_rows if r.doc_id == doc_id]
-        columns: list[str] = []
-        for row in rows:
-            columns.extend(c for c in row.fields if c not in columns)
-        self.reference_table.clear()
-        self.reference_table.setColumnCount(len(columns))
-        self.reference_table.setHorizontalHeaderLabels(columns)
-        self.reference_table.setRowCount(len(rows))
-        for r, row in enumerate(rows):
-            for c, column in enumerate(columns):
-                item = QTableWidgetItem(row.fields.get(column, ""))
-                item.setToolTip(f"{row.title}, row {row.row + 1} ({row.match})")
-                self.reference_table.setItem(r, c, item)
-        if columns:
-            self.reference_table.horizontalHeader().setSectionResizeMode(
-                len(columns) - 1, QHeaderView.ResizeMode.Stretch)
-
-    def run_lookup(self) -> None:
-        workspace, term = self.state.workspace, self.lookup_box.text().strip()
-        if workspace is None:
-            return
-        if not term:
-            self._show_reference_rows()
-            return
-        from core.retrieval.reference import lookup
-
-        CoreOp(self, lambda: lookup(workspace, term, limit=200)).success(
-            self._show_reference_rows).run()
-
     # -- re-indexing ------------------------------------------------------------------------
     def reindex(self) -> None:
         if self.state.workspace is None:
             return
-        self.index_job = self.monitor.submit(INDEX_JOB, {}, "Index documents")
-        self.progress.setRange(0, 0)
+        self.progress.start(INDEX_JOB, {}, "Index documents", "Waiting to start…")
         self.progress.setVisible(True)
         self._update_buttons()
 
-    def _on_job_event(self, job_id: str, event: ProgressEvent) -> None:
-        if job_id != self.index_job or event.type != "progress" or event.total <= 0:
-            return
-        self.progress.setRange(0, event.total)
-        self.progress.setValue(event.step)
-        self.progress.setFormat(f"%p% {event.message[:40]}")
+    def _on_index_ended(self, status: JobStatus) -> None:
+        if status.state != "succeeded":
+            self.message.setText(status.error or f"Indexing {status.state}.")
 
-    def _on_job_finished(self, job_id: str, status: Any) -> None:
-        if getattr(status, "kind", "") != INDEX_JOB:
-            return
-        if job_id == self.index_job:
-            self.index_job = None
-            if status.state == "succeeded":
-                self.progress.setRange(0, 1)
-                self.progress.setValue(1)
-            else:
-                self.progress.setVisible(False)
-                self.message.setText(status.error or f"Indexing {status.state}.")
-        self.refresh_status()
-        self._update_buttons()
+    def _on_job_finished(self, job_id: str, status: JobStatus) -> None:
+        """Any indexing job (this pane's, the import wizard's, the CLI's through the
+        monitor) changes what the status line says."""
+        if status.kind == INDEX_JOB:
+            self.refresh_status()
+            self._update_buttons()

@@ -86,6 +86,21 @@ class ReleasesPane(QWidget):
         self.last_gate: dict[str, Any] | None = None
         self._policy_of: object = None
 
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel("<h2>Releases</h2>"))
+        layout.addWidget(self._releases_box(), 3)
+        layout.addWidget(self._update_box(), 2)
+        self.publish = PublishBox(state)
+        layout.addWidget(self.publish)
+        layout.addWidget(self.message)
+
+        # bound methods, not lambdas: Qt drops them when this pane is destroyed
+        state.workspace_changed.connect(self._refresh_and_check)
+        state.models_changed.connect(self.refresh)
+        monitor.finished.connect(self._refresh_and_check)
+        self.refresh(check=True)
+
+    def _releases_box(self) -> QGroupBox:
         self.deployed = QLabel()
         self.deployed.setObjectName("deployedRelease")
         self.table = QTableWidget(0, len(RELEASE_COLUMNS))
@@ -109,6 +124,21 @@ class ReleasesPane(QWidget):
         self.message.setObjectName("releasesMessage")
         self.message.setWordWrap(True)
 
+        releases_box = QGroupBox("Releases")
+        releases_layout = QVBoxLayout(releases_box)
+        releases_layout.addWidget(self.deployed)
+        releases_layout.addWidget(self.table, 2)
+        releases_layout.addWidget(QLabel("Lineage and notes of the selected release:"))
+        releases_layout.addWidget(self.notes, 1)
+        actions = QHBoxLayout()
+        actions.addWidget(QLabel("GGUF model:"))
+        actions.addWidget(self.candidate, 1)
+        actions.addWidget(self.promote_button)
+        actions.addWidget(self.rollback_button)
+        releases_layout.addLayout(actions)
+        return releases_box
+
+    def _update_box(self) -> QGroupBox:
         self.proposal = QLabel()
         self.proposal.setObjectName("updateProposal")
         self.proposal.setWordWrap(True)
@@ -137,19 +167,6 @@ class ReleasesPane(QWidget):
         self.update_button.setObjectName("runUpdate")
         self.update_button.clicked.connect(self.run_update)
 
-        releases_box = QGroupBox("Releases")
-        releases_layout = QVBoxLayout(releases_box)
-        releases_layout.addWidget(self.deployed)
-        releases_layout.addWidget(self.table, 2)
-        releases_layout.addWidget(QLabel("Lineage and notes of the selected release:"))
-        releases_layout.addWidget(self.notes, 1)
-        actions = QHBoxLayout()
-        actions.addWidget(QLabel("GGUF model:"))
-        actions.addWidget(self.candidate, 1)
-        actions.addWidget(self.promote_button)
-        actions.addWidget(self.rollback_button)
-        releases_layout.addLayout(actions)
-
         update_box = QGroupBox("What's new since the deployed release")
         update_layout = QVBoxLayout(update_box)
         update_layout.addWidget(self.proposal)
@@ -162,20 +179,7 @@ class ReleasesPane(QWidget):
         run_row.addWidget(self.auto_promote)
         run_row.addWidget(self.update_button)
         update_layout.addLayout(run_row)
-
-        layout = QVBoxLayout(self)
-        layout.addWidget(QLabel("<h2>Releases</h2>"))
-        layout.addWidget(releases_box, 3)
-        layout.addWidget(update_box, 2)
-        self.publish = PublishBox(state)
-        layout.addWidget(self.publish)
-        layout.addWidget(self.message)
-
-        # bound methods, not lambdas: Qt drops them when this pane is destroyed
-        state.workspace_changed.connect(self._refresh_and_check)
-        state.models_changed.connect(self.refresh)
-        monitor.finished.connect(self._refresh_and_check)
-        self.refresh(check=True)
+        return update_box
 
     def _refresh_and_check(self, *_: object) -> None:
         self.refresh(check=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 from collections.abc import Sequence
 
-from core.drafting.conversations import Conversation, Turn
+from core.drafting.conversations import Turn
 from core.drafting.draft import DraftResult
 from core.generation.model import GenerationStats
 from desktop.qt import QLabel, Qt, QWidget
@@ -73,14 +73,6 @@ def turn_failed(turn: Turn) -> bool:
 
 def turn_problems(turn: Turn) -> list[str]:
     return list(turn.problems)
-
-
-def results_for_export(conversation: Conversation) -> list[DraftResult]:
-    """Each answered request as a ``DraftResult``; failed ones export as a note."""
-    turns = conversation.turns
-    return [DraftResult(prompt=turns[i - 1].content, text=t.content, citations=t.citations,
-                        model=t.model, status=t.status, problems=t.problems)
-            for i, t in enumerate(turns) if t.role == "assistant" and i > 0]
 
 
 def failed_html(problems: Sequence[str]) -> str:

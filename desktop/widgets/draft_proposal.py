@@ -13,7 +13,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.drafting.budget import FIRST_TOKEN_S
 from core.drafting.draft import DraftResult, Retrying
 from core.drafting.proposal import (
     Proposal,
@@ -22,8 +21,9 @@ from core.drafting.proposal import (
     stream_section,
     with_section_text,
 )
+from core.drafting.session import DraftOptions
 from core.drafting.sources import Retriever
-from core.generation.model import Finished, GenerationSettings, Token
+from core.generation.model import Finished, Token
 from core.serving.backend import TextModel
 from desktop.ops import CoreOp
 from desktop.qt import (
@@ -36,7 +36,6 @@ from desktop.qt import (
     QListWidget,
     QListWidgetItem,
     QPlainTextEdit,
-    QPushButton,
     QSplitter,
     Qt,
     QTableWidget,
@@ -45,9 +44,10 @@ from desktop.qt import (
     QWidget,
 )
 from desktop.state import AppState
+from desktop.widgets.buttons import button
 from desktop.widgets.draft_outcome import FAILED_COLOUR, DraftNotice, format_note, warning_lines
-from desktop.widgets.draft_render import citation_label, passage_text
 from desktop.widgets.draft_worker import GenerationWorker
+from desktop.widgets.sources_panel import SourcesPanel
 
 
 @dataclass(frozen=True)
@@ -55,10 +55,8 @@ class Engine:
     """What the tab needs from the pane to generate."""
 
     model: Callable[[], TextModel]  # loads on first use; called on the worker thread
-    settings: GenerationSettings
+    options: DraftOptions
     retriever: Retriever | None
-    format: str = "auto"  # the prompt format: "auto", "chat" or "document"
-    first_token_s: float | None = FIRST_TOKEN_S  # the prompt budget's target (budget.py)
 
 
 class ProposalTab(QWidget):
@@ -78,13 +76,10 @@ class ProposalTab(QWidget):
 
         self.rfp_choice = QComboBox()
         self.rfp_choice.setObjectName("proposalRfp")
-        self.build_button = QPushButton("Build outline")
-        self.build_button.setObjectName("proposalBuild")
-        self.build_button.clicked.connect(self.build_outline)
+        self.build_button = button("Build outline", "proposalBuild", self.build_outline)
         self.saved_choice = QComboBox()
         self.saved_choice.setObjectName("proposalSaved")
-        self.open_button = QPushButton("Open")
-        self.open_button.clicked.connect(self.open_saved)
+        self.open_button = button("Open", "proposalOpen", self.open_saved)
         self.matrix = QTableWidget(0, 3)
         self.matrix.setObjectName("complianceMatrix")
         self.matrix.setHorizontalHeaderLabels(["Requirement", "Text", "Section"])
@@ -96,43 +91,30 @@ class ProposalTab(QWidget):
         self.sections.currentRowChanged.connect(lambda _: self._show_section())
         self.editor = QPlainTextEdit()
         self.editor.setObjectName("sectionEditor")
-        self.sources = QListWidget()
-        self.sources.setObjectName("sectionSources")
-        self.sources.currentRowChanged.connect(self._show_source)
-        self.passage = QPlainTextEdit()
-        self.passage.setObjectName("sectionPassage")
-        self.passage.setReadOnly(True)
-        self.passage.setPlaceholderText("Click a source to read its passage.")
-        self.draft_button = QPushButton("Draft section")
-        self.draft_button.setObjectName("draftSection")
-        self.draft_button.clicked.connect(self.draft_current)
-        self.draft_all_button = QPushButton("Draft all")
-        self.draft_all_button.setObjectName("draftAll")
-        self.draft_all_button.clicked.connect(self.draft_all)
-        self.save_button = QPushButton("Save edit")
-        self.save_button.setObjectName("saveSection")
-        self.save_button.clicked.connect(self.save_edit)
-        self.stop_button = QPushButton("Stop")
-        self.stop_button.setObjectName("stopSection")
-        self.stop_button.clicked.connect(self.stop)
-        self.docx_button = QPushButton("Export DOCX…")
-        self.docx_button.setObjectName("exportDocx")
-        self.docx_button.clicked.connect(lambda: self._ask_export(".docx"))
-        self.md_button = QPushButton("Export Markdown…")
-        self.md_button.setObjectName("exportMarkdown")
-        self.md_button.clicked.connect(lambda: self._ask_export(".md"))
+        self.sources = SourcesPanel("section", "Click a source to read its passage.")
+        self.draft_button = button("Draft section", "draftSection", self.draft_current)
+        self.draft_all_button = button("Draft all", "draftAll", self.draft_all)
+        self.save_button = button("Save edit", "saveSection", self.save_edit)
+        self.stop_button = button("Stop", "stopSection", self.stop)
+        self.docx_button = button("Export DOCX…", "exportDocx",
+                                  lambda: self._ask_export(".docx"))
+        self.md_button = button("Export Markdown…", "exportMarkdown",
+                                lambda: self._ask_export(".md"))
         self.status = QLabel()
         self.status.setObjectName("proposalStatus")
         self.status.setWordWrap(True)
         self.notice = DraftNotice()
         self.notice.setObjectName("sectionNotice")
-        self.review_button = QPushButton("Review the rejected draft")
-        self.review_button.setObjectName("reviewRejected")
-        self.review_button.setToolTip("Put the draft that failed the checks into the editor, "
-                                      "to fix it by hand and Save edit.")
-        self.review_button.clicked.connect(self.review_rejected)
+        self.review_button = button(
+            "Review the rejected draft", "reviewRejected", self.review_rejected,
+            "Put the draft that failed the checks into the editor, to fix it by hand and "
+            "Save edit.")
         self.review_button.hide()
 
+        self._lay_out()
+        self.refresh()
+
+    def _lay_out(self) -> None:
         top = QHBoxLayout()
         top.addWidget(QLabel("RFP:"))
         top.addWidget(self.rfp_choice, 1)
@@ -141,9 +123,9 @@ class ProposalTab(QWidget):
         top.addWidget(self.saved_choice, 1)
         top.addWidget(self.open_button)
         buttons = QHBoxLayout()
-        for button in (self.draft_button, self.draft_all_button, self.save_button,
+        for widget in (self.draft_button, self.draft_all_button, self.save_button,
                        self.stop_button, self.review_button):
-            buttons.addWidget(button)
+            buttons.addWidget(widget)
         buttons.addStretch(1)
         buttons.addWidget(self.docx_button)
         buttons.addWidget(self.md_button)
@@ -153,13 +135,10 @@ class ProposalTab(QWidget):
         middle_layout.addWidget(self.notice)
         middle_layout.addWidget(self.editor, 1)
         middle_layout.addLayout(buttons)
-        side = QSplitter(Qt.Orientation.Vertical)
-        side.addWidget(self.sources)
-        side.addWidget(self.passage)
         body = QSplitter(Qt.Orientation.Horizontal)
         body.addWidget(self.sections)
         body.addWidget(middle)
-        body.addWidget(side)
+        body.addWidget(self.sources)
         body.setSizes([180, 520, 260])
         outer = QSplitter(Qt.Orientation.Vertical)
         outer.addWidget(self.matrix)
@@ -169,7 +148,6 @@ class ProposalTab(QWidget):
         layout.addLayout(top)
         layout.addWidget(outer, 1)
         layout.addWidget(self.status)
-        self.refresh()
 
     # -- loading -----------------------------------------------------------------------
     def refresh(self) -> None:
@@ -248,8 +226,7 @@ class ProposalTab(QWidget):
 
     def _show_section(self) -> None:
         key = self._current_key()
-        self.sources.clear()
-        self.passage.clear()
+        self.sources.set_citations(())
         self.notice.clear()
         self.review_button.hide()
         if self.proposal is None or key is None:
@@ -263,16 +240,7 @@ class ProposalTab(QWidget):
         if section.failed:
             self.notice.failed_section(section.problems)
             self.review_button.setVisible(bool(section.rejected_text))
-        for citation in section.citations:
-            self.sources.addItem(citation_label(citation))
-
-    def _show_source(self, row: int) -> None:
-        key = self._current_key()
-        if self.proposal is None or key is None or row < 0:
-            return
-        citations = self.proposal.section(key).citations
-        if row < len(citations):
-            self.passage.setPlainText(passage_text(citations[row]))
+        self.sources.set_citations(section.citations)
 
     # -- editing and drafting ------------------------------------------------------------
     def review_rejected(self) -> None:
@@ -318,9 +286,10 @@ class ProposalTab(QWidget):
         self.status.setText(f"Drafting {proposal.section(key).title}…")
 
         def job(cancelled: Callable[[], bool]):  # noqa: ANN202
+            options = engine.options
             return stream_section(engine.model(), proposal, key, retriever=engine.retriever,
-                                  settings=engine.settings, cancelled=cancelled,
-                                  format=engine.format, first_token_s=engine.first_token_s)
+                                  settings=options.settings, cancelled=cancelled,
+                                  format=options.format, first_token_s=options.first_token_s)
 
         self.worker.start(job)
         self._update_buttons()
@@ -404,8 +373,8 @@ class ProposalTab(QWidget):
         has = self.proposal is not None
         workspace = self.state.workspace is not None
         self.build_button.setEnabled(workspace and not busy and self.rfp_choice.count() > 0)
-        for button in (self.draft_button, self.draft_all_button, self.save_button):
-            button.setEnabled(has and not busy)
+        for widget in (self.draft_button, self.draft_all_button, self.save_button):
+            widget.setEnabled(has and not busy)
         self.stop_button.setEnabled(busy)
         self.docx_button.setEnabled(has)
         self.md_button.setEnabled(has)

@@ -7,6 +7,7 @@ import re
 from collections.abc import Sequence
 
 from core.drafting.conversations import Turn
+from core.drafting.session import Answer
 from core.drafting.sources import Citation
 from desktop.widgets.draft_outcome import failed_html, turn_failed, turn_problems
 
@@ -44,4 +45,16 @@ def citation_label(citation: Citation) -> str:
 
 
 def passage_text(citation: Citation) -> str:
-    return f"{citation.where()}\n({citation.doc_id})\n\n{citation.text}"
+    return f"{citation.where()}\n\n{citation.text}"
+
+
+def answer_html(answer: Answer, model: str) -> str:
+    """The answer beside the conversation, when two models answer side by side."""
+    text = ""
+    if answer.streaming is not None:
+        text = linked(answer.streaming)
+    elif answer.result is not None:
+        text = linked(answer.result.text)
+        if answer.result.failed:
+            text = failed_html(answer.result.problems) + text
+    return f"<p><b>{html.escape(model)}</b></p><p>{text}</p>"

@@ -4,6 +4,7 @@ prompt format, in one row."""
 from __future__ import annotations
 
 from core.drafting.budget import FIRST_TOKEN_S
+from core.drafting.session import DraftOptions
 from core.generation.model import GenerationSettings
 from desktop.qt import (
     QCheckBox,
@@ -87,3 +88,7 @@ class DraftSettings(QWidget):
     def prompt_format(self) -> str:
         """"auto", "chat" or "document"."""
         return str(self.format.currentData())
+
+    def options(self) -> DraftOptions:
+        return DraftOptions(settings=self.generation(), retrieval=self.retrieval.isChecked(),
+                            format=self.prompt_format(), first_token_s=self.first_token_s())

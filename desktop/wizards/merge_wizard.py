@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from core.errors import ScriptoriumError
 from core.jobs import JobStatus
-from core.jobs.results import CompareResult, EvaluateResult, MergeResult, result_of
+from core.jobs.results import MergeResult, result_of
 from core.merging.compat import check_compatible
 from core.merging.config import (
     METHOD_TITLES,
@@ -20,9 +20,7 @@ from core.merging.config import (
     merge_yaml,
     parse_merge_config,
 )
-from core.models.resolve import exported_gguf
 from core.workspace.registry import ModelRecord, ModelRegistry
-from desktop.dialogs.compare_drafts import CompareDraftsDialog
 from desktop.jobs_monitor import JobMonitor
 from desktop.ops import CoreOp
 from desktop.qt import (
@@ -34,12 +32,9 @@ from desktop.qt import (
     QListWidget,
     QListWidgetItem,
     QPlainTextEdit,
-    QPushButton,
     QRadioButton,
     QSlider,
     Qt,
-    QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
     QWizard,
@@ -47,6 +42,7 @@ from desktop.qt import (
 )
 from desktop.state import AppState
 from desktop.widgets.job_progress import JobProgress
+from desktop.wizards.merge_compare import ComparePage
 
 MERGEABLE = ("base", "merged", "adapter")
 SLIDER_SCALE = 100
@@ -321,127 +317,6 @@ class RunPage(QWizardPage):
         return self.merged_id() is not None
 
 
-class ComparePage(QWizardPage):
-    """Held-out perplexity per source domain, and prompts answered side by side."""
-
-    def __init__(self, state: AppState, models: ModelsPage, run: RunPage,
-                 monitor: JobMonitor) -> None:
-        super().__init__()
-        self.setTitle("Did the merge keep both skills?")
-        self.state, self.models_page, self.run_page, self.monitor = state, models, run, monitor
-        self.ppl = QTableWidget(0, 0)
-        self.ppl.setObjectName("mergePerplexity")
-        self.prompts = QPlainTextEdit("Describe our approach to a static hot-fire test campaign.\n"
-                                      "Summarise a staffing plan for a SOC support contract.")
-        self.prompts.setMaximumHeight(60)
-        self.compare = QPushButton("Evaluate")
-        self.compare.setObjectName("evaluateMerge")
-        self.compare.clicked.connect(self.evaluate)
-        self.drafts = QPushButton("Compare drafts…")
-        self.drafts.setObjectName("mergeCompareDrafts")
-        self.drafts.setToolTip("Let the merged model draft held-out requests beside the base "
-                               "model (it must be exported to GGUF first).")
-        self.drafts.clicked.connect(self.compare_drafts)
-        self.answers = QTableWidget(0, 0)
-        self.answers.setObjectName("mergeAnswers")
-        self.note = QLabel()
-        self.note.setWordWrap(True)
-        layout = QVBoxLayout(self)
-        layout.addWidget(QLabel("Held-out perplexity (lower is better), per source dataset:"))
-        layout.addWidget(self.ppl, 1)
-        layout.addWidget(QLabel("Prompts (one per line):"))
-        layout.addWidget(self.prompts)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.compare)
-        buttons.addWidget(self.drafts)
-        layout.addLayout(buttons)
-        layout.addWidget(self.answers, 1)
-        layout.addWidget(self.note)
-        self.jobs: dict[str, str] = {}
-        monitor.finished.connect(self._on_finished)
-
-    def models(self) -> list[str]:
-        merged = self.run_page.merged_id()
-        return [*self.models_page.checked(), *([merged] if merged else [])]
-
-    def datasets(self) -> list[str]:
-        registry = ModelRegistry(self.state.workspace)  # type: ignore[arg-type]
-        found: list[str] = []
-        for model_id in self.models_page.checked():
-            for dataset in registry.get(model_id).datasets:
-                if dataset not in found:
-                    found.append(dataset)
-        return found
-
-    def evaluate(self) -> None:
-        prompts = [p.strip() for p in self.prompts.toPlainText().splitlines() if p.strip()]
-        models = self.models()
-        if prompts:
-            self.jobs["compare"] = self.monitor.submit(
-                "compare-models", {"models": models, "prompts": prompts})
-        datasets = self.datasets()
-        if datasets:
-            self.jobs["evaluate"] = self.monitor.submit(
-                "evaluate-models", {"models": models, "datasets": datasets})
-        else:
-            self.note.setText("The source models record no training datasets, so there is no "
-                              "held-out text per domain to score.")
-        self.compare.setEnabled(False)
-
-    def compare_drafts(self) -> CompareDraftsDialog | None:
-        """The Compare drafts dialog with the merged model's GGUF ticked, once exported."""
-        merged = self.run_page.merged_id()
-        registry = ModelRegistry(self.state.workspace)  # type: ignore[arg-type]
-        gguf = exported_gguf(registry, merged) if merged else None
-        if gguf is None:
-            self.note.setText("Drafts are written by GGUF models: export the merged model "
-                              "to GGUF first (in Export), then press Compare drafts again.")
-            return None
-        dialog = CompareDraftsDialog(self.state, self.monitor, self, (gguf,))
-        dialog.show()
-        return dialog
-
-    def _on_finished(self, job_id: str, status: JobStatus) -> None:
-        kind = next((k for k, j in self.jobs.items() if j == job_id), None)
-        if kind is None:
-            return
-        del self.jobs[kind]
-        self.compare.setEnabled(not self.jobs)
-        if status.state != "succeeded":
-            self.note.setText(f"{kind} failed: {status.error}")
-            return
-        if kind == "evaluate":
-            evaluated = result_of(status, EvaluateResult)
-            if evaluated is not None:
-                self._fill_perplexity(evaluated.perplexity)
-        else:
-            compared = result_of(status, CompareResult)
-            if compared is not None:
-                self._fill_answers(compared.prompts, compared.outputs)
-
-    def _fill_perplexity(self, table: dict[str, dict[str, float]]) -> None:
-        models = list(table)
-        datasets = sorted({d for row in table.values() for d in row})
-        self.ppl.setRowCount(len(models))
-        self.ppl.setColumnCount(len(datasets))
-        self.ppl.setHorizontalHeaderLabels(datasets)
-        self.ppl.setVerticalHeaderLabels(models)
-        for r, model in enumerate(models):
-            for c, dataset in enumerate(datasets):
-                self.ppl.setItem(r, c, QTableWidgetItem(f"{table[model].get(dataset, 0):.2f}"))
-
-    def _fill_answers(self, prompts: list[str], outputs: dict[str, list[str]]) -> None:
-        models = list(outputs)
-        self.answers.setRowCount(len(prompts))
-        self.answers.setColumnCount(len(models))
-        self.answers.setHorizontalHeaderLabels(models)
-        self.answers.setVerticalHeaderLabels([p[:40] for p in prompts])
-        for r in range(len(prompts)):
-            for c, model in enumerate(models):
-                self.answers.setItem(r, c, QTableWidgetItem(outputs[model][r]))
-        self.answers.resizeRowsToContents()
-
-
 class MergeWizard(QWizard):
     def __init__(self, state: AppState, monitor: JobMonitor, parent: QWidget | None = None):
         super().__init__(parent)
@@ -451,6 +326,6 @@ class MergeWizard(QWizard):
         self.models = ModelsPage(state)
         self.method = MethodPage(self.models)
         self.run_page = RunPage(self.method, monitor)
-        self.compare = ComparePage(state, self.models, self.run_page, monitor)
+        self.compare = ComparePage(state, self.models.checked, self.run_page.merged_id, monitor)
         for page in (self.models, self.method, self.run_page, self.compare):
             self.addPage(page)

@@ -14,7 +14,7 @@ from core.errors import ScriptoriumError
 from core.formatting import format_duration as duration
 from core.jobs import JobStatus
 from core.jobs.progress import ProgressEvent
-from core.jobs.results import CompareResult, TrainResult, result_of
+from core.jobs.results import TrainResult, result_of
 from core.system.hardware import Hardware, detect_hardware
 from core.training.config import DATASET_KIND, PRESETS, RECIPES, TrainConfig, build_config
 from core.training.distributed import describe_plan
@@ -32,8 +32,6 @@ from desktop.qt import (
     QPushButton,
     QRadioButton,
     QScrollArea,
-    QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
     QWizard,
@@ -43,6 +41,7 @@ from desktop.state import AppState
 from desktop.widgets.curve import CurveWidget
 from desktop.widgets.job_progress import JobProgress, time_left
 from desktop.wizards.train_form import TrainForm
+from desktop.wizards.train_results import ResultsPage
 
 STAGE_NAMES = {
     "cpt": "Continued pre-training (raw domain text)",
@@ -50,10 +49,6 @@ STAGE_NAMES = {
     "dpo": "Preference alignment, DPO (analysts' feedback)",
     "orpo": "Preference alignment, ORPO (analysts' feedback)",
 }
-DEFAULT_PROMPTS = (
-    "Summarise the staffing approach for a cloud migration task order.",
-    "What is the labour category code for a Senior Systems Engineer?",
-)
 
 
 class SetupPage(QWizardPage):
@@ -366,78 +361,6 @@ class LivePage(QWizardPage):
         return self.result is not None
 
 
-class ResultsPage(QWizardPage):
-    """Held-out perplexity base vs tuned, and a few prompts answered by both."""
-
-    def __init__(self, live: LivePage, setup: SetupPage, monitor: JobMonitor) -> None:
-        super().__init__()
-        self.setTitle("Results")
-        self.live, self.setup, self.monitor = live, setup, monitor
-        self.summary = QLabel()
-        self.summary.setObjectName("trainSummary")
-        self.summary.setWordWrap(True)
-        self.compare = QPushButton("Compare on prompts")
-        self.compare.setObjectName("comparePrompts")
-        self.compare.clicked.connect(self._compare)
-        self.prompts = QPlainTextEdit("\n".join(DEFAULT_PROMPTS))
-        self.prompts.setMaximumHeight(70)
-        self.table = QTableWidget(0, 3)
-        self.table.setObjectName("compareTable")
-        self.table.setHorizontalHeaderLabels(["Prompt", "Before", "After"])
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.summary)
-        layout.addWidget(QLabel("Prompts (one per line):"))
-        layout.addWidget(self.prompts)
-        layout.addWidget(self.compare)
-        layout.addWidget(self.table, 1)
-        self._compare_job: str | None = None
-        monitor.finished.connect(self._on_finished)
-
-    def initializePage(self) -> None:  # noqa: N802 - Qt name
-        result = self.live.result
-        if result is None:
-            return
-        metrics = result.metrics
-        before, after = metrics.get("heldout_ppl_before"), metrics.get("heldout_ppl_after")
-        text = f"Registered <b>{result.model_id}</b>."
-        if before and after:
-            change = (after - before) / before * 100
-            text += (f" Held-out perplexity: {before:.2f} → {after:.2f} ({change:+.1f}%), "
-                     f"{metrics.get('steps', 0):.0f} steps in {duration(metrics.get('seconds'))}.")
-        self.summary.setText(text)
-
-    def models(self) -> tuple[str, str]:
-        result = self.live.result
-        before = self.setup.choice()[1] or self.setup.choice()[0]
-        return before, result.model_id if result else ""
-
-    def _compare(self) -> None:
-        prompts = [p.strip() for p in self.prompts.toPlainText().splitlines() if p.strip()]
-        if not prompts or not self.live.result:
-            return
-        self._compare_job = self.monitor.submit(
-            "compare-models", {"models": list(self.models()), "prompts": prompts})
-        self.compare.setEnabled(False)
-        self.compare.setText("Generating…")
-
-    def _on_finished(self, job_id: str, status: JobStatus) -> None:
-        if job_id != self._compare_job:
-            return
-        self.compare.setEnabled(True)
-        self.compare.setText("Compare on prompts")
-        compared = result_of(status, CompareResult)
-        if compared is None:
-            self.summary.setText(self.summary.text() + f"<br>Comparison failed: {status.error}")
-            return
-        before, after = self.models()
-        outputs, prompts = compared.outputs, compared.prompts
-        self.table.setRowCount(len(prompts))
-        for row, prompt in enumerate(prompts):
-            for column, text in enumerate((prompt, outputs[before][row], outputs[after][row])):
-                self.table.setItem(row, column, QTableWidgetItem(text))
-        self.table.resizeRowsToContents()
-
-
 class TrainWizard(QWizard):
     def __init__(self, state: AppState, monitor: JobMonitor, parent: QWidget | None = None):
         super().__init__(parent)
@@ -448,6 +371,11 @@ class TrainWizard(QWizard):
         self.settings = SettingsPage(self.setup)
         self.advanced = AdvancedPage(self.settings)
         self.live = LivePage(self.settings, monitor)
-        self.results = ResultsPage(self.live, self.setup, monitor)
+        self.results = ResultsPage(lambda: self.live.result, self._trained_from, monitor)
         for page in (self.setup, self.settings, self.advanced, self.live, self.results):
             self.addPage(page)
+
+    def _trained_from(self) -> str:
+        """The model the run started from: its adapter if it continued one, else its base."""
+        base, adapter = self.setup.choice()
+        return adapter or base

@@ -190,7 +190,7 @@ def test_merge_wizard_opens_it_for_the_exported_merge(qtbot, app_state: AppState
     wizard = MergeWizard(app_state, monitor)
     qtbot.addWidget(wizard)
     page = wizard.compare
-    monkeypatch.setattr(wizard.run_page, "merged_id", lambda: "merged-1")
+    monkeypatch.setattr(page, "merged", lambda: "merged-1")
     assert page.compare_drafts() is None
     assert "export the merged model to GGUF first" in page.note.text()
 

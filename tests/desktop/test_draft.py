@@ -59,9 +59,9 @@ def pane(qtbot, app_state: AppState, workspace: Workspace,  # noqa: ANN001
     app_state.set_workspace(workspace)
     widget = DraftPane(app_state, JobMonitor())
     qtbot.addWidget(widget)
-    widget.retrieval.setChecked(False)
-    widget.temperature.setValue(0.0)
-    widget.max_tokens.setValue(4)
+    widget.options.retrieval.setChecked(False)
+    widget.options.temperature.setValue(0.0)
+    widget.options.max_tokens.setValue(4)
     widget.show()
     yield widget
     widget.shutdown()
@@ -69,57 +69,58 @@ def pane(qtbot, app_state: AppState, workspace: Workspace,  # noqa: ANN001
 
 def _send(qtbot, pane: DraftPane, text: str) -> None:  # noqa: ANN001
     pane.prompt.setPlainText(text)
-    pane.send_button.click()
+    pane.actions.send_button.click()
     assert pane._busy()
-    qtbot.waitUntil(lambda: not pane._busy() and pane.send_button.isEnabled(), timeout=300_000)
+    qtbot.waitUntil(lambda: not pane._busy() and pane.actions.send_button.isEnabled(),
+                    timeout=300_000)
 
 
 def test_chat_streams_saves_and_records_feedback(qtbot, pane: DraftPane,  # noqa: ANN001
                                                  workspace: Workspace, tmp_path: Path) -> None:
-    assert pane.main.picker.currentData() == GGUF_ID
+    assert pane.models.main.currentData() == GGUF_ID
     _send(qtbot, pane, "The contractor shall")
-    turns = pane.conversation.turns
+    turns = pane.session.conversation.turns
     assert [t.role for t in turns] == ["user", "assistant"] and turns[1].content
     assert "tokens/s" in pane.stats.text()
-    qtbot.waitUntil(lambda: pane.conversations.count() == 1, timeout=60_000)
-    assert pane.conversations.item(0).text() == "The contractor shall"
+    qtbot.waitUntil(lambda: pane.conversations.list.count() == 1, timeout=60_000)
+    assert pane.conversations.list.item(0).text() == "The contractor shall"
 
-    pane.down_button.click()
-    pane.begin_edit()
-    assert pane.edit_panel.isVisible()
-    pane.editor.setPlainText("The contractor shall staff four shift teams.")
-    pane.save_edit_button.click()
+    pane.actions.down_button.click()
+    pane.actions.begin_edit()
+    assert pane.actions.edit_panel.isVisible()
+    pane.actions.editor.setPlainText("The contractor shall staff four shift teams.")
+    pane.actions.save_edit_button.click()
     feedback = workspace.feedback_dir / "feedback.jsonl"
-    qtbot.waitUntil(lambda: feedback.exists() and not pane.edit_panel.isVisible(),
+    qtbot.waitUntil(lambda: feedback.exists() and not pane.actions.edit_panel.isVisible(),
                     timeout=60_000)
     pair = json.loads(feedback.read_text().splitlines()[0])
     assert pair["prompt"] == "The contractor shall"
     assert pair["chosen"] == "The contractor shall staff four shift teams."
     assert pair["rejected"] == turns[1].content.strip()
-    assert pane.conversation.turns[1].content == pair["chosen"]
+    assert pane.session.conversation.turns[1].content == pair["chosen"]
 
     out = tmp_path / "chat.md"
     pane.export_to(out)
     qtbot.waitUntil(out.exists, timeout=60_000)
     assert "four shift teams" in out.read_text()
-    pane.search.setText("no such words")
-    assert pane.conversations.count() == 0
-    pane.search.setText("contractor")
-    assert pane.conversations.count() == 1
+    pane.conversations.search.setText("no such words")
+    assert pane.conversations.list.count() == 0
+    pane.conversations.search.setText("contractor")
+    assert pane.conversations.list.count() == 1
 
 
 def test_stop_ends_generation_within_a_fraction_of_a_second(qtbot, pane: DraftPane) -> None:  # noqa: ANN001
     import time
 
-    pane.max_tokens.setValue(400)
+    pane.options.max_tokens.setValue(400)
     pane.prompt.setPlainText("Once upon a time")
-    pane.send_button.click()
-    qtbot.waitUntil(lambda: bool(pane.main.streaming), timeout=300_000)
+    pane.actions.send_button.click()
+    qtbot.waitUntil(lambda: bool(pane.session.answers[0].streaming), timeout=300_000)
     asked = time.monotonic()
-    pane.stop_button.click()
+    pane.actions.stop_button.click()
     qtbot.waitUntil(lambda: not pane._busy(), timeout=2_000)
     assert time.monotonic() - asked < 1.0
-    qtbot.waitUntil(lambda: pane.send_button.isEnabled(), timeout=60_000)
+    qtbot.waitUntil(lambda: pane.actions.send_button.isEnabled(), timeout=60_000)
     assert "stopped" in pane.stats.text()
 
 
@@ -130,21 +131,21 @@ def test_clicking_a_citation_shows_its_passage(pane: DraftPane) -> None:
     pane._show_conversation(Conversation().with_turn(Turn(role="user", content="Codes?"))
                             .with_turn(Turn(role="assistant", content="Use NAS-CY-02 [2].",
                                             citations=citations)))
-    assert pane.sources.count() == 2
+    assert pane.sources.list.count() == 2
     assert 'href="cite:1:2"' in pane.main.view.toHtml()
     pane._on_citation_link(QUrl("cite:1:2"))
-    assert "NAS-CY-02" in pane.passage.toPlainText()
-    assert pane.sources.currentRow() == 1
+    assert "NAS-CY-02" in pane.sources.passage.toPlainText()
+    assert pane.sources.list.currentRow() == 1
 
 
 def test_side_by_side_compares_two_models(qtbot, pane: DraftPane,  # noqa: ANN001
                                           workspace: Workspace) -> None:
-    pane.compare.setChecked(True)
+    pane.models.compare.setChecked(True)
     assert pane.other.view.isVisibleTo(pane)
-    pane.other.picker.setCurrentIndex(pane.other.picker.findData(GGUF_ID))
-    pane.max_tokens.setValue(3)
+    pane.models.other.setCurrentIndex(pane.models.other.findData(GGUF_ID))
+    pane.options.max_tokens.setValue(3)
     _send(qtbot, pane, "Our company")
-    assert len(pane.compare_results) == 2 and pane.prefer_a.isEnabled()
+    assert len(pane.session.compared) == 2 and pane.actions.prefer_a.isEnabled()
     assert pane.other.view.toPlainText().strip()
 
 
@@ -157,7 +158,7 @@ def test_proposal_tab_outline_draft_edit_export(qtbot, pane: DraftPane,  # noqa:
     assert tab.matrix.rowCount() == 2
     assert tab.matrix.item(1, 2).text() == "Management and Staffing Plan"
     tab.sections.setCurrentRow(2)
-    pane.max_tokens.setValue(3)
+    pane.options.max_tokens.setValue(3)
     tab.draft_button.click()
     qtbot.waitUntil(lambda: not tab.worker.running and tab.draft_button.isEnabled(),
                     timeout=300_000)

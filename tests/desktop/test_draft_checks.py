@@ -44,8 +44,9 @@ def pane(qtbot, app_state: AppState, workspace: Workspace) -> Iterator[DraftPane
     widget = DraftPane(app_state, JobMonitor())
     qtbot.addWidget(widget)
     widget.show()
-    widget.conversation = Conversation().with_turn(Turn(role="user", content="Staffing plan"))
-    widget.main.streaming = ""
+    widget.session.conversation = Conversation().with_turn(
+        Turn(role="user", content="Staffing plan"))
+    widget.session.answers[0].streaming = ""
     yield widget
     widget.shutdown()
 
@@ -55,7 +56,7 @@ def test_a_second_attempt_clears_the_first_ones_text(pane: DraftPane) -> None:
     pane._on_event(pane.main, Token("Write the staffing plan section"))
     assert "Write the staffing plan section" in pane.main.view.toPlainText()
     pane._on_event(pane.main, Retrying(PROBLEM))
-    assert pane.main.streaming == ""
+    assert pane.session.answers[0].streaming == ""
     assert "Write the staffing plan section" not in pane.main.view.toPlainText()
     assert pane.notice.isVisibleTo(pane)
     assert f"first attempt failed the checks: {PROBLEM}; trying again" in pane.notice.plain()
@@ -74,7 +75,7 @@ def test_a_failed_draft_is_marked_and_exported_as_a_note(qtbot, pane: DraftPane,
     assert "document prompt — base model (continued pre-training only" in pane.stats.text()
     assert "second attempt" in pane.stats.text()
     assert "Removed from the model's text: 3 repeated line(s)" in pane.notice.plain()
-    assert pane.conversation.history() == []  # the model is not shown its failure
+    assert pane.session.conversation.history() == []  # the model is not shown its failure
 
     out = tmp_path / "chat.md"
     pane.export_to(out)
@@ -104,13 +105,13 @@ def test_the_prompt_format_choice_reaches_the_engine(qtbot, pane: DraftPane,  # 
         yield SourcesFound(())
         yield Finished(result.text, _stats(), {"draft": result})
 
-    monkeypatch.setattr("desktop.panes.draft.stream_draft", fake_stream)
-    monkeypatch.setattr(pane, "_loader", lambda model_id: lambda: object())
-    pane.main.picker.addItem("a model", "some-q4km")
+    monkeypatch.setattr("core.drafting.session.stream_draft", fake_stream)
+    monkeypatch.setattr(pane.session, "loader", lambda model_id: lambda: object())
+    pane.models.main.addItem("a model", "some-q4km")
     pane.options.format.setCurrentIndex(pane.options.format.findData("document"))
-    assert pane._engine().format == "document"
+    assert pane._engine().options.format == "document"
     pane.prompt.setPlainText("Staffing plan")
-    pane.send_button.click()
+    pane.actions.send_button.click()
     qtbot.waitUntil(lambda: not pane._busy(), timeout=10_000)
     assert seen["format"] == "document"
     assert "document prompt — chosen in Prompt format" in pane.stats.text()
@@ -129,13 +130,13 @@ def test_quick_start_reaches_the_engine_and_the_stats_line(qtbot, pane: DraftPan
         yield SourcesFound(())
         yield Finished(result.text, _stats(), {"draft": result})
 
-    monkeypatch.setattr("desktop.panes.draft.stream_draft", fake_stream)
-    monkeypatch.setattr(pane, "_loader", lambda model_id: lambda: object())
-    pane.main.picker.addItem("a model", "some-q4km")
+    monkeypatch.setattr("core.drafting.session.stream_draft", fake_stream)
+    monkeypatch.setattr(pane.session, "loader", lambda model_id: lambda: object())
+    pane.models.main.addItem("a model", "some-q4km")
     for quick in (True, False):
         pane.options.quick.setChecked(quick)
         pane.prompt.setPlainText("Staffing plan")
-        pane.send_button.click()
+        pane.actions.send_button.click()
         qtbot.waitUntil(lambda: not pane._busy(), timeout=10_000)
     assert seen == [FIRST_TOKEN_S, None]
     assert "first words after 1.31 s" in pane.stats.text()  # retrieval included

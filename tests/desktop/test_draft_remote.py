@@ -40,9 +40,9 @@ def pane(qtbot, app_state: AppState, workspace: Workspace) -> Iterator[DraftPane
     app_state.set_workspace(workspace)  # no local model in it: only the endpoint
     widget = DraftPane(app_state, JobMonitor())
     qtbot.addWidget(widget)
-    widget.retrieval.setChecked(False)
-    widget.temperature.setValue(0.0)
-    widget.max_tokens.setValue(6)
+    widget.options.retrieval.setChecked(False)
+    widget.options.temperature.setValue(0.0)
+    widget.options.max_tokens.setValue(6)
     widget.show()
     yield widget
     widget.shutdown()
@@ -53,16 +53,17 @@ def test_a_prompt_is_answered_through_a_configured_endpoint(
     endpoint = server.plan.endpoint("office")
     app_state.update_settings(app_state.settings.model_copy(
         update={"remote_endpoints": (endpoint,)}))
-    picker = pane.main.picker
+    picker = pane.models.main
     index = picker.findData(endpoint.key)
     assert index >= 0 and "remote: office" in picker.itemText(index)
     picker.setCurrentIndex(index)
     pane.prompt.setPlainText("The contractor shall")
-    pane.send_button.click()
+    pane.actions.send_button.click()
     assert pane._busy()  # generating on the worker thread; the GUI thread is free
-    qtbot.waitUntil(lambda: not pane._busy() and pane.send_button.isEnabled(), timeout=120_000)
+    qtbot.waitUntil(lambda: not pane._busy() and pane.actions.send_button.isEnabled(),
+                    timeout=120_000)
     assert pane.last_error is None
-    turns = pane.conversation.turns
+    turns = pane.session.conversation.turns
     assert [t.role for t in turns] == ["user", "assistant"] and turns[1].content
     assert turns[1].model == "office"
     assert turns[1].content[:20] in pane.main.view.toPlainText()
@@ -88,8 +89,8 @@ def test_the_endpoints_dialog_saves_and_tests_an_endpoint(
     dialog.save_button.click()
     assert app_state.settings.remote_endpoints == (
         RemoteEndpoint(name="lab", url=server.plan.url, token=TOKEN),)
-    assert pane.main.picker.findData("endpoint:lab") >= 0
+    assert pane.models.main.findData("endpoint:lab") >= 0
     dialog.remove_button.click()
     assert app_state.settings.remote_endpoints == ()
-    assert pane.main.picker.findData("endpoint:lab") < 0
+    assert pane.models.main.findData("endpoint:lab") < 0
     dialog.close()

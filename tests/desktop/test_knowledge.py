@@ -95,7 +95,7 @@ def test_reindex_search_open_passage_and_reference_rows(qtbot, pane: KnowledgePa
         pane.reindex_button.click()
         assert not pane.reindex_button.isEnabled()
     assert finished.args[1].state == "succeeded", finished.args[1].error
-    assert pane.progress.value() == pane.progress.maximum()
+    assert pane.progress.bar.value() == pane.progress.bar.maximum()
     qtbot.waitUntil(lambda: "2 documents" in pane.status.text(), timeout=10_000)
     assert pane.reindex_button.isEnabled()
 
@@ -139,15 +139,15 @@ def test_reindex_search_open_passage_and_reference_rows(qtbot, pane: KnowledgePa
                     timeout=60_000)
 
     pane.tabs.setCurrentIndex(1)
-    qtbot.waitUntil(lambda: pane.reference_table.rowCount() == 2, timeout=10_000)
-    assert pane.table_choice.currentText() == "Labor rates"
-    headers = [pane.reference_table.horizontalHeaderItem(c).text()
-               for c in range(pane.reference_table.columnCount())]
+    qtbot.waitUntil(lambda: pane.references.table.rowCount() == 2, timeout=10_000)
+    assert pane.references.table_choice.currentText() == "Labor rates"
+    headers = [pane.references.table.horizontalHeaderItem(c).text()
+               for c in range(pane.references.table.columnCount())]
     assert headers == ["code", "labor_category", "rate"]
-    pane.lookup_box.setText("senior systems engineer")
-    pane.lookup_button.click()
-    qtbot.waitUntil(lambda: pane.reference_table.rowCount() == 1, timeout=10_000)
-    assert pane.reference_table.item(0, 0).text() == "NAS-SE-03"
+    pane.references.lookup_box.setText("senior systems engineer")
+    pane.references.lookup_button.click()
+    qtbot.waitUntil(lambda: pane.references.table.rowCount() == 1, timeout=10_000)
+    assert pane.references.table.item(0, 0).text() == "NAS-SE-03"
 
 
 def test_search_before_indexing_explains_itself(qtbot, pane: KnowledgePane) -> None:  # noqa: ANN001

@@ -49,6 +49,6 @@ def _open_sample_and_check(qtbot, window: MainWindow, state: AppState, tmp_path)
            tree.topLevelItem(0).child(0).data(0, Qt.ItemDataRole.UserRole)}
     assert ids == {BASE_MODEL_ID, BASE_GGUF_ID}
     # every pane heard of the new models from the job monitor: no restart needed
-    assert window.panes["Draft"].main.picker.findData(BASE_GGUF_ID) >= 0
+    assert window.panes["Draft"].models.main.findData(BASE_GGUF_ID) >= 0
     assert window.panes["Draft"].proposal_tab.rfp_choice.count() >= 4
     assert not window.panes["Models"].import_button.isEnabled()

@@ -100,16 +100,16 @@ def _export(qtbot, window: MainWindow, model_id: str) -> str:  # noqa: ANN001
 def _draft(qtbot, window: MainWindow, gguf_id: str) -> None:  # noqa: ANN001
     window.show_section("Draft")
     pane = window.panes["Draft"]
-    qtbot.waitUntil(lambda: pane.main.picker.findData(gguf_id) >= 0, timeout=10_000)
-    pane.main.picker.setCurrentIndex(pane.main.picker.findData(gguf_id))
-    pane.retrieval.setChecked(False)
-    pane.temperature.setValue(0.0)
-    pane.max_tokens.setValue(4)
+    qtbot.waitUntil(lambda: pane.models.main.findData(gguf_id) >= 0, timeout=10_000)
+    pane.models.main.setCurrentIndex(pane.models.main.findData(gguf_id))
+    pane.options.retrieval.setChecked(False)
+    pane.options.temperature.setValue(0.0)
+    pane.options.max_tokens.setValue(4)
     pane.prompt.setPlainText("The contractor shall")
-    pane.send_button.click()
-    qtbot.waitUntil(lambda: not pane._busy() and pane.send_button.isEnabled(),
+    pane.actions.send_button.click()
+    qtbot.waitUntil(lambda: not pane._busy() and pane.actions.send_button.isEnabled(),
                     timeout=120_000)
-    roles = [turn.role for turn in pane.conversation.turns]
+    roles = [turn.role for turn in pane.session.conversation.turns]
     assert roles == ["user", "assistant"], pane.stats.text()
     assert "tokens/s" in pane.stats.text()
 
@@ -153,7 +153,8 @@ def test_walkthrough_import_train_merge_export_draft(qtbot, tiny_window,  # noqa
     compare = wizard.compare
     compare.prompts.setPlainText("tender")
     compare.evaluate()
-    qtbot.waitUntil(lambda: not compare.jobs, timeout=300_000)
+    qtbot.waitUntil(lambda: not any(p.running for p in compare.progress.values()),
+                    timeout=300_000)
     assert compare.answers.columnCount() == 3
     assert compare.ppl.rowCount() == 3
     wizard.button(QWizard.WizardButton.FinishButton).click()
