@@ -5,21 +5,17 @@ Each save rewrites the whole file atomically (a conversation is small).
 
 from __future__ import annotations
 
-import re
 import uuid
-from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from core.clock import now_iso
 from core.drafting.sources import Citation
 from core.errors import ScriptoriumError
-from core.fsutil import atomic_write_json, read_json
 from core.generation.model import Message
 from core.workspace import Workspace
-
-_ID = re.compile(r"^[a-z0-9]{6,32}$")
+from core.workspace.records import RecordStore
 
 
 class ConversationError(ScriptoriumError):
@@ -82,37 +78,10 @@ class Conversation(BaseModel):
         return self.model_copy(update={"turns": tuple(turns), "updated": now_iso()})
 
 
-class ConversationStore:
+class ConversationStore(RecordStore[Conversation]):
     def __init__(self, workspace: Workspace) -> None:
-        self.root = workspace.root / "drafts" / "conversations"
-
-    def _path(self, conversation_id: str) -> Path:
-        if not _ID.match(conversation_id):
-            raise ConversationError(f"{conversation_id!r} is not a conversation id.")
-        return self.root / f"{conversation_id}.json"
-
-    def save(self, conversation: Conversation) -> Conversation:
-        atomic_write_json(self._path(conversation.id), conversation.model_dump(mode="json"))
-        return conversation
-
-    def get(self, conversation_id: str) -> Conversation:
-        path = self._path(conversation_id)
-        if not path.exists():
-            raise ConversationError(f"No conversation {conversation_id!r}.")
-        try:
-            return Conversation.model_validate(read_json(path))
-        except (ValueError, ValidationError) as error:
-            raise ConversationError(f"Conversation {conversation_id} is damaged: {error}") from error
-
-    def list(self) -> list[Conversation]:
-        """Every readable conversation, most recently updated first."""
-        found = []
-        for path in self.root.glob("*.json"):
-            try:
-                found.append(Conversation.model_validate(read_json(path)))
-            except (ValueError, ValidationError):
-                continue
-        return sorted(found, key=lambda c: (c.updated, c.id), reverse=True)
+        super().__init__(workspace.root / "drafts" / "conversations", Conversation,
+                         "conversation", ConversationError)
 
     def search(self, query: str) -> list[Conversation]:
         """Conversations whose title or any turn contains every word of ``query``."""
@@ -126,5 +95,3 @@ class ConversationStore:
                 hits.append(conversation)
         return hits
 
-    def delete(self, conversation_id: str) -> None:
-        self._path(conversation_id).unlink(missing_ok=True)

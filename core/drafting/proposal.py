@@ -8,13 +8,11 @@ saved by ``ProposalStore`` in ``W/drafts/proposals/<id>.json``.
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from core.clock import now_iso
 from core.drafting.budget import FIRST_TOKEN_S
@@ -24,13 +22,12 @@ from core.drafting.prompt import DraftSpec
 from core.drafting.requirements import Requirement, RfpSection, extract_requirements, rfp_sections
 from core.drafting.sources import Citation, Retriever
 from core.errors import ScriptoriumError
-from core.fsutil import atomic_write_json, read_json
 from core.generation.model import Finished, GenerationSettings
 from core.serving.backend import TextModel
 from core.workspace import Workspace
+from core.workspace.records import RecordStore
 
 MAX_REQUIREMENTS_IN_PROMPT = 8
-_ID = re.compile(r"^[a-z0-9]{6,32}$")
 
 
 class ProposalError(ScriptoriumError):
@@ -192,36 +189,7 @@ def with_section_text(proposal: Proposal, key: str, text: str) -> Proposal:
         "text": text, "status": "edited", "updated": now_iso()}))
 
 
-class ProposalStore:
+class ProposalStore(RecordStore[Proposal]):
     def __init__(self, workspace: Workspace) -> None:
-        self.root = workspace.root / "drafts" / "proposals"
-
-    def _path(self, proposal_id: str) -> Path:
-        if not _ID.match(proposal_id):
-            raise ProposalError(f"{proposal_id!r} is not a proposal id.")
-        return self.root / f"{proposal_id}.json"
-
-    def save(self, proposal: Proposal) -> Proposal:
-        atomic_write_json(self._path(proposal.id), proposal.model_dump(mode="json"))
-        return proposal
-
-    def get(self, proposal_id: str) -> Proposal:
-        path = self._path(proposal_id)
-        if not path.exists():
-            raise ProposalError(f"No proposal {proposal_id!r} in this workspace.")
-        try:
-            return Proposal.model_validate(read_json(path))
-        except (ValueError, ValidationError) as error:
-            raise ProposalError(f"Proposal {proposal_id} is damaged: {error}") from error
-
-    def list(self) -> list[Proposal]:
-        found = []
-        for path in self.root.glob("*.json"):
-            try:
-                found.append(Proposal.model_validate(read_json(path)))
-            except (ValueError, ValidationError):
-                continue
-        return sorted(found, key=lambda p: (p.updated, p.id), reverse=True)
-
-    def delete(self, proposal_id: str) -> None:
-        self._path(proposal_id).unlink(missing_ok=True)
+        super().__init__(workspace.root / "drafts" / "proposals", Proposal, "proposal",
+                         ProposalError)

@@ -23,6 +23,7 @@ from core.generation.model import (
     StreamEvent,
     Token,
 )
+from core.generation.plain import plain_prompt
 from core.generation.runtime import LoadedModel
 
 PREFILL_BATCH = 64
@@ -41,23 +42,6 @@ class CancelFlag:
 
     def __call__(self) -> bool:
         return self._event.is_set()
-
-
-def plain_prompt(messages: Sequence[Message]) -> str:
-    """A prompt for a base (non-chat) model: the text itself, instructions then the task,
-    or (with history) a simple transcript."""
-    if len(messages) == 1 and messages[0].role == "user":
-        return messages[0].content
-    if [m.role for m in messages] == ["system", "user"]:
-        return f"{messages[0].content.strip()}\n\n{messages[1].content.strip()}\n\nResponse:\n"
-    lines = []
-    for message in messages:
-        if message.role == "system":
-            lines.append(message.content.strip() + "\n")
-        else:
-            name = "User" if message.role == "user" else "Assistant"
-            lines.append(f"{name}: {message.content.strip()}")
-    return "\n".join(lines) + "\nAssistant:"
 
 
 def format_prompt(model: LoadedModel, messages: Sequence[Message], mode: str) -> str:

@@ -1,13 +1,13 @@
 """How the server formats chats, so that a remote draft gets the prompt a local one gets.
 
 The local path (``core.generation.stream``) renders a model's embedded chat template, or,
-for a base model without one, a plain prompt (``plain_prompt``). llama-cpp-python's server
-renders the embedded template the same way (a sandboxed Jinja environment with the same
-``trim_blocks``/``lstrip_blocks`` settings, the template's own BOS and no second one), so
-``scriptorium serve`` names that template. A model without a template would get the
-server's "llama-2" fallback, which is not what the model sees locally; for it the server is
-given ``PLAIN_TEMPLATE``, a chat template that writes exactly ``plain_prompt``'s text, as a
-tokenizer config (``--chat_format hf-tokenizer-config``).
+for a base model without one, the plain prompt of ``core.generation.plain``.
+llama-cpp-python's server renders the embedded template the same way (a sandboxed Jinja
+environment with the same ``trim_blocks``/``lstrip_blocks`` settings, the template's own
+BOS and no second one), so ``scriptorium serve`` names that template. A model without a
+template would get the server's "llama-2" fallback, which is not what the model sees
+locally; for it the server is given the plain prompt's own template (``plain_template``)
+as a tokenizer config (``--chat_format hf-tokenizer-config``).
 """
 
 from __future__ import annotations
@@ -17,28 +17,9 @@ from pathlib import Path
 
 from core.errors import ModelError
 from core.fsutil import atomic_write_json
+from core.generation.plain import plain_template
 
-_DROP_EMPTY_REPLY = (  # the server appends an empty assistant message as the generation cue
-    "{%- set msgs = messages -%}"
-    "{%- if msgs and msgs[-1]['role'] == 'assistant' and not msgs[-1]['content'] -%}"
-    "{%- set msgs = msgs[:-1] -%}{%- endif -%}")
-_PLAIN_BODY = (
-    "{%- if msgs|length == 1 and msgs[0]['role'] == 'user' -%}{{ msgs[0]['content'] }}"
-    "{%- elif msgs|length == 2 and msgs[0]['role'] == 'system'"
-    " and msgs[1]['role'] == 'user' -%}"
-    "{{ msgs[0]['content']|trim }}{{ '\\n\\n' }}{{ msgs[1]['content']|trim }}"
-    "{{ '\\n\\nResponse:\\n' }}"
-    "{%- else -%}{%- for m in msgs -%}{%- if not loop.first -%}{{ '\\n' }}{%- endif -%}"
-    "{%- if m['role'] == 'system' -%}{{ m['content']|trim }}{{ '\\n' }}"
-    "{%- else -%}{{ 'User' if m['role'] == 'user' else 'Assistant' }}{{ ': ' }}"
-    "{{ m['content']|trim }}{%- endif -%}{%- endfor -%}{{ '\\nAssistant:' }}{%- endif -%}")
 PLAIN_CONFIG_NAME = "plain-chat-format.json"
-
-
-def plain_template(add_bos: bool) -> str:
-    """A chat template that writes ``core.generation.stream.plain_prompt``'s text (with
-    the BOS token first when the model adds one, as local tokenisation does)."""
-    return _DROP_EMPTY_REPLY + ("{{ bos_token }}" if add_bos else "") + _PLAIN_BODY
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,8 @@ from core.generation.model import (
     StreamEvent,
     Token,
 )
-from core.generation.stream import TRANSCRIPT_STOPS, plain_prompt
+from core.generation.plain import plain_prompt
+from core.generation.stream import TRANSCRIPT_STOPS
 from core.serving.sse import sse_json
 from core.serving.transport import get_json, open_stream
 

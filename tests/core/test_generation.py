@@ -18,8 +18,9 @@ from core.generation.context import (
     trim_history,
 )
 from core.generation.model import Finished, GenerationSettings, Message, Token
+from core.generation.plain import plain_prompt
 from core.generation.runtime import LoadedModel, ModelCache, default_model_id, resolve_gguf
-from core.generation.stream import CancelFlag, generate_text, plain_prompt, stream_generate
+from core.generation.stream import CancelFlag, generate_text, stream_generate
 from core.generation.template import TemplateError, TemplateRenderer
 from core.workspace import Workspace
 

@@ -22,9 +22,8 @@ from core.endpoints import RemoteEndpoint, ServingError, with_endpoint
 from core.errors import ScriptoriumError
 from core.fsutil import link_or_copy
 from core.generation.model import Finished, GenerationSettings, Message, Token
+from core.generation.plain import plain_prompt, plain_template
 from core.generation.runtime import LoadedModel, ModelCache
-from core.generation.stream import plain_prompt
-from core.serving.chat_format import plain_template
 from core.serving.client import RemoteModel, request_body
 from core.serving.process import RunningServer, start_server
 from core.serving.server import ServeConfig, ServerPlan, plan_server, resolve_model
