@@ -50,6 +50,28 @@ class DiskSpaceError(ScriptoriumError):
     """Not enough free disk for the work asked for."""
 
 
+def is_disk_full(error: BaseException) -> bool:
+    """Whether ``error`` is a write that failed because the disk (or quota) is full,
+    including a short write reported without an errno ("N requested and M written")."""
+    import errno
+
+    if not isinstance(error, OSError):
+        return False
+    if error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    text = str(error)
+    return error.errno is None and "requested and" in text and "written" in text
+
+
+def disk_full(error: OSError, what: str = "") -> DiskSpaceError:
+    """The user-facing error for a write the full disk stopped."""
+    where = f" writing {error.filename}" if error.filename else ""
+    doing = f" while {what}" if what else ""
+    return DiskSpaceError(f"The disk is full{doing}: the write{where} failed.",
+                          hint="free some space, or use a folder on another disk, and run "
+                               "again; nothing finished was lost")
+
+
 def validation_message(error: ValidationError, what: str = "config") -> str:
     """A pydantic validation error as one user-facing line, every problem at once:
     ``Invalid training config: lora.r: Input should be greater than 0; steps: ….``"""

@@ -10,6 +10,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from core.privacy import keep_private
 from core.system.doctor import has_display
 
 NO_DISPLAY = (
@@ -37,6 +38,7 @@ def app_arguments(argv: Sequence[str]) -> argparse.Namespace | None:
 
 def main(argv: Sequence[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
+    keep_private()  # every file the app, the CLI and their jobs write is the user's alone
     app_args = app_arguments(argv)
     if app_args is None:
         from core.cli.main import main as cli_main

@@ -27,7 +27,8 @@ from core.cli import (
     verbs_train,
     verbs_workspace,
 )
-from core.errors import ScriptoriumError
+from core.errors import DiskSpaceError, ScriptoriumError, disk_full, is_disk_full
+from core.privacy import keep_private
 
 VERB_MODULES = (
     verbs_workspace, verbs_models, verbs_jobs, verbs_demo, verbs_doctor, verbs_import, verbs_train,
@@ -63,6 +64,7 @@ def _parser_and_verbs() -> tuple[argparse.ArgumentParser, argparse._SubParsersAc
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one CLI verb; returns the process exit code."""
+    keep_private()
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "handler", None):
@@ -80,3 +82,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())  # Python's exit flush must not fail again
         return 0  # what was asked for was read, as far as the reader wanted it
+    except OSError as error:
+        if not is_disk_full(error):
+            raise
+        print(f"error: {disk_full(error)}", file=sys.stderr)
+        return DiskSpaceError.exit_code

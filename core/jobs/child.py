@@ -16,10 +16,11 @@ from pathlib import Path
 import psutil
 
 from core.clock import now_iso
-from core.errors import JobCancelled, ScriptoriumError
+from core.errors import JobCancelled, ScriptoriumError, disk_full, is_disk_full
 from core.jobs.kinds import check_result, job_function, validate_config
 from core.jobs.progress import JobContext
 from core.jobs.store import JobStore
+from core.privacy import keep_private
 from core.workspace import Workspace
 
 EXIT_OK, EXIT_FAILED, EXIT_CANCELLED = 0, 1, 130
@@ -75,6 +76,12 @@ def run(job_dir: Path) -> int:
     except MemoryError:
         state, code = "failed", EXIT_FAILED
         error = "The job ran out of memory; try a smaller batch or sequence length."
+    except OSError as exc:
+        if not is_disk_full(exc):
+            traceback.print_exc()
+        state, code = "failed", EXIT_FAILED
+        error = (str(disk_full(exc)) if is_disk_full(exc) else
+                 f"Internal error ({type(exc).__name__}: {exc}); see the job log.")
     except Exception as exc:  # a bug: keep the traceback in the log, show one line
         traceback.print_exc()
         state, code = "failed", EXIT_FAILED
@@ -91,6 +98,7 @@ def main() -> None:
         print("usage: python -m core.jobs.child RUN_DIR", file=sys.stderr)
         raise SystemExit(2)
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
+    keep_private()
     raise SystemExit(run(Path(sys.argv[1]).absolute()))
 
 

@@ -279,6 +279,20 @@ def check_audit(workspace: Path) -> Check:
                  detail + (f" ({check.note})" if check.note else ""))
 
 
+def check_privacy(workspace: Path) -> Check:
+    """Files and folders of the workspace that others may read, write or enter."""
+    from core.privacy import loose_entries
+
+    count, first = loose_entries(workspace, limit=3)
+    if not count:
+        return Check("file privacy", "ok", "every file 0600, every folder 0700 or stricter")
+    shown = ", ".join(str(p.relative_to(workspace)) or "." for p in first)
+    return Check("file privacy", "warn",
+                 f"{count} {'entry' if count == 1 else 'entries'} others can read or "
+                 f"enter (e.g. {shown})",
+                 fix=f"chmod -R go-rwx {workspace}")
+
+
 def run_checks(generate: bool = True, workspaces_dir: Path | None = None,
                workspace: Path | None = None) -> list[Check]:
     """Every check, in the order a reader fixes things (and ``workspace``'s audit log)."""
@@ -290,7 +304,7 @@ def run_checks(generate: bool = True, workspaces_dir: Path | None = None,
     checks += check_disk({"workspaces": workspaces, "model cache": cache_dir()})
     checks += [check_memory(), check_desktop()]
     if workspace is not None:
-        checks.append(check_audit(workspace))
+        checks += [check_audit(workspace), check_privacy(workspace)]
     return checks
 
 

@@ -19,13 +19,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.clock import now_iso
-from core.errors import WorkspaceError
-from core.fsutil import atomic_write_json, make_private_dir, read_json
+from core.errors import WorkspaceError, disk_full, is_disk_full
+from core.fsutil import atomic_write_json, make_private_dir, read_json, require_free_space
+from core.privacy import tighten
 from core.workspace.audit import AuditLog
 
 SCHEMA_VERSION = 1
 MANIFEST = "workspace.json"
 SUBFOLDERS = ("documents", "datasets", "runs", "models", "index", "feedback")
+MIN_FREE_BYTES = 200 << 20  # an empty workspace is small; less than this fills at import
 
 
 @dataclass(frozen=True)
@@ -66,18 +68,28 @@ class Workspace:
             raise WorkspaceError(
                 f"{root} is not empty.", hint="choose an empty or new folder for a workspace"
             )
-        make_private_dir(root)
-        manifest = Manifest(
-            id=uuid.uuid4().hex[:12],
-            name=name or root.name,
-            created=now_iso(),
-            schema_version=SCHEMA_VERSION,
-        )
-        for folder in SUBFOLDERS:
-            make_private_dir(root / folder)
-        atomic_write_json(root / MANIFEST, manifest.to_json())
-        workspace = cls(root, manifest)
-        workspace.audit.record("workspace.create", name=manifest.name)
+        existed = root.exists()
+        probe = root if existed else next(p for p in root.parents if p.exists())
+        require_free_space(probe, MIN_FREE_BYTES, "a new workspace")
+        try:
+            make_private_dir(root)
+            tighten(root)  # a folder the user made for it may be open to others
+            manifest = Manifest(
+                id=uuid.uuid4().hex[:12],
+                name=name or root.name,
+                created=now_iso(),
+                schema_version=SCHEMA_VERSION,
+            )
+            for folder in SUBFOLDERS:
+                make_private_dir(root / folder)
+            atomic_write_json(root / MANIFEST, manifest.to_json())
+            workspace = cls(root, manifest)
+            workspace.audit.record("workspace.create", name=manifest.name)
+        except OSError as error:  # leave no half-made workspace behind
+            _remove_partial(root, existed)
+            if is_disk_full(error):
+                raise disk_full(error, "creating the workspace") from error
+            raise WorkspaceError(f"Could not create a workspace at {root}: {error}") from error
         return workspace
 
     @classmethod
@@ -157,3 +169,15 @@ class Workspace:
 
     def __repr__(self) -> str:
         return f"Workspace({str(self.root)!r}, name={self.name!r})"
+
+
+def _remove_partial(root: Path, existed: bool) -> None:
+    """Undo a failed ``create``: the folder if it made it, else what it put in it."""
+    import shutil
+
+    if not existed:
+        shutil.rmtree(root, ignore_errors=True)
+        return
+    (root / MANIFEST).unlink(missing_ok=True)
+    for folder in SUBFOLDERS:
+        shutil.rmtree(root / folder, ignore_errors=True)
