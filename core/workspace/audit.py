@@ -19,17 +19,20 @@ import hmac
 import json
 import os
 import secrets
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from core.clock import now_iso
+from core.errors import WorkspaceError
 from core.fsutil import FILE_MODE, append_line, atomic_write_json, make_private_dir, read_json
 from core.workspace.locking import file_lock
 
 GENESIS = "0" * 64
 ANCHOR_SUFFIX = ".anchor"
 KEY_FILE = "audit.key"
+KEY_BYTES = 32
 
 
 def _digest(line: str) -> str:
@@ -54,23 +57,46 @@ class ChainCheck:
     note: str = ""  # what could not be checked, for a log that is otherwise fine
 
 
+def _read_key(path: Path) -> bytes | None:
+    try:
+        key = bytes.fromhex(path.read_text(encoding="ascii").strip())
+    except (OSError, ValueError):
+        return None
+    return key if len(key) == KEY_BYTES else None
+
+
 def _key(create: bool) -> bytes | None:
-    """This user's audit key (made on first use), or None when there is none."""
+    """This user's audit key (made on first use), or None when there is none.
+
+    A new key is written to a temp file and linked into place, so it appears whole or not
+    at all; when two processes make one at once, the first link wins and both use it."""
     from core.settings import config_dir
 
     path = config_dir() / KEY_FILE
-    try:
-        return bytes.fromhex(path.read_text(encoding="ascii").strip())
-    except (OSError, ValueError):
-        if not create:
-            return None
+    key = _read_key(path)
+    if key is not None or not create:
+        return key
     make_private_dir(path.parent)
-    key = secrets.token_bytes(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+    fd, tmp = tempfile.mkstemp(prefix=f".{KEY_FILE}.", dir=path.parent)
     try:
+        key = secrets.token_bytes(KEY_BYTES)
         os.write(fd, key.hex().encode("ascii"))
-    finally:
+        os.fsync(fd)
         os.close(fd)
+        fd = -1
+        os.chmod(tmp, FILE_MODE)
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            key = _read_key(path)  # another process made it first: theirs
+            if key is None:
+                raise WorkspaceError(f"The audit key {path} is damaged.",
+                                     hint="move it aside; a new key is made, and the logs it "
+                                          "signed show as unanchored") from None
+    finally:
+        if fd >= 0:
+            os.close(fd)
+        os.unlink(tmp)
     return key
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import stat
 from datetime import datetime
@@ -255,3 +256,28 @@ def test_an_unanchored_log_passes_with_a_note_and_gets_anchored(audited: Workspa
     audited.audit.record("test.after")
     check = audited.audit.verify()
     assert check.ok and check.anchored and check.entries == 6
+
+
+def test_two_processes_making_the_audit_key_share_one(monkeypatch: pytest.MonkeyPatch,
+                                                     tmp_path: Path) -> None:
+    """The second of two processes that both found no key uses the first one's (it used to
+    fail on the exclusive create, or read the first one's empty file as a key)."""
+    import core.workspace.audit as audit
+    from core.settings import config_dir
+
+    monkeypatch.setenv("SCRIPTORIUM_CONFIG_DIR", str(tmp_path / "config"))
+    path = config_dir() / audit.KEY_FILE
+    theirs = bytes(range(32))
+    real_link = os.link
+
+    def link_after_the_other_process(src: str, dst: Path) -> None:
+        Path(dst).write_text(theirs.hex(), encoding="ascii")  # the other process won
+        real_link(src, dst)
+
+    monkeypatch.setattr(audit.os, "link", link_after_the_other_process)
+    assert audit._key(create=True) == theirs
+    assert [p.name for p in path.parent.iterdir() if p.name.startswith(".audit")] == []
+    monkeypatch.setattr(audit.os, "link", real_link)
+    assert audit._key(create=True) == theirs
+    path.write_text("", encoding="ascii")  # an empty key is no key
+    assert audit._key(create=False) is None
