@@ -7,7 +7,8 @@ server itself.
 - ``sse``: server-sent events, as OpenAI-compatible servers stream them;
 - ``client``: ``RemoteModel``, generation through an endpoint in the local stream's shape;
 - ``chat_format``: how the server formats chats so that they match the local path;
-- ``server``: checking a launch of ``python -m llama_cpp.server`` and its command;
+- ``server``: checking a launch of the server and its command;
+- ``launch``: llama-cpp-python's server with chat templates in our sandbox, no docs routes;
 - ``process``: running it as a child process, waited for until it answers;
 - ``state``: the launched server's state file (``scriptorium serve --status/--stop``);
 - ``publish``: a server left running for the team (Releases pane, ``serve --background``).

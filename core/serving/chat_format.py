@@ -2,12 +2,10 @@
 
 The local path (``core.generation.stream``) renders a model's embedded chat template, or,
 for a base model without one, the plain prompt of ``core.generation.plain``.
-llama-cpp-python's server renders the embedded template the same way (a sandboxed Jinja
-environment with the same ``trim_blocks``/``lstrip_blocks`` settings, the template's own
-BOS and no second one), so ``scriptorium serve`` names that template. A model without a
-template would get the server's "llama-2" fallback, which is not what the model sees
-locally; for it the server is given the plain prompt's own template (``plain_template``)
-as a tokenizer config (``--chat_format hf-tokenizer-config``).
+The server is started through ``core.serving.launch``, which renders the embedded template,
+or for a model without one the plain prompt's own template (``plain_template``), in the
+same sandbox with the same limits, and tokenises with the template's own BOS or else the
+model's, as the local path does.
 """
 
 from __future__ import annotations
@@ -19,7 +17,7 @@ from core.errors import ModelError
 from core.fsutil import atomic_write_json
 from core.generation.plain import plain_template
 
-PLAIN_CONFIG_NAME = "plain-chat-format.json"
+CHAT_CONFIG_NAME = "chat-format.json"
 
 
 @dataclass(frozen=True)
@@ -61,10 +59,22 @@ def read_gguf_chat(path: Path) -> GgufChat:
 
 
 def server_chat_args(chat: GgufChat, folder: Path) -> list[str]:
-    """The llama_cpp.server options that make it format chats as the local path does."""
-    if chat.chat_template:
-        return ["--chat_format", "chat_template.default"]
-    config = folder / PLAIN_CONFIG_NAME
-    atomic_write_json(config, {"chat_template": plain_template(chat.add_bos),
-                               "bos_token": chat.bos_token, "eos_token": chat.eos_token})
-    return ["--chat_format", "hf-tokenizer-config", "--hf_tokenizer_config_path", str(config)]
+    """The launcher options that make the server format chats as the local path does: the
+    model's template, or the plain prompt's, rendered in the sandbox
+    (``core.serving.launch``). Refuses (``ServingError``) a template the sandbox cannot
+    render: one that loops, fails or writes too much."""
+    from core.endpoints import ServingError
+    from core.generation.template import TemplateError
+    from core.serving.launch import check_template
+
+    config = {"chat_template": chat.chat_template or plain_template(chat.add_bos),
+              "bos_token": chat.bos_token, "eos_token": chat.eos_token}
+    try:
+        check_template(config)
+    except TemplateError as error:
+        raise ServingError(f"The model's chat template cannot be served: {error}",
+                           hint="the same template fails in local drafting; use a model "
+                                "whose template works, or one without a template") from error
+    path = folder / CHAT_CONFIG_NAME
+    atomic_write_json(path, config)
+    return ["--sandboxed_chat", str(path)]

@@ -1,4 +1,4 @@
-"""Launching llama-cpp-python's own server (``python -m llama_cpp.server``) for one GGUF.
+"""Launching llama-cpp-python's server (``python -m core.serving.launch``) for one GGUF.
 
 ``plan_server`` resolves the model (a registry GGUF id, a ``.gguf`` path, a release, or
 the workspace's deployed release), checks the address, the port and the token and builds
@@ -145,7 +145,7 @@ def plan_server(workspace: Workspace, config: ServeConfig) -> ServerPlan:
     threads = config.threads or default_threads()
     gpu = gpu_offload_available() if config.gpu is None else config.gpu
     command = [
-        sys.executable, "-m", "llama_cpp.server", "--model", str(path), "--model_alias", name,
+        sys.executable, "-m", "core.serving.launch", "--model", str(path), "--model_alias", name,
         "--host", config.host, "--port", str(port), "--n_ctx", str(config.n_ctx),
         "--n_threads", str(threads), "--n_threads_batch", str(threads),
         "--n_gpu_layers", "-1" if gpu else "0", "--interrupt_requests", "false",

@@ -59,7 +59,7 @@ def clear_state(workspace: Workspace, pid: int | None = None) -> None:
 
 
 def is_server_process(pid: int) -> bool:
-    """Whether ``pid`` is alive and runs llama_cpp.server (not a recycled pid)."""
+    """Whether ``pid`` is alive and runs the server (not a recycled pid)."""
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
@@ -68,7 +68,7 @@ def is_server_process(pid: int) -> bool:
         except (ProcessLookupError, PermissionError):
             return False
         return True
-    return b"llama_cpp.server" in cmdline
+    return b"core.serving.launch" in cmdline or b"llama_cpp.server" in cmdline
 
 
 def read_state(workspace: Workspace, *, live_only: bool = True) -> ServerState | None:

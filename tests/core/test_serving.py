@@ -27,6 +27,7 @@ from core.generation.runtime import LoadedModel, ModelCache
 from core.serving.client import RemoteModel, request_body
 from core.serving.process import RunningServer, start_server
 from core.serving.server import ServeConfig, ServerPlan, plan_server, resolve_model
+from core.generation.template import TemplateRenderer
 from core.serving.sse import sse_data, sse_json
 from core.serving.transport import TokenRefused
 from core.settings import Settings, load_settings, save_settings, settings_path
@@ -98,35 +99,61 @@ def test_server_sent_events_are_parsed() -> None:
 
 
 def test_the_servers_chat_formats_give_the_local_prompts() -> None:
-    from llama_cpp.llama_chat_format import (
-        Jinja2ChatFormatter,
-        hf_tokenizer_config_to_chat_formatter,
-    )
-
-    from core.generation.template import TemplateRenderer
+    from core.serving.launch import SandboxedChat
 
     shapes = [[Message(role="user", content=" The contractor shall ")],
               [Message(role="system", content="Be brief. "), Message(role="user", content="Q")],
               [Message(role="system", content="S"), Message(role="user", content="a"),
                Message(role="assistant", content=" b "), Message(role="user", content="c")]]
-    plain = hf_tokenizer_config_to_chat_formatter(
-        {"chat_template": plain_template(True), "bos_token": "<bos>", "eos_token": "<eos>"})
-    for messages in shapes:
-        dumped = [m.model_dump() for m in messages]
-        assert plain(messages=dumped).prompt == "<bos>" + plain_prompt(messages)
+    plain = SandboxedChat({"chat_template": plain_template(True), "bos_token": "<bos>",
+                           "eos_token": "<eos>"})
     # a model with an embedded template (our fine-tunes): the server renders it as we do
     template = (Path(__file__).resolve().parents[2] / "resources" / "templates"
                 / "gemma-turns.jinja").read_text()
-    renderer = TemplateRenderer()
+    tuned = SandboxedChat({"chat_template": template, "bos_token": "<bos>",
+                           "eos_token": "<eos>"})
+    local = TemplateRenderer()
     try:
         for messages in shapes:
             dumped = [m.model_dump() for m in messages]
-            ours = renderer.render_chat(template, dumped, bos_token="<bos>", eos_token="<eos>")
-            theirs = Jinja2ChatFormatter(template=template, bos_token="<bos>",
-                                         eos_token="<eos>")(messages=dumped).prompt
-            assert ours == theirs
+            reply = plain.formatter(messages=dumped)
+            assert reply.prompt == "<bos>" + plain_prompt(messages)
+            assert reply.added_special and reply.stop == ["<eos>"]  # BOS once, as locally
+            ours = local.render_chat(template, dumped, bos_token="<bos>", eos_token="<eos>")
+            assert tuned.formatter(messages=dumped).prompt == ours
+        no_bos = SandboxedChat({"chat_template": plain_template(False), "bos_token": "<bos>"})
+        assert not no_bos.formatter(messages=[m.model_dump() for m in shapes[0]]).added_special
     finally:
-        renderer.close()
+        for renderer in (plain.renderer, tuned.renderer, local):
+            renderer.close()
+
+
+LOOPING = ("{% for m in messages %}{% if m['content'] == 'loop' %}"
+           "{% for i in range(10**12) %}{% endfor %}{% endif %}{{ m['content'] }}{% endfor %}")
+
+
+def test_a_looping_template_is_refused_or_fails_one_request_in_seconds(tmp_path: Path) -> None:
+    from core.generation.template import TemplateError
+    from core.serving.chat_format import GgufChat, server_chat_args
+    from core.serving.launch import SandboxedChat
+
+    always = GgufChat(chat_template="{% for i in range(10**12) %}{% endfor %}", bos_token="",
+                      eos_token="", add_bos=False)
+    started = time.monotonic()
+    with pytest.raises(ServingError, match="chat template cannot be served"):
+        server_chat_args(always, tmp_path)
+    assert time.monotonic() - started < 5
+    assert server_chat_args(always.__class__(chat_template=LOOPING, bos_token="", eos_token="",
+                                             add_bos=False), tmp_path)[0] == "--sandboxed_chat"
+    chat = SandboxedChat({"chat_template": LOOPING})
+    try:
+        started = time.monotonic()
+        with pytest.raises(TemplateError):
+            chat.formatter(messages=[{"role": "user", "content": "loop"}])
+        assert time.monotonic() - started < 5
+        assert chat.formatter(messages=[{"role": "user", "content": "ok"}]).prompt == "ok"
+    finally:
+        chat.renderer.close()
 
 
 def test_requests_sample_as_the_local_path_does() -> None:
@@ -253,6 +280,29 @@ def test_a_remote_draft_cites_and_matches_the_local_one(remote: RemoteModel,
     assert result.text and result.cited_sources()
     assert result.text == draft(local, request, retriever=TwoPassages(), settings=GREEDY,
                                 format="chat").text
+
+
+def test_no_docs_without_the_token_and_replies_name_the_model(
+        served: tuple[Workspace, RunningServer]) -> None:
+    import json
+    import urllib.error
+    import urllib.request
+
+    plan = served[1].plan
+    root = plan.url.removesuffix("/v1")
+    for path in ("/docs", "/redoc", "/openapi.json"):
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(root + path, timeout=10)
+        assert refused.value.code == 404
+    request = urllib.request.Request(
+        plan.url + "/chat/completions", method="POST",
+        data=json.dumps({"messages": [{"role": "user", "content": "Hello"}],
+                         "max_tokens": 2, "temperature": 0}).encode(),
+        headers={"Authorization": f"Bearer {plan.token}", "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=120) as reply:
+        body = reply.read().decode()
+    assert json.loads(body)["model"] == plan.model_name
+    assert str(plan.model_path) not in body and plan.model_path.name not in body
 
 
 def test_stopping_a_remote_stream(remote: RemoteModel) -> None:
