@@ -148,6 +148,7 @@ class _Models:
 
 def cmd_draft(args: argparse.Namespace) -> int:
     from core.drafting.draft import Retrying, SourcesFound, stream_draft
+    from core.drafting.export import draft_sources
     from core.generation.model import Finished, Token
 
     workspace = open_workspace(args)
@@ -185,10 +186,13 @@ def cmd_draft(args: argparse.Namespace) -> int:
     print()
     _print_outcome(result)
     if result.cited:
+        cited, others = draft_sources(result)
         print("\nSources:")
-        for citation in result.citations:
-            if citation.number in result.cited:
-                print(f"[{citation.number}] {citation.where()} ({citation.doc_id})")
+        for citation in cited:
+            print(f"[{citation.number}] {citation.where()} ({citation.doc_id})")
+        if others:
+            print("Also retrieved, not cited: "
+                  + "; ".join(f"[{c.number}] {c.where()}" for c in others))
     elif result.citations:
         print(f"\n(no sentence could be tied to the {len(result.citations)} retrieved "
               "passages; none is cited)", file=sys.stderr)

@@ -13,7 +13,7 @@ from typing import Any
 
 from core.drafting.draft import DraftResult
 from core.drafting.proposal import Proposal, ProposalSection
-from core.drafting.sources import Citation, renumber
+from core.drafting.sources import Citation, cited_numbers, renumber
 from core.errors import ScriptoriumError
 from core.fsutil import atomic_write_bytes, atomic_write_text
 
@@ -171,10 +171,28 @@ def export_proposal(proposal: Proposal, path: Path) -> Path:
     return path
 
 
+def draft_sources(result: DraftResult) -> tuple[list[Citation], list[Citation]]:
+    """The sources the text cites, and the others the model was shown (none for a draft
+    that failed the checks: its text is not exported)."""
+    if result.failed:
+        return [], []
+    cited = set(cited_numbers(result.text))
+    return ([c for c in result.citations if c.number in cited],
+            [c for c in result.citations if c.number not in cited])
+
+
+def _also_retrieved(others: Sequence[Citation]) -> str:
+    return "Also retrieved, not cited: " + "; ".join(
+        f"[{c.number}] {c.where()}" for c in others) + "."
+
+
 def draft_markdown(result: DraftResult, title: str = "") -> str:
     lines = [f"# {title or result.prompt[:80]}", "", _draft_body(result)]
-    if result.citations:
-        lines += ["", "## Sources", ""] + [_source_line(c) for c in result.citations]
+    cited, others = draft_sources(result)
+    if cited:
+        lines += ["", "## Sources", ""] + [_source_line(c) for c in cited]
+    if others:
+        lines += ["", _also_retrieved(others)]
     return "\n".join(lines) + "\n"
 
 
@@ -191,10 +209,13 @@ def export_draft(results: Sequence[DraftResult], path: Path, title: str = "Draft
         for result in results:
             document.add_heading(result.prompt[:120], level=1)
             add_body(document, _draft_body(result))
-            if result.citations:
+            cited, others = draft_sources(result)
+            if cited:
                 document.add_heading("Sources", level=2)
-                for citation in result.citations:
+                for citation in cited:
                     document.add_paragraph(_source_line(citation))
+            if others:
+                document.add_paragraph(_also_retrieved(others))
         buffer = io.BytesIO()
         document.save(buffer)
         atomic_write_bytes(path, buffer.getvalue())

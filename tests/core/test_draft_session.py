@@ -131,3 +131,23 @@ def test_model_options_list_endpoints_after_the_workspace_models(workspace: Work
         model_options(None, [lab])[0]]  # no GGUF here: the endpoint alone
     assert model_options(workspace, [lab])[0].id == "endpoint:lab"
     assert model_options(None) == []
+
+
+def test_exported_sources_are_the_cited_ones(tmp_path: Any) -> None:
+    from docx import Document
+
+    from core.drafting.export import draft_markdown, export_draft
+
+    two = (*CITED, Citation(doc_id="d2", title="Old proposal", text="Shifts.", number=2))
+    result = DraftResult(prompt="Staffing plan", text="We staff the SOC around the clock [1].",
+                         citations=two, cited=(1,))
+    markdown = draft_markdown(result)
+    sources = markdown.split("## Sources", 1)[1]
+    assert "[1] Harbour RFP" in sources and "“Shifts.”" not in sources
+    assert "Also retrieved, not cited: [2] Old proposal." in markdown
+    none_cited = result.model_copy(update={"text": "We staff the SOC.", "cited": ()})
+    assert "## Sources" not in draft_markdown(none_cited)
+    docx = export_draft([result], tmp_path / "d.docx")
+    paragraphs = [p.text for p in Document(str(docx)).paragraphs]
+    assert sum(p.startswith("[") for p in paragraphs) == 1
+    assert "Also retrieved, not cited: [2] Old proposal." in paragraphs
