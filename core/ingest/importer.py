@@ -27,7 +27,7 @@ from core.ingest.parsers import ParseResult
 from core.ingest.preview import Preview, preview
 from core.ingest.report import FileResult, ImportReport
 from core.ingest.sniff import Sniffed
-from core.ingest.store import DocumentError, DocumentStore
+from core.ingest.store import AlreadyStored, DocumentError, DocumentStore
 from core.workspace import Workspace
 
 Progress = Callable[[int, int, str], None]
@@ -158,17 +158,23 @@ class _Importer:
         kind = self.kind_for(path) or (
             existing.kind if existing else parsed.kind or guess_kind(path.name, parsed.blocks)
         )
-        record = self.store.add_version(
-            source=path,
-            sha256=plan.sha256,
-            format=plan.sniffed.format,
-            blocks=parsed.blocks,
-            title=_title(path, parsed.blocks),
-            kind=kind,
-            pages=parsed.pages,
-            warnings=warnings,
-            doc_id=existing.id if existing else None,
-        )
+        try:
+            record = self.store.add_version(
+                source=path,
+                sha256=plan.sha256,
+                format=plan.sniffed.format,
+                blocks=parsed.blocks,
+                title=_title(path, parsed.blocks),
+                kind=kind,
+                pages=parsed.pages,
+                warnings=warnings,
+                doc_id=existing.id if existing else None,
+            )
+        except AlreadyStored as stored:  # another import stored it since this one began
+            result.status, result.doc_id, result.version = (
+                "already-imported", stored.record.id, stored.version)
+            result.kind, result.message = stored.record.kind, str(stored)
+            return
         if existing and record.kind != kind:
             record = self.store.set_kind(record.id, kind)
         version = record.latest

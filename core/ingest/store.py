@@ -32,6 +32,14 @@ class DocumentError(ScriptoriumError):
     """A document is missing, or a change to the store is not allowed."""
 
 
+class AlreadyStored(DocumentError):
+    """Another import (another process) stored these bytes first."""
+
+    def __init__(self, record: DocumentRecord, version: int) -> None:
+        super().__init__(f"already imported as {record.id} (version {version})")
+        self.record, self.version = record, version
+
+
 def document_id_for(name: str, sha256: str) -> str:
     stem = re.sub(r"[^a-z0-9]+", "-", Path(name).stem.lower()).strip("-")[:48] or "document"
     return f"{stem}-{sha256[:6]}"
@@ -109,6 +117,7 @@ class DocumentStore:
         with file_lock(self._lock):
             existing = self.get(doc_id) if doc_id else None
             doc_id = doc_id or document_id_for(source.name, sha256)
+            self._refuse_twice(sha256, existing, doc_id)
             number = existing.latest.version + 1 if existing else 1
             with staging_dir(self.version_dir(doc_id, number)) as folder:
                 shutil.copyfile(source, folder / f"source{source.suffix.lower() or '.bin'}")
@@ -130,6 +139,19 @@ class DocumentStore:
         self.workspace.audit.record("document.import", id=doc_id, version=number,
                                     sha256=sha256, source=source.name)
         return record
+
+    def _refuse_twice(self, sha256: str, existing: DocumentRecord | None, doc_id: str) -> None:
+        """Under the store's lock: AlreadyStored when a concurrent import of the same file
+        (same name and bytes: the same id; or the same document) got there first."""
+        path = self.root / doc_id / RECORD
+        same_id = DocumentRecord.model_validate(read_json(path)) if (
+            existing is None and path.exists()) else None
+        for record in (existing, same_id):
+            if record is None or record.deleted:
+                continue
+            for version in record.versions:
+                if version.sha256 == sha256:
+                    raise AlreadyStored(record, version.version)
 
     def _update(self, doc_id: str, **changes: object) -> DocumentRecord:
         with file_lock(self._lock):

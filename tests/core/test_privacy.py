@@ -109,3 +109,28 @@ class _Parser:
         args = self.parser.parse_args(argv)  # type: ignore[attr-defined]
         args.handler = self.handler
         return args
+
+
+@pytest.mark.timeout(600)
+def test_two_imports_at_once_store_each_file_once(tmp_path: Path) -> None:
+    """Issue 21: two concurrent imports of a folder each reported every file "imported" and
+    the audit log recorded each twice; now the later one says "already imported"."""
+    import json
+
+    root = tmp_path / "ws"
+    assert _cli(0o022, "init", "-w", str(root), "--no-base-model").returncode == 0
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for number in range(12):
+        (docs / f"note-{number}.txt").write_text(
+            f"Note {number}. " + "The contractor shall staff the SOC. " * 40, encoding="utf-8")
+    command = [sys.executable, "-c", "import sys; from core.cli.main import main; "
+               "sys.exit(main(sys.argv[1:]))", "import", "-w", str(root), str(docs), "--json"]
+    runs = [subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True,
+                             env={**os.environ, "PYTHONPATH": str(ROOT)}) for _ in range(2)]
+    outputs = [json.loads(run.communicate(timeout=300)[0]) for run in runs]
+    statuses = [f["status"] for out in outputs for f in out["files"]]
+    assert statuses.count("imported") == 12
+    assert statuses.count("already-imported") == 12
+    audit = (root / "audit.log").read_text(encoding="utf-8")
+    assert audit.count('"document.import"') == 12
