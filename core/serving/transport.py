@@ -91,14 +91,16 @@ def _headers(endpoint: RemoteEndpoint, stream: bool) -> dict[str, str]:
 
 
 def _open(endpoint: RemoteEndpoint, method: str, path: str, body: dict[str, Any] | None,
-          *, stream: bool, timeout_s: float) -> tuple[http.client.HTTPConnection,
-                                                      http.client.HTTPResponse]:
+          *, stream: bool, timeout_s: float, watch: CancelWatch | None = None,
+          ) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
     connection = _connection(endpoint, CONNECT_TIMEOUT_S)
     data = json.dumps(body).encode("utf-8") if body is not None else None
     try:
         connection.connect()
         assert connection.sock is not None
         connection.sock.settimeout(timeout_s)
+        if watch is not None:  # from here on a cancel shuts the socket, headers or not
+            watch.attach(connection.sock)
         connection.request(method, urlsplit(endpoint.api_base).path + path, body=data,
                            headers=_headers(endpoint, stream))
         response = connection.getresponse()
@@ -137,10 +139,19 @@ def get_json(endpoint: RemoteEndpoint, path: str, *,
 def open_stream(endpoint: RemoteEndpoint, path: str, body: dict[str, Any], *,
                 cancelled: Callable[[], bool],
                 timeout_s: float = READ_TIMEOUT_S) -> Iterator[Iterator[bytes]]:
-    """``POST path`` and give the reply's lines; leaving the block closes the connection."""
-    connection, response = _open(endpoint, "POST", path, body, stream=True,
-                                 timeout_s=timeout_s)
-    with CancelWatch(connection, cancelled):
+    """``POST path`` and give the reply's lines; leaving the block closes the connection.
+
+    A cancel takes effect at once, also while the server holds the request in its queue
+    before answering (no lines then)."""
+    with CancelWatch(cancelled) as watch:
+        try:
+            connection, response = _open(endpoint, "POST", path, body, stream=True,
+                                         timeout_s=timeout_s, watch=watch)
+        except ServingError:
+            if not cancelled():
+                raise
+            yield iter(())
+            return
         try:
             yield _lines(endpoint, response, cancelled)
         finally:
@@ -164,27 +175,38 @@ def _lines(endpoint: RemoteEndpoint, response: http.client.HTTPResponse,
 
 
 class CancelWatch:
-    """A short-lived thread that shuts the connection's socket down once ``cancelled()``."""
+    """A short-lived thread that shuts a request's socket down once ``cancelled()``.
+
+    It holds the socket from the moment it is connected (``attach``), not the
+    connection's attribute: http.client drops that when a reply has no length, and the
+    request must be stoppable before any reply comes."""
 
     POLL_S = 0.05
 
-    def __init__(self, connection: http.client.HTTPConnection,
-                 cancelled: Callable[[], bool]) -> None:
-        self._connection = connection
+    def __init__(self, cancelled: Callable[[], bool]) -> None:
         self._cancelled = cancelled
+        self._socket: socket.socket | None = None
+        self._fired = False
+        self._lock = threading.Lock()
         self._over = threading.Event()
         self._thread = threading.Thread(target=self._watch, name="scriptorium-remote-cancel",
                                         daemon=True)
 
+    def attach(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._socket = sock
+            fired = self._fired
+        if fired:
+            _shut(sock)
+
     def _watch(self) -> None:
         while not self._over.wait(self.POLL_S):
             if self._cancelled():
-                sock = self._connection.sock
+                with self._lock:
+                    self._fired = True
+                    sock = self._socket
                 if sock is not None:
-                    try:
-                        sock.shutdown(socket.SHUT_RDWR)
-                    except OSError:
-                        pass
+                    _shut(sock)
                 return
 
     def __enter__(self) -> CancelWatch:
@@ -194,3 +216,10 @@ class CancelWatch:
     def __exit__(self, *_: object) -> None:
         self._over.set()
         self._thread.join()
+
+
+def _shut(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
