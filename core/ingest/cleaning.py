@@ -90,7 +90,9 @@ def strip_page_furniture(pages: list[list[str]]) -> tuple[list[list[str]], int]:
 
     A header or footer is a line near the top or bottom of a page that repeats (digits
     ignored, so "Page 3" matches "Page 4") on at least half the pages, when there are
-    three pages or more. Returns the pages and how many lines were removed.
+    three pages or more. A page whose every line would go keeps them (a document of
+    identical pages is text, not furniture). Returns the pages and how many lines were
+    removed.
     """
 
     def key(line: str) -> str:
@@ -110,8 +112,10 @@ def strip_page_furniture(pages: list[list[str]]) -> tuple[list[list[str]], int]:
         for index, line in enumerate(lines):
             at_edge = index < _EDGE_LINES or index > last - _EDGE_LINES
             if at_edge and line.strip() and (key(line) in repeated or is_page_number(line)):
-                removed += 1
                 continue
             kept.append(line)
+        if not any(x.strip() for x in kept):  # never a page's only text: it is the content
+            kept = [x for x in lines if not is_page_number(x)]
+        removed += sum(1 for x in lines if x.strip()) - sum(1 for x in kept if x.strip())
         result.append(kept)
     return result, removed

@@ -67,7 +67,7 @@ def collect_files(
                 if supported_extension(item):
                     files.append(item)
                 else:
-                    notes.append(_note(item, "skipped", "not a supported document type"))
+                    notes.append(_note(item, "skipped", _why_not(item)))
         elif path.is_file():
             files.append(path)
         elif path.exists():
@@ -75,3 +75,14 @@ def collect_files(
         else:
             notes.append(_note(path, "failed", f"{path} does not exist.", "missing"))
     return list(dict.fromkeys(files)), notes
+
+
+def _why_not(path: Path) -> str:
+    """What a file passed over in a folder is, as its own import would say it."""
+    try:
+        sniff(path)
+    except IngestError as error:
+        return str(error).split(" (supported:")[0].rstrip(".") + "."
+    except OSError as error:
+        return f"{path.name} could not be read: {error.strerror}."
+    return "not a supported document type"

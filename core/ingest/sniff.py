@@ -15,6 +15,7 @@ from core.ingest.errors import EmptyDocument, EncryptedDocument, UnsupportedForm
 EXTENSIONS: dict[str, str] = {
     ".pdf": "pdf",
     ".docx": "docx",
+    ".docm": "docx",  # macro-enabled: the text is read, the macros never run
     ".txt": "txt",
     ".text": "txt",
     ".md": "md",
@@ -93,6 +94,15 @@ def _zip_kind(path: Path) -> str:
     return "a ZIP archive (unpack it and import the files inside)"
 
 
+def has_macros(path: Path) -> bool:
+    """Whether an Office archive carries a VBA project (a .docm, or one renamed)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return any(n.lower().endswith("vbaproject.bin") for n in archive.namelist())
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return False
+
+
 def _looks_binary(head: bytes) -> bool:
     if head.startswith((b"\xff\xfe", b"\xfe\xff", b"\xef\xbb\xbf")):
         return False
@@ -154,15 +164,14 @@ def sniff(path: Path) -> Sniffed:
             actual,
             [f"{name} has no recognised extension but is {FORMAT_NAMES[actual]}; read it as such."],
         )
+    warnings = []
     if actual != claimed:
-        return Sniffed(
-            actual,
-            [
-                f"{name} is really {FORMAT_NAMES[actual]}, not "
-                f"{FORMAT_NAMES[claimed]}; read it as what it is."
-            ],
-        )
-    return Sniffed(actual)
+        warnings.append(f"{name} is really {FORMAT_NAMES[actual]}, not "
+                        f"{FORMAT_NAMES[claimed]}; read it as what it is.")
+    if actual == "docx" and has_macros(path):
+        warnings.append(f"{name} is macro-enabled: its text is imported; its macros are "
+                        "never run.")
+    return Sniffed(actual, warnings)
 
 
 def decode_text(data: bytes, name: str) -> tuple[str, list[str]]:

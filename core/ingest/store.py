@@ -113,7 +113,8 @@ class DocumentStore:
     ) -> DocumentRecord:
         """Store a new document, or a new version of ``doc_id``; atomic."""
         if kind not in DOCUMENT_KINDS:
-            raise DocumentError(f"Unknown document kind {kind!r} (use {', '.join(DOCUMENT_KINDS)}).")
+            raise DocumentError(f"Unknown document kind {kind!r} "
+                                f"(use {', '.join(DOCUMENT_KINDS)}).")
         with file_lock(self._lock):
             existing = self.get(doc_id) if doc_id else None
             doc_id = doc_id or document_id_for(source.name, sha256)
@@ -161,7 +162,8 @@ class DocumentStore:
 
     def set_kind(self, doc_id: str, kind: str) -> DocumentRecord:
         if kind not in DOCUMENT_KINDS:
-            raise DocumentError(f"Unknown document kind {kind!r} (use {', '.join(DOCUMENT_KINDS)}).")
+            raise DocumentError(f"Unknown document kind {kind!r} "
+                                f"(use {', '.join(DOCUMENT_KINDS)}).")
         return self._update(doc_id, kind=kind)
 
     def set_tags(self, doc_id: str, tags: Iterable[str]) -> DocumentRecord:

@@ -12,14 +12,18 @@ full-text ``content``, the nearest heading to the text that is embedded.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import islice
 
 from core.ingest.model import Block, DocumentRecord
 
 TokenCounter = Callable[[str], int]
 SECTION_SEPARATOR = " > "
-_SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+")
+_SENTENCES = re.compile(r".*?(?:[.!?;:](?=\s)|$)", re.DOTALL)
+# A token is rarely longer than this many characters: the longest text ever handed to the
+# token counter at once is the budget times this.
+CHARS_PER_TOKEN = 8
 
 
 def word_count(text: str) -> int:
@@ -91,117 +95,146 @@ class _Piece:
     fields: dict[str, str] = field(default_factory=dict)
 
 
-def _split_long(text: str, budget: int, count: TokenCounter) -> list[str]:
-    """Split one over-long text at sentence ends, then at words, into ≤ budget pieces."""
-    units: list[str] = []
-    for sentence in _SENTENCE_END.split(text):
-        if count(sentence) <= budget:
-            units.append(sentence)
-            continue
-        words, current = sentence.split(), []
-        for word in words:
-            if current and count(" ".join([*current, word])) > budget:
-                units.append(" ".join(current))
-                current = []
-            current.append(word)
-        if current:
-            units.append(" ".join(current))
-    pieces, current_text = [], ""
-    for unit in units:
-        joined = f"{current_text} {unit}".strip()
-        if current_text and count(joined) > budget:
-            pieces.append(current_text)
-            current_text = unit
-        else:
-            current_text = joined
-    if current_text:
-        pieces.append(current_text)
-    return pieces
+def _windows(text: str, size: int, start: int = 0, end: int | None = None) -> Iterator[str]:
+    """``text[start:end]`` cut into pieces of at most ``size`` characters, at a space where
+    one is near the end of the window, else anywhere (a line with no spaces at all);
+    lazily, without copying the span whole."""
+    end = len(text) if end is None else end
+    while start < end:
+        stop = min(start + size, end)
+        if stop < end:
+            space = text.rfind(" ", start + size // 2, stop)
+            stop = space if space > start else stop
+        piece = text[start:stop].strip()
+        if piece:
+            yield piece
+        start = stop
+
+
+def _units(text: str, budget: int, count: TokenCounter) -> Iterator[tuple[str, int]]:
+    """Sentences (or, for an over-long one, windows of it) of at most ``budget`` tokens,
+    each with its count. Each piece is counted once, and no count ever sees more than
+    ``budget * CHARS_PER_TOKEN`` characters: linear time and bounded memory however long
+    the text (a 50 MB file on one line)."""
+    window = budget * CHARS_PER_TOKEN
+    for match in _SENTENCES.finditer(text):
+        start, end = match.span()
+        for piece in _windows(text, window, start, end):
+            yield from _fitted(piece, budget, count)
+
+
+def _fitted(piece: str, budget: int, count: TokenCounter) -> Iterator[tuple[str, int]]:
+    """``piece`` with its count, halved until each part fits (denser than
+    CHARS_PER_TOKEN allows for)."""
+    tokens = count(piece)
+    if tokens <= budget or len(piece) < 2:
+        yield piece, tokens
+        return
+    for half in _windows(piece, max(1, len(piece) // 2)):
+        yield from _fitted(half, budget, count)
+
+
+def _split_long(text: str, budget: int, count: TokenCounter) -> Iterator[str]:
+    """Split one over-long text at sentence ends, then at words, into ≤ budget pieces
+    (lazily: a caller that has enough stops the work)."""
+    current: list[str] = []
+    used = chars = 0
+    for unit, tokens in _units(text, budget, count):
+        # characters are capped too: a run with no spaces is one "unknown" token however
+        # long, and would otherwise make a chunk of hundreds of kilobytes
+        if current and (used + tokens > budget or chars + len(unit) > budget * CHARS_PER_TOKEN):
+            yield " ".join(current)
+            current, used, chars = [], 0, 0
+        current.append(unit)
+        used += tokens
+        chars += len(unit) + 1
+    if current:
+        yield " ".join(current)
 
 
 def _tail(text: str, budget: int, count: TokenCounter) -> str:
     """The last words of ``text`` that fit in ``budget`` tokens (the overlap)."""
     if budget <= 0:
         return ""
-    words = text.split()
-    taken: list[str] = []
-    for word in reversed(words):
-        if count(" ".join([word, *taken])) > budget:
-            break
-        taken.insert(0, word)
-    return " ".join(taken)
+    window = budget * CHARS_PER_TOKEN
+    words = text[-window:].split()
+    if len(text) > window and not text[-window - 1].isspace():
+        words = words[1:]  # the window began inside a word
+    while words and count(" ".join(words)) > budget:
+        words = words[max(1, len(words) // 8):]  # drop from the front, a few at a time
+    return " ".join(words)
+
+
+def _ready(buffer: _Piece | None) -> list[_Piece]:
+    return [buffer] if buffer is not None and buffer.text.strip() else []
 
 
 def _text_pieces(
     blocks: Sequence[Block], options: ChunkingOptions, count: TokenCounter
-) -> list[_Piece]:
-    pieces: list[_Piece] = []
+) -> Iterator[_Piece]:
+    """The passages in reading order, lazily: a caller that has enough stops the work."""
     buffer: _Piece | None = None
-
-    def flush() -> None:
-        nonlocal buffer
-        if buffer is not None and buffer.text.strip():
-            pieces.append(buffer)
-        buffer = None
-
     for index, block in enumerate(blocks):
-        if block.kind == "heading":
-            flush()
+        # headings end a passage; pairs are training data (prompt → response), not a
+        # source to cite; a table row is a passage of its own
+        if block.kind in ("heading", "pair", "table_row"):
+            yield from _ready(buffer)
+            buffer = None
+            if block.kind == "table_row":
+                yield _Piece(block.text, block.section, block.page, index, index,
+                             block.kind, dict(block.fields))
             continue
-        if block.kind == "pair":  # training data (prompt → response), not a source to cite
-            flush()
-            continue
-        if block.kind == "table_row":
-            flush()
-            pieces.append(_Piece(block.text, block.section, block.page, index, index,
-                                 block.kind, dict(block.fields)))
-            continue
-        parts = ([block.text] if count(block.text) <= options.max_tokens
+        short = (len(block.text) <= options.max_tokens * CHARS_PER_TOKEN
+                 and count(block.text) <= options.max_tokens)
+        parts = ([block.text] if short
                  else _split_long(block.text, options.max_tokens - options.overlap_tokens, count))
         for part in parts:
             if buffer is not None and buffer.section != block.section:
-                flush()
+                yield from _ready(buffer)
+                buffer = None
             if buffer is None:
                 buffer = _Piece(part, block.section, block.page, index, index)
                 continue
             joined = f"{buffer.text}\n{part}"
-            if count(joined) <= options.max_tokens:
+            if (len(joined) <= options.max_tokens * CHARS_PER_TOKEN
+                    and count(joined) <= options.max_tokens):
                 buffer.text, buffer.end = joined, index
                 continue
             overlap = _tail(buffer.text, options.overlap_tokens, count)
-            flush()
+            yield from _ready(buffer)
             start_text = f"{overlap} {part}".strip() if overlap else part
             if count(start_text) > options.max_tokens:
                 start_text = part
             buffer = _Piece(start_text, block.section, block.page, index, index)
-    flush()
-    return pieces
+    yield from _ready(buffer)
 
 
 def chunk_blocks(
     blocks: Sequence[Block], *, doc_id: str, version: int,
     options: ChunkingOptions | None = None, count_tokens: TokenCounter = word_count,
     kind: str = "other", title: str = "", tags: Sequence[str] = (), imported: str = "",
+    limit: int | None = None,
 ) -> list[Chunk]:
-    """Chunks of one document version's blocks, in reading order."""
+    """Chunks of one document version's blocks, in reading order (the first ``limit``)."""
     options = options or ChunkingOptions()
+    pieces = islice(_text_pieces(blocks, options, count_tokens), limit)
     return [
         Chunk(doc_id=doc_id, version=version, ordinal=ordinal, text=piece.text,
               section=tuple(piece.section), page=piece.page, block_start=piece.start,
               block_end=piece.end, block_kind=piece.block_kind, kind=kind, title=title,
               tags=tuple(tags), imported=imported, fields=piece.fields)
-        for ordinal, piece in enumerate(_text_pieces(blocks, options, count_tokens))
+        for ordinal, piece in enumerate(pieces)
     ]
 
 
 def chunk_document(
     record: DocumentRecord, blocks: Sequence[Block], *, options: ChunkingOptions | None = None,
-    count_tokens: TokenCounter = word_count,
+    count_tokens: TokenCounter = word_count, limit: int | None = None,
 ) -> list[Chunk]:
     """Chunks of the latest version of ``record`` (its ``blocks``), with its metadata."""
     latest = record.latest
     return chunk_blocks(
         blocks, doc_id=record.id, version=latest.version, options=options,
         count_tokens=count_tokens, kind=record.kind, title=record.title, tags=record.tags,
-        imported=latest.imported,
+        imported=latest.imported, limit=limit,
     )

@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from core.errors import validation_message
 from core.ingest.model import DocumentRecord
 from core.ingest.store import DocumentStore
 from core.retrieval.embedder import load_embedder
@@ -52,7 +53,9 @@ def read_questions(path: Path) -> list[EvalQuestion]:
         try:
             questions.append(EvalQuestion.model_validate_json(line))
         except ValidationError as error:
-            problems.append(f"line {number}: {error.errors()[0]['msg']}")
+            problems.append(f"line {number}: "
+                            + validation_message(error, "question").removeprefix(
+                                "Invalid question: ").rstrip("."))
     if problems:
         raise RetrievalError(f"{path} has bad lines: {'; '.join(problems[:10])}.")
     if not questions:

@@ -12,7 +12,7 @@ last commit (rolling back anything written after it) and finishes the rest.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from core.ingest.model import DocumentRecord
 from core.ingest.store import DocumentStore
 from core.jobs.progress import JobContext
+from core.memory import release_freed_memory
 from core.retrieval.chunking import Chunk, ChunkingOptions, chunk_document
 from core.retrieval.embedder import Embedder, load_embedder, resolve_model_path
 from core.retrieval.store import (
@@ -45,6 +46,10 @@ from core.workspace.locking import file_lock
 
 BATCH_CHUNKS = 512
 BATCH_DOCUMENTS = 32
+# A document is indexed up to this many passages (about 1,500 pages of prose: a real RFP
+# or proposal is far shorter), so that one pathological file (a 50 MB data dump on one
+# line) indexes in minutes, not hours; the rest of it is named in the job's log.
+MAX_PASSAGES = 5000
 KEEP_OLD_VERSIONS = timedelta(hours=1)
 
 
@@ -228,11 +233,10 @@ def update_index(
     options = ChunkingOptions(config.chunk_tokens, config.chunk_overlap)
     with file_lock(index_paths(workspace).lock):
         manifest = read_manifest(workspace)
-        records = DocumentStore(workspace).list()
-        plan = _plan(manifest, settings, records, config.rebuild)
+        store = DocumentStore(workspace)
+        plan = _plan(manifest, settings, store.list(), config.rebuild)
         db = connect(workspace)
-        stale = manifest.building
-        if stale is not None and stale.number != plan.generation.number:
+        if (stale := manifest.building) and stale.number != plan.generation.number:
             _drop_tables(db, stale)  # an abandoned rebuild with other settings
             manifest = manifest.model_copy(update={"building": None})
         tables = _Tables(db, plan.generation, embedder.dim)
@@ -253,13 +257,15 @@ def update_index(
             write_manifest(workspace, manifest)
 
         batch: list[tuple[DocumentRecord, list[Chunk]]] = []
+        truncated: list[str] = []
         done = 0
 
         def flush(removed: Sequence[str] = ()) -> None:
             nonlocal generation, batch
             chunks = [c for _, cs in batch for c in cs]
-            vectors = embedder.embed([c.embedding_text for c in chunks], progress=(
-                (lambda _d, _t: ctx.check_cancelled()) if ctx else None))
+            vectors = embedder.embed([c.embedding_text for c in chunks],
+                                     progress=_embedding_progress(ctx, done, total, batch))
+            release_freed_memory()  # the model's working memory, before LanceDB's
             tables.write([r for r, _ in batch], chunks, vectors, removed)
             documents = {k: v for k, v in generation.documents.items() if k not in removed}
             for record, cs in batch:
@@ -270,12 +276,12 @@ def update_index(
             commit(generation)
             batch = []
 
-        store = DocumentStore(workspace)
         for record in plan.changed:
             if ctx:
                 ctx.check_cancelled()
-            chunks = chunk_document(record, store.blocks(record.id), options=options,
-                                    count_tokens=embedder.count_tokens)
+            chunks = _passages(record, store, options, embedder, ctx)
+            if len(chunks) == MAX_PASSAGES:
+                truncated.append(record.id)
             batch.append((record, chunks))
             if sum(len(cs) for _, cs in batch) >= BATCH_CHUNKS or len(batch) >= BATCH_DOCUMENTS:
                 flush()
@@ -296,7 +302,37 @@ def update_index(
                 _drop_tables(db, old)
         if ctx:
             ctx.report(total, total, "index up to date", force=True)
-        return _summary(plan, generation)
+        return {**_summary(plan, generation), "truncated": truncated}
+
+
+def _passages(record: DocumentRecord, store: DocumentStore, options: ChunkingOptions,
+              embedder: Embedder, ctx: JobContext | None) -> list[Chunk]:
+    """The document's passages, at most ``MAX_PASSAGES`` (the job's log says when)."""
+    chunks = chunk_document(record, store.blocks(record.id), options=options,
+                            count_tokens=embedder.count_tokens, limit=MAX_PASSAGES + 1)
+    release_freed_memory()  # the document's text, read whole, is no longer needed
+    if len(chunks) > MAX_PASSAGES and ctx:
+        ctx.log(f"{record.title}: only its first {MAX_PASSAGES:,} passages are indexed "
+                "(about 1,500 pages); split the document to search the rest",
+                level="warning")
+    return chunks[:MAX_PASSAGES]
+
+
+def _embedding_progress(ctx: JobContext | None, done: int, total: int,
+                        batch: Sequence[tuple[DocumentRecord, list[Chunk]]],
+                        ) -> Callable[[int, int], None] | None:
+    """Cancel checks and a progress line while a batch's passages are embedded (a very
+    large document is one batch that takes minutes)."""
+    if ctx is None:
+        return None
+    names = ", ".join(record.title for record, _ in batch[:2]) + (
+        " …" if len(batch) > 2 else "")
+
+    def progress(embedded: int, passages: int) -> None:
+        ctx.check_cancelled()
+        ctx.report(done, total, f"{names}: embedding passage {embedded:,} of {passages:,}")
+
+    return progress
 
 
 def _drop_tables(db: Any, generation: Generation) -> None:

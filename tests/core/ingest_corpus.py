@@ -11,35 +11,43 @@ def _escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
 
 
-def make_pdf(pages: list[list[str]]) -> bytes:
+def make_pdf(pages: list[list[str] | None]) -> bytes:
     """A minimal valid PDF with a Helvetica text layer: one list of lines per page.
 
-    A page given as an empty list gets a filled rectangle and no text (like a scan).
+    A page given as an empty list draws an image and has no text (like a scan); a page
+    given as None is blank.
     """
     objects: list[bytes] = []
     page_ids = [3 + 2 * i for i in range(len(pages))]
     font_id = 3 + 2 * len(pages)
+    image_id = font_id + 1
     objects.append(b"<< /Type /Catalog /Pages 2 0 R >>")
     kids = " ".join(f"{pid} 0 R" for pid in page_ids)
     objects.append(f"<< /Type /Pages /Kids [{kids}] /Count {len(pages)} >>".encode())
     for index, lines in enumerate(pages):
+        resources = f"/Font << /F1 {font_id} 0 R >>"
         if lines:
             ops = [
                 f"BT /F1 11 Tf 72 {760 - 14 * n} Td ({_escape(line)}) Tj ET"
                 for n, line in enumerate(lines)
             ]
+        elif lines is None:
+            ops = []
         else:
-            ops = ["0.5 0.5 0.5 rg 72 72 400 600 re f"]
+            ops = ["q 400 0 0 600 72 72 cm /Im1 Do Q"]
+            resources += f" /XObject << /Im1 {image_id} 0 R >>"
         stream = "\n".join(ops).encode("latin-1")
         objects.append(
             f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
             f"/Contents {page_ids[index] + 1} 0 R "
-            f"/Resources << /Font << /F1 {font_id} 0 R >> >> >>".encode()
+            f"/Resources << {resources} >> >>".encode()
         )
         objects.append(b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream")
     objects.append(
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>"
     )
+    objects.append(b"<< /Type /XObject /Subtype /Image /Width 1 /Height 1 /ColorSpace "
+                   b"/DeviceGray /BitsPerComponent 8 /Length 1 >>\nstream\n\x80\nendstream")
     out = io.BytesIO()
     out.write(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
     offsets = []
@@ -90,7 +98,7 @@ def rfp_pdf_pages(count: int = 3) -> list[list[str]]:
     return pages
 
 
-def write_pdf(path: Path, pages: list[list[str]]) -> Path:
+def write_pdf(path: Path, pages: list[list[str] | None]) -> Path:
     path.write_bytes(make_pdf(pages))
     return path
 

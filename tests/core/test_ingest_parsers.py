@@ -60,7 +60,59 @@ def test_pdf_partly_scanned_warns(tmp_path: Path) -> None:
     path.write_bytes(make_pdf([["Statement of Work for the Atlas program."], []]))
     result = parse_file(path, "pdf")
     assert result.blocks[0].text == "Statement of Work for the Atlas program."
-    assert any("page(s) 2 have no text" in w for w in result.warnings)
+    assert any("page(s) 2 are images with no text" in w for w in result.warnings)
+
+
+def test_pdf_messages_say_what_is_true(tmp_path: Path) -> None:
+    """Issue 21: empty pages got OCR advice, and a readable PDF without an end marker was
+    refused as truncated."""
+    from core.ingest.errors import CorruptDocument, EmptyDocument, NoTextLayer
+
+    blank = tmp_path / "blank.pdf"
+    blank.write_bytes(make_pdf([None, None]))
+    with pytest.raises(EmptyDocument, match="no text and no images"):
+        parse_file(blank, "pdf")
+    scanned = tmp_path / "scan.pdf"
+    scanned.write_bytes(make_pdf([[], []]))
+    with pytest.raises(NoTextLayer, match=r"are scanned images\); run it through OCR"):
+        parse_file(scanned, "pdf")
+    mixed = parse_file(_written(tmp_path / "mixed.pdf", [["Scope of work."], None]), "pdf")
+    assert any("page(s) 2 are empty" in w for w in mixed.warnings)
+    assert not any("OCR" in w for w in mixed.warnings)
+    trailing = tmp_path / "trailing.pdf"  # 8 KB after the end marker (a signature, junk)
+    trailing.write_bytes(make_pdf([["Scope of work."]]) + b"\n" + b"x" * 8192)
+    assert parse_file(trailing, "pdf").blocks[0].text == "Scope of work."
+    short = tmp_path / "cut.pdf"
+    short.write_bytes(make_pdf([["Scope of work."]])[:300])
+    with pytest.raises(CorruptDocument, match="truncated or damaged"):
+        parse_file(short, "pdf")
+
+
+def _written(path: Path, pages: list[list[str] | None]) -> Path:
+    path.write_bytes(make_pdf(pages))
+    return path
+
+
+def test_password_protected_pdfs_are_refused_alike_and_owner_only_ones_open(
+        tmp_path: Path) -> None:
+    import io
+
+    from pypdf import PdfReader, PdfWriter
+
+    from core.ingest.errors import EncryptedDocument
+
+    base = make_pdf([["Scope of work."]])
+    for algorithm in ("RC4-128", "AES-128", "AES-256"):
+        for user, opens in (("secret", False), ("", True)):
+            writer = PdfWriter(clone_from=PdfReader(io.BytesIO(base)))
+            writer.encrypt(user_password=user, owner_password="owner", algorithm=algorithm)
+            path = tmp_path / f"{algorithm}-{bool(user)}.pdf"
+            writer.write(path)
+            if opens:
+                assert parse_file(path, "pdf").blocks[0].text == "Scope of work."
+            else:
+                with pytest.raises(EncryptedDocument, match="is password-protected"):
+                    parse_file(path, "pdf")
 
 
 def test_docx_headings_lists_and_table(tmp_path: Path) -> None:
@@ -323,3 +375,52 @@ def test_xlsx_rows_are_found_by_exact_lookup(workspace, tmp_path: Path) -> None:
     update_index(workspace)
     rows = lookup(workspace, "nas-pm-01")
     assert rows and rows[0].fields["Labor Category"] == "Program Manager"
+
+
+def _as_docm(docx: Path, target: Path) -> Path:
+    import zipfile
+
+    plain = b"application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"
+    macro = b"application/vnd.ms-word.document.macroEnabled.main+xml"
+    with zipfile.ZipFile(docx) as source, zipfile.ZipFile(target, "w") as out:
+        for item in source.infolist():
+            data = source.read(item.filename)
+            out.writestr(item, data.replace(plain, macro) if item.filename ==
+                         "[Content_Types].xml" else data)
+        out.writestr("word/vbaProject.bin", b"\xd0\xcf\x11\xe0" + bytes(64))
+    return target
+
+
+def test_a_macro_enabled_document_imports_the_same_alone_or_in_a_folder(
+        tmp_path: Path, workspace) -> None:  # noqa: ANN001
+    """Issue 21: a valid .docm was "damaged" given alone and "not supported" in a folder."""
+    from core.ingest.importer import import_paths
+
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    docm = _as_docm(write_docx(tmp_path / "proposal.docx"), folder / "macro.docm")
+    sniffed = sniff(docm)
+    assert sniffed.format == "docx" and "macro-enabled" in " ".join(sniffed.warnings)
+    alone = import_paths(workspace, [docm]).files[0]
+    assert alone.status == "imported" and alone.blocks > 5
+    assert any("its macros are never run" in w for w in alone.warnings)
+    again = import_paths(workspace, [folder]).files[0]
+    assert again.status == "already-imported" and again.doc_id == alone.doc_id
+
+
+def test_files_passed_over_in_a_folder_say_what_they_are(tmp_path: Path) -> None:
+    from core.ingest.files import collect_files
+
+    (tmp_path / "old.doc").write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(64))
+    (tmp_path / "pic.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(16))
+    _, notes = collect_files([tmp_path], recursive=True)
+    said = {Path(n.path).name: n.message for n in notes}
+    assert "legacy Office file" in said["old.doc"] and "save it as DOCX" in said["old.doc"]
+    assert said["pic.png"] == "pic.png is a PNG image; it cannot be imported."
+
+
+def test_identical_pages_are_text_not_running_headers() -> None:
+    """Issue 21: a PDF of identical pages lost all its text as "running headers"."""
+    page = ["Notice to offerors", "All questions are due by 1 May 2026.", "3"]
+    cleaned, removed = strip_page_furniture([list(page) for _ in range(4)])
+    assert cleaned == [page[:2]] * 4 and removed == 4  # only the page numbers go

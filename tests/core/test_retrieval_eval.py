@@ -62,3 +62,12 @@ def test_bad_question_files_are_reported(tmp_path: Path) -> None:
         read_questions(path)
     with pytest.raises(RetrievalError, match="Cannot read"):
         read_questions(tmp_path / "missing.jsonl")
+
+
+def test_a_bad_question_file_names_the_missing_field(tmp_path: Path) -> None:
+    path = tmp_path / "q.jsonl"
+    path.write_text('{"question": "Who staffs the SOC?"}\n\n{"expected_source": "x.md"}\n',
+                    encoding="utf-8")
+    with pytest.raises(RetrievalError, match=r"line 1: expected_source: Field required; "
+                                              r"line 3: question: Field required"):
+        read_questions(path)

@@ -290,3 +290,20 @@ def test_cross_encoder_reranks_when_configured(workspace, corpus, spy, tmp_path)
     assert scores == pytest.approx(expected, rel=1e-4)
     plain = search(workspace, "databases", k=4, embedder=spy, use_reranker=False)
     assert all(0 < h.score < 0.05 for h in plain)  # RRF scores without the re-ranker
+
+
+def test_a_huge_document_is_indexed_up_to_the_passage_cap(
+        workspace: Workspace, corpus: dict[str, Any], spy: SpyEmbedder,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 21: one pathological file must not hold indexing for hours; it is indexed up
+    to MAX_PASSAGES, the job's log says so, and progress is reported while it embeds."""
+    monkeypatch.setattr(index_module, "MAX_PASSAGES", 3)
+    logged: list[str] = []
+    ctx = FakeContext()
+    ctx.log = lambda message, level="info": logged.append(message)  # type: ignore[method-assign]
+    result = update_index(workspace, ctx=ctx, embedder=spy)  # type: ignore[arg-type]
+    counts = chunk_counts(workspace)
+    assert max(counts.values()) == 3
+    assert result["truncated"] and all(counts[f"{doc}@1"] == 3 for doc in result["truncated"])
+    assert any("only its first 3 passages are indexed" in line for line in logged)
+    assert any("embedding passage" in message for _, _, message in ctx.reports)

@@ -5,6 +5,7 @@ The archive's declared sizes are checked first, so a zip bomb is refused unopene
 
 from __future__ import annotations
 
+import io
 import re
 import zipfile
 from pathlib import Path
@@ -86,6 +87,30 @@ def _table(table: object, writer: BlockWriter) -> None:
         writer.row(header, cells)
 
 
+MACRO_MAIN = b"application/vnd.ms-word.document.macroEnabled.main+xml"
+DOCX_MAIN = b"application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"
+
+
+def _openable(path: Path) -> str | io.BytesIO:
+    """``path``, or for a macro-enabled document an in-memory copy whose main part is
+    declared a plain document, which python-docx reads (the macros are left out)."""
+    with zipfile.ZipFile(path) as archive:
+        types = archive.read("[Content_Types].xml")
+        if MACRO_MAIN not in types:
+            return str(path)
+        copy = io.BytesIO()
+        with zipfile.ZipFile(copy, "w", zipfile.ZIP_DEFLATED) as out:
+            for item in archive.infolist():
+                if item.filename.lower().endswith("vbaproject.bin"):
+                    continue
+                data = archive.read(item.filename)
+                if item.filename == "[Content_Types].xml":
+                    data = data.replace(MACRO_MAIN, DOCX_MAIN)
+                out.writestr(item, data)
+    copy.seek(0)
+    return copy
+
+
 def parse_docx(path: Path, limits: IngestLimits) -> ParseResult:
     """Parse a DOCX file's body in reading order."""
     path = Path(path)
@@ -94,7 +119,7 @@ def parse_docx(path: Path, limits: IngestLimits) -> ParseResult:
         import docx
         from docx.table import Table
 
-        document = docx.Document(str(path))
+        document = docx.Document(_openable(path))
         writer = BlockWriter()
         # Style names by id, read once: python-docx's paragraph.style looks each one up.
         styles = {style.style_id: style.name or "" for style in document.styles}

@@ -7,14 +7,10 @@ stacking collator is all it takes: no padding, no wasted tokens.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-from core.jobs.progress import JobContext
-from core.training.config import TrainConfig
-from core.training.outcome import TrainOutcome
 from core.training.recipes import common
-from core.workspace import Workspace
+from core.training.recipes.base import Recipe
 
 IGNORE = -100
 
@@ -40,22 +36,8 @@ class PackedCollator:
         return {"input_ids": ids, "attention_mask": mask, "labels": labels}
 
 
-class CptRecipe:
+class CptRecipe(Recipe):
     """setup → train → save → cleanup for continued pre-training."""
-
-    eval_is_lm = True
-
-    def __init__(self, config: TrainConfig, ctx: JobContext, workspace: Workspace,
-                 output_dir: Path) -> None:
-        self.config = config
-        self.ctx = ctx
-        self.workspace = workspace
-        self.output_dir = output_dir
-        self.state: common.RunState | None = None
-
-    def setup(self) -> common.RunState:
-        self.state = common.prepare(self.config, self.ctx, self.workspace, self.output_dir)
-        return self.state
 
     def _sequence_length(self, state: common.RunState) -> int:
         first = state.data.train[0]["input_ids"]
@@ -79,16 +61,3 @@ class CptRecipe:
             data_collator=PackedCollator(pad_id, state.config.max_length),
             processing_class=state.tokenizer,
         )
-
-    def train(self, resume_from: Path | None) -> TrainOutcome:
-        assert self.state is not None
-        return common.train_with_retry(self.state, self.build_trainer, resume_from,
-                                       self.tokens_per_step, self.eval_is_lm)
-
-    def save(self, folder: Path) -> None:
-        assert self.state is not None
-        common.save_adapter(self.state, folder)
-
-    def cleanup(self) -> None:
-        if self.state is not None:
-            common.release(self.state)

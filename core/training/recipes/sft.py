@@ -10,16 +10,12 @@ as text; where the tokenizer adds BOS itself that text is dropped (no doubled BO
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-from core.jobs.progress import JobContext
-from core.training.config import TrainConfig
 from core.training.loss import LossPath, choose_loss_path, sft_trainer_class
-from core.training.outcome import TrainOutcome
 from core.training.packing import PackedRowsCollator, pack_pairs
 from core.training.recipes import common
-from core.workspace import Workspace
+from core.training.recipes.base import Recipe
 
 
 def adds_bos(tokenizer: Any) -> bool:
@@ -40,18 +36,8 @@ def strip_bos(rows: Any, tokenizer: Any, columns: tuple[str, ...] = ("prompt",))
     return rows.map(fix)
 
 
-class SftRecipe:
+class SftRecipe(Recipe):
     """setup → train → save → cleanup for supervised fine-tuning."""
-
-    eval_is_lm = True
-
-    def __init__(self, config: TrainConfig, ctx: JobContext, workspace: Workspace,
-                 output_dir: Path) -> None:
-        self.config = config
-        self.ctx = ctx
-        self.workspace = workspace
-        self.output_dir = output_dir
-        self.state: common.RunState | None = None
 
     def setup(self) -> common.RunState:
         self.state = common.prepare(self.config, self.ctx, self.workspace, self.output_dir)
@@ -106,16 +92,3 @@ class SftRecipe:
         trainer_class = sft_trainer_class(path)
         return trainer_class(model=state.model, args=args, train_dataset=train,
                              eval_dataset=heldout, processing_class=state.tokenizer, **extra)
-
-    def train(self, resume_from: Path | None) -> TrainOutcome:
-        assert self.state is not None
-        return common.train_with_retry(self.state, self.build_trainer, resume_from,
-                                       self.tokens_per_step, self.eval_is_lm)
-
-    def save(self, folder: Path) -> None:
-        assert self.state is not None
-        common.save_adapter(self.state, folder)
-
-    def cleanup(self) -> None:
-        if self.state is not None:
-            common.release(self.state)
