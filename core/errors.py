@@ -51,21 +51,27 @@ class DiskSpaceError(ScriptoriumError):
 
 
 def is_disk_full(error: BaseException) -> bool:
-    """Whether ``error`` is a write that failed because the disk (or quota) is full,
-    including a short write reported without an errno ("N requested and M written")."""
+    """Whether ``error`` is a write that failed because the disk (or quota) is full: an
+    ``OSError`` with ENOSPC or EDQUOT, a short write reported without an errno ("N
+    requested and M written"), or a native library's error carrying the OS's words for
+    it (LanceDB raises ``RuntimeError: … No space left on device (os error 28)``)."""
     import errno
 
-    if not isinstance(error, OSError):
-        return False
-    if error.errno in (errno.ENOSPC, errno.EDQUOT):
-        return True
     text = str(error)
-    return error.errno is None and "requested and" in text and "written" in text
+    if isinstance(error, OSError):
+        if error.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if error.errno is None and "requested and" in text and "written" in text:
+            return True
+    return isinstance(error, OSError | RuntimeError) and any(
+        words in text for words in ("No space left on device", "Disk quota exceeded",
+                                    "os error 28"))
 
 
-def disk_full(error: OSError, what: str = "") -> DiskSpaceError:
+def disk_full(error: BaseException, what: str = "") -> DiskSpaceError:
     """The user-facing error for a write the full disk stopped."""
-    where = f" writing {error.filename}" if error.filename else ""
+    filename = getattr(error, "filename", None)
+    where = f" writing {filename}" if filename else ""
     doing = f" while {what}" if what else ""
     return DiskSpaceError(f"The disk is full{doing}: the write{where} failed.",
                           hint="free some space, or use a folder on another disk, and run "

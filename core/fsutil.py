@@ -127,14 +127,18 @@ def free_bytes(path: Path) -> int:
     return shutil.disk_usage(probe).free
 
 
+def _size(count: int) -> str:
+    return f"{count / 1e9:.1f} GB" if count >= 1e9 else f"{max(count, 0) / 1e6:.0f} MB"
+
+
 def require_free_space(path: Path, needed: int, what: str) -> None:
     """Raise a clear error before starting work that would fill the disk."""
     free = free_bytes(path)
     if free < needed:
         raise DiskSpaceError(
-            f"Not enough free disk for {what}: needs {needed / 1e9:.1f} GB, "
-            f"{free / 1e9:.1f} GB free at {path}."
-        )
+            f"Not enough free disk for {what}: it needs about {_size(needed)}, and "
+            f"{_size(free)} is free at {path}.",
+            hint=f"free about {_size(needed - free)}, or use a folder on another disk")
 
 
 @contextmanager

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 from pathlib import Path
 
 from core.ingest.sample import open_or_create_sample, sample_workspace_path
@@ -38,6 +39,7 @@ from desktop.qt import (
     QMainWindow,
     QMenu,
     QMessageBox,
+    QPushButton,
     QStackedWidget,
     QWidget,
 )
@@ -94,6 +96,13 @@ class MainWindow(QMainWindow):
         self.audit_warning.setStyleSheet("color: #b00020; font-weight: bold")
         self.audit_warning.setVisible(False)
         self.statusBar().addPermanentWidget(self.audit_warning)
+        self.acknowledge_button = QPushButton("Acknowledge…")
+        self.acknowledge_button.setObjectName("acknowledgeAudit")
+        self.acknowledge_button.setToolTip("Record that you have looked into the change, so "
+                                           "that work in this workspace can go on")
+        self.acknowledge_button.clicked.connect(self.acknowledge_audit)
+        self.acknowledge_button.setVisible(False)
+        self.statusBar().addPermanentWidget(self.acknowledge_button)
         self.welcome.new_workspace.connect(self.new_workspace)
         self.welcome.open_workspace.connect(self.open_workspace)
         self.welcome.open_recent.connect(lambda path: self.open_path(Path(path)))
@@ -171,8 +180,9 @@ class MainWindow(QMainWindow):
             self.show_section("Models")
             self._on_section(self.sidebar.currentRow())
         self.audit_warning.setVisible(False)
+        self.acknowledge_button.setVisible(False)
         if workspace is not None:  # the whole log is read: off the GUI thread
-            CoreOp(self, workspace.audit.verify).success(
+            CoreOp(self, workspace.audit.check).success(
                 lambda check, ws=workspace: self._show_audit(ws, check)).failure(
                 lambda _error: None).run()
         self._update_status()
@@ -180,11 +190,37 @@ class MainWindow(QMainWindow):
     def _show_audit(self, workspace: Workspace, check: ChainCheck) -> None:
         if workspace is not self.state.workspace or check.ok:
             return
-        self.audit_warning.setText(f"Audit log altered at entry {check.first_bad_line}")
+        self.audit_warning.setText(f"Audit log altered at entry {check.first_bad_line}: "
+                                   "nothing can be recorded")
         self.audit_warning.setToolTip(
-            f"{check.reason}. The entries before it are intact. Tell whoever administers "
-            f"this workspace; `scriptorium audit verify -w {workspace.root}` gives the details.")
+            f"{check.reason}. The entries before it are intact. Until someone acknowledges "
+            "it, nothing in this workspace can be done (every action is recorded). Tell "
+            f"whoever administers it; `scriptorium audit verify -w {workspace.root}` gives "
+            "the details.")
         self.audit_warning.setVisible(True)
+        self.acknowledge_button.setVisible(True)
+
+    def acknowledge_audit(self) -> None:
+        workspace = self.state.workspace
+        if workspace is None or not self.ask_acknowledge():
+            return
+        user = getpass.getuser()
+        CoreOp(self, lambda: workspace.audit.acknowledge(by=user)).success(
+            lambda _check: self._acknowledged()).run()
+
+    def ask_acknowledge(self) -> bool:
+        """Asks the user (a method, so tests can answer)."""
+        answer = QMessageBox.question(
+            self, "Acknowledge the change to the audit log",
+            "The audit log of this workspace was changed outside Scriptorium. Acknowledge "
+            "only once you know why. Your acknowledgement is recorded in the log, with your "
+            "name, and work can go on.")
+        return answer == QMessageBox.StandardButton.Yes
+
+    def _acknowledged(self) -> None:
+        self.audit_warning.setVisible(False)
+        self.acknowledge_button.setVisible(False)
+        self.statusBar().showMessage("Acknowledged: the audit log records it.", 10_000)
 
     def _update_status(self) -> None:
         workspace = self.state.workspace

@@ -31,8 +31,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     settings.set_defaults(handler=cmd_settings)
 
     audit = sub.add_parser("audit", help="check the workspace's audit log: its hash chain and "
-                           "its signed anchor (exit status 1: it was altered)")
-    audit.add_argument("action", choices=("verify",))
+                           "its signed anchor (exit status 1: it was altered; the log then "
+                           "takes no entry until acknowledged)")
+    audit.add_argument("action", choices=("verify", "acknowledge"),
+                       help="verify: check it; acknowledge: record that you have seen an "
+                            "alteration, so that work can go on")
     add_common(audit)
     audit.set_defaults(handler=cmd_audit)
 
@@ -81,8 +84,15 @@ def cmd_settings(args: argparse.Namespace) -> int:
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
+    import getpass
+
     workspace = open_workspace(args)
-    check = workspace.audit.verify()
+    if args.action == "acknowledge":
+        check = workspace.audit.acknowledge(by=getpass.getuser())
+        print(f"acknowledged; the audit log records it and takes entries again "
+              f"({check.note or 'intact'})")
+        return 0
+    check = workspace.audit.check()
     if args.json:
         print_json({"ok": check.ok, "entries": check.entries, "anchored": check.anchored,
                      "first_bad_line": check.first_bad_line, "reason": check.reason,
@@ -94,5 +104,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
             print(f"note: {check.note}")
     else:
         print(f"the audit log was altered at line {check.first_bad_line}: {check.reason} "
-              f"({check.entries} entries before it are intact; {workspace.audit.path})")
+              f"({check.entries} entries before it are intact; {workspace.audit.path})\n"
+              "nothing more is recorded in this workspace until someone who has looked into "
+              f"it runs: scriptorium audit acknowledge -w {workspace.root}")
     return 0 if check.ok else 1

@@ -76,16 +76,13 @@ def run(job_dir: Path) -> int:
     except MemoryError:
         state, code = "failed", EXIT_FAILED
         error = "The job ran out of memory; try a smaller batch or sequence length."
-    except OSError as exc:
-        if not is_disk_full(exc):
+    except Exception as exc:
+        if is_disk_full(exc):
+            state, code, error = "failed", EXIT_FAILED, str(disk_full(exc))
+        else:  # a bug: keep the traceback in the log, show one line
             traceback.print_exc()
-        state, code = "failed", EXIT_FAILED
-        error = (str(disk_full(exc)) if is_disk_full(exc) else
-                 f"Internal error ({type(exc).__name__}: {exc}); see the job log.")
-    except Exception as exc:  # a bug: keep the traceback in the log, show one line
-        traceback.print_exc()
-        state, code = "failed", EXIT_FAILED
-        error = f"Internal error ({type(exc).__name__}: {exc}); see the job log."
+            state, code = "failed", EXIT_FAILED
+            error = f"Internal error ({type(exc).__name__}: {exc}); see the job log."
 
     latest = store.update_status(job_id, state=state, ended=now_iso(), error=error, result=result)
     ctx.state(state, error or "")

@@ -19,12 +19,21 @@ import psutil
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from core.clock import now_iso
-from core.errors import JobError
-from core.fsutil import atomic_write_json, atomic_write_yaml, make_private_dir, read_json, read_yaml
+from core.errors import JobError, is_disk_full
+from core.fsutil import (
+    atomic_write_json,
+    atomic_write_yaml,
+    free_bytes,
+    make_private_dir,
+    read_json,
+    read_yaml,
+)
 from core.jobs.kinds import get_kind, validate_config
 from core.jobs.progress import ProgressEvent, read_events
 from core.workspace import Workspace
 from core.workspace.locking import file_lock
+
+DISK_FULL_BYTES = 16 << 20  # less free than this when a job died: the disk stopped it
 
 JobState = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 FINAL_STATES: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
@@ -137,11 +146,21 @@ class JobStore:
                 how = f"signal {-returncode}"
             tail = self.log_tail(status.id, 5).strip()
             error = f"The job process ended unexpectedly ({how})."
+            if free_bytes(self.root) < DISK_FULL_BYTES:
+                error = (f"The job process ended when the disk was full ({how}); free some "
+                         "space and run it again.")
             if tail:
                 error += " Last output: " + tail.splitlines()[-1][:300]
             state = "failed"
-        updated = self.update_status(status.id, state=state, ended=now_iso(), error=error)
-        self.workspace.audit.record(f"job.{state}", id=status.id, kind=status.kind, error=error)
+        try:
+            updated = self.update_status(status.id, state=state, ended=now_iso(), error=error)
+            self.workspace.audit.record(f"job.{state}", id=status.id, kind=status.kind,
+                                        error=error)
+        except OSError as write_error:
+            if not is_disk_full(write_error):
+                raise
+            # a full disk: say so to whoever asked (jobs list), write it when there is room
+            return fresh.model_copy(update={"state": state, "error": error})
         return updated
 
     def list(self) -> list[JobStatus]:

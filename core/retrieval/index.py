@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from core.fsutil import require_free_space
 from core.ingest.model import DocumentRecord
 from core.ingest.store import DocumentStore
 from core.jobs.progress import JobContext
@@ -235,6 +236,7 @@ def update_index(
         manifest = read_manifest(workspace)
         store = DocumentStore(workspace)
         plan = _plan(manifest, settings, store.list(), config.rebuild)
+        require_free_space(workspace.index_dir, _space_needed(plan.changed), "indexing")
         db = connect(workspace)
         if (stale := manifest.building) and stale.number != plan.generation.number:
             _drop_tables(db, stale)  # an abandoned rebuild with other settings
@@ -249,11 +251,9 @@ def update_index(
 
         def commit(gen: Generation) -> None:
             nonlocal manifest
-            if plan.rebuilding:
-                manifest = manifest.model_copy(update={"building": gen})
-            else:
-                manifest = manifest.model_copy(update={"active": gen})
-            manifest = manifest.model_copy(update={"reranker_model": config.reranker_model})
+            where = "building" if plan.rebuilding else "active"
+            manifest = manifest.model_copy(
+                update={where: gen, "reranker_model": config.reranker_model})
             write_manifest(workspace, manifest)
 
         batch: list[tuple[DocumentRecord, list[Chunk]]] = []
@@ -303,6 +303,14 @@ def update_index(
         if ctx:
             ctx.report(total, total, "index up to date", force=True)
         return {**_summary(plan, generation), "truncated": truncated}
+
+
+def _space_needed(records: Sequence[DocumentRecord]) -> int:
+    """A generous guess at what indexing ``records`` writes: each passage's text twice
+    (shown and full-text indexed), its vector and the full-text index, about five bytes a
+    character, with a margin for LanceDB's compaction."""
+    characters = sum(min(r.latest.characters, MAX_PASSAGES * 1_600) for r in records)
+    return 5 * characters + (32 << 20)
 
 
 def _passages(record: DocumentRecord, store: DocumentStore, options: ChunkingOptions,

@@ -20,7 +20,7 @@ import json
 import os
 import secrets
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,8 @@ from core.workspace.locking import file_lock
 
 GENESIS = "0" * 64
 ANCHOR_SUFFIX = ".anchor"
+HOLD_SUFFIX = ".hold"  # the log was found altered: nothing is appended until acknowledged
+ACKNOWLEDGED_SUFFIX = ".acknowledged"  # the breaks a user has acknowledged
 KEY_FILE = "audit.key"
 KEY_BYTES = 32
 
@@ -108,13 +110,24 @@ def _key_id(key: bytes) -> str:
     return hashlib.sha256(key).hexdigest()[:16]
 
 
+class AuditHeld(WorkspaceError):
+    """The log was found altered; it takes no entry until a user acknowledges that."""
+
+
 class AuditLog:
-    """The workspace's audit trail: who did what, when; never rewritten."""
+    """The workspace's audit trail: who did what, when; never rewritten.
+
+    ``check`` verifies it and, when it was altered, holds it: every later ``record``
+    raises ``AuditHeld`` (so nothing happens unrecorded) until ``acknowledge``, which
+    records who acknowledged which break and re-anchors the log as it now stands; the
+    acknowledged break is then reported as a note, not a failure."""
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self._lock = self.path.with_name(self.path.name + ".lock")
         self.anchor_path = self.path.with_name(self.path.name + ANCHOR_SUFFIX)
+        self.hold_path = self.path.with_name(self.path.name + HOLD_SUFFIX)
+        self.acknowledged_path = self.path.with_name(self.path.name + ACKNOWLEDGED_SUFFIX)
 
     def _last_hash(self) -> str:
         if not self.path.exists() or self.path.stat().st_size == 0:
@@ -127,8 +140,11 @@ class AuditLog:
         return _digest(tail.rsplit("\n", 1)[-1])
 
     def record(self, action: str, actor: str = "user", **details: Any) -> None:
-        """Append one entry (atomic per line, serialised across processes)."""
+        """Append one entry (atomic per line, serialised across processes); ``AuditHeld``
+        while the log is held."""
         with file_lock(self._lock):
+            if self.hold_path.exists():
+                raise self._held()
             entry = {
                 "time": now_iso(),
                 "actor": actor,
@@ -140,11 +156,11 @@ class AuditLog:
             append_line(self.path, line)
             self._anchor(_digest(line))
 
-    def _anchor(self, last: str) -> None:
+    def _anchor(self, last: str, recount: bool = False) -> None:
         """Count the new entry in the anchor and sign it (a missing or unreadable anchor is
-        rebuilt by counting the lines)."""
+        rebuilt by counting the lines, as is every anchor when ``recount``)."""
         anchor = self._read_anchor()
-        if anchor is None or anchor.get("last") == last:
+        if recount or anchor is None or anchor.get("last") == last:
             entries = self._line_count()
         else:
             entries = int(anchor.get("entries", 0)) + 1
@@ -157,11 +173,63 @@ class AuditLog:
             "mac": _mac(key, entries, last) if key else ""})
 
     def _read_anchor(self) -> dict[str, Any] | None:
-        try:
-            raw = read_json(self.anchor_path)
-        except (OSError, ValueError):
-            return None
+        raw = _read_quietly(self.anchor_path)
         return raw if isinstance(raw, dict) else None
+
+    # -- holding an altered log ----------------------------------------------------------
+    def held(self) -> dict[str, Any] | None:
+        """Why the log is held (line, reason, when found), or None."""
+        raw = _read_quietly(self.hold_path)
+        return raw if isinstance(raw, dict) else None
+
+    def _held(self) -> AuditHeld:
+        hold = self.held() or {}
+        return AuditHeld(
+            f"The audit log was found altered at line {hold.get('line')} "
+            f"({hold.get('reason', 'see scriptorium audit verify')}); nothing more is "
+            "recorded, so nothing can be done in this workspace, until that is acknowledged.",
+            hint=f"scriptorium audit acknowledge -w {self.path.parent}, or Acknowledge in "
+                 "the app's status bar")
+
+    def check(self) -> ChainCheck:
+        """``verify``, and hold the log when it was altered."""
+        result = self.verify()
+        if not result.ok and not self.hold_path.exists():
+            atomic_write_json(self.hold_path, {"line": result.first_bad_line,
+                                               "reason": result.reason, "found": now_iso()})
+        return result
+
+    def acknowledge(self, by: str = "user") -> ChainCheck:
+        """Record that ``by`` has seen the alteration; appending resumes from here."""
+        with file_lock(self._lock):
+            found = self.verify()
+            hold = self.held() or {"line": found.first_bad_line, "reason": found.reason}
+            if found.ok and not self.hold_path.exists():
+                raise WorkspaceError("The audit log is intact: there is nothing to acknowledge.")
+            lines = self._lines()
+            breaks = self._acknowledged()
+            check = found
+            while (not check.ok and check.first_bad_line is not None
+                   and 0 < check.first_bad_line <= len(lines)
+                   and (key := (check.first_bad_line, _digest(lines[check.first_bad_line - 1])))
+                   not in breaks):  # every break of the chain, one after the other
+                breaks.add(key)
+                check = self.verify(breaks)
+            atomic_write_json(self.acknowledged_path,
+                              [{"line": n, "digest": d} for n, d in sorted(breaks)])
+            line = json.dumps({"time": now_iso(), "actor": by, "action": "audit.acknowledged",
+                               "details": hold, "prev": self._last_hash()}, sort_keys=True)
+            append_line(self.path, line)
+            self._anchor(_digest(line), recount=True)
+            self.hold_path.unlink(missing_ok=True)
+        return self.verify()
+
+    def _lines(self) -> list[str]:
+        return self.path.read_text(encoding="utf-8").splitlines() if self.path.exists() else []
+
+    def _acknowledged(self) -> set[tuple[int, str]]:
+        raw = _read_quietly(self.acknowledged_path)
+        return {(int(b["line"]), str(b["digest"])) for b in raw or [] if isinstance(b, dict)}
 
     def _line_count(self) -> int:
         with open(self.path, "rb") as handle:
@@ -172,29 +240,41 @@ class AuditLog:
             return []
         result = []
         for line in self.path.read_text(encoding="utf-8").splitlines():
-            if not line.strip():
-                continue
-            raw = json.loads(line)
-            result.append(AuditEntry(raw["time"], raw["actor"], raw["action"], raw["details"]))
+            try:
+                raw = json.loads(line)
+                result.append(AuditEntry(raw["time"], raw["actor"], raw["action"],
+                                         raw["details"]))
+            except (ValueError, KeyError, TypeError):
+                continue  # not an entry (``verify`` names it)
         return result
 
-    def verify(self) -> ChainCheck:
-        """Check the hash chain; report the first line that was altered or removed."""
+    def verify(self, acknowledged: set[tuple[int, str]] | None = None) -> ChainCheck:
+        """Check the hash chain; report the first line that was altered or removed (a
+        break the user acknowledged is a note)."""
         if not self.path.exists():
             return ChainCheck(ok=True, entries=0)
         expected = GENESIS
-        lines = self.path.read_text(encoding="utf-8").splitlines()
+        lines = self._lines()
+        acknowledged = self._acknowledged() if acknowledged is None else acknowledged
+        noted = []
         for number, line in enumerate(lines, start=1):
             try:
                 prev = json.loads(line)["prev"]
             except (ValueError, KeyError, TypeError):
-                return ChainCheck(False, number - 1, number, "line is not a valid audit entry")
+                prev, problem = None, "line is not a valid audit entry"
+            else:
+                problem = "the chain breaks here: an entry was edited or removed"
             if prev != expected:
-                return ChainCheck(
-                    False, number - 1, number, "the chain breaks here: an entry was edited or removed"
-                )
+                if (number, _digest(line)) not in acknowledged:
+                    return ChainCheck(False, number - 1, number, problem)
+                noted.append(number)
             expected = _digest(line)
-        return self._check_anchor(len(lines), expected)
+        result = self._check_anchor(len(lines), expected)
+        if noted and result.ok:
+            where = ", ".join(str(n) for n in noted)
+            return replace(result, note=f"an acknowledged alteration at line(s) {where}"
+                           + (f"; {result.note}" if result.note else ""))
+        return result
 
     def _check_anchor(self, entries: int, last: str) -> ChainCheck:
         """The chain is whole: does its end match the anchor?"""
@@ -223,3 +303,10 @@ class AuditLog:
             return ChainCheck(False, entries, entries,
                               "the anchor was altered: it is not signed by this user's key")
         return ChainCheck(True, entries, anchored=True)
+
+
+def _read_quietly(path: Path) -> Any:
+    try:
+        return read_json(path)
+    except (OSError, ValueError):
+        return None

@@ -212,7 +212,8 @@ def test_require_free_space(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
         fsutil.require_free_space(target, 5_000_000_000, "converting the model")
     message = str(caught.value)
     assert "converting the model" in message
-    assert "5.0 GB" in message and "2.0 GB free" in message
+    assert "needs about 5.0 GB, and 2.0 GB is free" in message
+    assert "free about 3.0 GB" in message
 
 
 def test_require_free_space_on_the_real_disk(tmp_path: Path) -> None:

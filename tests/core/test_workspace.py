@@ -281,3 +281,40 @@ def test_two_processes_making_the_audit_key_share_one(monkeypatch: pytest.Monkey
     assert audit._key(create=True) == theirs
     path.write_text("", encoding="ascii")  # an empty key is no key
     assert audit._key(create=False) is None
+
+
+@pytest.mark.parametrize("alteration", ["edited", "truncated", "garbage"])
+def test_an_altered_log_takes_no_entry_until_acknowledged(
+        audited: Workspace, alteration: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 21: finding the log altered stops appends (so nothing happens unrecorded)
+    until someone acknowledges it, which is itself recorded."""
+    from core.cli.main import main
+    from core.workspace.audit import AuditHeld
+
+    lines = lines_of(audited)
+    if alteration == "edited":
+        entry = json.loads(lines[1])
+        entry["details"]["number"] = 99
+        lines[1] = json.dumps(entry, sort_keys=True)
+    elif alteration == "truncated":
+        lines = lines[:-2]
+    else:
+        lines[2] = "not an audit entry"
+    write_lines(audited, lines)
+    audited.audit.record("test.before-anyone-looked")  # plain verify holds nothing
+    root = str(audited.root)
+    assert main(["audit", "verify", "-w", root]) == 1
+    assert "until someone who has looked into it runs" in capsys.readouterr().out
+    with pytest.raises(AuditHeld, match="nothing more is recorded"):
+        audited.audit.record("test.while-held")
+    assert main(["import", "-w", root, str(audited.root / "missing.txt")]) != 0
+    assert "audit acknowledge" in capsys.readouterr().err
+    assert main(["audit", "acknowledge", "-w", root]) == 0
+    check = audited.audit.verify()
+    assert check.ok and check.anchored, check
+    assert alteration == "truncated" or "acknowledged alteration at line" in check.note
+    audited.audit.record("test.after-acknowledging")
+    assert audited.audit.verify().ok
+    acknowledged = [e for e in audited.audit.entries() if e.action == "audit.acknowledged"]
+    assert len(acknowledged) == 1 and acknowledged[0].details["reason"]
+    assert main(["audit", "acknowledge", "-w", root]) != 0  # nothing left to acknowledge

@@ -21,4 +21,13 @@ def test_an_altered_audit_log_is_shown_on_open(qtbot, window: MainWindow,  # noq
     qtbot.waitUntil(window.audit_warning.isVisible, timeout=10_000)
     assert "Audit log altered at entry 4" in window.audit_warning.text()
     assert "cut short" in window.audit_warning.toolTip()
+    assert window.acknowledge_button.isVisible()
+    assert workspace.audit.held() is not None  # nothing is recorded until acknowledged
+    window.grab().save(str(workspace.root.parent / "audit-held.png"))
+
+    window.ask_acknowledge = lambda: True  # type: ignore[method-assign]
+    window.acknowledge_button.click()
+    qtbot.waitUntil(lambda: not window.acknowledge_button.isVisible(), timeout=10_000)
+    assert workspace.audit.held() is None and workspace.audit.verify().ok
+    assert workspace.audit.entries()[-1].action == "audit.acknowledged"
     settle_jobs(qtbot, window.monitor)
