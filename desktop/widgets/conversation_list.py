@@ -1,8 +1,10 @@
 """The saved conversations of a drafting session: a search box, the list, and "New
-conversation". A click reads the conversation on a worker thread and emits ``opened``."""
+conversation". Searching and opening read the files on a worker thread (the newest search
+wins); a click emits ``opened`` with the conversation."""
 
 from __future__ import annotations
 
+from core.drafting.conversations import Conversation
 from core.drafting.session import DraftSession
 from desktop.ops import CoreOp
 from desktop.qt import QLineEdit, QListWidget, QListWidgetItem, Qt, QVBoxLayout, QWidget, Signal
@@ -17,6 +19,7 @@ class ConversationList(QWidget):
         super().__init__(parent)
         self.session = session
         self.enabled = lambda: True  # whether a click may open a conversation now
+        self._serial = 0
         self.search = QLineEdit()
         self.search.setObjectName("conversationSearch")
         self.search.setPlaceholderText("Search conversations")
@@ -32,8 +35,16 @@ class ConversationList(QWidget):
         layout.addWidget(button("New conversation", "newConversation", self.new.emit))
 
     def refresh(self) -> None:
+        self._serial += 1
+        serial, query = self._serial, self.search.text()
+        CoreOp(self, lambda: self.session.find(query)).success(
+            lambda found: self._show(serial, found)).run()
+
+    def _show(self, serial: int, found: list[Conversation]) -> None:
+        if serial != self._serial:
+            return  # an older search finished after a newer one started
         self.list.clear()
-        for conversation in self.session.find(self.search.text()):
+        for conversation in found:
             item = QListWidgetItem(conversation.title)
             item.setData(Qt.ItemDataRole.UserRole, conversation.id)
             item.setToolTip(conversation.updated)

@@ -104,9 +104,9 @@ def test_chat_streams_saves_and_records_feedback(qtbot, pane: DraftPane,  # noqa
     qtbot.waitUntil(out.exists, timeout=60_000)
     assert "four shift teams" in out.read_text()
     pane.conversations.search.setText("no such words")
-    assert pane.conversations.list.count() == 0
+    qtbot.waitUntil(lambda: pane.conversations.list.count() == 0, timeout=10_000)
     pane.conversations.search.setText("contractor")
-    assert pane.conversations.list.count() == 1
+    qtbot.waitUntil(lambda: pane.conversations.list.count() == 1, timeout=10_000)
 
 
 def test_stop_ends_generation_within_a_fraction_of_a_second(qtbot, pane: DraftPane) -> None:  # noqa: ANN001
