@@ -170,4 +170,4 @@ class GainCheck:
                 "tokens": scored.tokens if scored else 0,
                 "windows": scored.windows if scored else 0,
                 "window": scored.window if scored else self.window,
-                "scoring_seconds": round(self.seconds, 1)}
+                "scoring_seconds": round(self.seconds, 3)}
