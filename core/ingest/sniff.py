@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.ingest.errors import EmptyDocument, EncryptedDocument, UnsupportedFormat
+from core.ingest.legacy_office import describe as describe_legacy_office
 
 EXTENSIONS: dict[str, str] = {
     ".pdf": "pdf",
@@ -51,7 +52,6 @@ _FOREIGN: tuple[tuple[bytes, str], ...] = (
     (b"II*\x00", "a TIFF image"),
     (b"MM\x00*", "a TIFF image"),
     (b"BM", "a BMP image"),
-    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "a legacy Office file (.doc/.xls; save it as DOCX)"),
     (b"{\\rtf", "an RTF document (save it as DOCX)"),
     (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"),
     (b"\x1f\x8b", "a gzip archive"),
@@ -61,6 +61,18 @@ _FOREIGN: tuple[tuple[bytes, str], ...] = (
     (b"OggS", "an audio file"),
     (b"ID3", "an MP3 file"),
 )
+_OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # a legacy Office (compound) file
+
+
+def _legacy_office(path: Path) -> str:
+    """What a legacy Office file is; a password-protected one is refused as such."""
+    found = describe_legacy_office(path)
+    if found is None:
+        return "a damaged legacy Office file"
+    if found.encrypted:
+        raise EncryptedDocument(
+            f"{path.name} is a password-protected {found.what}; {found.advice()}.")
+    return f"{found.named} ({found.advice()})"
 
 
 @dataclass
@@ -134,11 +146,8 @@ def sniff(path: Path) -> Sniffed:
             actual = claimed if claimed in ("docx", "xlsx") else "a damaged ZIP archive"
     else:
         foreign = next((what for magic, what in _FOREIGN if head.startswith(magic)), None)
-        if foreign and claimed == "docx" and head.startswith(b"\xd0\xcf\x11\xe0"):
-            raise EncryptedDocument(
-                f"{name} is password-protected (an encrypted Office file); save an unprotected "
-                "copy and import that."
-            )
+        if head.startswith(_OLE):
+            foreign = _legacy_office(path)
         if foreign:
             actual = foreign
         elif _looks_binary(head):

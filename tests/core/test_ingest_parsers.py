@@ -409,13 +409,17 @@ def test_a_macro_enabled_document_imports_the_same_alone_or_in_a_folder(
 
 
 def test_files_passed_over_in_a_folder_say_what_they_are(tmp_path: Path) -> None:
+    from ole_files import word_document
+
     from core.ingest.files import collect_files
 
-    (tmp_path / "old.doc").write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(64))
+    word_document(tmp_path / "old.doc", encrypted=False)
+    word_document(tmp_path / "locked.doc", encrypted=True)
     (tmp_path / "pic.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(16))
     _, notes = collect_files([tmp_path], recursive=True)
     said = {Path(n.path).name: n.message for n in notes}
-    assert "legacy Office file" in said["old.doc"] and "save it as DOCX" in said["old.doc"]
+    assert "a Word 97-2003 document" in said["old.doc"] and "as DOCX" in said["old.doc"]
+    assert "password-protected Word 97-2003 document" in said["locked.doc"]
     assert said["pic.png"] == "pic.png is a PNG image; it cannot be imported."
 
 

@@ -15,6 +15,7 @@ from ingest_corpus import (
     write_pdf,
     write_zip_bomb_docx,
 )
+from ole_files import encrypted_ooxml, excel_workbook, word_document
 
 from core.ingest.errors import (
     CorruptDocument,
@@ -95,20 +96,32 @@ BROKEN = {
         "damaged",
     ),
     "doc-legacy": (
+        lambda d: word_document(d / "old.doc", encrypted=False),
+        UnsupportedFormat,
+        "Word 97-2003 document .*save a copy as DOCX",
+    ),
+    "doc-encrypted": (
+        lambda d: word_document(d / "locked.doc", encrypted=True),
+        EncryptedDocument,
+        "password-protected Word 97-2003 document",
+    ),
+    "xls-encrypted": (
+        lambda d: excel_workbook(d / "rates.xls", encrypted=True),
+        EncryptedDocument,
+        "password-protected Excel 97-2003 workbook.*as XLSX",
+    ),
+    "encrypted-docx": (
+        lambda d: encrypted_ooxml(d / "locked.docx"),
+        EncryptedDocument,
+        "password-protected Office document",
+    ),
+    "damaged-ole": (
         lambda d: (
             (d / "old.doc").write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 600)
             and d / "old.doc"
         ),
         UnsupportedFormat,
-        "legacy Office",
-    ),
-    "encrypted-docx": (
-        lambda d: (
-            (d / "locked.docx").write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 600)
-            and d / "locked.docx"
-        ),
-        EncryptedDocument,
-        "password-protected",
+        "damaged legacy Office file",
     ),
     "bad-jsonl": (
         lambda d: (d / "bad.jsonl").write_text("{oops\n[1, 2]\n") and d / "bad.jsonl",
