@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -93,14 +95,18 @@ class JobStore:
         validated = validate_config(kind, raw)
         job_id = f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{kind}-{uuid.uuid4().hex[:4]}"
         folder = make_private_dir(self.root / job_id)
-        atomic_write_yaml(
-            folder / "job.yaml",
-            {"kind": kind, "workspace": str(self.workspace.root),
-             "config": validated.model_dump(mode="json")},
-        )
         status = JobStatus(id=job_id, kind=kind, title=title or get_kind(kind).title)
-        self.write_status(status)
-        self.workspace.audit.record("job.create", id=job_id, kind=kind)
+        try:
+            atomic_write_yaml(
+                folder / "job.yaml",
+                {"kind": kind, "workspace": str(self.workspace.root),
+                 "config": validated.model_dump(mode="json")},
+            )
+            self.write_status(status)
+            self.workspace.audit.record("job.create", id=job_id, kind=kind)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)  # a full disk leaves no half-made job
+            raise
         return status
 
     def write_status(self, status: JobStatus) -> None:
