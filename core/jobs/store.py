@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import shutil
-
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path

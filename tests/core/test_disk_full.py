@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = r'''
 set -u
 D="$1"; S="$2"; TINY="$3"
+export_tiny() { "$S" export -w "$D/ws" tiny-base --quant q8_0 --gain-tokens 0 "$@" 2>&1; }
 mount -t tmpfs -o size=300m tmpfs "$D" || exit 77
 say() { echo "== $1"; }
 "$S" init -w "$D/ws" --no-base-model > /dev/null; say "init $?"
@@ -37,14 +38,13 @@ fallocate -l $(( $(df --output=avail -B1 "$D" | tail -1) - 512 * 1024 )) "$D/fil
 "$S" index -w "$D/ws" 2>&1 | tail -1; say "index ${PIPESTATUS[0]}"
 cp "$D/later.txt" "$D/docs/" 2>/dev/null
 "$S" import -w "$D/ws" "$D/later.txt" 2>&1 | tail -1; say "import-full ${PIPESTATUS[0]}"
-"$S" export -w "$D/ws" tiny-base --quant q8_0 --gain-tokens 0 2>&1 | tail -1; say "export-full ${PIPESTATUS[0]}"
+export_tiny | tail -1; say "export-full ${PIPESTATUS[0]}"
 "$S" jobs list -w "$D/ws" > /dev/null 2>&1; say "jobs $?"
 rm "$D/filler"
 fallocate -l $(( $(df --output=avail -B1 "$D" | tail -1) - 8 * 1024 * 1024 )) "$D/filler"
-"$S" export -w "$D/ws" tiny-base --quant q8_0 --gain-tokens 0 2>&1 | tail -1; say "export ${PIPESTATUS[0]}"
+export_tiny | tail -1; say "export ${PIPESTATUS[0]}"
 rm "$D/filler"
-"$S" export -w "$D/ws" tiny-base --quant q8_0 --gain-tokens 0 --pre-tokenizer gpt-2 2>&1 |
-  tail -3; say "export-again ${PIPESTATUS[0]}"
+export_tiny --pre-tokenizer gpt-2 | tail -3; say "export-again ${PIPESTATUS[0]}"
 for run in "$D"/ws/runs/*/; do [ -f "$run/job.yaml" ] || say "orphan $run"; done
 "$S" index -w "$D/ws" 2>&1 | tail -1; say "index-again $?"
 "$S" search -w "$D/ws" "security operations" > /dev/null 2>&1; say "search $?"
