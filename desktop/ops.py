@@ -88,3 +88,19 @@ class CoreOp(Generic[T]):
 def wait_for_ops(timeout_ms: int = 10_000) -> bool:
     """Wait for every running operation's thread (used on quit and by tests)."""
     return QThreadPool.globalInstance().waitForDone(timeout_ms)
+
+
+def run_write(parent: QWidget, write: Callable[[], Any] | None, report: Callable[[str], None],
+              then: Callable[[Any], None] | None = None) -> None:
+    """Run a write that a core session handed back (feedback, a saved turn) on a worker
+    thread: a text it returns is reported (the status line); ``then`` gets the outcome."""
+    if write is None:
+        return
+
+    def done(outcome: object) -> None:
+        if isinstance(outcome, str):
+            report(outcome)
+        if then is not None:
+            then(outcome)
+
+    CoreOp(parent, write).success(done).run()

@@ -22,7 +22,8 @@ from desktop.qt import (
     QWidget,
 )
 
-DEVICES = [("auto", "Automatic (GPU when available)"), ("cpu", "CPU"), ("cuda", "NVIDIA GPU (CUDA)")]
+DEVICES = [("auto", "Automatic (GPU when available)"), ("cpu", "CPU"),
+           ("cuda", "NVIDIA GPU (CUDA)")]
 
 
 class SettingsDialog(QDialog):

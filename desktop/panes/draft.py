@@ -15,7 +15,6 @@ The model bar picks the models (``ModelBar``). Loaded models live in the session
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
 from core.drafting.conversations import Conversation
 from core.drafting.draft import Retrying, SourcesFound
@@ -25,17 +24,14 @@ from core.generation.runtime import ModelCache
 from desktop.dialogs.endpoints import EndpointsDialog
 from desktop.jobs_monitor import JobMonitor
 from desktop.native import preload_llama
-from desktop.ops import CoreOp
+from desktop.ops import run_write
 from desktop.qt import (
     QApplication,
-    QFileDialog,
     QHBoxLayout,
     QLabel,
-    QPlainTextEdit,
     QSplitter,
     Qt,
     QTabWidget,
-    QTextBrowser,
     QUrl,
     QVBoxLayout,
     QWidget,
@@ -43,26 +39,13 @@ from desktop.qt import (
 from desktop.state import AppState
 from desktop.widgets.conversation_list import ConversationList
 from desktop.widgets.draft_answer import AnswerActions
+from desktop.widgets.draft_column import AnswerColumn, AnswerSide
 from desktop.widgets.draft_models import ModelBar
-from desktop.widgets.draft_outcome import FORMAT_TIP, DraftNotice, stats_line
+from desktop.widgets.draft_outcome import stats_line
 from desktop.widgets.draft_proposal import Engine, ProposalTab
 from desktop.widgets.draft_render import answer_html, conversation_html
 from desktop.widgets.draft_settings import DraftSettings
-from desktop.widgets.draft_worker import GenerationWorker
 from desktop.widgets.sources_panel import SourcesPanel
-
-
-class _Side:
-    """One answer column: its transcript view and worker."""
-
-    def __init__(self, pane: DraftPane, index: int) -> None:
-        self.index = index
-        name = "AB"[index]
-        self.view = QTextBrowser()
-        self.view.setObjectName(f"draftTranscript{name}")
-        self.view.setOpenLinks(False)
-        self.view.anchorClicked.connect(pane._on_citation_link)
-        self.worker = GenerationWorker(pane)
 
 
 class DraftPane(QWidget):
@@ -75,7 +58,7 @@ class DraftPane(QWidget):
         self.monitor = monitor
         self.session = DraftSession(None, ModelCache(threads=state.settings.threads or None))
         self.last_error: BaseException | None = None
-        self.main, self.other = _Side(self, 0), _Side(self, 1)
+        self.main, self.other = (AnswerSide(i, self._on_citation_link, self) for i in (0, 1))
         self.models = ModelBar(self.edit_endpoints)
         self.models.compare.toggled.connect(self._on_compare)
         self.options = DraftSettings()
@@ -113,29 +96,9 @@ class DraftPane(QWidget):
         self.conversations.opened.connect(self._show_conversation)
         self.conversations.new.connect(self.new_conversation)
 
-        self.prompt = QPlainTextEdit()
-        self.prompt.setObjectName("draftPrompt")
-        self.prompt.setPlaceholderText("What should I draft? e.g. “Staffing plan for a 24x7 SOC”")
-        self.prompt.setMaximumHeight(90)
         self.actions = AnswerActions(self)
-        self.stats = QLabel()
-        self.stats.setObjectName("draftStats")
-        self.stats.setWordWrap(True)
-        self.stats.setToolTip(FORMAT_TIP)
-        self.notice = DraftNotice()
-        answers = QSplitter(Qt.Orientation.Horizontal)
-        answers.addWidget(self.main.view)
-        answers.addWidget(self.other.view)
-        center = QWidget()
-        center_layout = QVBoxLayout(center)
-        center_layout.setContentsMargins(0, 0, 0, 0)
-        center_layout.addWidget(answers, 1)
-        center_layout.addWidget(self.notice)
-        center_layout.addWidget(self.actions.edit_panel)
-        center_layout.addWidget(self.prompt)
-        center_layout.addLayout(self.actions.row)
-        center_layout.addWidget(self.stats)
-
+        center = AnswerColumn((self.main.view, self.other.view), self.actions)
+        self.prompt, self.stats, self.notice = center.prompt, center.stats, center.notice
         self.sources = SourcesPanel("draft", "Click a source or a [n] in the answer to read it.")
         chat = QSplitter(Qt.Orientation.Horizontal)
         chat.addWidget(self.conversations)
@@ -192,18 +155,7 @@ class DraftPane(QWidget):
 
     def _write(self, write: Write[object] | None,
                then: Callable[[object], None] | None = None) -> None:
-        """Run a write the session handed back on a worker thread; a text it returns goes
-        to the status line."""
-        if write is None:
-            return
-
-        def done(outcome: object) -> None:
-            if isinstance(outcome, str):
-                self.stats.setText(outcome)
-            if then is not None:
-                then(outcome)
-
-        CoreOp(self, write).success(done).run()
+        run_write(self, write, self.stats.setText, then)
 
     # -- generation ---------------------------------------------------------------------------
     def _engine(self) -> Engine:
@@ -233,7 +185,7 @@ class DraftPane(QWidget):
         self.stats.setText("Writing…")
         self._render()
 
-    def _on_event(self, side: _Side, event: object) -> None:
+    def _on_event(self, side: AnswerSide, event: object) -> None:
         save = self.session.take(side.index, event)
         if isinstance(event, SourcesFound):
             if side is self.main:
@@ -278,22 +230,10 @@ class DraftPane(QWidget):
         self._update_buttons()
         show_error(self, error)
 
-    # -- sources -------------------------------------------------------------------------------
-    def show_citation(self, number: int, turn_index: int | None = None) -> None:
-        """Show source [number] of an answer (the last one by default)."""
-        turns = self.session.conversation.turns
-        if turn_index is not None and 0 <= turn_index < len(turns):
-            if turns[turn_index].citations != self.sources.citations:
-                self.sources.set_citations(turns[turn_index].citations)
-        self.sources.select(number)
-
     def _on_citation_link(self, url: QUrl) -> None:
-        target = url.toString().removeprefix("cite:")
-        turn, _, number = target.rpartition(":")
-        if number.isdigit():
-            self.show_citation(int(number), int(turn) if turn.isdigit() else None)
+        self.sources.follow(url, self.session.conversation.turns)
 
-    # -- feedback, copy, export ----------------------------------------------------------------
+    # -- feedback ----------------------------------------------------------------
     def rate(self, rating: Rating) -> None:
         self._write(self.session.rate(rating))
         self._render()
@@ -305,22 +245,6 @@ class DraftPane(QWidget):
     def save_edit(self, edited: str) -> None:
         self._write(self.session.edit(edited), lambda _: self.conversations.refresh())
         self._render()
-
-    def copy_answer(self) -> None:
-        exchange = self.session.last_exchange()
-        if exchange is not None:
-            QApplication.clipboard().setText(exchange.turn.content)
-
-    def ask_export(self) -> None:
-        title = self.session.conversation.title[:50]
-        path, _ = QFileDialog.getSaveFileName(self, "Export conversation", f"{title}.docx",
-                                              "Word (*.docx);;Markdown (*.md)")
-        if path:
-            self.export_to(Path(path))
-
-    def export_to(self, path: Path) -> None:
-        CoreOp(self, self.session.export(path)).success(
-            lambda written: self.stats.setText(f"Exported to {written}")).run()
 
     # -- view ------------------------------------------------------------------------------------
     def _on_compare(self, on: bool) -> None:

@@ -118,7 +118,8 @@ class JobsPane(QWidget):
         self.table.setItem(row, 5, QTableWidgetItem((job.started or job.created).replace("T", " ")))
         self._show_progress(job.id, last, job)
 
-    def _show_progress(self, job_id: str, event: ProgressEvent | None, job: JobStatus | None = None):
+    def _show_progress(self, job_id: str, event: ProgressEvent | None,
+                       job: JobStatus | None = None) -> None:
         row = self.rows.get(job_id)
         bar = self.bars.get(job_id)
         if row is None or bar is None:

@@ -1,15 +1,19 @@
 """The Draft pane's row of actions on an answer, and the panel to rewrite one.
 
-Send and Stop; Good/Poor draft, Edit…, Copy and Export… act on the last answer; Prefer
+Send and Stop; Good/Poor draft, Edit…, Copy and Export… (the conversation, as DOCX or
+Markdown) act on the last answer; Prefer
 left/right answer shows when two models answer side by side. Edit… opens a panel with the
 answer in an editor; "Save as preferred" hands the rewrite to the pane.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from desktop.qt import QHBoxLayout, QLabel, QPlainTextEdit, QVBoxLayout, QWidget
+from desktop.dialogs.save_as import ask_save_path
+from desktop.ops import CoreOp
+from desktop.qt import QApplication, QHBoxLayout, QLabel, QPlainTextEdit, QVBoxLayout, QWidget
 from desktop.widgets.buttons import button
 
 if TYPE_CHECKING:
@@ -28,8 +32,8 @@ class AnswerActions:
         self.down_button = button("Poor draft", "thumbsDown", lambda: pane.rate("down"),
                                   RATING_TIP.format("poor"))
         self.edit_button = button("Edit…", "editAnswer", self.begin_edit)
-        self.copy_button = button("Copy", "copyAnswer", pane.copy_answer)
-        self.export_button = button("Export…", "exportConversation", pane.ask_export)
+        self.copy_button = button("Copy", "copyAnswer", self.copy_answer)
+        self.export_button = button("Export…", "exportConversation", self.ask_export)
         self.prefer_a = button("Prefer left answer", "preferA", lambda: pane.prefer_side(0))
         self.prefer_b = button("Prefer right answer", "preferB", lambda: pane.prefer_side(1))
         self.row = QHBoxLayout()
@@ -68,6 +72,22 @@ class AnswerActions:
     def save_edit(self) -> None:
         self.pane.save_edit(self.editor.toPlainText())
         self.end_edit()
+
+    def copy_answer(self) -> None:
+        exchange = self.pane.session.last_exchange()
+        if exchange is not None:
+            QApplication.clipboard().setText(exchange.turn.content)
+
+    def ask_export(self) -> None:
+        path = ask_save_path(self.pane, "Export conversation",
+                             self.pane.session.conversation.title, ".docx",
+                             "Word (*.docx);;Markdown (*.md)")
+        if path:
+            self.export_to(path)
+
+    def export_to(self, path: Path) -> None:
+        CoreOp(self.pane, self.pane.session.export(path)).success(
+            lambda written: self.pane.stats.setText(f"Exported to {written}")).run()
 
     def update(self, *, busy: bool, workspace: bool, answered: bool, compare: bool,
                compared: bool) -> None:

@@ -25,12 +25,12 @@ from core.drafting.session import DraftOptions
 from core.drafting.sources import Retriever
 from core.generation.model import Finished, Token
 from core.serving.backend import TextModel
+from desktop.dialogs.save_as import ask_save_path
 from desktop.ops import CoreOp
 from desktop.qt import (
     QAbstractItemView,
     QColor,
     QComboBox,
-    QFileDialog,
     QHBoxLayout,
     QLabel,
     QListWidget,
@@ -351,10 +351,9 @@ class ProposalTab(QWidget):
     def _ask_export(self, suffix: str) -> None:
         if self.proposal is None:
             return
-        name = self.proposal.title[:60].replace("/", "-") + suffix
-        path, _ = QFileDialog.getSaveFileName(self, "Export proposal", name)
+        path = ask_save_path(self, "Export proposal", self.proposal.title, suffix)
         if path:
-            self.export_to(Path(path))
+            self.export_to(path)
 
     def export_to(self, path: Path) -> None:
         from core.drafting.export import export_proposal

@@ -100,7 +100,7 @@ def test_chat_streams_saves_and_records_feedback(qtbot, pane: DraftPane,  # noqa
     assert pane.session.conversation.turns[1].content == pair["chosen"]
 
     out = tmp_path / "chat.md"
-    pane.export_to(out)
+    pane.actions.export_to(out)
     qtbot.waitUntil(out.exists, timeout=60_000)
     assert "four shift teams" in out.read_text()
     pane.conversations.search.setText("no such words")

@@ -78,7 +78,7 @@ def test_a_failed_draft_is_marked_and_exported_as_a_note(qtbot, pane: DraftPane,
     assert pane.session.conversation.history() == []  # the model is not shown its failure
 
     out = tmp_path / "chat.md"
-    pane.export_to(out)
+    pane.actions.export_to(out)
     qtbot.waitUntil(out.exists, timeout=10_000)
     exported = out.read_text(encoding="utf-8")
     assert "failed the quality checks" in exported and result.text not in exported
