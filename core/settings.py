@@ -41,6 +41,9 @@ class Settings(BaseModel):
     model_cache_dir: str = Field(default_factory=lambda: str(cache_dir() / "models"))
     device: Literal["auto", "cpu", "cuda"] = "auto"
     threads: int = Field(default=0, ge=0, le=1024, description="0 = all cores")
+    heavy_jobs: int = Field(default=1, ge=1, le=16, description="heavy jobs (training, "
+                            "merge, export, index, evaluation, import) run at once in a "
+                            "workspace; the others wait their turn")
     checked_version: str = Field(default="", description="version whose first run checked "
                                  "the installation (the app shows the report once per version)")
     remote_endpoints: tuple[RemoteEndpoint, ...] = Field(

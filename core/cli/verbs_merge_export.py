@@ -97,7 +97,7 @@ def build_merge_config(args: argparse.Namespace) -> MergeConfig:
 
 
 def cmd_merge(args: argparse.Namespace) -> int:
-    from core.merging.job import compatibility_report, resolve_models
+    from core.merging.plan import compatibility_report, resolve_models
 
     workspace = open_workspace(args)
     config = build_merge_config(args)

@@ -1,7 +1,8 @@
 """Entry point of a job's child process: ``python -m core.jobs.child RUN_DIR``.
 
-Runs the job function, turns SIGTERM into a clean cancel, and always leaves a final
-state in ``status.json`` unless the process itself is killed (the runner covers that).
+Waits for its turn if the job is heavy (``core.jobs.slots``), runs the job function, turns
+SIGTERM into a clean cancel, and always leaves a final state in ``status.json`` unless the
+process itself is killed (the runner covers that).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import signal
 import sys
 import threading
 import traceback
+from contextlib import ExitStack
 from pathlib import Path
 
 import psutil
@@ -19,8 +21,10 @@ from core.clock import now_iso
 from core.errors import JobCancelled, ScriptoriumError, disk_full, is_disk_full
 from core.jobs.kinds import check_result, job_function, validate_config
 from core.jobs.progress import JobContext
+from core.jobs.slots import heavy_slot, is_heavy
 from core.jobs.store import JobStore
 from core.privacy import keep_private
+from core.settings import load_settings
 from core.workspace import Workspace
 
 EXIT_OK, EXIT_FAILED, EXIT_CANCELLED = 0, 1, 130
@@ -50,24 +54,29 @@ def run(job_dir: Path) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
 
-    status = store.update_status(
-        job_id, state="running", started=now_iso(), pid=os.getpid(),
-        pid_started=psutil.Process().create_time(),
-    )
+    status = store.update_status(job_id, pid=os.getpid(),
+                                 pid_started=psutil.Process().create_time())
     if status.cancel_requested:
         cancel.set()  # cancelled before it could start
-    ctx = JobContext(job_dir, cancel.is_set)
-    ctx.state("running")
-    workspace.audit.record("job.start", actor="job", id=job_id, kind=status.kind)
+    ctx = JobContext(job_dir, cancel.is_set)  # made again once it runs: ETAs from then
 
     result: dict[str, object] = {}
     error: str | None = None
     try:
-        kind, raw = store.config(job_id)
-        config = validate_config(kind, raw)
-        apply_threads()
-        result = job_function(kind)(config, ctx) or {}
-        check_result(kind, result)
+        with ExitStack() as turn:
+            if is_heavy(status.kind):
+                turn.enter_context(heavy_slot(
+                    store, status, load_settings().heavy_jobs, cancel.is_set,
+                    lambda message: ctx.report(0, 1, message, force=True)))
+                ctx = JobContext(job_dir, cancel.is_set)
+            status = store.update_status(job_id, state="running", started=now_iso())
+            ctx.state("running")
+            workspace.audit.record("job.start", actor="job", id=job_id, kind=status.kind)
+            kind, raw = store.config(job_id)
+            config = validate_config(kind, raw)
+            apply_threads()
+            result = job_function(kind)(config, ctx) or {}
+            check_result(kind, result)
         state, code = "succeeded", EXIT_OK
     except JobCancelled:
         state, code = "cancelled", EXIT_CANCELLED

@@ -3,7 +3,8 @@
 Each kind names its config class and its function as import strings, so listing kinds
 never imports torch. A job function is ``fn(config, ctx) -> dict`` (the result). Each kind
 also says what its jobs change in the workspace (``changes``), so the app refreshes every
-view of that data once, when such a job ends, whoever started it.
+view of that data once, when such a job ends, whoever started it, and whether it is heavy
+(uses every core, so it waits for its turn: ``core.jobs.slots``).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ class JobKind:
     function: str  # "module:function"
     changes: tuple[Change, ...] = ()  # what a job of this kind may change, even if it fails
     result: str = "JobResult"  # its result model in core.jobs.results
+    heavy: bool = True  # uses every core: waits for its turn (core.jobs.slots)
 
 
 KINDS: dict[str, JobKind] = {
@@ -69,6 +71,7 @@ KINDS: dict[str, JobKind] = {
             "core.datasets.model:BuildDatasetConfig",
             "core.datasets.job:run_build_job",
             ("datasets",),
+            heavy=False,
         ),
         JobKind(
             "merge",
@@ -126,6 +129,7 @@ KINDS: dict[str, JobKind] = {
             "Draft a proposal for an RFP",
             "core.drafting.job:DraftProposalConfig",
             "core.drafting.job:run_proposal_job",
+            heavy=False,
         ),
         JobKind(
             "demo",
@@ -139,6 +143,7 @@ KINDS: dict[str, JobKind] = {
             "Job system self-test",
             "core.jobs.selftest:SelfTestConfig",
             "core.jobs.selftest:run_selftest",
+            heavy=False,
         ),
     )
 }

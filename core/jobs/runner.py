@@ -63,7 +63,7 @@ class JobHandle:
         status = self.store.read_status(self.job_id)
         if status.finished:
             return True, None
-        if status.state == "queued":
+        if status.state == "queued" and not status.pid:  # its process has not started yet
             return False, None
         return not _process_alive(status.pid, status.pid_started), None
 

@@ -132,7 +132,8 @@ class JobStore:
     def get(self, job_id: str) -> JobStatus:
         """The job's status, reconciled: a running job whose process vanished is failed."""
         status = self.read_status(job_id)
-        if status.state == "running" and not _process_alive(status.pid, status.pid_started):
+        started = status.state == "running" or (status.state == "queued" and status.pid)
+        if started and not _process_alive(status.pid, status.pid_started):
             status = self.mark_dead(status)
         return status
 

@@ -14,12 +14,13 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from core.errors import ConfigError, ModelError
+from core.errors import ModelError
 from core.fsutil import atomic_write_text, require_free_space
 from core.jobs.progress import JobContext
 from core.merging.compat import check_compatible, explain
-from core.merging.config import METHOD_TITLES, NEEDS_BASE, MergeConfig, merge_yaml
+from core.merging.config import METHOD_TITLES, MergeConfig, merge_yaml
 from core.merging.engine import run_mergekit
+from core.merging.plan import resolve_models
 from core.merging.sources import full_model_folder
 from core.models.info import hf_model_facts
 from core.workspace import Workspace
@@ -32,46 +33,6 @@ _PHASES = {"prepare": (0.0, 0.08), "load": (0.08, 0.02), "plan": (0.10, 0.02),
            "merge": (0.12, 0.78), "save": (0.90, 0.02), "verify": (0.92, 0.08)}
 _TOTAL = 1000
 _BYTES = {"float32": 4, "bfloat16": 2, "float16": 2}
-
-
-def common_parent(registry: ModelRegistry, records: list[ModelRecord]) -> ModelRecord | None:
-    """The nearest full model (base or merged) every record descends from, if any."""
-    if not records:
-        return None
-    shared: set[str] | None = None
-    for record in records:
-        ancestors = {r.id for r in registry.lineage(record.id)[1:] if r.kind in ("base", "merged")}
-        shared = ancestors if shared is None else shared & ancestors
-    for candidate in registry.lineage(records[0].id)[1:]:  # nearest first
-        if candidate.id in (shared or set()):
-            return candidate
-    return None
-
-
-def resolve_models(workspace: Workspace, config: MergeConfig
-                   ) -> tuple[list[ModelRecord], ModelRecord | None]:
-    """The records to merge and the base (``None`` for linear and SLERP)."""
-    registry = ModelRegistry(workspace)
-    records = [registry.get(source.model) for source in config.models]
-    base = None
-    if config.method in NEEDS_BASE:
-        if config.base:
-            base = registry.get(config.base)
-        else:
-            base = common_parent(registry, records)
-            if base is None:
-                raise ConfigError(
-                    f"{config.method} merges differences from a base model, and these models "
-                    "have no common parent in this workspace.", hint="name one with --base")
-        if base.id in {r.id for r in records}:
-            raise ConfigError(f"The base {base.id!r} is also one of the models to merge.")
-    return records, base
-
-
-def compatibility_report(workspace: Workspace, config: MergeConfig) -> list[str]:
-    """Problems that stop this merge (empty when it can run); used by ``--dry-run`` too."""
-    records, base = resolve_models(workspace, config)
-    return check_compatible(records + ([base] if base else []), ModelRegistry(workspace))
 
 
 class _Progress:

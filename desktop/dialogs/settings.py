@@ -1,4 +1,5 @@
-"""Settings: folders, compute device (with what was detected) and CPU threads."""
+"""Settings: folders, compute device (with what was detected), CPU threads and how many
+heavy jobs run at once."""
 
 from __future__ import annotations
 
@@ -43,6 +44,14 @@ class SettingsDialog(QDialog):
         self.threads.setRange(0, os.cpu_count() or 64)
         self.threads.setSpecialValueText("All cores")
         self.threads.setValue(settings.threads)
+        self.heavy_jobs = QSpinBox()
+        self.heavy_jobs.setObjectName("heavyJobsSpin")
+        self.heavy_jobs.setRange(1, 16)
+        self.heavy_jobs.setValue(settings.heavy_jobs)
+        self.heavy_jobs.setToolTip(
+            "Training, merging, exporting, indexing, evaluating and importing each use every "
+            "core. With 1, they run one after the other (the others wait, shown as queued); "
+            "raise it on a machine with many cores or a GPU.")
         self.hardware = QLabel("Detecting hardware…")
         self.hardware.setObjectName("hardwareLabel")
         self.hardware.setWordWrap(True)
@@ -52,6 +61,7 @@ class SettingsDialog(QDialog):
         form.addRow("Model cache", self._with_browse(self.model_cache_dir))
         form.addRow("Compute device", self.device)
         form.addRow("CPU threads", self.threads)
+        form.addRow("Heavy jobs at once", self.heavy_jobs)
         form.addRow("Detected", self.hardware)
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
@@ -95,4 +105,5 @@ class SettingsDialog(QDialog):
             "model_cache_dir": self.model_cache_dir.text().strip(),
             "device": self.device.currentData(),
             "threads": self.threads.value(),
+            "heavy_jobs": self.heavy_jobs.value(),
         })

@@ -1,11 +1,15 @@
 """Merge wizard: pick compatible models → method, weights and density (with the mergekit
 YAML previewed) → run → compare the merge with its sources side by side.
 
-Incompatible models are shown disabled with the reason. The wizard builds a MergeConfig;
-the engine checks it again before anything runs.
+Incompatible models are shown disabled with the reason. The method page checks the whole plan
+off the GUI thread (``core.merging.plan``): the base it would use, and every problem; Next
+stays off until it can run. When a base and its fine-tunes are ticked for a method that needs
+a base, one click makes the base the base. The engine checks again before anything runs.
 """
 
 from __future__ import annotations
+
+import html
 
 from core.errors import ScriptoriumError
 from core.jobs import JobStatus
@@ -20,6 +24,7 @@ from core.merging.config import (
     merge_yaml,
     parse_merge_config,
 )
+from core.merging.plan import MergePlan, plan_merge
 from core.workspace.registry import ModelRecord, ModelRegistry
 from desktop.jobs_monitor import JobMonitor
 from desktop.ops import CoreOp
@@ -41,6 +46,7 @@ from desktop.qt import (
     QWizardPage,
 )
 from desktop.state import AppState
+from desktop.widgets.buttons import button
 from desktop.widgets.job_progress import JobProgress
 from desktop.wizards.merge_compare import ComparePage
 
@@ -183,10 +189,10 @@ class MethodPage(QWizardPage):
         self.error.setObjectName("mergeError")
         self.error.setWordWrap(True)
         method_box = QVBoxLayout()
-        for method, button in self.methods.items():
-            button.setObjectName(f"method-{method}")
-            button.toggled.connect(lambda on, _m=method: on and self._rebuild())
-            method_box.addWidget(button)
+        for method, radio in self.methods.items():
+            radio.setObjectName(f"method-{method}")
+            radio.toggled.connect(lambda on, _m=method: on and self._rebuild())
+            method_box.addWidget(radio)
         form = QFormLayout()
         form.addRow("Base (for task vectors)", self.base)
         form.addRow("Name", self.name)
@@ -202,12 +208,18 @@ class MethodPage(QWizardPage):
         self.weights: dict[str, _Slider] = {}
         self.densities: dict[str, _Slider] = {}
         self.t: _Slider | None = None
+        self.use_parent = button("", "useParentAsBase", self._use_parent,
+                                 "Untick it as a model and take the differences from it")
+        self.use_parent.setVisible(False)
+        left.insertWidget(left.indexOf(self.error) + 1, self.use_parent)
         self.base.currentIndexChanged.connect(lambda _: self.update_preview())
         self.name.textChanged.connect(lambda _: self.update_preview())
         self.config: MergeConfig | None = None
+        self.plan: MergePlan | None = None  # for self.config; None while it is checked
+        self._serial = 0
 
     def method(self) -> str:
-        return next(m for m, button in self.methods.items() if button.isChecked())
+        return next(m for m, radio in self.methods.items() if radio.isChecked())
 
     def initializePage(self) -> None:  # noqa: N802 - Qt name
         chosen = self.models_page.checked()
@@ -264,17 +276,60 @@ class MethodPage(QWizardPage):
         return raw
 
     def update_preview(self) -> None:
+        """Show the YAML at once; check the plan (base, compatibility) on a worker thread."""
+        self._serial += 1
+        self.plan = None
+        self.use_parent.setVisible(False)
         try:
             self.config = parse_merge_config(self.raw_config())
-            self.preview.setPlainText(merge_yaml(self.config))
-            self.error.setText("")
         except ScriptoriumError as error:
             self.config = None
-            self.error.setText(f"<span style='color:#b00'>{error}</span>")
+            self._show_problem(error.message)
+            self.completeChanged.emit()
+            return
+        self.preview.setPlainText(merge_yaml(self.config))
+        self.error.setText("Checking the merge…")
+        config, serial = self.config, self._serial
+        workspace = self.models_page.state.workspace
+        CoreOp(self, lambda: plan_merge(workspace, config)).success(  # type: ignore[arg-type]
+            lambda plan: self._planned(serial, config, plan)).run()
         self.completeChanged.emit()
 
+    def _planned(self, serial: int, config: MergeConfig, plan: MergePlan) -> None:
+        if serial != self._serial:
+            return  # the choice changed meanwhile: a newer check is on its way
+        self.plan = plan
+        if config.method in NEEDS_BASE:
+            self.base.setItemText(0, f"automatic: {plan.base}" if plan.base and not config.base
+                                  else "common parent (automatic)")
+            if plan.base:
+                self.preview.setPlainText(merge_yaml(config, base=plan.base))
+        self.error.setText("")
+        if not plan.ok:
+            self._show_problem(" ".join(plan.problems))
+        if plan.parent_chosen and not plan.ok:
+            self.use_parent.setText(f"Use {plan.parent_chosen} as the base")
+            self.use_parent.setVisible(True)
+        self.completeChanged.emit()
+
+    def _show_problem(self, text: str) -> None:
+        self.error.setText(f"<span style='color:#b00'>{html.escape(text)}</span>")
+
+    def _use_parent(self) -> None:
+        """Base + its fine-tunes were ticked: untick the base and merge into it."""
+        parent = self.plan.parent_chosen if self.plan else None
+        if parent is None:
+            return
+        self.models_page.item(parent).setCheckState(Qt.CheckState.Unchecked)
+        if self.base.findData(parent) < 0:
+            self.base.addItem(parent, parent)
+        self.base.blockSignals(True)
+        self.base.setCurrentIndex(self.base.findData(parent))
+        self.base.blockSignals(False)
+        self._rebuild()
+
     def isComplete(self) -> bool:  # noqa: N802 - Qt name
-        return self.config is not None
+        return self.config is not None and self.plan is not None and self.plan.ok
 
 
 class RunPage(QWizardPage):

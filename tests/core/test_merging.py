@@ -328,3 +328,30 @@ def test_cli_merge_runs_the_job(family: Workspace, tmp_path: Path,
     code = main(["merge", "-w", str(family.root), "--method", "slerp",
                  "--models", "ft-a", "ft-b", "--weights", "1"])
     assert code != 0 and "error: " in capsys.readouterr().err
+
+
+def test_a_base_chosen_with_its_fine_tunes_is_named_as_the_base_to_use(family: Workspace) -> None:
+    """Issue 17: base + adapter for TIES failed at run time with only "name one with --base"."""
+    from core.merging.plan import plan_merge
+
+    config = parse_merge_config({"method": "ties", "models": ["tiny", "ft-a", "lora"]})
+    with pytest.raises(ConfigError, match="tiny is the model the others were trained from"):
+        merge_models(family, config)
+    plan = plan_merge(family, config)
+    assert not plan.ok and plan.parent_chosen == "tiny" and plan.base is None
+    assert "TIES merges each model's difference" in plan.problems[0]
+    fixed = plan_merge(family, parse_merge_config(
+        {"method": "ties", "models": ["ft-a", "lora"], "base": "tiny"}))
+    assert fixed.ok and fixed.base == "tiny" and fixed.parent_chosen is None
+    automatic = plan_merge(family, parse_merge_config({"method": "ties", "models": ["ft-a",
+                                                                                   "ft-b"]}))
+    assert automatic.ok and automatic.base == "tiny"
+    linear = plan_merge(family, parse_merge_config({"method": "linear", "models": ["tiny",
+                                                                                  "ft-a"]}))
+    assert linear.ok and linear.base is None and linear.parent_chosen is None
+    unknown = plan_merge(family, parse_merge_config({"method": "linear", "models": ["tiny",
+                                                                                   "nope"]}))
+    assert not unknown.ok and "nope" in unknown.problems[0]
+    incompatible = plan_merge(family, parse_merge_config({"method": "linear",
+                                                          "models": ["tiny", "wide"]}))
+    assert not incompatible.ok and incompatible.problems

@@ -143,6 +143,8 @@ def test_walkthrough_import_train_merge_export_draft(qtbot, tiny_window,  # noqa
         TINY_BASE in method.preview.toPlainText()
     method.weights[first].slider.setValue(70)
     assert "weight: 0.7" in method.preview.toPlainText()
+    qtbot.waitUntil(method.isComplete, timeout=60_000)  # the plan is checked off-thread
+    assert f"base_model: {TINY_BASE}" in method.preview.toPlainText()
     with qtbot.waitSignal(window.monitor.finished, timeout=300_000) as finished:
         wizard.next()
     assert finished.args[1].state == "succeeded", finished.args[1].error
