@@ -62,11 +62,58 @@ def _parser_and_verbs() -> tuple[argparse.ArgumentParser, argparse._SubParsersAc
     return parser, sub
 
 
+def _value_count(action: argparse.Action | None, word: str) -> int | None:
+    """How many words after option ``word`` are its values (None: as many as follow)."""
+    if action is None or "=" in word or action.nargs == 0:
+        return 0
+    if action.nargs is None:
+        return 1
+    return action.nargs if isinstance(action.nargs, int) else None
+
+
+def positionals_first(sub: argparse._SubParsersAction, argv: Sequence[str]) -> list[str]:
+    """``argv`` with the verb's options (and their values) moved after its positionals.
+
+    argparse takes a verb's positionals in one go where the first of them stands, so
+    ``documents show -w W ID`` leaves ID unparsed; read in this order, every positional may
+    come before or after the options, as users type them."""
+    words = list(argv)
+    verb = next((w for w in words if not w.startswith("-")), None)
+    if verb not in sub.choices:
+        return words
+    at = words.index(verb)
+    options = sub.choices[verb]._option_string_actions
+    positional: list[str] = []
+    optional: list[str] = []
+    index = at + 1
+    while index < len(words):
+        word = words[index]
+        index += 1
+        if word == "--":
+            positional.extend(words[index:])
+            break
+        if not word.startswith("-") or word == "-" or word[1:2].isdigit():
+            positional.append(word)
+            continue
+        optional.append(word)
+        count = _value_count(options.get(word.split("=", 1)[0]), word)
+        while index < len(words) and (count is None or count > 0):
+            if count is None and words[index].startswith("-"):
+                break
+            optional.append(words[index])
+            index += 1
+            count = None if count is None else count - 1
+    return words[:at + 1] + positional + optional
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one CLI verb; returns the process exit code."""
     keep_private()
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    parser, sub = _parser_and_verbs()
+    words = list(sys.argv[1:] if argv is None else argv)
+    args, extra = parser.parse_known_args(words)
+    if extra:  # a positional after an option: read it again in the order argparse likes
+        args = parser.parse_args(positionals_first(sub, words))
     if not getattr(args, "handler", None):
         parser.print_help()
         return 2

@@ -28,17 +28,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     imp.add_argument("--max-size-mb", type=float, default=200, help="largest file to accept")
     imp.set_defaults(handler=cmd_import)
 
-    docs = sub.add_parser("documents", help="imported documents: list, show, text, tag, pair")
+    docs = sub.add_parser("documents",
+                          help="imported documents: list, show, text, tag, rename, pair")
     add_common(docs)
     docs.add_argument(
         "action",
         nargs="?",
         default="list",
-        choices=["list", "show", "text", "tag", "pair", "unpair", "remove"],
+        choices=["list", "show", "text", "tag", "rename", "pair", "unpair", "remove"],
     )
     docs.add_argument("targets", nargs="*", metavar="ID", help="document id(s)")
     docs.add_argument("--kind", choices=DOCUMENT_KINDS, help="new kind (for tag)")
     docs.add_argument("--tags", help="comma-separated tags (for tag)")
+    docs.add_argument("--title", help="the new title (for rename)")
     docs.add_argument("--version", type=int, help="version (for show, text)")
     docs.set_defaults(handler=cmd_documents)
 
@@ -172,6 +174,15 @@ def cmd_documents(args: argparse.Namespace) -> int:
         print_json(record.model_dump(mode="json")) if args.json else print(
             f"{doc_id}: kind {record.kind}, tags {', '.join(record.tags) or '-'}"
         )
+        return 0
+    if action == "rename":
+        (doc_id,) = _need(args, 1)
+        if not args.title:
+            raise ScriptoriumError("`documents rename ID --title \"New title\"` needs --title.")
+        record = store.set_title(doc_id, args.title)
+        print_json(record.model_dump(mode="json")) if args.json else print(
+            f"{doc_id}: now titled “{record.title}” (`scriptorium index` updates the "
+            "knowledge base's citations)")
         return 0
     if action in ("pair", "unpair"):
         first, second = _need(args, 2)

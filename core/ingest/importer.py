@@ -22,12 +22,13 @@ from core.ingest.files import check_file, collect_files
 from core.ingest.guess import guess_kind
 from core.ingest.isolation import ParserPool
 from core.ingest.limits import MB, IngestLimits
-from core.ingest.model import DOCUMENT_KINDS, Block, DocumentKind, DocumentRecord
+from core.ingest.model import DOCUMENT_KINDS, DocumentKind, DocumentRecord
 from core.ingest.parsers import ParseResult
 from core.ingest.preview import Preview, preview
 from core.ingest.report import FileResult, ImportReport
 from core.ingest.sniff import Sniffed
 from core.ingest.store import AlreadyStored, DocumentError, DocumentStore
+from core.ingest.titles import guess_title
 from core.workspace import Workspace
 
 Progress = Callable[[int, int, str], None]
@@ -47,13 +48,6 @@ def default_workers(limits: IngestLimits | None = None) -> int:
     memory = (limits or IngestLimits()).memory_bytes
     by_memory = psutil.virtual_memory().available // max(memory // 2, 1)
     return int(max(1, min(4, os.cpu_count() or 1, by_memory)))
-
-
-def _title(path: Path, blocks: list[Block]) -> str:
-    for block in blocks[:5]:
-        if block.kind == "heading" and block.level <= 1 and len(block.text) <= 100:
-            return block.text
-    return path.stem.replace("_", " ")
 
 
 @dataclass
@@ -164,7 +158,7 @@ class _Importer:
                 sha256=plan.sha256,
                 format=plan.sniffed.format,
                 blocks=parsed.blocks,
-                title=_title(path, parsed.blocks),
+                title=guess_title(path.name, parsed.blocks, parsed.title),
                 kind=kind,
                 pages=parsed.pages,
                 warnings=warnings,

@@ -22,6 +22,7 @@ from core.clock import now_iso
 from core.errors import ScriptoriumError
 from core.fsutil import atomic_write_json, read_json, staging_dir
 from core.ingest.model import DOCUMENT_KINDS, Block, DocumentRecord, DocumentVersion
+from core.ingest.titles import MAX_TITLE
 from core.workspace import Workspace
 from core.workspace.locking import file_lock
 
@@ -165,6 +166,20 @@ class DocumentStore:
             raise DocumentError(f"Unknown document kind {kind!r} "
                                 f"(use {', '.join(DOCUMENT_KINDS)}).")
         return self._update(doc_id, kind=kind)
+
+    def set_title(self, doc_id: str, title: str) -> DocumentRecord:
+        """Rename a document (citations, pickers and exports use the title); later versions
+        keep it. The index takes the new title at its next update."""
+        cleaned = " ".join(title.split())
+        if not cleaned:
+            raise DocumentError("A document's title cannot be empty.")
+        if len(cleaned) > MAX_TITLE:
+            raise DocumentError(f"A title is at most {MAX_TITLE} characters "
+                                f"(this one has {len(cleaned)}).")
+        before = self.get(doc_id).title
+        record = self._update(doc_id, title=cleaned)
+        self.workspace.audit.record("document.retitle", id=doc_id, title=cleaned, was=before)
+        return record
 
     def set_tags(self, doc_id: str, tags: Iterable[str]) -> DocumentRecord:
         return self._update(doc_id, tags=tuple(sorted({t.strip() for t in tags if t.strip()})))

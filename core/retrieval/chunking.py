@@ -160,9 +160,16 @@ def _tail(text: str, budget: int, count: TokenCounter) -> str:
     words = text[-window:].split()
     if len(text) > window and not text[-window - 1].isspace():
         words = words[1:]  # the window began inside a word
-    while words and count(" ".join(words)) > budget:
-        words = words[max(1, len(words) // 8):]  # drop from the front, a few at a time
-    return " ".join(words)
+    if count(" ".join(words)) <= budget:
+        return " ".join(words)
+    low, high = 1, len(words)  # the fewest words to drop: words[high:] fits, words[low-1:] not
+    while low < high:  # binary search: as long an overlap as fits, in log(n) counts
+        middle = (low + high) // 2
+        if count(" ".join(words[middle:])) <= budget:
+            high = middle
+        else:
+            low = middle + 1
+    return " ".join(words[high:])
 
 
 def _ready(buffer: _Piece | None) -> list[_Piece]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from core.ingest.model import DOCUMENT_KINDS, DocumentRecord
 from core.ingest.store import DocumentStore
+from core.retrieval.store import index_paths
 from desktop.jobs_monitor import JobMonitor
 from desktop.ops import CoreOp
 from desktop.qt import (
@@ -40,7 +41,9 @@ class DocumentsPane(QWidget):
         self.table.setObjectName("documentsTable")
         self.table.setHorizontalHeaderLabels(COLUMNS)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.DoubleClicked
+                                   | QAbstractItemView.EditTrigger.EditKeyPressed)
+        self.table.itemChanged.connect(self._on_item_changed)
         self.table.verticalHeader().hide()
         self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.table.itemSelectionChanged.connect(self._show_selected)
@@ -50,6 +53,9 @@ class DocumentsPane(QWidget):
         self.preview.setPlaceholderText("Select a document to read its extracted text.")
         self.summary = QLabel()
         self.summary.setObjectName("documentsSummary")
+        self.notice = QLabel()  # what the last action did (a rename): refresh keeps it
+        self.notice.setObjectName("documentsNotice")
+        self.notice.setWordWrap(True)
 
         self.import_button = QPushButton("Import documents…")
         self.import_button.setObjectName("importDocuments")
@@ -58,6 +64,11 @@ class DocumentsPane(QWidget):
         self.pair_button.setObjectName("pairDocuments")
         self.pair_button.setToolTip("Select one RFP and one proposal, then pair them.")
         self.pair_button.clicked.connect(self._pair_selected)
+        self.rename_button = QPushButton("Rename…")
+        self.rename_button.setObjectName("renameDocument")
+        self.rename_button.setToolTip("Give the selected document a better title (or "
+                                      "double-click its title): citations and exports use it.")
+        self.rename_button.clicked.connect(self._rename_selected)
         self.remove_button = QPushButton("Remove…")
         self.remove_button.setObjectName("removeDocument")
         self.remove_button.clicked.connect(self._remove_selected)
@@ -65,7 +76,8 @@ class DocumentsPane(QWidget):
         header = QHBoxLayout()
         header.addWidget(QLabel("<h2>Documents</h2>"))
         header.addStretch(1)
-        for button in (self.import_button, self.pair_button, self.remove_button):
+        for button in (self.import_button, self.rename_button, self.pair_button,
+                       self.remove_button):
             header.addWidget(button)
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(self.table)
@@ -74,6 +86,7 @@ class DocumentsPane(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(header)
         layout.addWidget(splitter, 1)
+        layout.addWidget(self.notice)
         layout.addWidget(self.summary)
 
         state.workspace_changed.connect(self._refresh_on)
@@ -90,12 +103,14 @@ class DocumentsPane(QWidget):
 
     def _refresh_on(self, *_: object) -> None:
         """A bound slot (not a lambda): Qt drops it when this pane is destroyed."""
+        self.notice.clear()  # another workspace
         self.refresh()
 
     def refresh(self) -> None:
         store = self._store()
         self.records = store.list() if store else []
         titles = {r.id: r.title for r in self.records}
+        self.table.blockSignals(True)  # filling the table is not the user editing a title
         self.table.setRowCount(len(self.records))
         for row, record in enumerate(self.records):
             latest = record.latest
@@ -115,7 +130,10 @@ class DocumentsPane(QWidget):
                 "; ".join(latest.warnings) or "",
             ]
             for column, value in enumerate(values, start=2):
-                self.table.setItem(row, column, QTableWidgetItem(value))
+                item = QTableWidgetItem(value)
+                item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEditable)
+                self.table.setItem(row, column, item)
+        self.table.blockSignals(False)
         self.table.resizeColumnsToContents()
         if store:
             counts = store.summary()
@@ -136,6 +154,7 @@ class DocumentsPane(QWidget):
     def _update_buttons(self) -> None:
         selected = self.selected_ids()
         self.remove_button.setEnabled(bool(selected))
+        self.rename_button.setEnabled(len(selected) == 1)
         kinds = sorted(r.kind for r in self.records if r.id in selected)
         self.pair_button.setEnabled(kinds == ["proposal", "rfp"])
 
@@ -153,6 +172,46 @@ class DocumentsPane(QWidget):
         if store:
             CoreOp(self, lambda: store.set_kind(doc_id, kind)).success(
                 lambda _: self.state.documents_changed.emit()).run()
+
+    def _rename_selected(self) -> None:
+        rows = self.table.selectionModel().selectedRows()
+        if len(rows) == 1:
+            self.table.editItem(self.table.item(rows[0].row(), 0))
+
+    def _on_item_changed(self, item: QTableWidgetItem) -> None:
+        """The user edited a title: rename the document, then bring the index up to date
+        so that citations use the new title."""
+        store = self._store()
+        if store is None or item.column() != 0:
+            return
+        doc_id = item.data(Qt.ItemDataRole.UserRole)
+        record = next((r for r in self.records if r.id == doc_id), None)
+        title = item.text()
+        if record is None or " ".join(title.split()) == record.title:
+            return
+
+        def rename() -> bool:
+            store.set_title(doc_id, title)
+            return index_paths(store.workspace).manifest.exists()
+
+        def renamed(indexed: bool) -> None:
+            if indexed:  # the index has the old title: update it so citations use the new one
+                self.monitor.submit("index-documents", {}, "Update the index (renamed document)")
+            self.state.documents_changed.emit()
+            self.notice.setText(f"Renamed to “{' '.join(title.split())}”" + (
+                "; the knowledge base is being updated so that citations use it." if indexed
+                else "."))
+
+        CoreOp(self, rename).success(renamed).failure(
+            lambda error: self._rename_failed(item, record.title, error)).run()
+
+    def _rename_failed(self, item: QTableWidgetItem, title: str, error: BaseException) -> None:
+        from desktop.errors import show_error
+
+        self.table.blockSignals(True)
+        item.setText(title)
+        self.table.blockSignals(False)
+        show_error(self, error)
 
     def _pair_selected(self) -> None:
         store = self._store()

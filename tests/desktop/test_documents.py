@@ -8,7 +8,7 @@ import pytest
 
 from core.ingest.store import DocumentStore
 from desktop.main_window import MainWindow
-from desktop.qt import QCheckBox, QComboBox, QWizard
+from desktop.qt import QCheckBox, QComboBox, QMessageBox, QWizard
 from desktop.wizards.import_wizard import ImportWizard
 
 RFP = """# Request for Proposal: Harbour Data Platform
@@ -138,3 +138,35 @@ def test_user_written_pairs_are_saved_for_sft(qtbot, window: MainWindow, workspa
     qtbot.waitUntil(lambda: len(list_user_pairs(workspace)) == 1, timeout=10_000)
     qtbot.waitUntil(lambda: dialog.instruction.toPlainText() == "", timeout=10_000)
     assert list_user_pairs(workspace)[0]["response"].startswith("NAS-PM-01")
+
+
+def test_a_title_is_renamed_in_the_table_and_the_index_follows(
+    qtbot, window: MainWindow, workspace, tmp_path  # noqa: ANN001
+) -> None:
+    from core.ingest.importer import import_paths
+    from core.retrieval.store import index_paths
+
+    rfp = tmp_path / "RFP_HDP-27-001_FINAL_v2.md"
+    rfp.write_text(RFP.replace("# Request for Proposal: Harbour Data Platform\n", "FINAL\n"))
+    doc_id = import_paths(workspace, [rfp]).files[0].doc_id
+    store = DocumentStore(workspace)
+    assert store.get(doc_id).title == "RFP HDP-27-001"  # the file name, tidied: not "FINAL"
+    index_paths(workspace).manifest.parent.mkdir(parents=True, exist_ok=True)
+    index_paths(workspace).manifest.write_text("{}")  # an index exists: it must follow
+    pane = window.panes["Documents"]
+    pane.refresh()
+    pane.table.selectRow(0)
+    assert pane.rename_button.isEnabled()
+    with qtbot.waitSignal(window.monitor.finished, timeout=120_000) as finished:
+        pane.table.item(0, 0).setText("Harbour Data Platform RFP")  # as the editor commits
+        qtbot.waitUntil(lambda: store.get(doc_id).title == "Harbour Data Platform RFP",
+                        timeout=10_000)
+    assert finished.args[1].kind == "index-documents"
+    assert pane.table.item(0, 0).text() == "Harbour Data Platform RFP"
+    assert "Renamed to “Harbour Data Platform RFP”" in pane.notice.text()
+
+    pane.table.item(0, 0).setText("   ")  # refused: the old title comes back
+    qtbot.waitUntil(lambda: pane.table.item(0, 0).text() == "Harbour Data Platform RFP",
+                    timeout=10_000)
+    qtbot.waitUntil(lambda: window.findChild(QMessageBox, "errorBox") is not None, timeout=5_000)
+    window.findChild(QMessageBox, "errorBox").close()

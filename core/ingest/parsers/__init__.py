@@ -52,7 +52,8 @@ def parse_file(path: Path, format: str, limits: IngestLimits | None = None) -> P
     blocks, warnings = clean_blocks(result.blocks)
     if not blocks:
         raise EmptyDocument(f"{Path(path).name} has no text to import.")
-    return ParseResult(blocks=blocks, pages=result.pages, warnings=result.warnings + warnings)
+    return ParseResult(blocks=blocks, pages=result.pages, warnings=result.warnings + warnings,
+                       title=result.title)
 
 
 def analyse_file(path: Path, format: str, limits: IngestLimits | None = None) -> ParseResult:

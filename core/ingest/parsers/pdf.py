@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 from core.ingest.cleaning import strip_page_furniture
 from core.ingest.errors import (
@@ -40,6 +41,15 @@ def _page_list(numbers: list[int]) -> str:
     return shown + (f" and {len(numbers) - 10} more" if len(numbers) > 10 else "")
 
 
+def _metadata_title(reader: Any) -> str | None:
+    """The PDF's Title entry, if it can be read (a damaged info dictionary is no title)."""
+    try:
+        title = reader.metadata.title if reader.metadata else None
+    except Exception:  # noqa: BLE001 - pypdf raises many kinds on damaged metadata
+        return None
+    return str(title) if title else None
+
+
 def parse_pdf(path: Path) -> ParseResult:
     """Parse a PDF's text layer; encrypted, unreadable, empty and image-only files are
     refused, each with what is true of it."""
@@ -66,6 +76,7 @@ def parse_pdf(path: Path) -> ParseResult:
                     f"{name} is password-protected; save an unprotected copy and import that."
                 )
         pages = [(page.extract_text() or "") for page in reader.pages]
+        title = _metadata_title(reader)
         images = [_has_images(page) for page in reader.pages]
     except IngestError:
         raise
@@ -100,7 +111,7 @@ def parse_pdf(path: Path) -> ParseResult:
     for number, lines in enumerate(page_lines, 1):
         writer.page = number
         layout_lines_to_blocks(lines, writer)
-    return ParseResult(blocks=writer.blocks, pages=len(pages), warnings=warnings)
+    return ParseResult(blocks=writer.blocks, pages=len(pages), warnings=warnings, title=title)
 
 
 def _unreadable(name: str, error: Exception, complete: bool) -> IngestError:

@@ -17,6 +17,7 @@ class ParseResult:
     warnings: list[str] = field(default_factory=list)
     signature: list[int] | None = None  # MinHash of the text (set by the parser process)
     kind: str | None = None  # guessed document kind (set by the parser process)
+    title: str | None = None  # the file's own title property (PDF, DOCX, HTML), if any
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -25,6 +26,7 @@ class ParseResult:
             "warnings": list(self.warnings),
             "signature": self.signature,
             "kind": self.kind,
+            "title": self.title,
         }
 
     @classmethod
@@ -35,4 +37,5 @@ class ParseResult:
             warnings=list(raw.get("warnings") or []),
             signature=raw.get("signature"),
             kind=raw.get("kind"),
+            title=raw.get("title"),
         )

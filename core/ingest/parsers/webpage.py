@@ -83,6 +83,7 @@ class _Reader(HTMLParser):
         self.row: list[str] | None = None
         self.cell: list[str] | None = None
         self.header: list[str] | None = None
+        self.title: list[str] = []  # the <title> text, kept apart from the page's
 
     @property
     def hidden(self) -> bool:
@@ -185,6 +186,8 @@ class _Reader(HTMLParser):
         self.row = None
 
     def handle_data(self, data: str) -> None:
+        if self.open_tags["title"] and not self.open_tags["svg"] and len(self.title) < 64:
+            self.title.append(data)
         if self.hidden:
             if not self.skipping:
                 self.hidden_chars += len(data.strip())
@@ -208,4 +211,5 @@ def parse_html(path: Path) -> ParseResult:
             f"{path.name}: dropped {reader.hidden_chars} character(s) of hidden text "
             "(display:none, visibility:hidden or the hidden attribute)."
         )
-    return ParseResult(blocks=reader.writer.blocks, warnings=warnings)
+    title = " ".join("".join(reader.title).split())[:300] or None
+    return ParseResult(blocks=reader.writer.blocks, warnings=warnings, title=title)

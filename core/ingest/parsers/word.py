@@ -123,6 +123,7 @@ def parse_docx(path: Path, limits: IngestLimits) -> ParseResult:
         writer = BlockWriter()
         # Style names by id, read once: python-docx's paragraph.style looks each one up.
         styles = {style.style_id: style.name or "" for style in document.styles}
+        title = document.core_properties.title or None
         for item in document.iter_inner_content():
             if isinstance(item, Table):
                 _table(item, writer)
@@ -139,4 +140,4 @@ def parse_docx(path: Path, limits: IngestLimits) -> ParseResult:
             f"{path.name} is damaged and could not be read as a DOCX file "
             f"({type(error).__name__}: {str(error)[:160]})."
         ) from error
-    return ParseResult(blocks=writer.blocks)
+    return ParseResult(blocks=writer.blocks, title=title)
