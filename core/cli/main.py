@@ -71,15 +71,17 @@ def _value_count(action: argparse.Action | None, word: str) -> int | None:
     return action.nargs if isinstance(action.nargs, int) else None
 
 
-def positionals_first(sub: argparse._SubParsersAction, argv: Sequence[str]) -> list[str]:
+def positionals_first(parser: argparse.ArgumentParser, argv: Sequence[str]) -> list[str]:
     """``argv`` with the verb's options (and their values) moved after its positionals.
 
     argparse takes a verb's positionals in one go where the first of them stands, so
     ``documents show -w W ID`` leaves ID unparsed; read in this order, every positional may
     come before or after the options, as users type them."""
     words = list(argv)
+    sub = next((a for a in getattr(parser, "_actions", ())
+                if isinstance(a, argparse._SubParsersAction)), None)
     verb = next((w for w in words if not w.startswith("-")), None)
-    if verb not in sub.choices:
+    if sub is None or verb not in sub.choices:
         return words
     at = words.index(verb)
     options = sub.choices[verb]._option_string_actions
@@ -109,11 +111,11 @@ def positionals_first(sub: argparse._SubParsersAction, argv: Sequence[str]) -> l
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one CLI verb; returns the process exit code."""
     keep_private()
-    parser, sub = _parser_and_verbs()
+    parser = build_parser()
     words = list(sys.argv[1:] if argv is None else argv)
     args, extra = parser.parse_known_args(words)
     if extra:  # a positional after an option: read it again in the order argparse likes
-        args = parser.parse_args(positionals_first(sub, words))
+        args = parser.parse_args(positionals_first(parser, words))
     if not getattr(args, "handler", None):
         parser.print_help()
         return 2

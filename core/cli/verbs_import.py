@@ -26,6 +26,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="do not descend into sub-folders",
     )
     imp.add_argument("--max-size-mb", type=float, default=200, help="largest file to accept")
+    imp.add_argument("--no-index", dest="index", action="store_false",
+                     help="do not update the knowledge base afterwards (`index` does it later)")
     imp.set_defaults(handler=cmd_import)
 
     docs = sub.add_parser("documents",
@@ -72,6 +74,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         "kind": args.kind,
         "recursive": args.recursive,
         "max_file_mb": args.max_size_mb,
+        "index": args.index,
     }
     status = run_job(
         workspace,
@@ -81,8 +84,10 @@ def cmd_import(args: argparse.Namespace) -> int:
         title=f"Import {len(paths)} path(s)",
     )
     report = ImportReport.model_validate(status.result)
+    indexed, index_error = status.result.get("index"), status.result.get("index_error")
     if args.json:
-        print_json(report.model_dump(mode="json") | {"counts": report.counts})
+        print_json(report.model_dump(mode="json") | {"counts": report.counts, "index": indexed,
+                                                     "index_error": index_error})
     else:
         if report.files:
             print(table(report_rows(report), ["file", "status", "kind", "document", "v", "detail"]))
@@ -90,6 +95,11 @@ def cmd_import(args: argparse.Namespace) -> int:
             for warning in result.warnings:
                 print(f"warning: {result.name}: {warning}")
         print(report.summary())
+        if indexed:
+            print(f"knowledge base updated: {len(indexed.get('indexed', []))} document(s) "
+                  "indexed, searchable and citable now")
+        elif index_error:
+            print(f"warning: the knowledge base was not updated: {index_error}")
     return 1 if report.failed else 0
 
 

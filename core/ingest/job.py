@@ -1,4 +1,4 @@
-"""The ``import-documents`` job: ``import_paths`` in a child process, with progress."""
+"""The import half of the ``import-documents`` job: ``import_paths`` with progress."""
 
 from __future__ import annotations
 
@@ -24,10 +24,13 @@ class ImportConfig(BaseModel):
     max_file_mb: float = Field(default=200, gt=0)
     timeout_s: float = Field(default=120, gt=0)
     workers: int | None = Field(default=None, ge=1, le=32)
+    index: bool = Field(default=True, description="update the knowledge base afterwards, so "
+                        "that the documents can be searched and cited at once")
 
 
-def run_import_job(config: ImportConfig, ctx: JobContext) -> dict[str, Any]:
-    """The ``import-documents`` job: import, report per file, keep going after failures."""
+def run_import(config: ImportConfig, ctx: JobContext) -> dict[str, Any]:
+    """Import, report per file, keep going after failures (the ``import-documents`` job
+    then updates the index: ``core.retrieval.intake``)."""
     limits = IngestLimits(max_file_bytes=int(config.max_file_mb * MB), timeout_s=config.timeout_s)
     report = import_paths(
         ctx.workspace(),

@@ -46,8 +46,8 @@ KINDS: dict[str, JobKind] = {
             "import-documents",
             "Import documents",
             "core.ingest.job:ImportConfig",
-            "core.ingest.job:run_import_job",
-            ("documents",),
+            "core.retrieval.intake:run_import_job",
+            ("documents", "index"),
             result="ImportResult",
         ),
         JobKind(

@@ -61,6 +61,8 @@ class EvaluateResult(JobResult):
 class ImportResult(JobResult):
     files: list[dict[str, Any]] = []  # path, status, message, warnings
     summary: dict[str, int] = {}  # status → count
+    index: dict[str, Any] = {}  # what updating the knowledge base changed (indexed, …)
+    index_error: str | None = None  # why it could not be updated (the import stands)
 
 
 class EvalDraftsResult(JobResult):

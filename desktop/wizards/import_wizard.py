@@ -120,12 +120,17 @@ class ReviewPage(QWizardPage):
         self.text.setObjectName("previewText")
         self.text.setReadOnly(True)
         self.pending = QLabel()
+        self.index = QCheckBox("Update the knowledge base afterwards, so that drafts can cite "
+                               "these documents at once (recommended)")
+        self.index.setObjectName("indexAfterImport")
+        self.index.setChecked(True)
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(self.table)
         splitter.addWidget(self.text)
         layout = QVBoxLayout(self)
         layout.addWidget(splitter)
         layout.addWidget(self.pending)
+        layout.addWidget(self.index)
         self.previews: dict[Path, importer.Preview] = {}
         self.paths: list[Path] = []
 
@@ -233,7 +238,8 @@ class RunPage(QWizardPage):
             return
         self.started = True
         kinds = self.review.chosen()
-        config = {"paths": list(kinds), "kinds": kinds, "recursive": False}
+        config = {"paths": list(kinds), "kinds": kinds, "recursive": False,
+                  "index": self.review.index.isChecked()}
         self.job.start("import-documents", config, "Import documents", "Importing…")
 
     def _ended(self, status: JobStatus) -> None:
@@ -246,8 +252,12 @@ class RunPage(QWizardPage):
             for column, value in enumerate((Path(item["path"]).name, item["status"], details)):
                 self.results.setItem(row, column, QTableWidgetItem(str(value)))
         if imported is not None:  # else the progress line says why it ended
-            self.message.setText("Done: " + ", ".join(f"{v} {k}"
-                                                      for k, v in imported.summary.items()))
+            done = "Done: " + ", ".join(f"{v} {k}" for k, v in imported.summary.items())
+            if imported.index:
+                done += "; the knowledge base is up to date"
+            elif imported.index_error:
+                done += f". The knowledge base was not updated: {imported.index_error}"
+            self.message.setText(done)
         self.completeChanged.emit()
 
     def isComplete(self) -> bool:  # noqa: N802 - Qt name
