@@ -38,10 +38,15 @@ class AnswerActions:
         self.prefer_b = button("Prefer right answer", "preferB", lambda: pane.prefer_side(1))
         self.row = QHBoxLayout()
         for widget in (self.send_button, self.stop_button, self.up_button, self.down_button,
-                       self.edit_button, self.copy_button, self.export_button, self.prefer_a,
-                       self.prefer_b):
+                       self.edit_button, self.copy_button, self.export_button):
             self.row.addWidget(widget)
         self.row.addStretch(1)
+        # under the two answers, in a row of their own: in one row with the others they made
+        # the window wider than a 1280-pixel screen
+        self.compare_row = QHBoxLayout()
+        self.compare_row.addWidget(self.prefer_a)
+        self.compare_row.addStretch(1)
+        self.compare_row.addWidget(self.prefer_b)
 
         self.editor = QPlainTextEdit()
         self.editor.setObjectName("answerEditor")

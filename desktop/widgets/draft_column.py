@@ -1,6 +1,7 @@
 """The middle of the Draft pane's Chat tab: the answers, and what is typed and done to them.
 
-Top to bottom: the transcript (two columns when two models answer side by side), the notice
+Top to bottom: the transcript (two columns when two models answer side by side, with
+"Prefer left/right answer" under them), the notice
 about the last answer (retried, failed a check), the edit panel, the prompt, the row of
 actions and the status line (tokens per second, what was saved).
 """
@@ -56,6 +57,7 @@ class AnswerColumn(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(answers, 1)
+        layout.addLayout(actions.compare_row)
         layout.addWidget(self.notice)
         layout.addWidget(actions.edit_panel)
         layout.addWidget(self.prompt)

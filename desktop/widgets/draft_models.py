@@ -14,8 +14,12 @@ from desktop.widgets.buttons import button
 
 
 def _picker(name: str) -> QComboBox:
+    """A model picker that shares the row's width instead of growing to its longest label
+    (two long model names side by side made the window wider than a laptop's screen)."""
     picker = QComboBox()
     picker.setObjectName(name)
+    picker.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+    picker.setMinimumContentsLength(18)
     return picker
 
 
