@@ -15,6 +15,7 @@ directly in a script or a test.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -84,6 +85,11 @@ class Answer:
     streaming: str | None = None  # the text so far while it streams, else None
     citations: tuple[Citation, ...] = ()
     result: DraftResult | None = None
+    sent: float = 0.0  # time.monotonic() at Send
+    first_token_s: float | None = None  # from Send to the first streamed words
+
+    def since_send(self) -> float:
+        return round(time.monotonic() - self.sent, 3)
 
 
 @dataclass(frozen=True)
@@ -135,6 +141,7 @@ class DraftSession:
         jobs: list[DraftJob] = []
         for answer, model_id in zip(self.answers, model_ids, strict=False):
             answer.model_id, answer.streaming = model_id, ""
+            answer.sent = time.monotonic()
             load = self.loader(model_id)
 
             def job(cancelled: Callable[[], bool],
@@ -157,6 +164,8 @@ class DraftSession:
             answer.streaming = event.kept
         elif isinstance(event, Token):
             answer.streaming = (answer.streaming or "") + event.text
+            if answer.first_token_s is None and answer.sent and event.text.strip():
+                answer.first_token_s = answer.since_send()
         elif isinstance(event, Finished):
             result = event.extra["draft"]
             assert isinstance(result, DraftResult)

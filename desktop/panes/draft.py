@@ -8,8 +8,10 @@ passage), turns Good/Poor/Edit and "Prefer left/right" into the session's feedba
 runs every write the session hands back on a worker thread. The Proposal tab drafts a
 response to an RFP section by section.
 
-The model bar picks the models (``ModelBar``). Loaded models live in the session's
-``ModelCache``; ``shutdown()`` stops generation, joins the threads and frees the models.
+The model bar picks the models (``ModelBar``); the picked one and the knowledge base's search
+are loaded ahead, on a worker thread, when the workspace opens or another model is picked
+(``warm_up``). Loaded models live in the session's ``ModelCache``; ``shutdown()`` stops
+generation, joins the threads and frees the models.
 """
 
 from __future__ import annotations
@@ -19,12 +21,13 @@ from collections.abc import Callable
 from core.drafting.conversations import Conversation
 from core.drafting.draft import Retrying, SourcesFound
 from core.drafting.session import DraftSession, Rating, Write, model_options
+from core.drafting.warmup import Readiness, warm_up
 from core.generation.model import Finished
 from core.generation.runtime import ModelCache
 from desktop.dialogs.endpoints import EndpointsDialog
 from desktop.jobs_monitor import JobMonitor
 from desktop.native import preload_llama
-from desktop.ops import run_write
+from desktop.ops import CoreOp, run_write
 from desktop.qt import (
     QApplication,
     QHBoxLayout,
@@ -61,6 +64,8 @@ class DraftPane(QWidget):
         self.main, self.other = (AnswerSide(i, self._on_citation_link, self) for i in (0, 1))
         self.models = ModelBar(self.edit_endpoints)
         self.models.compare.toggled.connect(self._on_compare)
+        self.models.main.currentIndexChanged.connect(self._on_model_picked)
+        self._warmed: tuple[object, str] | None = None  # (workspace, model) made ready
         self.options = DraftSettings()
         self.proposal_tab = ProposalTab(state, self._engine)
         self.tabs = QTabWidget()
@@ -138,6 +143,28 @@ class DraftPane(QWidget):
         self.session.endpoints = tuple(self.state.settings.remote_endpoints)
         self.models.set_options(model_options(self.state.workspace, self.session.endpoints))
         self._update_buttons()
+        self.warm_up()
+
+    def _on_model_picked(self, *_: object) -> None:
+        """A bound slot: another model was picked; make it ready."""
+        self.warm_up()
+
+    def warm_up(self) -> None:
+        """Load the picked model and the knowledge base's search now, on a worker thread,
+        so that the first Send waits no longer than any other (``core.drafting.warmup``)."""
+        workspace, model_id = self.state.workspace, self.models.main.currentData()
+        if workspace is None or model_id is None or self._busy() or \
+                self._warmed == (workspace.root, model_id):
+            return
+        self._warmed = (workspace.root, model_id)
+        self.stats.setText(f"Getting ready: loading {model_id} and the knowledge base…")
+        cache, endpoints = self.session.cache, self.session.endpoints
+        CoreOp(self, lambda: warm_up(workspace, model_id, cache, endpoints)).success(
+            self._ready).run()
+
+    def _ready(self, readiness: Readiness) -> None:
+        if not self._busy() and self.stats.text().startswith("Getting ready"):
+            self.stats.setText(readiness.message())
 
     def new_conversation(self) -> None:
         self.stop()
@@ -196,9 +223,10 @@ class DraftPane(QWidget):
         if isinstance(event, Retrying):
             self.notice.retrying(event.reason)
         elif isinstance(event, Finished):
-            result = self.session.answers[side.index].result
-            assert result is not None
-            self.stats.setText(stats_line(result, event.stats))
+            answer = self.session.answers[side.index]
+            assert answer.result is not None
+            result = answer.result
+            self.stats.setText(stats_line(result, event.stats, answer.first_token_s))
             if side is self.main:
                 self.notice.outcome(result)
             self._write(save, lambda _: self.conversations.refresh())

@@ -41,13 +41,17 @@ def failed_text(problems: Sequence[str]) -> str:
             "only and is left out of exported documents.")
 
 
-def stats_line(result: DraftResult, stats: GenerationStats) -> str:
-    """The line under the answer: model, speed, prompt format, attempts."""
-    first = result.checks.get("first_token_with_retrieval_s")
+def stats_line(result: DraftResult, stats: GenerationStats,
+               from_send_s: float | None = None) -> str:
+    """The line under the answer: model, speed, the wait for the first words (from Send,
+    as the analyst waited, when the pane measured it), prompt format, attempts."""
+    first = from_send_s
+    if first is None:
+        first = result.checks.get("first_token_with_retrieval_s")
     if first is None:
         first = stats.time_to_first_token_s or 0.0
     line = (f"{result.model}: {stats.completion_tokens} tokens, {stats.tokens_per_s:.1f} "
-            f"tokens/s, first words after {first:.2f} s; {format_note(result)}")
+            f"tokens/s, first words {first:.2f} s after Send; {format_note(result)}")
     budget = result.checks.get("prompt_budget", {})
     if budget.get("limited") and result.citations:
         line += (f"; {len(result.citations)} source(s), shortened to what the model reads "

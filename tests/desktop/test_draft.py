@@ -177,3 +177,20 @@ def test_proposal_tab_outline_draft_edit_export(qtbot, pane: DraftPane,  # noqa:
 
     text = "\n".join(p.text for p in Document(str(out)).paragraphs)
     assert "Our cleared staff" in text and "Management and Staffing Plan" in text
+
+
+def test_the_picked_model_is_loaded_before_the_first_send(qtbot, pane: DraftPane) -> None:  # noqa: ANN001
+    """Issue 17: the first Send waited for the model load; the pane now loads it ahead,
+    off the GUI thread, and the stats line measures the wait from Send."""
+    from helpers.heartbeat import heartbeat
+
+    with heartbeat() as beat:
+        qtbot.waitUntil(lambda: pane.stats.text().startswith("Ready to draft"), timeout=120_000)
+    assert len(pane.session.cache._models) == 1  # loaded into the cache the drafts use
+    assert beat.worst_ms < 250, beat.gaps_ms  # the load ran on a worker thread
+    pane.warm_up()  # the same model again: nothing to do
+    assert pane.stats.text().startswith("Ready to draft")
+    _send(qtbot, pane, "Our company")
+    assert " s after Send" in pane.stats.text()
+    assert pane.session.answers[0].first_token_s is not None
+    assert pane.session.answers[0].first_token_s < 30

@@ -139,7 +139,7 @@ def test_quick_start_reaches_the_engine_and_the_stats_line(qtbot, pane: DraftPan
         pane.actions.send_button.click()
         qtbot.waitUntil(lambda: not pane._busy(), timeout=10_000)
     assert seen == [FIRST_TOKEN_S, None]
-    assert "first words after 1.31 s" in pane.stats.text()  # retrieval included
+    assert "first words 1.31 s after Send" in pane.stats.text()  # retrieval included
     assert "1 source(s), shortened" in pane.stats.text()
     pane.options.retrieval.setChecked(False)
     assert not pane.options.quick.isEnabled()  # nothing to shorten without sources
