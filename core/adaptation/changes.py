@@ -65,7 +65,14 @@ class DocumentChange(BaseModel):
     tokens: int
 
 
+ReleaseState = Literal["no-documents", "first-release", "current", "below-threshold",
+                       "update-proposed"]
+
+
 class UpdateCheck(BaseModel):
+    """Where the workspace stands against its deployed release: the one truth that
+    `adapt --check` prints and the Releases pane shows."""
+
     model_config = ConfigDict(frozen=True)
     reference_model: str | None  # the deployed release's model, if any
     release: int | None
@@ -76,6 +83,29 @@ class UpdateCheck(BaseModel):
     propose: bool
     reasons: tuple[str, ...]
     index_updated: bool = False
+
+    @property
+    def state(self) -> ReleaseState:
+        if self.reference_model is None:
+            return "first-release" if self.text_changes else "no-documents"
+        if self.propose:
+            return "update-proposed"
+        return "below-threshold" if self.text_changes else "current"
+
+    def headline(self) -> str:
+        """One sentence for the state, the same in the app and on the command line."""
+        waiting = (f"{len(self.text_changes)} document(s), about {self.new_tokens:,} tokens")
+        return {
+            "no-documents": "No release yet, and no text documents to train one on: import "
+                            "your RFPs and proposals first.",
+            "first-release": f"No release yet: {waiting}, are ready to train the first one "
+                             "on (Run update trains, exports and compares it).",
+            "current": f"Release {self.release} is current: it was trained on every text "
+                       "document in the workspace.",
+            "below-threshold": f"Release {self.release} is current enough: {waiting} changed "
+                               "since, below the thresholds for an update.",
+            "update-proposed": "Update proposed: " + "; ".join(self.reasons) + ".",
+        }[self.state]
 
 
 def trained_versions(workspace: Workspace, model_id: str) -> dict[str, int]:
@@ -198,12 +228,9 @@ def summary_lines(check: UpdateCheck) -> list[str]:
                                              if check.index_updated else
                                              "changed; they need no retraining, only the "
                                              "index (`scriptorium index`)"))
-    if check.propose:
-        lines.append("update proposed: " + "; ".join(check.reasons))
-    else:
-        lines.append("no update needed")
+    lines.append(check.headline())
     return lines
 
 
 def check_json(check: UpdateCheck) -> dict[str, Any]:
-    return check.model_dump(mode="json")
+    return check.model_dump(mode="json") | {"state": check.state, "headline": check.headline()}

@@ -96,7 +96,7 @@ class ReleasesPane(QWidget):
 
         # bound methods, not lambdas: Qt drops them when this pane is destroyed
         state.workspace_changed.connect(self._refresh_and_check)
-        state.models_changed.connect(self.refresh)
+        state.models_changed.connect(self._refresh_and_check)  # a promotion changes the state
         monitor.finished.connect(self._refresh_and_check)
         self.refresh(check=True)
 
@@ -339,9 +339,15 @@ class ReleasesPane(QWidget):
                                             f"~{change.tokens:,}"]):
                 self.changes.setItem(row, column, QTableWidgetItem(value))
         self.changes.resizeColumnsToContents()
-        text = ("<b>Update proposed:</b> " + "; ".join(check.reasons) + "." if check.propose
-                else "No update needed." if not check.text_changes
-                else f"{len(check.text_changes)} text change(s), below the thresholds.")
+        headline = html.escape(check.headline())
+        text = {"update-proposed": f"<b>{headline}</b>",
+                "first-release": f"<b>{headline}</b>"}.get(check.state, headline)
+        self.update_button.setText("Train the first release" if check.state == "first-release"
+                                   else "Run update")
+        adapter = self.start.model().item(0)  # type: ignore[attr-defined]
+        adapter.setEnabled(check.reference_model is not None)  # no release: no adapter yet
+        if check.reference_model is None:
+            self.start.setCurrentIndex(1)
         if unindexed:
             text += (f" {len(unindexed)} reference table(s) changed: they are being indexed "
                      "now (no retraining needed).")

@@ -115,3 +115,32 @@ def test_lineage_tree_reaches_the_documents(workspace: Workspace, tmp_path: Path
     assert lines[0].startswith("adapter-1 (adapter); recipe cpt")
     assert f"dataset {dataset} (cpt): a.md v1" in lines[1]
     assert lines[2].strip() == "← gone-base (removed)"
+
+
+def test_one_state_for_the_app_and_the_cli(workspace: Workspace, tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 17: the Releases pane proposed an update while `adapt --check` said none was
+    needed; both now read the same state and the same sentence."""
+    def state() -> tuple[str, str]:
+        check = check_for_update(workspace, update_index=False)
+        assert main(["adapt", "--check", "-w", str(workspace.root), "--no-index"]) == 0
+        printed = capsys.readouterr().out
+        assert check.headline() in printed  # the CLI says what the app says
+        assert main(["adapt", "--check", "-w", str(workspace.root), "--no-index",
+                     "--json"]) == 0
+        assert json.loads(capsys.readouterr().out)["state"] == check.state
+        return check.state, check.headline()
+
+    assert state()[0] == "no-documents"
+    first = _add(workspace, tmp_path / "d", "a.md", "The contractor shall report monthly.\n")
+    found, said = state()
+    assert found == "first-release" and "ready to train the first one" in said
+    _release_trained_on(workspace, [first])
+    found, said = state()
+    assert found == "current" and said.startswith("Release 1 is current")
+    _add(workspace, tmp_path / "d", "b.md", "A new past performance record.")
+    save_policy(workspace, AdaptPolicy(min_documents=5, min_tokens=10_000))
+    assert state()[0] == "below-threshold"
+    save_policy(workspace, AdaptPolicy(min_documents=1))
+    found, said = state()
+    assert found == "update-proposed" and said.startswith("Update proposed: 1 text document")

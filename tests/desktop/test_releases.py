@@ -84,6 +84,8 @@ def test_promote_override_and_roll_back(qtbot, pane: ReleasesPane,  # noqa: ANN0
     pane.ask_override = lambda gate: ("rates changed today", True)  # type: ignore[method-assign]
     _promote(qtbot, pane, "worse")
     qtbot.waitUntil(lambda: "Release 3 deployed" in pane.message.text(), timeout=10_000)
+    # the state follows the promotion at once (it used to keep the check from before)
+    qtbot.waitUntil(lambda: "Release 3 is current" in pane.proposal.text(), timeout=10_000)
     assert read_releases(workspace).current.override == "rates changed today"
     qtbot.waitUntil(lambda: pane.table.rowCount() == 3, timeout=5_000)
     assert "overridden" in pane.table.item(0, 4).text()
@@ -101,13 +103,17 @@ def test_promote_override_and_roll_back(qtbot, pane: ReleasesPane,  # noqa: ANN0
 
 def test_what_changed_and_the_update_job(qtbot, pane: ReleasesPane,  # noqa: ANN001
                                          workspace: Workspace, tmp_path: Path) -> None:
-    qtbot.waitUntil(lambda: "No update needed" in pane.proposal.text(), timeout=10_000)
+    qtbot.waitUntil(lambda: "no text documents to train one on" in pane.proposal.text(),
+                    timeout=10_000)
     assert not pane.update_button.isEnabled()
     _add(workspace, tmp_path / "d", "new.md", "A new past performance record.\n" * 5)
     pane.check_button.click()
-    qtbot.waitUntil(lambda: "Update proposed" in pane.proposal.text(), timeout=10_000)
+    qtbot.waitUntil(lambda: "ready to train the first one" in pane.proposal.text(),
+                    timeout=10_000)
     assert pane.changes.rowCount() == 1 and pane.changes.item(0, 0).text() == "added"
     assert pane.update_button.isEnabled()
+    assert pane.update_button.text() == "Train the first release"
+    assert pane.start.currentData() == "base"  # no release: no adapter to continue from
     pane.start.setCurrentIndex(1)
     assert pane.replay.value() == 0.5  # the policy's default
     pane.replay.setValue(1.5)
@@ -129,7 +135,7 @@ def test_gate_html_escapes_and_shows_both_answers() -> None:
 
 def test_a_changed_reference_table_is_indexed_without_retraining(
         qtbot, pane: ReleasesPane, workspace: Workspace, tmp_path: Path) -> None:  # noqa: ANN001
-    qtbot.waitUntil(lambda: "No update needed" in pane.proposal.text(), timeout=10_000)
+    qtbot.waitUntil(lambda: "No release yet" in pane.proposal.text(), timeout=10_000)
     submitted: list[str] = []
     submit = pane.monitor.submit
     pane.monitor.submit = lambda kind, *a, **k: (submitted.append(kind), submit(kind, *a, **k))[1]
