@@ -99,7 +99,7 @@ class UpdateCheck(BaseModel):
             "no-documents": "No release yet, and no text documents to train one on: import "
                             "your RFPs and proposals first.",
             "first-release": f"No release yet: {waiting}, are ready to train the first one "
-                             "on (Run update trains, exports and compares it).",
+                             "on.",
             "current": f"Release {self.release} is current: it was trained on every text "
                        "document in the workspace.",
             "below-threshold": f"Release {self.release} is current enough: {waiting} changed "

@@ -114,6 +114,7 @@ class ReleasesPane(QWidget):
         self.notes.setObjectName("releaseNotes")
         self.candidate = QComboBox()
         self.candidate.setObjectName("promoteCandidate")
+        self.candidate.setPlaceholderText("no other GGUF model yet: export one (Export)")
         self.promote_button = QPushButton("Compare and promote…")
         self.promote_button.setObjectName("promoteRelease")
         self.promote_button.clicked.connect(self.start_promotion)
@@ -146,6 +147,7 @@ class ReleasesPane(QWidget):
         self.changes.setObjectName("changesTable")
         self.changes.setHorizontalHeaderLabels(CHANGE_COLUMNS)
         self.changes.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.changes.verticalHeader().hide()
         self.check_button = QPushButton("Check for changes")
         self.check_button.setObjectName("checkUpdates")
         self.check_button.clicked.connect(self.run_check)
@@ -348,6 +350,7 @@ class ReleasesPane(QWidget):
         adapter.setEnabled(check.reference_model is not None)  # no release: no adapter yet
         if check.reference_model is None:
             self.start.setCurrentIndex(1)
+        self.replay.setEnabled(check.reference_model is not None)  # nothing earlier to replay
         if unindexed:
             text += (f" {len(unindexed)} reference table(s) changed: they are being indexed "
                      "now (no retraining needed).")
