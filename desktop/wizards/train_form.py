@@ -1,4 +1,5 @@
-"""The advanced page's form: one editor per training hyper-parameter, built from TrainConfig."""
+"""The advanced page's form: one editor per training setting, built from TrainConfig, each
+with a readable name and a line that says what it does (``train_labels``)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,13 @@ from desktop.qt import (
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
+    QLabel,
     QLineEdit,
     QSpinBox,
+    QVBoxLayout,
     QWidget,
 )
+from desktop.wizards.train_labels import label
 
 # Chosen on the first page or managed by the wizard itself.
 SKIPPED = {"recipe", "base", "dataset", "init_adapter", "name", "resume", "lora"}
@@ -95,9 +99,21 @@ class TrainForm(QWidget):
         if key in ZERO_IS_AUTO and isinstance(editor, QSpinBox):
             editor.setSpecialValueText("auto")  # 0 is a real value meaning "decide for me"
         editor.setObjectName(f"field-{key}")
-        editor.setToolTip(tip)
+        name, explanation = label(key)
+        editor.setToolTip(f"{explanation}\n(command line: --set {key}=…)".strip())
         self.editors[key] = editor
-        self.form.addRow(key.replace("_", " "), editor)
+        cell = QWidget()
+        column = QVBoxLayout(cell)
+        column.setContentsMargins(0, 0, 0, 4)
+        column.setSpacing(1)
+        column.addWidget(editor)
+        if explanation:
+            note = QLabel(explanation)
+            note.setObjectName(f"explain-{key}")
+            note.setWordWrap(True)
+            note.setStyleSheet("color: #555; font-size: small;")
+            column.addWidget(note)
+        self.form.addRow(name, cell)
 
     def overrides(self) -> list[str]:
         return [f"{key}={_value(editor)}" for key, editor in self.editors.items()

@@ -233,7 +233,9 @@ class AdvancedPage(QWizardPage):
     def __init__(self, settings: SettingsPage) -> None:
         super().__init__()
         self.setTitle("Advanced settings")
-        self.setSubTitle("Change only what you need; unchanged values keep the preset's.")
+        self.setSubTitle("Change only what you need; unchanged values keep the preset's. "
+                         "Start training begins the run.")
+        self.setButtonText(QWizard.WizardButton.NextButton, "Start training")
         self.settings = settings
         self.form = TrainForm()
         scroll = QScrollArea()
