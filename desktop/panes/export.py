@@ -68,8 +68,12 @@ class ExportPane(QWidget):
         row.addWidget(self.model, 1)
         for box in self.quants.values():
             row.addWidget(box)
-        row.addWidget(QLabel("Pre-tokenizer"))
+        # only needed for a tokenizer llama.cpp does not know: shown when an export asks
+        self.tokenizer_label = QLabel("Tokenizer type")
+        self.tokenizer_label.setToolTip(self.pre_tokenizer.toolTip())
+        row.addWidget(self.tokenizer_label)
         row.addWidget(self.pre_tokenizer)
+        self.show_tokenizer(False)
         row.addWidget(self.export_button)
         layout = QVBoxLayout(self)
         layout.addWidget(QLabel("<h2>Export to GGUF</h2>"))
@@ -127,9 +131,17 @@ class ExportPane(QWidget):
         self._update_button()
         return job_id
 
+    def show_tokenizer(self, shown: bool) -> None:
+        self.tokenizer_label.setVisible(shown)
+        self.pre_tokenizer.setVisible(shown)
+
     def _ended(self, status: JobStatus) -> None:
         if status.state == "succeeded":
             self.message.setText(export_summary(result_of(status, ExportResult)))
+        elif "does not recognise this model's tokenizer" in (status.error or ""):
+            self.show_tokenizer(True)  # the one case that needs it: let the user pick one
+            self.message.setText(f"{status.error} Pick its tokenizer type next to Export "
+                                 "(gpt-2 suits most) and export again.")
         self.refresh()  # the other panes hear of the new models from the job monitor
 
 

@@ -46,7 +46,7 @@ def result_html(result: SearchResult) -> str:
     where = " › ".join(result.section) or "—"
     page = f", page {result.page}" if result.page else ""
     head = (f"<b>{_escape(result.title)}</b> <small>(v{result.version}, {result.kind}) — "
-            f"{_escape(where)}{page} · score {result.score:.3f}</small>")
+            f"{_escape(where)}{page}</small>")  # best first; the raw score means nothing here
     return f"{head}<br>{highlight_html(result.text, result.spans).replace(chr(10), '<br>')}"
 
 
@@ -258,7 +258,8 @@ class KnowledgePane(QWidget):
             label.setObjectName("knowledgeResult")
             item.setSizeHint(label.sizeHint())
             item.setData(Qt.ItemDataRole.UserRole, result.chunk_id)
-            item.setToolTip(f"{result.doc_id} v{result.version}")
+            item.setToolTip(f"{result.doc_id} v{result.version} (rank score "
+                            f"{result.score:.3f})")
             self.results_list.addItem(item)
             self.results_list.setItemWidget(item, label)
         self.message.setText(f"{len(results)} result(s)" if results else "No results.")

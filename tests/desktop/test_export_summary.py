@@ -22,3 +22,17 @@ def test_a_file_that_lost_the_gain_is_not_called_verified() -> None:
     assert "Q8_0: verified" in text
     assert "Use m-q8 instead of the Q4_K_M file" in text
     assert "Q4_K_M keeps only 19 %" in text
+
+
+def test_the_tokenizer_type_shows_only_when_an_export_asks_for_it(qtbot, window) -> None:  # noqa: ANN001
+    """Issue 17: "Pre-tokenizer" sat in the Export pane's row for everyone."""
+    from core.jobs import JobStatus
+
+    pane = window.panes["Export"]
+    window.show_section("Export")
+    assert not pane.pre_tokenizer.isVisible()
+    pane._ended(JobStatus(id="j", kind="export", title="", state="failed",
+                          error="llama.cpp's converter does not recognise this model's "
+                                "tokenizer (its BPE pre-tokenizer is not in its list)."))
+    assert pane.pre_tokenizer.isVisible() and pane.tokenizer_label.isVisible()
+    assert "Pick its tokenizer type" in pane.message.text()
