@@ -25,6 +25,7 @@ from desktop.panes.jobs import JobsPane
 from desktop.panes.knowledge import KnowledgePane
 from desktop.panes.merge import MergePane
 from desktop.panes.models import ModelsPane
+from desktop.panes.overview import OverviewPane
 from desktop.panes.releases import ReleasesPane
 from desktop.panes.training import TrainingPane
 from desktop.panes.welcome import WelcomePane
@@ -45,7 +46,7 @@ from desktop.qt import (
 )
 from desktop.state import AppState
 
-SECTIONS = ["Documents", "Training", "Merge", "Export", "Knowledge", "Draft", "Models",
+SECTIONS = ["Overview", "Documents", "Training", "Merge", "Export", "Knowledge", "Draft", "Models",
             "Releases", "Jobs"]
 
 
@@ -64,6 +65,7 @@ class MainWindow(QMainWindow):
         self.welcome = WelcomePane()
         self.stack.addWidget(self.welcome)
         self.panes: dict[str, QWidget] = {
+            "Overview": OverviewPane(state, monitor, self.do_action),
             "Documents": DocumentsPane(state, monitor),
             "Training": TrainingPane(state, monitor),
             "Merge": MergePane(state, monitor),
@@ -156,6 +158,20 @@ class MainWindow(QMainWindow):
         self.welcome.set_recent(self.state.settings.recent_workspaces)
 
     # -- sections -----------------------------------------------------------------------
+    def do_action(self, action: str) -> None:
+        """What an Overview stage's button does: a wizard, a job or a pane."""
+        section = {"import": "Documents", "index": "Knowledge", "train": "Training",
+                   "merge": "Merge", "export": "Export", "releases": "Releases",
+                   "draft": "Draft"}[action]
+        self.show_section(section)
+        pane = self.panes[section]
+        if action == "import":
+            pane.open_import_wizard()  # type: ignore[attr-defined]
+        elif action == "index":
+            pane.reindex()  # type: ignore[attr-defined]
+        elif action in ("train", "merge"):
+            pane.open_wizard()  # type: ignore[attr-defined]
+
     def show_section(self, name: str) -> None:
         self.sidebar.setCurrentRow(SECTIONS.index(name))
 
@@ -177,7 +193,7 @@ class MainWindow(QMainWindow):
             self.stack.setCurrentWidget(self.welcome)
         else:
             self.setWindowTitle(f"{workspace.name} — Scriptorium")
-            self.show_section("Models")
+            self.show_section("Overview")
             self._on_section(self.sidebar.currentRow())
         self.audit_warning.setVisible(False)
         self.acknowledge_button.setVisible(False)

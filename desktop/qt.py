@@ -42,6 +42,7 @@ from PySide6.QtWidgets import (  # noqa: F401
     QFileDialog,
     QFormLayout,
     QFrame,
+    QGridLayout,
     QGroupBox,
     QHBoxLayout,
     QHeaderView,

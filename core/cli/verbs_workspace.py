@@ -1,4 +1,4 @@
-"""CLI verbs: init, settings, demo."""
+"""CLI verbs: init, settings, status, audit."""
 
 from __future__ import annotations
 
@@ -29,6 +29,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     settings.add_argument("assignments", nargs="*", metavar="KEY=VALUE",
                           help="e.g. threads=2 device=cpu")
     settings.set_defaults(handler=cmd_settings)
+
+    status = sub.add_parser("status", help="where the workspace stands, stage by stage "
+                            "(documents → knowledge base → training → export → release → "
+                            "drafting), and the next step")
+    add_common(status)
+    status.set_defaults(handler=cmd_status)
 
     audit = sub.add_parser("audit", help="check the workspace's audit log: its hash chain and "
                            "its signed anchor (exit status 1: it was altered; the log then "
@@ -108,3 +114,21 @@ def cmd_audit(args: argparse.Namespace) -> int:
               "nothing more is recorded in this workspace until someone who has looked into "
               f"it runs: scriptorium audit acknowledge -w {workspace.root}")
     return 0 if check.ok else 1
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from core.overview import workspace_overview
+
+    overview = workspace_overview(open_workspace(args))
+    upcoming = overview.next_stage
+    if args.json:
+        print_json({"stages": [vars(s) | {"needs_work": s.needs_work}
+                               for s in overview.stages],
+                    "next": upcoming.key if upcoming else None})
+        return 0
+    marks = {"done": "✓", "todo": "→", "attention": "!", "optional": "·"}
+    for stage in overview.stages:
+        print(f"{marks[stage.state]} {stage.title:<17} {stage.summary}")
+    print("\nnext: " + (f"{upcoming.title}: `{upcoming.command}`" if upcoming
+                        else "nothing to do; every stage is done"))
+    return 0

@@ -17,7 +17,7 @@ from desktop.qt import QMessageBox, QProgressBar, Qt
 
 def test_window_opens_on_workspace_and_sections_switch(window: MainWindow, workspace) -> None:
     assert workspace.name in window.windowTitle()
-    assert window.current_section() == "Models"
+    assert window.current_section() == "Overview"
     for name in SECTIONS:
         window.show_section(name)
         assert window.stack.currentWidget() is window.panes[name]
