@@ -24,6 +24,7 @@ from desktop.qt import (
     QWidget,
 )
 from desktop.state import AppState
+from desktop.widgets.dates import local_time
 
 COLUMNS = ["Job", "State", "Progress", "ETA", "Details", "Started"]
 REFRESH_MS = 2000
@@ -45,6 +46,7 @@ class JobsPane(QWidget):
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.horizontalHeader().setSectionResizeMode(4, QHeaderView.ResizeMode.Stretch)
+        self.table.setColumnWidth(0, 240)  # a job's title; the rest shows in its tooltip
         self.table.verticalHeader().hide()
         self.table.itemSelectionChanged.connect(self._show_selected)
 
@@ -107,7 +109,7 @@ class JobsPane(QWidget):
     def _fill_row(self, row: int, job: JobStatus, last: ProgressEvent | None) -> None:
         title = QTableWidgetItem(job.title)
         title.setData(Qt.ItemDataRole.UserRole, job.id)
-        title.setToolTip(job.id)
+        title.setToolTip(f"{job.title}\n{job.id}")
         self.table.setItem(row, 0, title)
         self.table.setItem(row, 1, QTableWidgetItem(job.state))
         bar = QProgressBar()
@@ -115,7 +117,7 @@ class JobsPane(QWidget):
         bar.setRange(0, 1000)
         self.bars[job.id] = bar
         self.table.setCellWidget(row, 2, bar)
-        self.table.setItem(row, 5, QTableWidgetItem((job.started or job.created).replace("T", " ")))
+        self.table.setItem(row, 5, QTableWidgetItem(local_time(job.started or job.created)))
         self._show_progress(job.id, last, job)
 
     def _show_progress(self, job_id: str, event: ProgressEvent | None,

@@ -18,6 +18,7 @@ from desktop.qt import (
     QWidget,
 )
 from desktop.state import AppState
+from desktop.widgets.dates import local_time
 
 COLUMNS = ["Merged model", "Method", "Sources", "Created"]
 
@@ -67,7 +68,7 @@ class MergePane(QWidget):
             sources = ", ".join(str(m.get("model", m)) if isinstance(m, dict) else str(m)
                                 for m in record.config.get("models", []))
             values = [record.id, str(record.config.get("method")), sources or
-                      json.dumps(list(record.parents)), record.created.replace("T", " ")]
+                      json.dumps(list(record.parents)), local_time(record.created)]
             for column, value in enumerate(values):
                 self.table.setItem(row, column, QTableWidgetItem(value))
 

@@ -28,6 +28,7 @@ from desktop.qt import (
     QWidget,
 )
 from desktop.state import AppState
+from desktop.widgets.dates import local_time
 
 COLUMNS = ["Model", "Kind", "Architecture", "Parameters", "Size", "Created"]
 
@@ -47,7 +48,7 @@ def details_html(record: ModelRecord, chain: list[ModelRecord]) -> str:
         ("Id", record.id), ("Name", record.name), ("Kind", record.kind),
         ("Architecture", f"{record.architecture} ({record.model_type})"),
         ("Parameters", f"{record.parameters:,}"), ("Size", format_size(record.size_bytes)),
-        ("Created", record.created), ("Source", record.source or "-"),
+        ("Created", local_time(record.created)), ("Source", record.source or "-"),
         ("Lineage", " ← ".join(r.id for r in chain)),
         ("Datasets", ", ".join(record.datasets) or "-"),
         ("Documents", f"{len(record.documents)} document versions" if record.documents else "-"),
@@ -134,7 +135,7 @@ class ModelsPane(QWidget):
             item = QTreeWidgetItem([
                 record.name if record.name != record.id else record.id, record.kind,
                 record.architecture, f"{record.parameters / 1e6:,.0f}M",
-                format_size(record.size_bytes), record.created.replace("T", " "),
+                format_size(record.size_bytes), local_time(record.created),
             ])
             item.setData(0, Qt.ItemDataRole.UserRole, record.id)
             item.setToolTip(0, record.id)

@@ -46,6 +46,7 @@ from desktop.qt import (
     QWidget,
 )
 from desktop.state import AppState
+from desktop.widgets.dates import local_time
 from desktop.widgets.publish import PublishBox
 
 RELEASE_COLUMNS = ["", "Release", "Model", "Promoted", "Gate"]
@@ -205,7 +206,7 @@ class ReleasesPane(QWidget):
             if release.override:
                 gate += f" (overridden: {release.override})"
             values = ["●" if release.version == self.book.deployed else "", str(release.version),
-                      release.model_id, release.promoted.replace("T", " "), gate]
+                      release.model_id, local_time(release.promoted), gate]
             for column, value in enumerate(values):
                 item = QTableWidgetItem(value)
                 item.setData(256, release.version)  # Qt.UserRole
@@ -245,7 +246,7 @@ class ReleasesPane(QWidget):
             self.notes.clear()
             return
         release = self.book.get(version)
-        lines = [f"Release {release.version}, promoted {release.promoted}"]
+        lines = [f"Release {release.version}, promoted {local_time(release.promoted)}"]
         if release.override:
             lines.append(f"Gate overridden: {release.override}")
         lines += ["", "Lineage (documents → datasets → adapters → merges → GGUF):",

@@ -19,6 +19,7 @@ from desktop.qt import (
     QWidget,
 )
 from desktop.state import AppState
+from desktop.widgets.dates import local_time
 
 DATASET_COLUMNS = ["Dataset", "Kind", "Version", "Train", "Held-out", "Tokens", "Documents",
                    "Created"]
@@ -110,7 +111,7 @@ class TrainingPane(QWidget):
             summary = record.summary
             values = [record.id, record.kind, str(record.version), str(summary.get("train", "")),
                       str(summary.get("heldout", "")), f"{summary.get('tokens', 0):,}",
-                      str(len(record.documents)), record.created.replace("T", " ")]
+                      str(len(record.documents)), local_time(record.created)]
             for column, value in enumerate(values):
                 self.datasets.setItem(row, column, QTableWidgetItem(value))
         registry = ModelRegistry(workspace)
@@ -132,7 +133,7 @@ class TrainingPane(QWidget):
         recipe = ""
         if model and registry.exists(model):
             recipe = str(registry.get(model).config.get("recipe", ""))
-        return [job.id, job.state, recipe, model, ppl, (job.started or job.created)[:19]]
+        return [job.id, job.state, recipe, model, ppl, local_time(job.started or job.created)]
 
     def selected_run(self) -> str | None:
         items = self.runs.selectedItems()

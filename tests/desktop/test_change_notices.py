@@ -41,3 +41,22 @@ def test_an_ended_job_reaches_the_panes_through_the_state(qtbot, app_state: AppS
     app_state.notify({"index"})
     app_state.notify({"releases", "datasets"})
     assert heard[-2:] == ["documents", "models"]
+
+
+def test_a_job_the_command_line_started_reaches_the_panes(qtbot, app_state: AppState,  # noqa: ANN001
+                                                          workspace) -> None:  # noqa: ANN001
+    """Issue 17: panes refresh when a job ends, whoever started it (here a second process's
+    runner, as `scriptorium index` would), with no restart."""
+    from core.jobs import JobRunner
+
+    monitor = JobMonitor()
+    monitor.data_changed.connect(app_state.notify)
+    monitor.set_workspace(workspace)
+    heard: list[str] = []
+    app_state.documents_changed.connect(lambda: heard.append("documents"))
+    handle = JobRunner(workspace).submit("index-documents", {})  # not through the monitor
+    with qtbot.waitSignal(monitor.finished, timeout=120_000) as finished:
+        pass
+    assert finished.args[0] == handle.job_id
+    assert heard == ["documents"]
+    monitor.set_workspace(None)
