@@ -21,13 +21,12 @@ from collections.abc import Callable
 from core.drafting.conversations import Conversation
 from core.drafting.draft import Retrying, SourcesFound
 from core.drafting.session import DraftSession, Rating, Write, model_options
-from core.drafting.warmup import Readiness, warm_up
 from core.generation.model import Finished
 from core.generation.runtime import ModelCache
 from desktop.dialogs.endpoints import EndpointsDialog
 from desktop.jobs_monitor import JobMonitor
 from desktop.native import preload_llama
-from desktop.ops import CoreOp, run_write
+from desktop.ops import run_write
 from desktop.qt import (
     QApplication,
     QHBoxLayout,
@@ -48,6 +47,7 @@ from desktop.widgets.draft_outcome import stats_line
 from desktop.widgets.draft_proposal import Engine, ProposalTab
 from desktop.widgets.draft_render import answer_html, conversation_html
 from desktop.widgets.draft_settings import DraftSettings
+from desktop.widgets.draft_warmup import Warmer
 from desktop.widgets.sources_panel import SourcesPanel
 
 
@@ -65,7 +65,6 @@ class DraftPane(QWidget):
         self.models = ModelBar(self.edit_endpoints)
         self.models.compare.toggled.connect(self._on_compare)
         self.models.main.currentIndexChanged.connect(self._on_model_picked)
-        self._warmed: tuple[object, str] | None = None  # (workspace, model) made ready
         self.options = DraftSettings()
         self.proposal_tab = ProposalTab(state, self._engine)
         self.tabs = QTabWidget()
@@ -104,6 +103,7 @@ class DraftPane(QWidget):
         self.actions = AnswerActions(self)
         center = AnswerColumn((self.main.view, self.other.view), self.actions)
         self.prompt, self.stats, self.notice = center.prompt, center.stats, center.notice
+        self.warmer = Warmer(self, self.session, self.stats, self._busy)
         self.sources = SourcesPanel("draft", "Click a source or a [n] in the answer to read it.")
         chat = QSplitter(Qt.Orientation.Horizontal)
         chat.addWidget(self.conversations)
@@ -151,20 +151,8 @@ class DraftPane(QWidget):
 
     def warm_up(self) -> None:
         """Load the picked model and the knowledge base's search now, on a worker thread,
-        so that the first Send waits no longer than any other (``core.drafting.warmup``)."""
-        workspace, model_id = self.state.workspace, self.models.main.currentData()
-        if workspace is None or model_id is None or self._busy() or \
-                self._warmed == (workspace.root, model_id):
-            return
-        self._warmed = (workspace.root, model_id)
-        self.stats.setText(f"Getting ready: loading {model_id} and the knowledge base…")
-        cache, endpoints = self.session.cache, self.session.endpoints
-        CoreOp(self, lambda: warm_up(workspace, model_id, cache, endpoints)).success(
-            self._ready).run()
-
-    def _ready(self, readiness: Readiness) -> None:
-        if not self._busy() and self.stats.text().startswith("Getting ready"):
-            self.stats.setText(readiness.message())
+        so that the first Send waits no longer than any other."""
+        self.warmer.run(self.state.workspace, self.models.main.currentData())
 
     def new_conversation(self) -> None:
         self.stop()
