@@ -3,38 +3,24 @@ ticked with its own fine-tunes for TIES is named, and one click makes it the bas
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 from helpers.heartbeat import heartbeat
+from helpers.workspaces import register_tiny_base
 
-from core.models.info import hf_model_facts
 from core.workspace import Workspace
-from core.workspace.registry import ModelRecord, ModelRegistry
 from desktop.jobs_monitor import JobMonitor
 from desktop.qt import Qt
 from desktop.state import AppState
 from desktop.wizards.merge_wizard import MergeWizard
 
 
-def _register(workspace: Workspace, model_id: str, source: Path, kind: str,
-              parents: tuple[str, ...] = ()) -> None:
-    facts = hf_model_facts(source)
-    record = ModelRecord(id=model_id, name=model_id, kind=kind, parents=parents,
-                         architecture=facts.architecture, model_type=facts.model_type,
-                         parameters=facts.parameters)
-    with ModelRegistry(workspace).create(model_id, lambda _: record) as folder:
-        for path in source.iterdir():
-            if path.is_file():
-                shutil.copy2(path, folder / path.name)
-
-
 @pytest.fixture
 def wizard(qtbot, workspace: Workspace, tiny_model_dir: Path) -> MergeWizard:  # noqa: ANN001
-    _register(workspace, "tiny", tiny_model_dir, "base")
+    register_tiny_base(workspace, tiny_model_dir, "tiny")
     for child in ("ft-a", "ft-b"):
-        _register(workspace, child, tiny_model_dir, "merged", ("tiny",))
+        register_tiny_base(workspace, tiny_model_dir, child, kind="merged", parents=("tiny",))
     state = AppState()
     state.set_workspace(workspace)
     wizard = MergeWizard(state, JobMonitor())

@@ -15,11 +15,14 @@ TINY_BASE = "tiny-base"
 SEQ = 32
 
 
-def register_tiny_base(workspace: Workspace, model_dir: Path, model_id: str = TINY_BASE) -> str:
+def register_tiny_base(workspace: Workspace, model_dir: Path, model_id: str = TINY_BASE, *,
+                       kind: str = "base", parents: tuple[str, ...] = ()) -> str:
+    """Register a copy of ``model_dir`` (a base, or with ``kind`` and ``parents`` one of its
+    fine-tunes)."""
     facts = hf_model_facts(model_dir)
-    record = ModelRecord(id=model_id, name="Tiny Gemma 3", kind="base",
-                         architecture=facts.architecture, model_type=facts.model_type,
-                         parameters=facts.parameters)
+    record = ModelRecord(id=model_id, name="Tiny Gemma 3", kind=kind,  # type: ignore[arg-type]
+                         parents=parents, architecture=facts.architecture,
+                         model_type=facts.model_type, parameters=facts.parameters)
     with ModelRegistry(workspace).create(model_id, lambda folder: record) as folder:
         for path in model_dir.iterdir():
             if path.is_file():
