@@ -4,10 +4,9 @@ Training, merging, exporting, indexing, evaluating and importing each use every 
 once on a 2-core workstation make both slower than one after the other. A heavy job's child
 process takes one of N lock files under ``runs/.slots`` before it starts its work, and waits,
 reported as queued (behind which job, how many ahead), while none is free; the longest
-waiting goes first. The locks are
-the operating system's (``filelock``), so a job killed outright frees its slot, and jobs
-started by the app and by the command line share the same turns. Light jobs (a proposal
-draft, a dataset build, the self-test) never wait.
+waiting goes first. The locks are the operating system's (``filelock``), so a job killed
+outright frees its slot, and jobs started by the app and by the command line share the same
+turns. Light jobs (a proposal draft, a dataset build, the self-test) never wait.
 """
 
 from __future__ import annotations
@@ -24,7 +23,6 @@ from core.jobs.kinds import KINDS
 from core.jobs.store import JobStatus, JobStore
 
 POLL_S = 0.5
-DEFAULT_SLOTS = 1
 
 
 def is_heavy(kind: str) -> bool:
