@@ -121,8 +121,8 @@ KINDS: dict[str, JobKind] = {
             "populate-sample",
             "Import the sample documents",
             "core.ingest.sample_config:PopulateSampleConfig",
-            "core.ingest.sample:run_populate_job",
-            ("documents",),
+            "core.retrieval.intake:run_populate_sample_job",
+            ("documents", "index"),
         ),
         JobKind(
             "draft-proposal",

@@ -79,3 +79,17 @@ def test_bundled_sample_imports_cleanly(workspace: Workspace) -> None:
     assert {"rfp", "proposal"} <= kinds
     assert result["paired"], "the sample RFPs and proposals should pair up"
     assert populate_sample(workspace)["counts"].keys() == {"already-imported"}
+
+
+@pytest.mark.timeout(600)
+def test_the_sample_job_imports_and_indexes(workspace: Workspace) -> None:
+    """Issue 17: after opening the sample, drafts found no sources until the knowledge base
+    was updated by hand; the sample's job now indexes what it imported."""
+    from core.jobs import JobRunner
+    from core.retrieval.index import index_status
+
+    final = JobRunner(workspace).submit("populate-sample", {}).wait(540)
+    assert final.state == "succeeded", final.error
+    assert final.result["index"]["indexed"]
+    status = index_status(workspace)
+    assert status["built"] and not status["out_of_date"] and status["chunks"] > 100
