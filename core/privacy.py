@@ -48,3 +48,22 @@ def loose_entries(root: Path, limit: int = 20) -> tuple[int, list[Path]]:
                 first.append(path)
         dirs[:] = [d for d in dirs if not (here / d).is_symlink()]
     return count, first
+
+
+def tighten_tree(root: Path) -> int:
+    """Take group and other permissions off every entry under ``root`` (itself included);
+    links are not followed. Returns how many entries were changed."""
+    changed = 0
+    for folder, dirs, files in os.walk(root):
+        here = Path(folder)
+        for path in (here, *(here / name for name in files)):
+            try:
+                mode = path.lstat().st_mode
+                if stat.S_ISLNK(mode) or not mode & SHARED_BITS:
+                    continue
+                os.chmod(path, stat.S_IMODE(mode) & ~SHARED_BITS)
+            except OSError:
+                continue
+            changed += 1
+        dirs[:] = [d for d in dirs if not (here / d).is_symlink()]
+    return changed

@@ -304,7 +304,8 @@ class MainWindow(QMainWindow):
         """The installation report (``scriptorium doctor``), not modal; checks run at once."""
         if self.doctor is not None:
             self.doctor.close()
-        self.doctor = DoctorDialog(self, first_run=first_run)
+        workspace = self.state.workspace.root if self.state.workspace else None
+        self.doctor = DoctorDialog(self, first_run=first_run, workspace=workspace)
         self.doctor.show()
         self.doctor.run_checks()
         return self.doctor

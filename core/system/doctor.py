@@ -44,6 +44,7 @@ class Check:
     status: Status
     detail: str
     fix: str = ""
+    repair: str = ""  # a repair ``repair()`` can make here (the app's Fix button, doctor --fix)
 
     def as_dict(self) -> dict[str, str]:
         return asdict(self)
@@ -290,7 +291,21 @@ def check_privacy(workspace: Path) -> Check:
     return Check("file privacy", "warn",
                  f"{count} {'entry' if count == 1 else 'entries'} others can read or "
                  f"enter (e.g. {shown})",
-                 fix=f"chmod -R go-rwx {workspace}")
+                 fix=f"chmod -R go-rwx {workspace}",
+                 repair="tighten-privacy")
+
+
+REPAIRS = ("tighten-privacy",)
+
+
+def repair(action: str, workspace: Path) -> str:
+    """Make repair ``action`` (a ``Check.repair``) in ``workspace``; says what it did."""
+    if action == "tighten-privacy":
+        from core.privacy import tighten_tree
+
+        changed = tighten_tree(workspace)
+        return f"made {changed} {'entry' if changed == 1 else 'entries'} private to you"
+    raise ValueError(f"unknown repair {action!r}")
 
 
 def run_checks(generate: bool = True, workspaces_dir: Path | None = None,

@@ -7,7 +7,9 @@ the window is not modal, so the app stays usable meanwhile.
 
 from __future__ import annotations
 
-from core.system.doctor import Check, run_checks, worst
+from pathlib import Path
+
+from core.system.doctor import Check, repair, run_checks, worst
 from desktop.ops import CoreOp
 from desktop.qt import (
     QAbstractItemView,
@@ -34,8 +36,10 @@ VERDICTS = {
 
 
 class DoctorDialog(QDialog):
-    def __init__(self, parent: QWidget | None = None, first_run: bool = False) -> None:
+    def __init__(self, parent: QWidget | None = None, first_run: bool = False,
+                 workspace: Path | None = None) -> None:
         super().__init__(parent)
+        self.workspace = workspace  # its audit log and file privacy are checked too
         self.setObjectName("doctorDialog")
         self.setWindowTitle("Welcome: checking this installation" if first_run
                             else "Check this installation")
@@ -69,7 +73,18 @@ class DoctorDialog(QDialog):
     def run_checks(self) -> None:
         self.rerun.setEnabled(False)
         self.verdict.setText("Checking…")
-        CoreOp(self, run_checks).success(self.show_checks).failure(self._failed).run()
+        workspace = self.workspace
+        CoreOp(self, lambda: run_checks(workspace=workspace)).success(self.show_checks).failure(
+            self._failed).run()
+
+    def make_repair(self, action: str) -> None:
+        """A check's Fix button: make the repair off the GUI thread, then check again."""
+        workspace = self.workspace
+        if workspace is None:
+            return
+        self.verdict.setText("Fixing…")
+        CoreOp(self, lambda: repair(action, workspace)).success(
+            lambda _: self.run_checks()).failure(self._failed).run()
 
     def _failed(self, error: BaseException) -> None:
         self.rerun.setEnabled(True)
@@ -89,6 +104,13 @@ class DoctorDialog(QDialog):
                 if column == 0:
                     item.setForeground(QBrush(QColor(colour)))
                 self.table.setItem(row, column, item)
+            self.table.removeCellWidget(row, 3)
+            if check.repair and check.status != "ok" and self.workspace is not None:
+                fix = QPushButton("Fix it")
+                fix.setObjectName(f"fix-{check.repair}")
+                fix.setToolTip(f"Does it for you: {check.fix}")
+                fix.clicked.connect(lambda _=False, a=check.repair: self.make_repair(a))
+                self.table.setCellWidget(row, 3, fix)
         self.table.resizeColumnToContents(0)
         self.table.resizeColumnToContents(1)
         self.table.resizeRowsToContents()

@@ -138,3 +138,18 @@ def test_two_imports_at_once_store_each_file_once(tmp_path: Path) -> None:
     assert statuses.count("already-imported") == 12
     audit = (root / "audit.log").read_text(encoding="utf-8")
     assert audit.count('"document.import"') == 12
+
+
+def test_doctor_fix_makes_a_loose_workspace_private(tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    from core.cli.main import main
+    from core.privacy import loose_entries
+
+    root = Workspace.create(tmp_path / "w").root
+    os.chmod(root / "documents", 0o755)
+    (root / "documents" / "copy.txt").write_text("x")
+    os.chmod(root / "documents" / "copy.txt", 0o644)
+    assert loose_entries(root)[0] == 2
+    assert main(["doctor", "-w", str(root), "--quick", "--fix"]) in (0, 1)
+    assert "fixing file privacy: made 2 entries private to you" in capsys.readouterr().err
+    assert loose_entries(root)[0] == 0

@@ -15,7 +15,8 @@ from desktop.qt import QAction
 @pytest.fixture(autouse=True)
 def quick_checks(monkeypatch: pytest.MonkeyPatch) -> None:
     # The test generation is covered in tests/core/test_doctor.py.
-    monkeypatch.setattr(doctor_dialog, "run_checks", lambda: run_checks(generate=False))
+    monkeypatch.setattr(doctor_dialog, "run_checks",
+                        lambda workspace=None: run_checks(generate=False, workspace=workspace))
 
 
 def test_help_menu_shows_the_report(qtbot, window: MainWindow) -> None:  # noqa: ANN001
@@ -56,4 +57,28 @@ def test_first_run_of_a_version_shows_the_report_once(qtbot, window: MainWindow)
     qtbot.waitUntil(lambda: dialog.checks is not None, timeout=60_000)
     assert window.state.settings.checked_version == __version__
     assert not first_run_check(window)  # not again for this version
+    dialog.close()
+
+
+def test_loose_file_modes_are_fixed_with_a_button(qtbot, window: MainWindow) -> None:  # noqa: ANN001
+    """Issue 17: fixes were shell commands; the one the app can make itself is a button."""
+    import os
+
+    from desktop.qt import QPushButton
+
+    root = window.state.workspace.root
+    os.chmod(root / "documents", 0o755)  # as a copy with a loose umask leaves it
+    dialog = window.show_doctor()
+    qtbot.waitUntil(lambda: dialog.checks is not None, timeout=60_000)
+    rows = {dialog.table.item(r, 1).text(): r for r in range(dialog.table.rowCount())}
+    assert dialog.table.item(rows["file privacy"], 0).text() != "✔"
+    button = dialog.table.cellWidget(rows["file privacy"], 3)
+    assert isinstance(button, QPushButton) and button.text() == "Fix it"
+    checked = dialog.checks
+    button.click()
+    qtbot.waitUntil(lambda: dialog.checks is not checked, timeout=60_000)
+    rows = {dialog.table.item(r, 1).text(): r for r in range(dialog.table.rowCount())}
+    assert "every file 0600" in dialog.table.item(rows["file privacy"], 2).text()
+    assert dialog.table.cellWidget(rows["file privacy"], 3) is None
+    assert os.stat(root / "documents").st_mode & 0o077 == 0
     dialog.close()
