@@ -37,17 +37,20 @@ from desktop.qt import (
     QKeySequence,
     QLabel,
     QListWidget,
+    QListWidgetItem,
     QMainWindow,
     QMenu,
     QMessageBox,
     QPushButton,
+    QSize,
     QStackedWidget,
     QWidget,
 )
 from desktop.state import AppState
+from desktop.widgets.icons import section_icon
 
 SECTIONS = ["Overview", "Documents", "Training", "Merge", "Export", "Knowledge", "Draft", "Models",
-            "Releases", "Jobs"]
+            "Releases", "Jobs"]  # each with its icon in resources/icons, named in lower case
 
 
 class MainWindow(QMainWindow):
@@ -61,6 +64,7 @@ class MainWindow(QMainWindow):
         self.sidebar = QListWidget()
         self.sidebar.setObjectName("sections")
         self.sidebar.setFixedWidth(170)
+        self.sidebar.setIconSize(QSize(16, 16))
         self.stack = QStackedWidget()
         self.welcome = WelcomePane()
         self.stack.addWidget(self.welcome)
@@ -77,7 +81,7 @@ class MainWindow(QMainWindow):
         self.panes["Releases"] = ReleasesPane(state, monitor)
         self.panes["Jobs"] = JobsPane(state, monitor)
         for name in SECTIONS:
-            self.sidebar.addItem(name)
+            self.sidebar.addItem(QListWidgetItem(section_icon(name.lower()), name))
             self.stack.addWidget(self.panes[name])
         self.sidebar.currentRowChanged.connect(self._on_section)
 

@@ -29,6 +29,7 @@ from PySide6.QtGui import (  # noqa: F401
     QPainter,
     QPalette,
     QPen,
+    QPixmap,
     QTextCursor,
 )
 from PySide6.QtWidgets import (  # noqa: F401

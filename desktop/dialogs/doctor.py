@@ -3,6 +3,11 @@
 Shown on the first run of each version and from Help → Check this installation. The checks
 run on a worker thread (they import torch and run a test generation in a child process);
 the window is not modal, so the app stays usable meanwhile.
+
+A failed check's fix is a button where the app can make it ("Fix it"). Where the fix
+reinstalls packages the app itself runs on, it cannot be made from inside the app: the
+dialog says it in a sentence and offers the command on the clipboard, to run in a terminal
+with Scriptorium closed.
 """
 
 from __future__ import annotations
@@ -13,21 +18,26 @@ from core.system.doctor import Check, repair, run_checks, worst
 from desktop.ops import CoreOp
 from desktop.qt import (
     QAbstractItemView,
-    QBrush,
-    QColor,
+    QApplication,
     QDialog,
     QDialogButtonBox,
+    QHBoxLayout,
     QHeaderView,
     QLabel,
     QPushButton,
+    Qt,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
+from desktop.widgets.icons import icon
 
 COLUMNS = ["", "Check", "Result", "Fix"]
-MARKS = {"ok": ("✔", "#2e7d32"), "warn": ("!", "#b26a00"), "fail": ("✖", "#c62828")}
+STATUS_WORDS = {"ok": "Passed", "warn": "Warning", "fail": "Failed"}  # the icon's tooltip
+IN_A_TERMINAL = "Close Scriptorium first, then paste the command into a terminal and run it."
+COPIED = "Copied. Close Scriptorium, paste the command into a terminal and run it; then " \
+    "start Scriptorium again."
 VERDICTS = {
     "ok": "Ready: everything Scriptorium needs is in place.",
     "warn": "Ready, with warnings: see the fixes below.",
@@ -57,6 +67,7 @@ class DoctorDialog(QDialog):
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
+        header.sectionResized.connect(lambda column, _old, _new: column == 3 and self.fit_rows())
         self.rerun = QPushButton("Run the checks again")
         self.rerun.setObjectName("doctorRerun")
         self.rerun.clicked.connect(self.run_checks)
@@ -96,21 +107,83 @@ class DoctorDialog(QDialog):
         self.verdict.setText(f"<b>{VERDICTS[worst(checks)]}</b>")
         self.table.setRowCount(len(checks))
         for row, check in enumerate(checks):
-            mark, colour = MARKS[check.status]
-            cells = [mark, check.name, check.detail, check.fix if check.status != "ok" else ""]
-            for column, text in enumerate(cells):
+            status = QTableWidgetItem(icon(check.status), "")
+            status.setToolTip(STATUS_WORDS[check.status])
+            status.setData(Qt.ItemDataRole.UserRole, check.status)
+            self.table.setItem(row, 0, status)
+            fix = check.fix if check.status != "ok" else ""
+            for column, text in ((1, check.name), (2, check.detail), (3, fix)):
                 item = QTableWidgetItem(text)
                 item.setToolTip(text)
-                if column == 0:
-                    item.setForeground(QBrush(QColor(colour)))
                 self.table.setItem(row, column, item)
             self.table.removeCellWidget(row, 3)
-            if check.repair and check.status != "ok" and self.workspace is not None:
-                fix = QPushButton("Fix it")
-                fix.setObjectName(f"fix-{check.repair}")
-                fix.setToolTip(f"Does it for you: {check.fix}")
-                fix.clicked.connect(lambda _=False, a=check.repair: self.make_repair(a))
-                self.table.setCellWidget(row, 3, fix)
+            widget = self._fix_widget(check) if fix else None
+            if widget is not None:
+                self.table.item(row, 3).setText("")  # the widget says it
+                self.table.setCellWidget(row, 3, widget)
         self.table.resizeColumnToContents(0)
         self.table.resizeColumnToContents(1)
+        self.fit_rows()
+
+    def fit_rows(self) -> None:
+        """Rows as tall as their text, and as their fix's widget at the column's width."""
         self.table.resizeRowsToContents()
+        width = self.table.columnWidth(3)
+        for row in range(self.table.rowCount()):
+            widget = self.table.cellWidget(row, 3)
+            if widget is not None:
+                needed = widget.heightForWidth(width)
+                if needed > self.table.rowHeight(row):
+                    self.table.setRowHeight(row, needed)
+
+    def _fix_widget(self, check: Check) -> QWidget | None:
+        """A button for a fix the app makes, the command for one it cannot; else None."""
+        if check.repair and self.workspace is not None:
+            fix = QPushButton("Fix it")
+            fix.setObjectName(f"fix-{check.repair}")
+            fix.setToolTip(f"Does it for you: {check.fix}")
+            fix.clicked.connect(lambda _=False, a=check.repair: self.make_repair(a))
+            box = QWidget()  # the button at its own size, not stretched over the column
+            row = QHBoxLayout(box)
+            row.setContentsMargins(4, 2, 4, 2)
+            row.addWidget(fix)
+            row.addStretch(1)
+            return box
+        if check.command:
+            return CommandFix(check)
+        return None
+
+
+class CommandFix(QWidget):
+    """A fix to run in a terminal: the sentence, "Copy the command", and when to run it."""
+
+    def __init__(self, check: Check, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.command = check.command
+        self.setObjectName(f"commandFix-{check.name}")
+        fix = check.fix.rstrip(".")
+        sentence = QLabel(fix[:1].upper() + fix[1:] + ".")
+        sentence.setWordWrap(True)
+        self.copy = QPushButton(icon("copy"), "Copy the command")
+        self.copy.setObjectName("copyCommand")
+        self.copy.setToolTip(check.command)
+        self.copy.clicked.connect(self.copy_command)
+        self.note = QLabel(IN_A_TERMINAL)
+        self.note.setObjectName("commandNote")
+        self.note.setWordWrap(True)
+        self.note.setStyleSheet("color: #555555")
+        row = QHBoxLayout()
+        row.addWidget(self.copy)
+        row.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.setSpacing(4)
+        layout.addWidget(sentence)
+        layout.addWidget(self.note)
+        layout.addLayout(row)
+
+    def copy_command(self) -> None:
+        QApplication.clipboard().setText(self.command)
+        self.copy.setIcon(icon("done"))
+        self.copy.setText("Copied")
+        self.note.setText(COPIED)

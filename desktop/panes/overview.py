@@ -20,13 +20,16 @@ from desktop.qt import (
     QHBoxLayout,
     QLabel,
     QPushButton,
+    Qt,
     QVBoxLayout,
     QWidget,
 )
 from desktop.state import AppState
+from desktop.widgets.icons import set_icon_label
 
-MARKS = {"done": ("✓", "#1b7f3b"), "todo": ("→", "#1a5fb4"), "attention": ("!", "#b35900"),
-         "optional": ("·", "#777777")}
+# each stage's state is shown as the icon of that name, with these words as its tooltip
+STATE_WORDS = {"done": "Done", "todo": "To do", "attention": "Needs attention",
+               "optional": "Optional"}
 
 
 class OverviewPane(QWidget):
@@ -86,8 +89,8 @@ class OverviewPane(QWidget):
         self.overview = overview
         for row, stage in enumerate(overview.stages):
             mark, title, button = self._row(row, stage.key)
-            symbol, colour = MARKS[stage.state]
-            mark.setText(f"<span style='color:{colour}; font-size:large'>{symbol}</span>")
+            set_icon_label(mark, stage.state)
+            mark.setToolTip(STATE_WORDS[stage.state])
             title.setText(f"<b>{stage.title}</b><br>{stage.summary}")
             button.setText(stage.action_label)
             button.setToolTip(f"On the command line: {stage.command}")
@@ -104,6 +107,8 @@ class OverviewPane(QWidget):
     def _row(self, row: int, key: str) -> tuple[QLabel, QLabel, QPushButton]:
         if key not in self.rows:
             mark, title = QLabel(), QLabel()
+            mark.setObjectName(f"stageState-{key}")
+            mark.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignHCenter)
             title.setWordWrap(True)
             title.setObjectName(f"stage-{key}")
             button = QPushButton()

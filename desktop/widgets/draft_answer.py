@@ -15,6 +15,7 @@ from desktop.dialogs.save_as import ask_save_path
 from desktop.ops import CoreOp
 from desktop.qt import QApplication, QHBoxLayout, QLabel, QPlainTextEdit, QVBoxLayout, QWidget
 from desktop.widgets.buttons import button
+from desktop.widgets.icons import icon
 
 if TYPE_CHECKING:
     from desktop.panes.draft import DraftPane
@@ -31,6 +32,8 @@ class AnswerActions:
                                 RATING_TIP.format("good"))
         self.down_button = button("Poor draft", "thumbsDown", lambda: pane.rate("down"),
                                   RATING_TIP.format("poor"))
+        self.up_button.setIcon(icon("good"))
+        self.down_button.setIcon(icon("poor"))
         self.edit_button = button("Edit…", "editAnswer", self.begin_edit)
         self.copy_button = button("Copy", "copyAnswer", self.copy_answer)
         self.export_button = button("Export…", "exportConversation", self.ask_export)

@@ -24,6 +24,7 @@ from desktop.qt import (
     QWidget,
 )
 from desktop.widgets.draft_outcome import FAILED_COLOUR, FORMAT_TIP
+from desktop.widgets.icons import icon_html
 
 # What each figure of FIGURES is called here and what it means, for someone who has never
 # read an evaluation report. A figure core adds later shows under its FIGURES title.
@@ -87,8 +88,8 @@ def pair_html(report: dict[str, Any], index: int) -> str:
                      f"the reference: {row.get('rouge_l', 0):.2f}</small></th>")
         if row["status"] == "failed":
             why = "; ".join(row.get("problems") or []) or "see the checks"
-            body = (f"<p style='color:{FAILED_COLOUR}'><b>⚠ Failed the quality checks: "
-                    f"{html.escape(why)}</b></p><p style='color:#777'>"
+            body = (f"<p style='color:{FAILED_COLOUR}'>{icon_html('warning')} <b>Failed the "
+                    f"quality checks: {html.escape(why)}</b></p><p style='color:#777'>"
                     f"{_cell(row['text']) or '(no text)'}</p>")
         else:
             body = _cell(row["text"]) or "<i>(no text)</i>"

@@ -15,6 +15,7 @@ from core.drafting.conversations import Turn
 from core.drafting.draft import DraftResult
 from core.generation.model import GenerationStats
 from desktop.qt import QLabel, Qt, QWidget
+from desktop.widgets.icons import icon_html
 
 FAILED_COLOUR = "#b00020"
 WARNING_COLOUR = "#8a5a00"
@@ -80,8 +81,8 @@ def turn_problems(turn: Turn) -> list[str]:
 
 
 def failed_html(problems: Sequence[str]) -> str:
-    return (f"<p style='color:{FAILED_COLOUR}'><b>⚠ {html.escape(failed_text(problems))}"
-            "</b></p>")
+    return (f"<p style='color:{FAILED_COLOUR}'>{icon_html('warning')} "
+            f"<b>{html.escape(failed_text(problems))}</b></p>")
 
 
 class DraftNotice(QLabel):
@@ -99,10 +100,11 @@ class DraftNotice(QLabel):
         """The notice as plain text ("" when hidden)."""
         return self._plain
 
-    def _show(self, colour: str, text: str, bold: bool = False) -> None:
+    def _show(self, colour: str, text: str, bold: bool = False, icon: str = "") -> None:
         self._plain = text
         body = html.escape(text).replace("\n", "<br>")
-        self.setText(f"<span style='color:{colour}'>{'<b>' if bold else ''}{body}"
+        mark = f"{icon_html(icon)} " if icon else ""
+        self.setText(f"{mark}<span style='color:{colour}'>{'<b>' if bold else ''}{body}"
                      f"{'</b>' if bold else ''}</span>")
         self.show()
 
@@ -116,9 +118,9 @@ class DraftNotice(QLabel):
 
     def failed_section(self, problems: Sequence[str]) -> None:
         why = "; ".join(problems) or "it did not pass them"
-        self._show(FAILED_COLOUR, f"⚠ The last draft of this section failed the quality "
+        self._show(FAILED_COLOUR, f"The last draft of this section failed the quality "
                    f"checks: {why}. It is left out of exported documents: draft the section "
-                   "again, or write it here and Save edit.", bold=True)
+                   "again, or write it here and Save edit.", bold=True, icon="warning")
 
     def warnings(self, lines: Sequence[str]) -> None:
         if lines:

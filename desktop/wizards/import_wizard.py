@@ -38,6 +38,7 @@ from desktop.qt import (
     QWizardPage,
 )
 from desktop.state import AppState
+from desktop.widgets.icons import icon
 from desktop.widgets.job_progress import JobProgress
 
 PREVIEW_CHARS = 20_000
@@ -171,14 +172,15 @@ class ReviewPage(QWizardPage):
         if result.error:
             include.setChecked(False)
             include.setEnabled(False)
-            found = f"✗ {result.error}"
+            found = QTableWidgetItem(icon("fail"), result.error)
         else:
             kind.setCurrentText(result.kind)
             pages = f", {result.pages} pages" if result.pages else ""
-            found = f"{len(result.blocks)} blocks{pages}"
+            text = f"{len(result.blocks)} blocks{pages}"
             if result.warnings:
-                found += " — " + "; ".join(result.warnings)
-        self.table.setItem(row, 3, QTableWidgetItem(found))
+                text += " — " + "; ".join(result.warnings)
+            found = QTableWidgetItem(text)
+        self.table.setItem(row, 3, found)
         self.completeChanged.emit()
 
     def _update_pending(self) -> None:

@@ -9,7 +9,7 @@ from core import __version__
 from core.system.doctor import run_checks
 from desktop.app import first_run_check
 from desktop.main_window import MainWindow
-from desktop.qt import QAction
+from desktop.qt import QAction, QApplication, Qt
 
 
 @pytest.fixture(autouse=True)
@@ -44,7 +44,9 @@ def test_a_failed_check_shows_its_fix(qtbot, window: MainWindow, monkeypatch) ->
     assert "Not ready" in dialog.verdict.text()
     rows = {dialog.table.item(r, 1).text(): r for r in range(dialog.table.rowCount())}
     row = rows["Disk (workspaces)"]
-    assert dialog.table.item(row, 0).text() == "✖"
+    assert dialog.table.item(row, 0).data(Qt.ItemDataRole.UserRole) == "fail"
+    assert dialog.table.item(row, 0).toolTip() == "Failed"
+    assert not dialog.table.item(row, 0).icon().isNull()
     assert "free at least" in dialog.table.item(row, 3).text()
     dialog.close()
 
@@ -71,8 +73,8 @@ def test_loose_file_modes_are_fixed_with_a_button(qtbot, window: MainWindow) -> 
     dialog = window.show_doctor()
     qtbot.waitUntil(lambda: dialog.checks is not None, timeout=60_000)
     rows = {dialog.table.item(r, 1).text(): r for r in range(dialog.table.rowCount())}
-    assert dialog.table.item(rows["file privacy"], 0).text() != "✔"
-    button = dialog.table.cellWidget(rows["file privacy"], 3)
+    assert dialog.table.item(rows["file privacy"], 0).data(Qt.ItemDataRole.UserRole) == "warn"
+    button = dialog.table.cellWidget(rows["file privacy"], 3).findChild(QPushButton)
     assert isinstance(button, QPushButton) and button.text() == "Fix it"
     checked = dialog.checks
     button.click()
@@ -81,4 +83,29 @@ def test_loose_file_modes_are_fixed_with_a_button(qtbot, window: MainWindow) -> 
     assert "every file 0600" in dialog.table.item(rows["file privacy"], 2).text()
     assert dialog.table.cellWidget(rows["file privacy"], 3) is None
     assert os.stat(root / "documents").st_mode & 0o077 == 0
+    dialog.close()
+
+
+def test_a_reinstall_is_offered_as_a_command_to_copy(qtbot, window: MainWindow,  # noqa: ANN001
+                                                     monkeypatch) -> None:  # noqa: ANN001
+    """Issue 17: reinstalling the app's own packages cannot run inside it; the fix is a
+    sentence, the command on the clipboard and when to run it, not a bare shell command."""
+    import core.system.doctor as doctor
+
+    version = doctor._version
+    monkeypatch.setattr(doctor, "_version",
+                        lambda name: None if name == "llama-cpp-python" else version(name))
+    dialog = window.show_doctor()
+    qtbot.waitUntil(lambda: dialog.checks is not None, timeout=60_000)
+    check = next(c for c in dialog.checks if c.name == "llama.cpp")
+    assert check.status == "fail" and "build-llama-wheel.sh" in check.command
+    rows = {dialog.table.item(r, 1).text(): r for r in range(dialog.table.rowCount())}
+    fix = dialog.table.cellWidget(rows["llama.cpp"], 3)
+    assert isinstance(fix, doctor_dialog.CommandFix)
+    assert dialog.table.item(rows["llama.cpp"], 3).text() == ""  # no bare command shown
+    assert fix.copy.text() == "Copy the command" and "Close Scriptorium" in fix.note.text()
+    QApplication.clipboard().clear()
+    fix.copy.click()
+    assert QApplication.clipboard().text() == check.command
+    assert fix.copy.text() == "Copied" and "start Scriptorium again" in fix.note.text()
     dialog.close()
