@@ -72,7 +72,8 @@ def run_job(
         if printer:
             printer.close()
     if status.state == "failed":
-        raise JobError(status.error or f"Job {status.id} failed; see `scriptorium jobs logs {status.id}`.")
+        raise JobError(status.error
+                       or f"Job {status.id} failed; see `scriptorium jobs logs {status.id}`.")
     if status.state == "cancelled":
         raise JobError(f"Job {status.id} was cancelled.")
     return status

@@ -48,7 +48,8 @@ def _read(path: Path) -> list[dict[str, Any]]:
 
 
 def _pair_key(prompt: str, chosen: str, rejected: str) -> str:
-    return hashlib.sha256(json.dumps([prompt, chosen.strip(), rejected.strip()]).encode()).hexdigest()
+    key = json.dumps([prompt, chosen.strip(), rejected.strip()])
+    return hashlib.sha256(key.encode()).hexdigest()
 
 
 class FeedbackLog:

@@ -86,7 +86,8 @@ def assembled_gguf() -> Path | None:
     package = _package()
     target = base_cache_dir() / package.MODEL_NAME
     marker = target.with_name(target.name + COMPLETE_MARKER)
-    if target.exists() and marker.exists() and marker.read_text().strip() == package.EXPECTED_SHA256:
+    if (target.exists() and marker.exists()
+            and marker.read_text().strip() == package.EXPECTED_SHA256):
         return target
     return None
 

@@ -51,7 +51,8 @@ def run(job_dir: Path) -> int:
     try:
         state = recipe.setup()
         outcome = recipe.train(resume_from)
-        distributed.save_full_adapter(state.model, distributed.folder(job_dir) / distributed.ADAPTER)
+        adapter = distributed.folder(job_dir) / distributed.ADAPTER
+        distributed.save_full_adapter(state.model, adapter)
         if distributed.rank() == 0:
             distributed.write_outcome(job_dir, outcome)
         return 0

@@ -24,10 +24,10 @@ from core.fsutil import link_or_copy
 from core.generation.model import Finished, GenerationSettings, Message, Token
 from core.generation.plain import plain_prompt, plain_template
 from core.generation.runtime import LoadedModel, ModelCache
+from core.generation.template import TemplateRenderer
 from core.serving.client import RemoteModel, request_body
 from core.serving.process import RunningServer, start_server
 from core.serving.server import ServeConfig, ServerPlan, plan_server, resolve_model
-from core.generation.template import TemplateRenderer
 from core.serving.sse import sse_data, sse_json
 from core.serving.transport import TokenRefused
 from core.settings import Settings, load_settings, save_settings, settings_path
