@@ -20,16 +20,18 @@ from desktop.qt import (
     QPushButton,
     QSpinBox,
     Qt,
+    QVBoxLayout,
     QWidget,
 )
 from desktop.state import AppState
+from desktop.widgets.group_box import explanation
 
 HOSTS = [("0.0.0.0", "the local network"), ("127.0.0.1", "this computer only")]
 
 
 class PublishBox(QGroupBox):
     def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
-        super().__init__("Shared serving", parent)
+        super().__init__("Share with your team", parent)
         self.setObjectName("publishBox")
         self.state = state
         self.busy = False
@@ -53,7 +55,11 @@ class PublishBox(QGroupBox):
         self.status.setObjectName("publishStatus")
         self.status.setWordWrap(True)
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        row = QHBoxLayout(self)
+        layout = QVBoxLayout(self)
+        layout.addWidget(explanation(
+            "Let colleagues draft with the deployed release from their own computers: publish "
+            "it here, then they add the address and token shown in Draft → Endpoints…"))
+        row = QHBoxLayout()
         row.addWidget(QLabel("On"))
         row.addWidget(self.host)
         row.addWidget(QLabel("port"))
@@ -61,6 +67,7 @@ class PublishBox(QGroupBox):
         row.addWidget(self.publish_button)
         row.addWidget(self.stop_button)
         row.addWidget(self.status, 1)
+        layout.addLayout(row)
         self.refresh()
 
     def refresh(self) -> None:
