@@ -1,5 +1,7 @@
 """Releases pane: what changed, promote through the gate (its verdict stubbed: the gate
-itself is tested in core), override a blocked gate, roll back, and the update job."""
+itself is tested in core), override a blocked gate, roll back, and the update job; reached
+through the pane's parts (``pane.releases``: the list, promote, roll back; ``pane.updates``:
+"Is an update needed?")."""
 
 from __future__ import annotations
 
@@ -15,10 +17,11 @@ from core.workspace import Workspace
 from core.workspace.registry import ModelRecord, ModelRegistry
 from core.workspace.releases import read_releases
 from desktop.jobs_monitor import JobMonitor
-from desktop.panes import releases as releases_module
-from desktop.panes.releases import ReleasesPane, gate_html
+from desktop.panes.releases import ReleasesPane
 from desktop.qt import QMessageBox
 from desktop.state import AppState
+from desktop.widgets import release_list
+from desktop.widgets.release_gate import gate_html
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -44,7 +47,7 @@ def pane(qtbot, app_state: AppState, workspace: Workspace,  # noqa: ANN001
     for model_id in ("first", "second", "worse"):
         _gguf(workspace, model_id)
     verdicts = {"second": _verdict(True), "worse": _verdict(False)}
-    monkeypatch.setattr(releases_module, "run_gate",
+    monkeypatch.setattr(release_list, "run_gate",
                         lambda workspace, model_id: verdicts.get(model_id, {
                             "compared": False, "passed": True, "reason": "no release yet"}))
     monitor = JobMonitor()
@@ -60,71 +63,88 @@ def pane(qtbot, app_state: AppState, workspace: Workspace,  # noqa: ANN001
 
 
 def _promote(qtbot, pane: ReleasesPane, model_id: str) -> None:  # noqa: ANN001
-    pane.candidate.setCurrentIndex(pane.candidate.findData(model_id))
-    pane.promote_button.click()
+    pane.releases.candidate.setCurrentIndex(pane.releases.candidate.findData(model_id))
+    pane.releases.promote_button.click()
 
 
 def test_promote_override_and_roll_back(qtbot, pane: ReleasesPane,  # noqa: ANN001
                                         workspace: Workspace) -> None:
-    assert "No release deployed" in pane.deployed.text()
-    pane.ask = lambda box: QMessageBox.StandardButton.Yes  # type: ignore[method-assign]
+    releases = pane.releases
+    assert "No release deployed" in releases.deployed.text()
+    releases.ask = lambda box: QMessageBox.StandardButton.Yes  # type: ignore[method-assign]
     _promote(qtbot, pane, "first")
-    qtbot.waitUntil(lambda: "Release 1 deployed" in pane.message.text(), timeout=10_000)
-    qtbot.waitUntil(lambda: "release 1" in pane.deployed.text(), timeout=5_000)
-    assert pane.candidate.findData("first") == -1  # the deployed one is not a candidate
+    qtbot.waitUntil(lambda: "Release 1 deployed" in releases.message.text(), timeout=10_000)
+    qtbot.waitUntil(lambda: "release 1" in releases.deployed.text(), timeout=5_000)
+    assert releases.candidate.findData("first") == -1  # the deployed one is not a candidate
+    assert releases.listing.isVisible() and releases.selected_version() == 1
+    assert "Release 1, promoted" in releases.notes.toPlainText()  # the deployed one, shown
 
     _promote(qtbot, pane, "second")
-    qtbot.waitUntil(lambda: "Release 2 deployed" in pane.message.text(), timeout=10_000)
+    qtbot.waitUntil(lambda: "Release 2 deployed" in releases.message.text(), timeout=10_000)
     assert read_releases(workspace).current.gate["passed"] is True
 
-    pane.ask_override = lambda gate: ("", False)  # type: ignore[method-assign]
+    releases.ask_override = lambda gate: ("", False)  # type: ignore[method-assign]
     _promote(qtbot, pane, "worse")
-    qtbot.waitUntil(lambda: "gate blocked" in pane.message.text(), timeout=10_000)
+    qtbot.waitUntil(lambda: "gate blocked" in releases.message.text(), timeout=10_000)
     assert read_releases(workspace).deployed == 2
-    pane.ask_override = lambda gate: ("rates changed today", True)  # type: ignore[method-assign]
+    releases.ask_override = lambda gate: ("rates changed today", True)  # type: ignore[method-assign]
     _promote(qtbot, pane, "worse")
-    qtbot.waitUntil(lambda: "Release 3 deployed" in pane.message.text(), timeout=10_000)
+    qtbot.waitUntil(lambda: "Release 3 deployed" in releases.message.text(), timeout=10_000)
     # the state follows the promotion at once (it used to keep the check from before)
-    qtbot.waitUntil(lambda: "Release 3 is current" in pane.proposal.text(), timeout=10_000)
+    qtbot.waitUntil(lambda: "Release 3 is current" in pane.updates.proposal.text(), timeout=10_000)
     assert read_releases(workspace).current.override == "rates changed today"
-    qtbot.waitUntil(lambda: pane.table.rowCount() == 3, timeout=5_000)
-    assert "overridden" in pane.table.item(0, 4).text()
+    qtbot.waitUntil(lambda: releases.table.rowCount() == 3, timeout=5_000)
+    assert "overridden" in releases.table.item(0, 4).text()
 
-    pane.table.selectRow(2)  # release 1 (newest first)
-    assert "first (gguf)" in pane.notes.toPlainText()
-    pane.table.selectRow(0)
-    assert "Gate overridden: rates changed today" in pane.notes.toPlainText()
-    pane.table.selectRow(2)
-    assert pane.rollback_button.isEnabled()
-    pane.rollback_button.click()
-    qtbot.waitUntil(lambda: "release 1" in pane.message.text(), timeout=10_000)
+    releases.table.selectRow(2)  # release 1 (newest first)
+    assert "first (gguf)" in releases.notes.toPlainText()
+    releases.table.selectRow(0)
+    assert "Gate overridden: rates changed today" in releases.notes.toPlainText()
+    releases.table.selectRow(2)
+    assert releases.rollback_button.isEnabled()
+    releases.rollback_button.click()
+    qtbot.waitUntil(lambda: "release 1" in releases.message.text(), timeout=10_000)
     assert default_model_id(workspace) == "first"
+
+
+def test_with_no_release_the_pane_says_how_to_make_one(qtbot, pane: ReleasesPane) -> None:  # noqa: ANN001
+    releases = pane.releases
+    assert not releases.listing.isVisible() and not releases.rollback_button.isVisible()
+    assert "Compare and promote" in releases.deployed.text()  # there are models to promote
+    assert "Is an update needed?" in releases.deployed.text()  # or train the first one
+    qtbot.waitUntil(lambda: pane.updates.proposal.text() != "", timeout=10_000)
+    assert not pane.updates.changes.isVisible() and not pane.updates.training.isVisible()
+    pane.resize(1100, 660)
+    pane.column.activate()
+    for box in (releases, pane.updates, pane.publish):  # no list: no blank band in a box
+        assert box.height() <= box.sizeHint().height(), box.objectName()
 
 
 def test_what_changed_and_the_update_job(qtbot, pane: ReleasesPane,  # noqa: ANN001
                                          workspace: Workspace, tmp_path: Path) -> None:
-    qtbot.waitUntil(lambda: "no text documents to train one on" in pane.proposal.text(),
+    updates = pane.updates
+    qtbot.waitUntil(lambda: "no text documents to train one on" in updates.proposal.text(),
                     timeout=10_000)
-    assert not pane.update_button.isEnabled()
+    assert not updates.update_button.isEnabled()
     _add(workspace, tmp_path / "d", "new.md", "A new past performance record.\n" * 5)
-    pane.check_button.click()
-    qtbot.waitUntil(lambda: "ready to train the first one" in pane.proposal.text(),
+    updates.check_button.click()
+    qtbot.waitUntil(lambda: "ready to train the first one" in updates.proposal.text(),
                     timeout=10_000)
-    assert pane.changes.rowCount() == 1 and pane.changes.item(0, 0).text() == "added"
-    assert pane.update_button.isEnabled()
-    assert pane.update_button.text() == "Train the first release"
-    assert pane.start.currentData() == "base"  # no release: no adapter to continue from
-    pane.start.setCurrentIndex(1)
-    assert pane.replay.value() == 0.5  # the policy's default
-    pane.replay.setValue(1.5)
-    pane.update_button.click()
+    assert updates.changes.rowCount() == 1 and updates.changes.item(0, 0).text() == "added"
+    assert updates.update_button.isEnabled()
+    assert updates.update_button.text() == "Train the first release"
+    assert updates.start.currentData() == "base"  # no release: no adapter to continue from
+    updates.start.setCurrentIndex(1)
+    assert updates.replay.value() == 0.5  # the policy's default
+    updates.replay.setValue(1.5)
+    updates.update_button.click()
     job_id = next(iter(pane.monitor.handles))
     from core.fsutil import read_yaml
 
     job = read_yaml(workspace.root / "runs" / job_id / "job.yaml")
     assert job["kind"] == "adapt" and job["config"]["start"] == "base"
     assert job["config"]["replay_ratio"] == 1.5
-    assert "follow it in Jobs" in pane.message.text()
+    assert "follow it in Jobs" in updates.message.text()
 
 
 def test_gate_html_escapes_and_shows_both_answers() -> None:
@@ -135,17 +155,18 @@ def test_gate_html_escapes_and_shows_both_answers() -> None:
 
 def test_a_changed_reference_table_is_indexed_without_retraining(
         qtbot, pane: ReleasesPane, workspace: Workspace, tmp_path: Path) -> None:  # noqa: ANN001
-    qtbot.waitUntil(lambda: "No release yet" in pane.proposal.text(), timeout=10_000)
+    updates = pane.updates
+    qtbot.waitUntil(lambda: "No release yet" in updates.proposal.text(), timeout=10_000)
     submitted: list[str] = []
     submit = pane.monitor.submit
     pane.monitor.submit = lambda kind, *a, **k: (submitted.append(kind), submit(kind, *a, **k))[1]
     _add(workspace, tmp_path / "d", "rates.md", "Senior Engineer NAS-SE-03 $142.10\n",
          kind="reference")
-    pane.check_button.click()
-    qtbot.waitUntil(lambda: "being indexed" in pane.proposal.text(), timeout=10_000)
+    updates.check_button.click()
+    qtbot.waitUntil(lambda: "being indexed" in updates.proposal.text(), timeout=10_000)
     assert submitted == ["index-documents"]
-    assert not pane.update_button.isEnabled()  # a reference table needs no retraining
-    pane.proposal.setText("")
-    pane.check_button.click()  # checking again while it runs starts no second job
-    qtbot.waitUntil(lambda: pane.proposal.text() != "", timeout=10_000)
+    assert not updates.update_button.isEnabled()  # a reference table needs no retraining
+    updates.proposal.setText("")
+    updates.check_button.click()  # checking again while it runs starts no second job
+    qtbot.waitUntil(lambda: updates.proposal.text() != "", timeout=10_000)
     assert submitted == ["index-documents"]
