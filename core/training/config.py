@@ -72,6 +72,10 @@ class TrainConfig(BaseModel):
     max_steps: int | None = Field(default=None, ge=1)
     epochs: float = Field(default=1.0, gt=0, le=1000)
     beta: float = Field(default=0.1, gt=0, le=100, description="DPO beta / ORPO lambda")
+    reference_once: Literal["auto", "always", "never"] = Field(
+        default="auto", description="DPO: the reference model's log-probabilities of each "
+        "pair computed once before training, not at every step; auto = when the run reads "
+        "the pairs more than once")
 
     eval_every: int = Field(default=50, ge=0, description="steps between held-out evals; 0=off")
     eval_samples: int = Field(default=64, ge=1, le=100_000, description="held-out rows used")

@@ -144,7 +144,8 @@ def run_training(config: TrainConfig, ctx: JobContext, *,
             "heldout_loss_before": before, "heldout_loss_after": after,
             "train_loss": outcome.train_loss, "final_loss": outcome.final_loss,
             "steps": float(outcome.steps), "tokens": float(outcome.tokens),
-            "seconds": round(outcome.seconds, 3), "trainable_parameters": float(trainable),
+            "seconds": round(outcome.seconds, 3),
+            "prepare_seconds": round(outcome.prepare_seconds, 3), "trainable_parameters": float(trainable),
             "processes": float(nproc),
         }
         result = register_outputs(workspace, config, state, recipe, metrics, run_id)

@@ -18,3 +18,5 @@ class TrainOutcome:
     tokens: int
     stopped_for_cancel: bool
     history: tuple[dict[str, float], ...]
+    # building the trainer: tokenising, packing, and for DPO the reference log-probabilities
+    prepare_seconds: float = 0.0

@@ -42,6 +42,10 @@ LABELS: dict[str, tuple[str, str]] = {
     "epochs": ("Passes over the data", "Times each example is seen; 1–3 is usual."),
     "beta": ("Preference strength",
              "How far preference training moves from the model's earlier answers."),
+    "reference_once": ("Score the starting model once",
+                       "Preference training: the starting model's scores of each pair are "
+                       "computed before the first step, not at every step; automatic does "
+                       "it when the pairs are read more than once."),
     "eval_every": ("Check held-out text every (steps)",
                    "The curve's second line; 0 never checks."),
     "eval_samples": ("Held-out examples checked", "More is steadier but slower."),

@@ -158,7 +158,9 @@ def train_with_retry(state: RunState, build_trainer: Callable[[RunState], Any],
         state.callback = JobProgressCallback(
             state.ctx, tokens_per_step(state) * world, stage=state.config.recipe,
             eval_is_lm=eval_is_lm)
+        building = time.monotonic()
         state.trainer = build_trainer(state)
+        prepare_seconds = time.monotonic() - building
         if world > 1 and state.where.device == "cpu":
             distributed.enable_cpu_fsdp(state.trainer)
         state.trainer.add_callback(state.callback)
@@ -202,6 +204,7 @@ def train_with_retry(state: RunState, build_trainer: Callable[[RunState], Any],
         tokens=max(0, steps - first_step) * tokens_per_step(state) * world,
         stopped_for_cancel=state.callback.stopped_for_cancel,
         history=history,
+        prepare_seconds=prepare_seconds,
     )
 
 

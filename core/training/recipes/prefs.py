@@ -1,14 +1,19 @@
 """Preference alignment on prompt/chosen/rejected pairs: trl's DPO and ORPO trainers.
 
-DPO needs a reference model: trl keeps a frozen copy of the starting adapter (or the
-base with the adapter off) inside the same PEFT model, so no second model is loaded.
-ORPO needs none: it adds an odds-ratio term to the SFT loss on the chosen answer.
+DPO needs a reference model: the same PEFT model with its adapter off (trl's ``"ref"``
+adapter when there is one), so no second copy is loaded. Its log-probabilities of each
+pair's chosen and rejected answers do not change while training, so when a run reads the
+pairs more than once they are computed once, in one pass before the first step (trl's
+``precompute_ref_log_probs``), not again in every epoch (``reference_once``;
+``bench/bench_preference.py`` measures it). ORPO needs no reference: it adds an
+odds-ratio term to the SFT loss on the chosen answer.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from core.training import distributed
 from core.training.recipes import common
 from core.training.recipes.base import Recipe
 from core.training.recipes.sft import strip_bos
@@ -26,18 +31,48 @@ class _PreferenceRecipe(Recipe):
     def trainer_classes(self) -> tuple[Any, Any]:
         raise NotImplementedError
 
+    def extra_arguments(self, state: common.RunState) -> dict[str, Any]:
+        return {}
+
     def build_trainer(self, state: common.RunState) -> Any:
         config_class, trainer_class = self.trainer_classes()
         heldout = common.heldout_rows(state)
         train, heldout = (strip_bos(state.data.train, state.tokenizer),
                           strip_bos(heldout, state.tokenizer))
         args = config_class(**common.trainer_arguments(state, heldout is not None),
-                            beta=state.config.beta, max_length=state.config.max_length)
+                            beta=state.config.beta, max_length=state.config.max_length,
+                            **self.extra_arguments(state))
         return trainer_class(model=state.model, args=args, train_dataset=train,
                              eval_dataset=heldout, processing_class=state.tokenizer)
 
 
+def reference_once(state: common.RunState) -> bool:
+    """Whether DPO computes the reference pass once, before training. It costs what the
+    per-step passes of one epoch cost plus a hash of the model (trl's cache key), so it
+    pays when the run reads each pair more than once (several epochs, or more steps than
+    one epoch has). Not across processes: trl writes the log-probabilities to a temporary
+    file that rank 0 names for every rank, and in-memory datasets get one per process."""
+    config = state.config
+    if config.reference_once == "never" or distributed.world_size() > 1:
+        return False
+    if config.reference_once == "always":
+        return True
+    pairs_per_step = state.batch_size * state.grad_accum
+    rows = max(1, len(state.data.train))
+    if config.max_steps:
+        return config.max_steps * pairs_per_step > rows
+    return config.epochs > 1
+
+
 class DpoRecipe(_PreferenceRecipe):
+    def extra_arguments(self, state: common.RunState) -> dict[str, Any]:
+        if not reference_once(state):
+            return {}
+        state.ctx.log(f"reference log-probabilities of {len(state.data.train)} pairs: "
+                      "computed once, before the first step")
+        return {"precompute_ref_log_probs": True,
+                "precompute_ref_batch_size": state.batch_size}
+
     def trainer_classes(self) -> tuple[Any, Any]:
         from trl import DPOConfig, DPOTrainer
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -30,6 +31,14 @@ def test_recipe_trains_and_registers_an_adapter(recipe: str, train_workspace: Wo
     assert metrics["steps"] == 8 and metrics["tokens"] > 0 and metrics["seconds"] > 0
     if recipe != "dpo":  # DPO optimises a margin, not the chosen answers' likelihood
         assert metrics["heldout_ppl_after"] < metrics["heldout_ppl_before"]
+    else:
+        # The reference's log-probabilities were computed once, before the first step; at
+        # that step the policy is the reference, so the DPO loss is exactly ln 2 (a wrong
+        # or stale reference would give another value).
+        logs = [e.message for e in recorder.events if e.type == "log"]
+        assert any("computed once, before the first step" in (m or "") for m in logs), logs
+        assert losses[0] == pytest.approx(math.log(2), abs=1e-3)
+        assert metrics["prepare_seconds"] > 0
     # live progress: loss, lr, tokens/s and an ETA reach the job stream; evals too
     progress = [e for e in recorder.events if e.type == "progress" and "loss" in e.metrics]
     assert all("lr" in e.metrics for e in progress)
