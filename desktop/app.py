@@ -10,8 +10,17 @@ from core import __version__
 from desktop.errors import show_error
 from desktop.jobs_monitor import JobMonitor
 from desktop.main_window import MainWindow
+from desktop.native import preload_ml_libraries
 from desktop.ops import wait_for_ops
-from desktop.qt import QApplication, QIcon, QTimer
+from desktop.qt import (
+    QApplication,
+    QIcon,
+    QPainter,
+    QPixmap,
+    QSplashScreen,
+    Qt,
+    QTimer,
+)
 from desktop.state import AppState
 
 
@@ -40,14 +49,41 @@ def first_run_check(window: MainWindow) -> bool:
     return True
 
 
+def starting_splash(picture: QPixmap) -> QSplashScreen:
+    """Shown while the libraries load (a few seconds; longer on the first start)."""
+    canvas = QPixmap(420, 200)
+    canvas.fill(Qt.GlobalColor.white)
+    splash = QSplashScreen(canvas)
+    splash.setPixmap(_with_picture(canvas, picture))
+    splash.show()
+    return splash
+
+
+def _with_picture(canvas: QPixmap, picture: QPixmap) -> QPixmap:
+    painter = QPainter(canvas)
+    painter.drawPixmap((canvas.width() - 96) // 2, 20, 96, 96, picture)
+    painter.end()
+    return canvas
+
+
+def _splash_says(splash: QSplashScreen, app: QApplication, text: str) -> None:
+    splash.showMessage(f"Starting Scriptorium {__version__}\n{text}",
+                       Qt.AlignmentFlag.AlignBottom | Qt.AlignmentFlag.AlignHCenter)
+    app.processEvents()
+
+
 def run(workspace: Path | None = None, sample: bool = False) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Scriptorium")
     app.setApplicationVersion(__version__)
     app.setOrganizationName("Scriptorium")
-    app.setWindowIcon(QIcon(str(resources.path("icons/scriptorium.svg"))))
+    icon = QIcon(str(resources.path("icons/scriptorium.svg")))
+    app.setWindowIcon(icon)
+    splash = starting_splash(icon.pixmap(128, 128))
+    preload_ml_libraries(lambda text: _splash_says(splash, app, text))
     window = build(workspace, sample)
     window.show()
+    splash.finish(window)
     first_run_check(window)
 
     def excepthook(kind, error, tb) -> None:  # noqa: ANN001

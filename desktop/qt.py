@@ -63,6 +63,7 @@ from PySide6.QtWidgets import (  # noqa: F401
     QSizePolicy,
     QSlider,
     QSpinBox,
+    QSplashScreen,
     QSplitter,
     QStackedWidget,
     QStatusBar,

@@ -165,3 +165,17 @@ def test_recent_workspaces_are_remembered(window: MainWindow, workspace) -> None
     actions = [a.text() for a in window.recent_menu.actions()]
     assert str(workspace.root) in actions
     assert json.loads(json.dumps(list(load_settings().recent_workspaces)))
+
+
+def test_the_libraries_that_hold_the_gil_load_before_the_window() -> None:
+    """Importing PyTorch on a worker thread froze the window for seconds (GIL); the app
+    imports it, and the embedder's library, while its splash screen shows."""
+    import sys
+
+    from desktop.native import ML_LIBRARIES, preload_ml_libraries
+
+    said: list[str] = []
+    preload_ml_libraries(said.append)
+    assert all(name in sys.modules for name, _ in ML_LIBRARIES)
+    assert said == [message for _, message in ML_LIBRARIES]
+    assert not any("_" in message or "torch" in message for message in said)  # plain words
