@@ -158,6 +158,37 @@ class JobContext:
             raise JobCancelled("The job was cancelled.")
 
 
+TAIL_BYTES = 64 * 1024
+
+
+def last_progress_event(job_dir: Path) -> ProgressEvent | None:
+    """The job's latest progress event, read from the end of its events file: a list of
+    jobs shows one per job, and a long training run writes thousands of events (reading
+    them all, for every job, on the app's GUI thread took longer as the workspace aged).
+    The whole file is read only when its last 64 KiB hold no progress event."""
+    path = Path(job_dir) / EVENTS_FILE
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        return None
+    start = max(0, size - TAIL_BYTES)
+    while True:
+        with open(path, "rb") as handle:
+            handle.seek(start)
+            lines = handle.read(size - start).split(b"\n")
+        complete = lines[1:-1] if start else lines[:-1]  # a cut first line; a partial last
+        for raw in reversed(complete):
+            try:
+                event = ProgressEvent.from_line(raw.decode("utf-8"))
+            except (ValueError, TypeError):
+                continue
+            if event.type == "progress":
+                return event
+        if start == 0:
+            return None
+        start = 0
+
+
 def read_events(job_dir: Path, offset: int = 0) -> tuple[list[ProgressEvent], int]:
     """Events appended since byte ``offset``; returns them and the new offset.
 

@@ -30,7 +30,7 @@ from core.fsutil import (
     read_yaml,
 )
 from core.jobs.kinds import get_kind, validate_config
-from core.jobs.progress import ProgressEvent, read_events
+from core.jobs.progress import ProgressEvent, last_progress_event, read_events
 from core.workspace import Workspace
 from core.workspace.locking import file_lock
 
@@ -182,9 +182,7 @@ class JobStore:
         return read_events(self.job_dir(job_id), offset)
 
     def last_progress(self, job_id: str) -> ProgressEvent | None:
-        events, _ = self.events(job_id)
-        progress = [e for e in events if e.type == "progress"]
-        return progress[-1] if progress else None
+        return last_progress_event(self.job_dir(job_id))
 
     def log_tail(self, job_id: str, lines: int = 40) -> str:
         path = self.root / job_id / LOG_FILE

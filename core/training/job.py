@@ -145,8 +145,8 @@ def run_training(config: TrainConfig, ctx: JobContext, *,
             "train_loss": outcome.train_loss, "final_loss": outcome.final_loss,
             "steps": float(outcome.steps), "tokens": float(outcome.tokens),
             "seconds": round(outcome.seconds, 3),
-            "prepare_seconds": round(outcome.prepare_seconds, 3), "trainable_parameters": float(trainable),
-            "processes": float(nproc),
+            "prepare_seconds": round(outcome.prepare_seconds, 3),
+            "trainable_parameters": float(trainable), "processes": float(nproc),
         }
         result = register_outputs(workspace, config, state, recipe, metrics, run_id)
         atomic_write_yaml(ctx.job_dir / CONFIG_FILE, config.to_yaml_dict())

@@ -352,3 +352,20 @@ def test_every_kind_declares_a_result_model_and_wrong_shapes_are_refused() -> No
     assert result_of(done, MergeResult).model_id == "m"  # type: ignore[union-attr]
     assert result_of(done.model_copy(update={"state": "failed"}), MergeResult) is None
     assert result_of(done.model_copy(update={"result": {}}), MergeResult) is None
+
+
+def test_the_last_progress_is_read_from_the_end_of_a_long_events_file(tmp_path: Path) -> None:
+    """A job list reads each job's latest progress; a long run's thousands of events are
+    not all parsed for it, and a cut or partial line at either end is no event."""
+    from core.jobs.progress import TAIL_BYTES, last_progress_event
+
+    assert last_progress_event(tmp_path) is None  # no events file yet
+    lines = [ProgressEvent(type="progress", time=float(i), step=i, total=5000).to_line() + "\n"
+             for i in range(5000)]
+    logs = [ProgressEvent(type="log", time=0.0, message="x" * 200).to_line() + "\n"
+            for _ in range(2 * TAIL_BYTES // 200)]  # the tail: only log lines
+    (tmp_path / EVENTS_FILE).write_text("".join(lines + logs) + '{"type": "progress", "st')
+    event = last_progress_event(tmp_path)
+    assert event is not None and event.step == 4999  # found past the tail, in the whole file
+    (tmp_path / EVENTS_FILE).write_text("".join(lines))
+    assert last_progress_event(tmp_path).step == 4999
