@@ -74,8 +74,8 @@ class TrainConfig(BaseModel):
     beta: float = Field(default=0.1, gt=0, le=100, description="DPO beta / ORPO lambda")
     reference_once: Literal["auto", "always", "never"] = Field(
         default="auto", description="DPO: the reference model's log-probabilities of each "
-        "pair computed once before training, not at every step; auto = when the run reads "
-        "the pairs more than once")
+        "pair computed once before training, not at every step; auto = for runs of several "
+        "epochs")
 
     eval_every: int = Field(default=50, ge=0, description="steps between held-out evals; 0=off")
     eval_samples: int = Field(default=64, ge=1, le=100_000, description="held-out rows used")

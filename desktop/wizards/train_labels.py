@@ -45,7 +45,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "reference_once": ("Score the starting model once",
                        "Preference training: the starting model's scores of each pair are "
                        "computed before the first step, not at every step; automatic does "
-                       "it when the pairs are read more than once."),
+                       "it for runs of several passes over the data."),
     "eval_every": ("Check held-out text every (steps)",
                    "The curve's second line; 0 never checks."),
     "eval_samples": ("Held-out examples checked", "More is steadier but slower."),

@@ -3,7 +3,7 @@
 DPO needs a reference model: the same PEFT model with its adapter off (trl's ``"ref"``
 adapter when there is one), so no second copy is loaded. Its log-probabilities of each
 pair's chosen and rejected answers do not change while training, so when a run reads the
-pairs more than once they are computed once, in one pass before the first step (trl's
+pairs over several epochs they are computed once, in one pass before the first step (trl's
 ``precompute_ref_log_probs``), not again in every epoch (``reference_once``;
 ``bench/bench_preference.py`` measures it). ORPO needs no reference: it adds an
 odds-ratio term to the SFT loss on the chosen answer.
@@ -49,19 +49,16 @@ class _PreferenceRecipe(Recipe):
 def reference_once(state: common.RunState) -> bool:
     """Whether DPO computes the reference pass once, before training. It costs what the
     per-step passes of one epoch cost plus a hash of the model (trl's cache key), so it
-    pays when the run reads each pair more than once (several epochs, or more steps than
-    one epoch has). Not across processes: trl writes the log-probabilities to a temporary
-    file that rank 0 names for every rank, and in-memory datasets get one per process."""
+    pays when the run reads each pair more than once: ``auto`` does it for runs of several
+    epochs (``always`` also for runs cut short by ``max_steps``). Not across processes:
+    trl writes the log-probabilities to a temporary file that rank 0 names for every
+    rank, and in-memory datasets get one per process."""
     config = state.config
     if config.reference_once == "never" or distributed.world_size() > 1:
         return False
     if config.reference_once == "always":
         return True
-    pairs_per_step = state.batch_size * state.grad_accum
-    rows = max(1, len(state.data.train))
-    if config.max_steps:
-        return config.max_steps * pairs_per_step > rows
-    return config.epochs > 1
+    return config.max_steps is None and config.epochs > 1
 
 
 class DpoRecipe(_PreferenceRecipe):
