@@ -96,13 +96,16 @@ def compare_drafts(workspace: Workspace, deployed: str, candidate: str) -> dict[
     reasons = []
     if (after["echo_rate"] or 0) > (before["echo_rate"] or 0):
         reasons.append(f"echo rate {after['echo_rate']:.0%} vs {before['echo_rate'] or 0:.0%}")
-    if (before["citation_validity"] is not None
-            and (after["citation_validity"] or 0) < before["citation_validity"]):
-        reasons.append(f"citation validity {after['citation_validity'] or 0:.0%} vs "
-                       f"{before['citation_validity']:.0%}")
-    summary = {key: {"deployed": before[key], "candidate": after[key]}
-               for key in ("echo_rate", "failed_rate", "citation_validity", "fact_exactness",
-                           "rouge_l", "similarity")}
+    # the model's own citations: what reaches the reader is put right either way, so a
+    # candidate that cites worse shows here (reports from before that figure: the delivered one)
+    key = ("citation_validity_model_written"
+           if "citation_validity_model_written" in before else "citation_validity")
+    if before.get(key) is not None and (after.get(key) or 0) < before[key]:
+        reasons.append(f"citation validity {after.get(key) or 0:.0%} vs {before[key]:.0%}")
+    summary = {key: {"deployed": before.get(key), "candidate": after.get(key)}
+               for key in ("echo_rate", "failed_rate", "citation_validity",
+                           "citation_validity_model_written", "fact_exactness", "rouge_l",
+                           "similarity")}
     return {"compared": True, "worse": bool(reasons), "reason": "; ".join(reasons),
             "figures": summary, "pairs": len(pairs)}
 

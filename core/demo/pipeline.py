@@ -256,8 +256,9 @@ def _draft_quality(state: DemoState, ctx: JobContext) -> dict[str, Any]:
                              ctx.cancelled)
     figures = {}
     for name, scores in zip(("base", "tuned"), report["models"]):
-        for key in ("echo_rate", "failed_rate", "citation_validity", "fact_exactness",
-                    "rouge_l", "similarity", "ttft_s"):
+        for key in ("echo_rate", "failed_rate", "citation_validity",
+                    "citation_validity_model_written", "fact_exactness", "rouge_l",
+                    "similarity", "ttft_s"):
             figures[f"{name}_{key}"] = scores[key]
     state.metrics.update({f"drafts_{k}": v for k, v in figures.items()})
     atomic_write_json(ctx.job_dir / "draft-quality.json", report)

@@ -4,9 +4,11 @@ A sentence is *supported* by a source when at least ``SUPPORT_OVERLAP`` of its c
 words (words of three or more letters that are not stop words, and every number or code)
 occur in the source's text, or, with an embedder, when their cosine similarity reaches
 ``SUPPORT_SIMILARITY``. ``check_citations`` scores each ``[n]`` marker of a draft;
-``attribute`` adds a marker to an uncited sentence that one shown source clearly supports
-(``ATTRIBUTE_OVERLAP``), and drops markers that name no shown source. Table rows are
-sentences too: a row's values must occur in the row it cites.
+``attribute`` puts a draft's citations right before anyone reads it: it drops markers that
+name no shown source, moves a marker whose source does not support its sentence to the
+shown source that does (or drops it), and adds a marker to an uncited sentence that one
+shown source clearly supports (``ATTRIBUTE_OVERLAP``). Table rows are sentences too: a
+row's values must occur in the row it cites.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ SUPPORT_SIMILARITY = 0.6
 ATTRIBUTE_OVERLAP = 0.5
 MIN_CONTENT_WORDS = 4  # shorter sentences (headings, fragments) are not attributed
 _MARK = re.compile(r"\s*\[(\d{1,3}(?:\s*[,–-]\s*\d{1,3})*)\]")
+_TRAILING_MARKS = re.compile(r"([.!?])((?:[ \t]*\[\d{1,3}(?:\s*[,–-]\s*\d{1,3})*\])+)")
 _SPLIT = re.compile(r"(?<=[.!?])(?:\s*\[[\d,\s–-]+\])*\s+(?=[A-Z(\"“])|\n+")
 STOP_WORDS = frozenset("""
 a about above after again against all also an and any are as at be because been before being
@@ -103,20 +106,68 @@ def check_citations(text: str, citations: Sequence[Citation],
     return CitationCheck(markers, valid, tuple(invalid), len(parts), cited)
 
 
-def _best_source(sentence: str, citations: Sequence[Citation]) -> Citation | None:
+def _best_source(sentence: str, citations: Sequence[Citation],
+                 threshold: float = ATTRIBUTE_OVERLAP) -> Citation | None:
     scored = [(overlap(sentence, c.text + " " + " ".join(c.fields.values())), -c.number, c)
               for c in citations]
     if not scored:
         return None
     score, _, best = max(scored, key=lambda item: item[:2])
-    return best if score >= ATTRIBUTE_OVERLAP else None
+    return best if score >= threshold else None
 
 
-def attribute(text: str, citations: Sequence[Citation]) -> tuple[str, int, int]:
-    """``text`` with markers naming no shown source removed and uncited sentences that a
-    source clearly supports given its marker; returns (text, added, removed)."""
-    text, removed = drop_unknown_markers(text, {c.number for c in citations})
-    added = 0
+@dataclass(frozen=True)
+class Attribution:
+    """A draft's text after its citations were put right, and what was changed."""
+
+    text: str
+    added: int = 0    # markers given to uncited sentences a source clearly supports
+    removed: int = 0  # markers naming no shown source
+    moved: int = 0    # markers whose source did not support the sentence, given to one that does
+    dropped: int = 0  # markers whose source did not support the sentence, and no source did
+
+
+def _marks_before_stop(text: str) -> str:
+    """'… shifts. [2] Next' → '… shifts [2]. Next': a marker belongs to the sentence it ends."""
+    return _TRAILING_MARKS.sub(lambda m: m.group(2) + m.group(1), text)
+
+
+def _with_markers(sentence: str, numbers: Sequence[int]) -> str:
+    """``sentence`` with its final marker(s) ``numbers``, before its closing punctuation."""
+    stripped = sentence.rstrip()
+    tail = sentence[len(stripped):]
+    marks = "".join(f"[{n}]" for n in numbers)
+    if stripped.endswith((".", "!", "?")):
+        return f"{stripped[:-1].rstrip()} {marks}{stripped[-1]}{tail}"
+    return f"{stripped} {marks}{tail}"
+
+
+def _correct(sentence: str, citations: Sequence[Citation]) -> tuple[str, int, int]:
+    """``sentence`` with each marker whose source does not support it moved to the shown
+    source that does (by content-word overlap), or removed; returns (sentence, moved, dropped)."""
+    by_number = {c.number: c for c in citations}
+    numbers = cited_numbers(sentence)
+    wrong = [n for n in numbers if not supports(sentence, by_number[n])]
+    if not wrong:
+        return sentence, 0, 0
+    kept = [n for n in numbers if n not in wrong]
+    bare = _MARK.sub(lambda m: _keep_numbers(m, set(kept)), sentence)
+    best = _best_source(bare, [c for c in citations if c.number not in kept], SUPPORT_OVERLAP)
+    if best is None:
+        return bare, 0, len(wrong)
+    return _with_markers(bare, [best.number]), 1, len(wrong) - 1
+
+
+def attribute(text: str, citations: Sequence[Citation]) -> Attribution:
+    """``text`` with its citations put right: markers naming no shown source removed,
+    markers whose source does not support their sentence moved to one that does (or
+    removed), and uncited sentences that a source clearly supports given its marker.
+
+    A draft never shows a reader a citation its source does not bear out; what the model
+    itself wrote is scored before this (``check_citations`` on the raw prose)."""
+    text, removed = drop_unknown_markers(_marks_before_stop(text),
+                                         {c.number for c in citations})
+    added = moved = dropped = 0
     out_lines = []
     for line in text.split("\n"):
         if line.lstrip().startswith("|"):
@@ -125,17 +176,28 @@ def attribute(text: str, citations: Sequence[Citation]) -> tuple[str, int, int]:
         pieces = re.split(r"(?<=[.!?])(\s+)", line)
         for i in range(0, len(pieces), 2):
             sentence = pieces[i]
-            if (cited_numbers(sentence) or len(content_words(sentence)) < MIN_CONTENT_WORDS
+            if cited_numbers(sentence):
+                pieces[i], m, d = _correct(sentence, citations)
+                moved, dropped = moved + m, dropped + d
+                continue
+            if (len(content_words(sentence)) < MIN_CONTENT_WORDS
                     or not sentence.rstrip().endswith((".", "!", "?"))):
                 continue
             best = _best_source(sentence, citations)
             if best is not None:
-                stripped = sentence.rstrip()
-                pieces[i] = f"{stripped[:-1]} [{best.number}]{stripped[-1]}" + sentence[
-                    len(stripped):]
+                pieces[i] = _with_markers(sentence, [best.number])
                 added += 1
         out_lines.append("".join(pieces))
-    return "\n".join(out_lines), added, removed
+    return Attribution("\n".join(out_lines), added, removed, moved, dropped)
+
+
+def _keep_numbers(match: re.Match[str], shown: set[int]) -> str:
+    """A marker match rewritten to keep only the numbers in ``shown`` ('' when none)."""
+    kept = [n for n in cited_numbers(match.group(0)) if n in shown]
+    if not kept:
+        return ""
+    lead = match.group(0)[: len(match.group(0)) - len(match.group(0).lstrip())]
+    return lead + "".join(f"[{n}]" for n in kept)
 
 
 def drop_unknown_markers(text: str, shown: set[int]) -> tuple[str, int]:
@@ -145,11 +207,7 @@ def drop_unknown_markers(text: str, shown: set[int]) -> tuple[str, int]:
     def swap(match: re.Match[str]) -> str:
         nonlocal removed
         numbers = cited_numbers(match.group(0))
-        kept = [n for n in numbers if n in shown]
-        removed += len(numbers) - len(kept)
-        if not kept:
-            return ""
-        lead = match.group(0)[: len(match.group(0)) - len(match.group(0).lstrip())]
-        return lead + "".join(f"[{n}]" for n in kept)
+        removed += sum(n not in shown for n in numbers)
+        return _keep_numbers(match, shown)
 
     return _MARK.sub(swap, text), removed

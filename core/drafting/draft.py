@@ -300,19 +300,28 @@ def _checked(prose: str, facts_text: str, citations: Sequence[Citation],
     """The section (the prose, then the facts filled in) with supported sentences cited,
     its citations checked and its codes and rates matched against the values shown; the
     checks, and warnings for what they found."""
-    text, added, removed = attribute(_compose(prose, facts_text), citations)
+    written = check_citations(prose, citations)  # what the model itself cited, unaltered
+    fixed = attribute(_compose(prose, facts_text), citations)
+    text = fixed.text
     citing = check_citations(text, citations)
     facts = check_facts(text, citation_values(citations) + [request])
     warnings = []
     if facts.unmatched:
         warnings.append("Codes or rates that match no source shown: "
                         + ", ".join(facts.unmatched[:8]))
-    if removed:
-        warnings.append(f"{removed} citation marker(s) naming no shown source were removed.")
+    if fixed.removed:
+        warnings.append(f"{fixed.removed} citation marker(s) naming no shown source were "
+                        "removed.")
+    if fixed.moved or fixed.dropped:
+        warnings.append(f"{fixed.moved + fixed.dropped} citation(s) pointed to a source that "
+                        f"does not say what the sentence says: {fixed.moved} now point to the "
+                        f"source that does, {fixed.dropped} were removed.")
     checks = {"citations": {"markers": citing.markers, "valid": citing.valid,
-                            "validity": citing.validity, "attributed": added,
-                            "removed": removed, "sentences": citing.sentences,
-                            "cited_sentences": citing.cited_sentences},
+                            "validity": citing.validity, "attributed": fixed.added,
+                            "removed": fixed.removed, "moved": fixed.moved,
+                            "dropped": fixed.dropped, "sentences": citing.sentences,
+                            "cited_sentences": citing.cited_sentences,
+                            "model_markers": written.markers, "model_valid": written.valid},
               "facts": {"quoted": list(facts.facts), "unmatched": list(facts.unmatched),
                         "exactness": facts.exactness}}
     return text, checks, warnings

@@ -20,6 +20,7 @@ FIGURES: tuple[tuple[str, str, str], ...] = (
     ("echo_rate_first_attempt", "echo (1st try)", "pct"),
     ("failed_rate", "failed", "pct"),
     ("citation_validity", "citations valid", "pct"),
+    ("citation_validity_model_written", "model's own valid", "pct"),
     ("fact_exactness", "facts exact", "pct"),
     ("rouge_l", "ROUGE-L", "num"),
     ("similarity", "similarity", "num"),

@@ -187,11 +187,14 @@ def score_model(name: str, results: Sequence[DraftResult], pairs: Sequence[EvalP
     rows = []
     for pair, result in zip(pairs, results):
         citing = check_citations(result.text, result.citations, similarity)
-        attributed = int(result.checks.get("citations", {}).get("attributed", 0))
+        cited = result.checks.get("citations", {})
         markers += citing.markers
         valid += citing.valid
-        written += max(0, citing.markers - attributed)
-        written_valid += max(0, citing.valid - attributed)
+        # the model's own markers, scored before they were put right (older drafts: the
+        # delivered markers less the ones attribution added)
+        written += int(cited.get("model_markers", citing.markers - cited.get("attributed", 0)))
+        written_valid += int(cited.get("model_valid",
+                                       max(0, citing.valid - cited.get("attributed", 0))))
         fact = check_facts(result.text, list(reference_values)
                            + citation_values(result.citations) + [pair.request])
         facts += len(fact.facts)

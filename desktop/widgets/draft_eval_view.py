@@ -40,8 +40,13 @@ PLAIN: dict[str, tuple[str, str]] = {
                     "Share of drafts that failed the checks even after a second attempt "
                     "(instructions copied, too short, repeating itself). Lower is better."),
     "citation_validity": ("Citations that hold",
-                          "Share of source markers such as [2] whose source really supports "
-                          "the sentence. Higher is better."),
+                          "Share of source markers such as [2] in the drafts you read whose "
+                          "source really supports the sentence. Scriptorium moves or removes "
+                          "a marker its source does not bear out. Higher is better."),
+    "citation_validity_model_written": ("Model's own citations that hold",
+                                        "The same for the markers the model wrote, before "
+                                        "Scriptorium put them right: how well the model "
+                                        "itself cites. Higher is better."),
     "fact_exactness": ("Codes and rates correct",
                        "Share of labour codes, rates and similar figures in the drafts that "
                        "match a reference table or a source shown. Higher is better."),

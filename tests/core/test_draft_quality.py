@@ -234,10 +234,28 @@ def test_attribution_cites_supported_sentences_and_drops_unknown_numbers() -> No
     citations = cites(PASSAGES)
     text = ("Four shift teams of three analysts work twelve-hour shifts. "
             "We value our customers greatly. See also [9].")
-    fixed, added, removed = attribute(text, citations)
-    assert "twelve-hour shifts [2]." in fixed
-    assert "greatly." in fixed and "greatly [" not in fixed
-    assert "[9]" not in fixed and (added, removed) == (1, 1)
+    fixed = attribute(text, citations)
+    assert "twelve-hour shifts [2]." in fixed.text
+    assert "greatly." in fixed.text and "greatly [" not in fixed.text
+    assert "[9]" not in fixed.text and (fixed.added, fixed.removed) == (1, 1)
+
+
+def test_a_marker_its_source_does_not_support_is_moved_or_removed() -> None:
+    citations = cites(PASSAGES)
+    # [1] does not say this; [2] does: the marker moves to [2], even written after the stop
+    moved = attribute("Four shift teams work twelve-hour shifts. [1] Next we plan.", citations)
+    assert moved.text.startswith("Four shift teams work twelve-hour shifts [2].")
+    assert (moved.moved, moved.dropped) == (1, 0)
+    assert check_citations(moved.text, citations).validity == 1.0
+    # no shown source says this: the marker goes, the sentence stays
+    dropped = attribute("Our cloud migration saved the agency forty percent of its hosting "
+                        "costs [2].", citations)
+    assert dropped.text == ("Our cloud migration saved the agency forty percent of its "
+                            "hosting costs.")
+    assert (dropped.moved, dropped.dropped) == (0, 1)
+    # a supported marker is left exactly where the model put it
+    good = "Four shift teams [2] work twelve-hour shifts."
+    assert attribute(good, citations).text == good
 
 
 # -- the whole draft, with a fake model --------------------------------------------------------
@@ -450,6 +468,11 @@ def test_the_gate_blocks_a_candidate_whose_drafts_are_worse(
                  {"echo_rate": 0.0, "citation_validity": 0.95, **figures}),
         "echo": ({"echo_rate": 0.0, "citation_validity": 0.95, **figures},
                  {"echo_rate": 0.5, "citation_validity": 0.95, **figures}),
+        # what reaches the reader is put right either way: the model's own citations count
+        "own cites": ({"echo_rate": 0.0, "citation_validity": 1.0,
+                       "citation_validity_model_written": 0.9, **figures},
+                      {"echo_rate": 0.0, "citation_validity": 1.0,
+                       "citation_validity_model_written": 0.5, **figures}),
         "cites": ({"echo_rate": 0.0, "citation_validity": 0.95, **figures},
                   {"echo_rate": 0.0, "citation_validity": 0.6, **figures}),
     }

@@ -164,7 +164,11 @@ def _export_from_the_overview(qtbot, window: MainWindow) -> str:  # noqa: ANN001
         pane.export_button.click()
     status = finished.args[1]
     assert status.state == "succeeded", status.error
-    assert "Q8_0: verified" in pane.message.text()
+    # a two-step run changes the weights so little that Q8_0 may round part of the gain
+    # away; the pane must say which, and give the way out when it is not verified
+    message = pane.message.text()
+    assert "Q8_0: verified" in message or (
+        "Q8_0: NOT verified" in message and "Use the F16 file" in message), message
     [output] = status.result["outputs"]
     return str(output["model_id"])
 
