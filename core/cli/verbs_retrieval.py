@@ -12,6 +12,7 @@ from pathlib import Path
 from core.cli.common import add_common, open_workspace, run_job
 from core.cli.output import print_json, table
 from core.ingest.model import DOCUMENT_KINDS
+from core.retrieval.ann import ANN_MIN_ROWS
 
 MODES = ("hybrid", "vector", "text")
 
@@ -90,12 +91,20 @@ def cmd_index_status(args: argparse.Namespace) -> int:
     else:
         print(f"documents: {status['documents']}\nchunks: {status['chunks']}\n"
               f"reference rows: {status['reference_rows']}\nlast update: {status['last_update']}\n"
-              f"embedding model: {status['embedding_model']}")
+              f"embedding model: {status['embedding_model']}\n"
+              f"vector search: {_vector_search(status['approximate_index_rows'])}")
         if status["reranker_model"]:
             print(f"re-ranker: {status['reranker_model']}")
         if status["out_of_date"]:
             print(f"out of date: {', '.join(status['out_of_date'])} (run `scriptorium index`)")
     return 0
+
+
+def _vector_search(trained_rows: int | None) -> str:
+    if not trained_rows:
+        return "exact (every passage is compared; an approximate index is built past " \
+               f"{ANN_MIN_ROWS:,} passages)"
+    return f"approximate index (IVF-PQ, trained on {trained_rows:,} passages)"
 
 
 def _where(section: tuple[str, ...], page: int | None) -> str:

@@ -25,6 +25,8 @@ from core.ingest.model import DocumentRecord
 from core.ingest.store import DocumentStore
 from core.jobs.progress import JobContext
 from core.memory import release_freed_memory
+from core.retrieval import ann
+from core.retrieval.ann import ensure_vector_index
 from core.retrieval.chunking import Chunk, ChunkingOptions, chunk_document
 from core.retrieval.embedder import Embedder, load_embedder, resolve_model_path
 from core.retrieval.store import (
@@ -211,8 +213,24 @@ class _Tables:
                 table.delete(stale)
 
     def optimize(self) -> None:
+        """Compact the tables and fold new rows into their indexes."""
         for table in self.tables.values():
             table.optimize(cleanup_older_than=KEEP_OLD_VERSIONS)
+
+    def index_vectors(self, ctx: JobContext | None) -> dict[str, int]:
+        """Train each table's ANN index where it now pays (``core.retrieval.ann``);
+        returns the rows each index is trained on."""
+        trained = dict(self.generation.ann_rows)
+        for kind, table in self.tables.items():
+            if ctx:
+                ctx.check_cancelled()
+            rows = ensure_vector_index(table, trained.get(kind, 0), min_rows=ann.ANN_MIN_ROWS,
+                                       log=ctx.log if ctx else None)
+            if rows:
+                trained[kind] = rows
+            else:
+                trained.pop(kind, None)
+        return trained
 
 
 def index_settings(config: IndexDocumentsConfig, embedder: Embedder) -> IndexSettings:
@@ -292,6 +310,9 @@ def update_index(
             flush(plan.removed)
         if plan.changed or plan.removed:
             tables.optimize()  # then record the optimized versions
+            if ctx:
+                ctx.report(total, total, "updating the search index", force=True)
+            generation = generation.model_copy(update={"ann_rows": tables.index_vectors(ctx)})
         generation = generation.model_copy(update={"versions": tables.versions()})
         commit(generation)
         if plan.rebuilding:
@@ -385,4 +406,6 @@ def index_status(workspace: Workspace) -> dict[str, Any]:
         "reranker_model": manifest.reranker_model,
         "out_of_date": stale,
         "rebuild_in_progress": manifest.building is not None,
+        # rows the approximate (ANN) vector index was trained on; None: exact search
+        "approximate_index_rows": (active.ann_rows.get(CHUNKS) if active else None),
     }

@@ -17,6 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from core.ingest.store import DocumentStore
+from core.retrieval.ann import tune
 from core.retrieval.embedder import Embedder, load_embedder, load_reranker
 from core.retrieval.exact import Identified, Ranked, identify, promote
 from core.retrieval.ranking import rrf_fuse, term_spans
@@ -96,8 +97,11 @@ def fts_query(query: str) -> str:
 
 
 def vector_candidates(table: Any, vector: Any, where: str | None, limit: int,
-                      columns: Sequence[str]) -> list[dict[str, Any]]:
-    builder = table.search(vector, query_type="vector").distance_type("cosine")
+                      columns: Sequence[str], *, exact: bool = False) -> list[dict[str, Any]]:
+    """The ``limit`` nearest rows by cosine distance, through the table's ANN index when
+    it has one (``core.retrieval.ann``), or every row when ``exact``."""
+    builder = tune(table.search(vector, query_type="vector").distance_type("cosine"),
+                   limit, exact=exact)
     if where:
         builder = builder.where(where, prefilter=True)
     return builder.select([*columns, "_distance"]).limit(limit).to_list()

@@ -72,6 +72,8 @@ class Generation(BaseModel):
     settings: IndexSettings = Field(default_factory=IndexSettings)
     versions: dict[str, int] = Field(default_factory=dict)  # table kind → LanceDB version
     documents: dict[str, IndexedDocument] = Field(default_factory=dict)
+    # table kind → rows its approximate (ANN) vector index was trained on; absent: none
+    ann_rows: dict[str, int] = Field(default_factory=dict)
 
     def table(self, kind: str) -> str:
         return f"{kind}_g{self.number}"

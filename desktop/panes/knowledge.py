@@ -206,7 +206,9 @@ class KnowledgePane(QWidget):
                 f"{status['documents']} documents, {status['chunks']} chunks, "
                 f"{status['reference_rows']} reference rows — last update "
                 f"{status['last_update']}" + (f" — {stale} document(s) out of date" if stale
-                                              else ""))
+                                              else "")
+                + (" — fast approximate search on" if status.get("approximate_index_rows")
+                   else ""))
         self._update_buttons()
 
     def _update_buttons(self) -> None:
