@@ -26,6 +26,8 @@ ATTRIBUTE_OVERLAP = 0.5
 MIN_CONTENT_WORDS = 4  # shorter sentences (headings, fragments) are not attributed
 _MARK = re.compile(r"\s*\[(\d{1,3}(?:\s*[,–-]\s*\d{1,3})*)\]")
 _TRAILING_MARKS = re.compile(r"([.!?])((?:[ \t]*\[\d{1,3}(?:\s*[,–-]\s*\d{1,3})*\])+)")
+# between two sentences of a line once markers sit before the stop (as _SPLIT, captured)
+_SENTENCE_GAP = re.compile(r"(?<=[.!?])(\s+)(?=[A-Z(\"“])")
 _SPLIT = re.compile(r"(?<=[.!?])(?:\s*\[[\d,\s–-]+\])*\s+(?=[A-Z(\"“])|\n+")
 STOP_WORDS = frozenset("""
 a about above after again against all also an and any are as at be because been before being
@@ -142,9 +144,11 @@ def _with_markers(sentence: str, numbers: Sequence[int]) -> str:
     return f"{stripped} {marks}{tail}"
 
 
-def _correct(sentence: str, citations: Sequence[Citation]) -> tuple[str, int, int]:
+def _correct(sentence: str, citations: Sequence[Citation],
+             move: bool = True) -> tuple[str, int, int]:
     """``sentence`` with each marker whose source does not support it moved to the shown
-    source that does (by content-word overlap), or removed; returns (sentence, moved, dropped)."""
+    source that does (by content-word overlap; ``move``), or removed; returns (sentence,
+    moved, dropped)."""
     by_number = {c.number: c for c in citations}
     numbers = cited_numbers(sentence)
     wrong = [n for n in numbers if not supports(sentence, by_number[n])]
@@ -152,7 +156,8 @@ def _correct(sentence: str, citations: Sequence[Citation]) -> tuple[str, int, in
         return sentence, 0, 0
     kept = [n for n in numbers if n not in wrong]
     bare = _MARK.sub(lambda m: _keep_numbers(m, set(kept)), sentence)
-    best = _best_source(bare, [c for c in citations if c.number not in kept], SUPPORT_OVERLAP)
+    best = _best_source(bare, [c for c in citations if c.number not in kept],
+                        SUPPORT_OVERLAP) if move else None
     if best is None:
         return bare, 0, len(wrong)
     return _with_markers(bare, [best.number]), 1, len(wrong) - 1
@@ -170,10 +175,12 @@ def attribute(text: str, citations: Sequence[Citation]) -> Attribution:
     added = moved = dropped = 0
     out_lines = []
     for line in text.split("\n"):
-        if line.lstrip().startswith("|"):
-            out_lines.append(line)
+        if line.lstrip().startswith("|"):  # a table row: its markers checked, none added
+            row, _, d = _correct(line, citations, move=False)
+            out_lines.append(row)
+            dropped += d
             continue
-        pieces = re.split(r"(?<=[.!?])(\s+)", line)
+        pieces = _SENTENCE_GAP.split(line)  # the sentences check_citations scores
         for i in range(0, len(pieces), 2):
             sentence = pieces[i]
             if cited_numbers(sentence):

@@ -258,6 +258,20 @@ def test_a_marker_its_source_does_not_support_is_moved_or_removed() -> None:
     assert attribute(good, citations).text == good
 
 
+@pytest.mark.parametrize("draft", [
+    # a stop inside a sentence ("p.m.", "approx.") is no sentence end for the scorer either
+    "The SOC is staffed around the clock, approx. four shift teams of three analysts [1].",
+    "Proposals are due by 2:00 p.m. Eastern, and four shift teams of analysts cover [2].",
+    "four shift teams work twelve-hour shifts. the technical volume has 25 pages [2].",
+    "Four shift teams [1][2] work. Proposals are due March 14, 2027 [2]. [1]",
+    "| Shift | Analysts |\n| Day | 3 [2] |\nFour shift teams of three analysts [1].",
+])
+def test_what_the_reader_sees_has_only_citations_that_hold(draft: str) -> None:
+    citations = cites(PASSAGES)
+    fixed = attribute(draft, citations)
+    assert check_citations(fixed.text, citations).validity in (None, 1.0), fixed.text
+
+
 # -- the whole draft, with a fake model --------------------------------------------------------
 class FakeModel:
     """Replies from a script, one reply per request; records what it was sent."""
