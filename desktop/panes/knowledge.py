@@ -12,6 +12,7 @@ from typing import Any
 from core.errors import ScriptoriumError
 from core.ingest.model import DOCUMENT_KINDS
 from core.jobs import JobStatus
+from core.retrieval.ann import ANN_MIN_ROWS
 from core.retrieval.ranking import highlight_html
 from core.retrieval.search import SEARCH_MODES, Passage, SearchResult
 from desktop.errors import show_error
@@ -34,6 +35,7 @@ from desktop.qt import (
 )
 from desktop.state import AppState
 from desktop.widgets.buttons import button
+from desktop.widgets.dates import local_time
 from desktop.widgets.job_progress import JobProgress
 from desktop.widgets.reference_tables import ReferenceTables
 
@@ -203,12 +205,16 @@ class KnowledgePane(QWidget):
         else:
             stale = len(status["out_of_date"])
             self.status.setText(
-                f"{status['documents']} documents, {status['chunks']} chunks, "
-                f"{status['reference_rows']} reference rows — last update "
-                f"{status['last_update']}" + (f" — {stale} document(s) out of date" if stale
-                                              else "")
-                + (" — fast approximate search on" if status.get("approximate_index_rows")
-                   else ""))
+                f"{status['documents']:,} documents, {status['chunks']:,} passages, "
+                f"{status['reference_rows']:,} reference rows — updated "
+                f"{local_time(status['last_update'])}"
+                + (f" — {stale} document(s) out of date" if stale else ""))
+            trained = status.get("approximate_index_rows")
+            self.status.setToolTip(
+                f"Searches use a fast approximate index over {trained:,} passages (built "
+                "once the knowledge base passed "
+                f"{ANN_MIN_ROWS:,}); it finds nearly always what comparing every passage would."
+                if trained else "Searches compare the question with every passage.")
         self._update_buttons()
 
     def _update_buttons(self) -> None:
