@@ -1,5 +1,6 @@
-"""CLI verbs: dataset (build a CPT, SFT or prefs dataset as a job) and datasets (list,
-show, remove; user-written pairs)."""
+"""CLI verbs: dataset (build a CPT, SFT or prefs dataset as a job; ``synth``: generate
+pairs) and datasets (list, show, remove; user-written pairs; generated pairs and their
+review, in ``verbs_synth``)."""
 
 from __future__ import annotations
 
@@ -10,14 +11,22 @@ import yaml
 
 from core.cli.common import add_common, open_workspace, run_job
 from core.cli.output import print_json, table
+from core.cli.verbs_synth import (
+    add_review_options,
+    add_synth_options,
+    cmd_review,
+    cmd_synth,
+    cmd_synthetic,
+)
 from core.datasets.model import DATASET_KINDS, DatasetError, DatasetRecord
 from core.errors import ConfigError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    build = sub.add_parser("dataset", help="build a training dataset (cpt, sft or prefs)")
+    build = sub.add_parser("dataset", help="build a training dataset (cpt, sft or prefs), or "
+                           "generate instruction pairs from documents (synth)")
     add_common(build)
-    build.add_argument("kind", choices=DATASET_KINDS)
+    build.add_argument("kind", choices=(*DATASET_KINDS, "synth"))
     build.add_argument("--model", help="model whose tokenizer is used (default gemma3-270m)")
     build.add_argument("--set", dest="overrides", action="append", default=[],
                        metavar="KEY=VALUE",
@@ -25,15 +34,19 @@ def register(sub: argparse._SubParsersAction) -> None:
                             "reuse (repeatable)")
     build.add_argument("--force", action="store_true",
                        help="build a new version even if nothing changed")
+    add_synth_options(build)
     build.set_defaults(handler=cmd_dataset)
 
     manage = sub.add_parser("datasets", help="the workspace's datasets and user-written pairs")
     add_common(manage)
     manage.add_argument("action", nargs="?", default="list",
-                        choices=["list", "show", "remove", "pairs", "add-pair"])
-    manage.add_argument("dataset", nargs="?", help="dataset id (for show, remove)")
+                        choices=["list", "show", "remove", "pairs", "add-pair", "synthetic",
+                                 "review"])
+    manage.add_argument("dataset", nargs="?", help="dataset id (for show, remove) or batch of "
+                        "generated pairs (for synthetic, review)")
     manage.add_argument("--instruction", help="add-pair: the instruction")
     manage.add_argument("--response", help="add-pair: the response")
+    add_review_options(manage)
     manage.set_defaults(handler=cmd_datasets)
 
 
@@ -69,6 +82,9 @@ def _row(record: DatasetRecord) -> list[Any]:
 def cmd_dataset(args: argparse.Namespace) -> int:
     from core.jobs.kinds import validate_config
 
+    if args.kind == "synth":
+        raw = build_config_dict("synth", None, args.overrides)
+        return cmd_synth(args, raw)
     workspace = open_workspace(args)
     config = validate_config("build-dataset", build_config_dict(
         args.kind, args.model, args.overrides, args.force))
@@ -88,6 +104,10 @@ def cmd_dataset(args: argparse.Namespace) -> int:
 def cmd_datasets(args: argparse.Namespace) -> int:
     from core.datasets import DatasetStore, add_user_pair, list_user_pairs
 
+    if args.action == "synthetic":
+        return cmd_synthetic(args)
+    if args.action == "review":
+        return cmd_review(args)
     workspace = open_workspace(args)
     store = DatasetStore(workspace)
     if args.action == "list":

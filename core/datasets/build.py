@@ -16,6 +16,7 @@ from core.datasets.model import BuildDatasetConfig, Built, DatasetRecord
 from core.datasets.prefs import build_prefs
 from core.datasets.sft import build_sft
 from core.datasets.store import DatasetStore
+from core.datasets.synthetic import accepted_digest
 from core.datasets.tokenizer import load_tokenizer, resolve_tokenizer_source, tokenizer_info
 from core.datasets.user_pairs import user_pairs_digest
 from core.fsutil import sha256_file
@@ -42,7 +43,8 @@ def _inputs(workspace: Workspace, config: BuildDatasetConfig) -> Any:
     documents = [[r.id, r.latest.version, r.latest.sha256, r.kind, list(r.paired_with)]
                  for r in live_documents(DocumentStore(workspace), kinds)]
     if config.kind == "sft":
-        return {"documents": documents, "user_pairs": user_pairs_digest(workspace)}
+        return {"documents": documents, "user_pairs": user_pairs_digest(workspace),
+                "synthetic": accepted_digest(workspace)}
     return documents
 
 

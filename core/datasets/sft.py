@@ -1,8 +1,9 @@
 """The SFT dataset: instruction/response pairs rendered with the base model's chat template.
 
-Pairs come from three places: RFP requirements matched to the paired proposal's answering
+Pairs come from four places: RFP requirements matched to the paired proposal's answering
 section (``core.datasets.matching``), instruction/response records imported from JSONL
-(``pair`` blocks), and pairs users wrote (``user_pairs``). Each row keeps ``prompt``
+(``pair`` blocks), pairs users wrote (``user_pairs``), and generated pairs analysts
+accepted (``core.synth``). Each row keeps ``prompt``
 (rendered user turn + the opening of the reply) apart from ``completion`` (the reply and
 its end-of-turn marker), so training puts the loss on the response only.
 """
@@ -19,6 +20,7 @@ from core.datasets.corpus import live_documents, load
 from core.datasets.matching import match
 from core.datasets.model import BuildDatasetConfig, Built, DatasetError
 from core.datasets.split import choose_heldout
+from core.datasets.synthetic import accepted_pairs, list_batches
 from core.datasets.user_pairs import list_user_pairs, user_pairs_digest
 from core.ingest.store import DocumentStore
 from core.workspace import Workspace
@@ -75,7 +77,20 @@ def collect_examples(workspace: Workspace, config: BuildDatasetConfig, progress:
     for pair in list_user_pairs(workspace):
         examples.append(_example("user", pair["instruction"], pair["response"], [],
                                  pair_id=pair.get("id")))
+    for batch, pair in accepted_pairs(workspace):
+        examples.append(_example("synthetic", pair.instruction, pair.response,
+                                 [pair.doc_id] if pair.doc_id in records else [],
+                                 pair_id=pair.id, batch=batch["id"], task=pair.task,
+                                 teacher=batch.get("teacher"), review=pair.state))
     return examples, stats
+
+
+def synthetic_lineage(examples: list[dict[str, Any]], workspace: Workspace) -> dict[str, Any]:
+    """For each batch whose pairs a dataset holds: its teacher, tasks and filter settings."""
+    used = Counter(e["batch"] for e in examples if e["source"] == "synthetic")
+    return {record["id"]: {"teacher": record.get("teacher"), "tasks": record.get("tasks"),
+                           "filters": record.get("filters"), "pairs": used[record["id"]]}
+            for record in list_batches(workspace) if record["id"] in used}
 
 
 def instruction_key(text: str) -> str:
@@ -122,5 +137,9 @@ def build_sft(workspace: Workspace, config: BuildDatasetConfig, tokenizer: Any,
         "longer_than_seq_len": longer, "seq_len": config.seq_len,
     }
     summary["tokens"] = summary["prompt_tokens"] + summary["completion_tokens"]
+    sources: dict[str, Any] = {"user_pairs_sha256": user_pairs_digest(workspace)}
+    lineage = synthetic_lineage(list(unique.values()), workspace)
+    if lineage:
+        sources["synthetic"] = lineage
     return Built(files={"train.jsonl": train, "heldout.jsonl": heldout}, documents=documents,
-                 sources={"user_pairs_sha256": user_pairs_digest(workspace)}, summary=summary)
+                 sources=sources, summary=summary)

@@ -74,6 +74,13 @@ KINDS: dict[str, JobKind] = {
             heavy=False,
         ),
         JobKind(
+            "synthesize-pairs",
+            "Generate instruction pairs from documents with a local teacher model",
+            "core.synth.job:SynthConfig",
+            "core.synth.job:run_synth_job",
+            ("datasets",),
+        ),
+        JobKind(
             "merge",
             "Merge models (linear, SLERP, TIES, DARE-TIES, task arithmetic)",
             "core.merging.config:MergeConfig",

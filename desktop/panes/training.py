@@ -67,6 +67,18 @@ class TrainingPane(QWidget):
                                     "SFT dataset.")
         self.pair_button.clicked.connect(self.add_pair)
         builds.addWidget(self.pair_button)
+        self.synth_button = QPushButton("Generate pairs…")
+        self.synth_button.setObjectName("generatePairs")
+        self.synth_button.setToolTip("A model you have writes instruction pairs from your "
+                                     "documents; you review them before any is used.")
+        self.synth_button.clicked.connect(self.generate_pairs)
+        builds.addWidget(self.synth_button)
+        self.review_button = QPushButton("Review pairs…")
+        self.review_button.setObjectName("reviewPairs")
+        self.review_button.setToolTip("Accept, edit or reject generated pairs; accepted ones "
+                                      "join the next SFT dataset.")
+        self.review_button.clicked.connect(self.review_pairs)
+        builds.addWidget(self.review_button)
         for kind, label in (("cpt", "Build CPT dataset"), ("sft", "Build SFT dataset"),
                             ("prefs", "Build preference dataset")):
             button = QPushButton(label)
@@ -98,6 +110,8 @@ class TrainingPane(QWidget):
         enabled = workspace is not None
         self.train_button.setEnabled(enabled)
         self.pair_button.setEnabled(enabled)
+        self.synth_button.setEnabled(enabled)
+        self.review_button.setEnabled(enabled)
         for button in self.build_buttons.values():
             button.setEnabled(enabled)
         self.bundle_button.setEnabled(False)
@@ -157,6 +171,18 @@ class TrainingPane(QWidget):
 
         if self.state.workspace is not None:
             UserPairDialog(self.state.workspace, self).open()
+
+    def generate_pairs(self) -> None:
+        from desktop.dialogs.synth_generate import SynthDialog
+
+        if self.state.workspace is not None:
+            SynthDialog(self.state.workspace, self.monitor, self).open()
+
+    def review_pairs(self) -> None:
+        from desktop.dialogs.synth_review import SynthReviewDialog
+
+        if self.state.workspace is not None:
+            SynthReviewDialog(self.state.workspace, self).open()
 
     def open_wizard(self) -> None:
         from desktop.wizards.train_wizard import TrainWizard

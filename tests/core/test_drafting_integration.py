@@ -36,7 +36,10 @@ def test_staffing_draft_cites_the_labour_category_table(sample: Workspace) -> No
         result = draft(model, "Write the staffing plan for a 24x7 security operations center: "
                        "which labour categories and codes will we propose?",
                        retriever=WorkspaceRetriever(sample),
-                       settings=GenerationSettings(max_tokens=8, temperature=0.0))
+                       settings=GenerationSettings(max_tokens=8, temperature=0.0),
+                       # which sources are shown, not how many fit a first-token wait on
+                       # a busy machine (the budget follows the measured prompt speed)
+                       first_token_s=None)
     finally:
         cache.close()
     assert result.citations and [c.number for c in result.citations] == list(
