@@ -15,6 +15,7 @@ from typing import Literal
 
 from core.adaptation.changes import check_for_update
 from core.datasets.store import DatasetStore
+from core.datasets.synthetic import pending_pairs
 from core.drafting.conversations import ConversationStore
 from core.ingest.store import DocumentStore
 from core.retrieval.index import index_status
@@ -23,7 +24,8 @@ from core.workspace.registry import ModelRegistry
 
 StageState = Literal["todo", "attention", "done", "optional"]
 # What a stage's button does in the app (the CLI prints the matching verb instead).
-Action = Literal["import", "index", "train", "merge", "export", "releases", "draft"]
+Action = Literal["import", "index", "train", "review", "merge", "export", "releases",
+                 "draft"]
 
 
 @dataclass(frozen=True)
@@ -93,7 +95,13 @@ def _training(workspace: Workspace, kinds: Counter[str]) -> list[Stage]:
     models = registry.list()
     tuned = [m for m in models if m.kind == "adapter" or m.documents]
     text = sum(kinds[k] for k in ("rfp", "proposal", "other"))
-    if datasets:
+    waiting = pending_pairs(workspace)
+    if waiting:
+        data = Stage("datasets", "Training data", "attention",
+                     f"{_plural(waiting, 'generated pair')} wait for your review; only the "
+                     "ones you accept are used for training.", "review", "Review pairs…",
+                     "scriptorium datasets synthetic")
+    elif datasets:
         data = Stage("datasets", "Training data", "done", ", ".join(
             f"{n} {k.upper()}" for k, n in sorted(datasets.items())) + " dataset(s).",
             "train", "Build more…", "scriptorium dataset KIND")

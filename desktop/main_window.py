@@ -165,8 +165,8 @@ class MainWindow(QMainWindow):
     def do_action(self, action: str) -> None:
         """What an Overview stage's button does: a wizard, a job or a pane."""
         section = {"import": "Documents", "index": "Knowledge", "train": "Training",
-                   "merge": "Merge", "export": "Export", "releases": "Releases",
-                   "draft": "Draft"}[action]
+                   "review": "Training", "merge": "Merge", "export": "Export",
+                   "releases": "Releases", "draft": "Draft"}[action]
         self.show_section(section)
         pane = self.panes[section]
         if action == "import":
@@ -175,6 +175,8 @@ class MainWindow(QMainWindow):
             pane.reindex()  # type: ignore[attr-defined]
         elif action in ("train", "merge"):
             pane.open_wizard()  # type: ignore[attr-defined]
+        elif action == "review":
+            pane.review_pairs()  # type: ignore[attr-defined]
 
     def show_section(self, name: str) -> None:
         self.sidebar.setCurrentRow(SECTIONS.index(name))

@@ -231,6 +231,12 @@ def accepted_pairs(workspace: Workspace) -> list[tuple[dict[str, Any], SynthPair
     return out
 
 
+def pending_pairs(workspace: Workspace) -> int:
+    """How many generated pairs, over all batches, wait for an analyst's review."""
+    return sum(1 for record in list_batches(workspace)
+               for pair in pairs(workspace, record["id"]) if pair.state == "pending")
+
+
 def accepted_digest(workspace: Workspace) -> str:
     """What the accepted pairs are, in a comparable form (for dataset fingerprints)."""
     digest = hashlib.sha256()

@@ -182,7 +182,10 @@ class TrainingPane(QWidget):
         from desktop.dialogs.synth_review import SynthReviewDialog
 
         if self.state.workspace is not None:
-            SynthReviewDialog(self.state.workspace, self).open()
+            dialog = SynthReviewDialog(self.state.workspace, self)
+            # the Overview counts the pairs still to review
+            dialog.finished.connect(lambda _: self.state.notify({"datasets"}))
+            dialog.open()
 
     def open_wizard(self) -> None:
         from desktop.wizards.train_wizard import TrainWizard

@@ -61,3 +61,19 @@ def test_each_stage_follows_the_workspace(workspace: Workspace, tmp_path: Path,
     assert main(["status", "-w", str(workspace.root), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["next"] == "knowledge" and len(report["stages"]) == 8
+
+
+def test_generated_pairs_waiting_for_review_are_the_next_step(workspace: Workspace) -> None:
+    from core.datasets.synthetic import SynthPair, add_pair, open_batch, review
+
+    open_batch(workspace, "b1", {"teacher": "t"})
+    for n in (1, 2):
+        add_pair(workspace, SynthPair(id=f"p{n}", batch="b1", task="qa", instruction="Q?",
+                                      response="A.", doc_id="d", version=1, chunk_id="c"))
+    stage = next(s for s in workspace_overview(workspace).stages if s.key == "datasets")
+    assert stage.state == "attention" and stage.action == "review"
+    assert stage.summary.startswith("2 generated pairs wait for your review")
+    review(workspace, "b1", "p1", "accepted")
+    review(workspace, "b1", "p2", "rejected")
+    stage = next(s for s in workspace_overview(workspace).stages if s.key == "datasets")
+    assert stage.action != "review"

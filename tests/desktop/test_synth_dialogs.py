@@ -97,3 +97,25 @@ def test_generate_dialog_builds_the_job_config_and_reports_the_end(
     text = dialog.result.text()
     assert "4 of 8 pairs kept" in text and "3 numbers, 1 support" in text
     assert "3 passages are left" in text
+
+
+def test_the_overview_counts_pairs_to_review_and_opens_the_queue(
+        qtbot, window, generated) -> None:  # noqa: ANN001
+    workspace, batch = generated
+    waiting = len(pairs(workspace, batch))
+    window.state.notify({"datasets"})  # what the generation job's end sends
+    pane = window.panes["Overview"]
+    qtbot.waitUntil(lambda: pane.stage("datasets") is not None
+                    and pane.stage("datasets").action == "review", timeout=10_000)
+    assert f"{waiting} generated pairs wait for your review" in pane.rows["datasets"][1].text()
+    assert pane.rows["datasets"][2].text() == "Review pairs…"
+
+    pane.rows["datasets"][2].click()
+    assert window.current_section() == "Training"
+    dialog = window.findChild(SynthReviewDialog)
+    assert dialog is not None and dialog.isVisible()
+    qtbot.waitUntil(lambda: dialog.list.count() == waiting, timeout=10_000)
+    dialog.accept_all_button.click()
+    qtbot.waitUntil(lambda: dialog.list.count() == 0, timeout=10_000)
+    dialog.reject()  # closing the queue refreshes the Overview
+    qtbot.waitUntil(lambda: pane.stage("datasets").action != "review", timeout=10_000)
