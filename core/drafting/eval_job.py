@@ -99,6 +99,31 @@ def _similarity() -> Callable[[str, str], float] | None:
     return cosine
 
 
+def trained_on(workspace: Workspace, model_id: str) -> dict[str, Any]:
+    """What a model (or any of its ancestors) was trained on: its datasets, and how many of
+    their pairs a teacher model generated, so a report tells a base from a run on
+    synthetic pairs."""
+    from core.datasets import DatasetStore
+    from core.workspace.registry import ModelRegistry
+
+    if not ModelRegistry(workspace).exists(model_id):  # a .gguf path or an endpoint
+        return {"datasets": [], "synthetic_pairs": 0, "teachers": []}
+    store = DatasetStore(workspace)
+    datasets = list(dict.fromkeys(d for m in ModelRegistry(workspace).lineage(model_id)
+                                  for d in m.datasets))
+    synthetic, teachers = 0, []
+    for dataset in datasets:
+        try:
+            batches = store.get(dataset).sources.get("synthetic", {})
+        except Exception:  # noqa: BLE001  (a dataset deleted since: the id is still shown)
+            continue
+        for batch in batches.values():
+            synthetic += int(batch.get("pairs", 0))
+            teachers.append(str(batch.get("teacher", "?")))
+    return {"datasets": datasets, "synthetic_pairs": synthetic,
+            "teachers": list(dict.fromkeys(teachers))}
+
+
 def evaluate_drafts(workspace: Workspace, models: Sequence[str], pairs: Sequence[EvalPair],
                     config: EvalDraftsConfig,
                     progress: Callable[[int, int, str], None] = lambda *a: None,
@@ -127,7 +152,8 @@ def evaluate_drafts(workspace: Workspace, models: Sequence[str], pairs: Sequence
                 cancelled=cancelled)
         finally:
             cache.close()
-        scores.append(score_model(name, results, pairs, values, similarity))
+        scores.append({**score_model(name, results, pairs, values, similarity),
+                       "trained_on": trained_on(workspace, name)})
     return {
         "created": now_iso(),
         "pairs": [p.model_dump(mode="json") for p in pairs],

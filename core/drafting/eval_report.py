@@ -62,11 +62,28 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join([line(header), line(["-" * w for w in widths]), *map(line, rows)])
 
 
+def trained_on_line(model: dict[str, Any]) -> str:
+    """What a model in a report was trained on, in a sentence ("" for old reports)."""
+    trained = model.get("trained_on")
+    if trained is None:
+        return ""
+    if not trained["datasets"]:
+        return f"{model['model']}: not trained on your documents"
+    line = f"{model['model']}: trained on {', '.join(trained['datasets'])}"
+    if trained["synthetic_pairs"]:
+        line += (f", with {trained['synthetic_pairs']} generated pair(s) from "
+                 f"{', '.join(trained['teachers'])}")
+    return line
+
+
 def format_report(report: dict[str, Any], show_drafts: bool = False) -> str:
     header = ["model", "format", *(title for _, title, _ in FIGURES)]
     parts = [f"{len(report.get('pairs', []))} held-out request(s); similarity: "
              f"{report.get('similarity') or 'not measured (no embedding model)'}",
              _table(header, summary_rows(report))]
+    lines = [line for m in report.get("models", []) if (line := trained_on_line(m))]
+    if lines:
+        parts.append("\n".join(lines))
     if show_drafts:
         for index, pair in enumerate(report.get("pairs", [])):
             parts.append(f"\n=== {pair['id']}: {textwrap.shorten(pair['request'], 200)}")

@@ -102,7 +102,8 @@ def _derived_rows(workspace: Workspace) -> list[dict[str, Any]]:
 
 def heldout_pairs(workspace: Workspace, dataset_id: str | None = None,
                   limit: int = DEFAULT_PAIRS) -> list[EvalPair]:
-    """The held-out pairs of an SFT dataset (the newest by default), RFP-derived first.
+    """The held-out pairs of an SFT dataset (the newest by default), RFP-derived first,
+    never pairs a teacher model generated.
 
     Without any SFT dataset, the pairs come from the workspace's paired RFPs and proposals
     and imported pairs, split exactly as building the dataset would split them."""
@@ -114,6 +115,9 @@ def heldout_pairs(workspace: Workspace, dataset_id: str | None = None,
         raise EvalError(f"Dataset {record.id} is a {record.kind} dataset; held-out pairs come "
                         "from an SFT dataset.")
     rows = store.rows(record.id, "heldout") if record else _derived_rows(workspace)
+    # a teacher model's pair is no reference for an analyst's draft: it would flatter a
+    # model trained on the same teacher's pairs
+    rows = [r for r in rows if r.get("source") != "synthetic"]
     rows.sort(key=lambda r: (r.get("source") != "rfp-proposal", r.get("instruction", "")))
     prefix = record.id if record else "derived"
     pairs = [_pair(row, f"{prefix}#{index}") for index, row in enumerate(rows[:limit])]

@@ -8,7 +8,7 @@ import html
 import textwrap
 from typing import Any
 
-from core.drafting.eval_report import FIGURES, summary_rows
+from core.drafting.eval_report import FIGURES, summary_rows, trained_on_line
 from desktop.qt import (
     QAbstractItemView,
     QComboBox,
@@ -156,16 +156,21 @@ class EvalReportView(QWidget):
         pairs = report.get("pairs", [])
         similarity = ("" if report.get("similarity") else
                       " Meaning similarity was not measured (no embedding model installed).")
+        trained = [line for m in models if (line := trained_on_line(m))]
         self.summary.setText(
             f"{len(models)} model(s), each drafting the same {len(pairs)} held-out "
             f"request(s). Point at a row's name for what it means; a dash means there was "
-            f"nothing to score (no codes or rates quoted, say).{similarity}")
+            f"nothing to score (no codes or rates quoted, say).{similarity}"
+            + "".join(f"\n• {line}." for line in trained))
         labels = figure_labels()
         rows = summary_rows(report)  # per model: name, format, each figure
         self.table.clear()
         self.table.setRowCount(len(labels))
         self.table.setColumnCount(len(models))
-        self.table.setHorizontalHeaderLabels([row[0] for row in rows])
+        for c, (row, model) in enumerate(zip(rows, models)):
+            column = QTableWidgetItem(row[0])
+            column.setToolTip(trained_on_line(model))
+            self.table.setHorizontalHeaderItem(c, column)
         for r, (label, tip) in enumerate(labels):
             header = QTableWidgetItem(label)
             header.setToolTip(tip)

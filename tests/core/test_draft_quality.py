@@ -562,3 +562,18 @@ def test_headings_left_empty_by_a_cut_sentence_are_removed() -> None:
            "### 3.1.2\n\nThe contractor sh")
     cleaned = clean_draft(raw, scaffolding=())
     assert cleaned.text == "Our team completes discovery in 56 days with two analysts on site."
+
+
+def test_generated_pairs_are_never_references(workspace: Workspace,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from types import SimpleNamespace
+
+    from core.datasets import DatasetStore
+    from core.drafting.evaluate import heldout_pairs
+
+    rows = [{"source": "synthetic", "instruction": "Describe our SOC.", "response": "A teacher's."},
+            {"source": "rfp-proposal", "instruction": "Staff the SOC.", "response": "Ours."}]
+    monkeypatch.setattr(DatasetStore, "latest",
+                        lambda self, kind: SimpleNamespace(id="sft-v1", kind="sft"))
+    monkeypatch.setattr(DatasetStore, "rows", lambda self, dataset, split="train": list(rows))
+    assert [p.reference for p in heldout_pairs(workspace)] == ["Ours."]

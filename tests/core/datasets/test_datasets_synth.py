@@ -13,6 +13,9 @@ from helpers.synth_teacher import PASSAGE, SECOND, THIRD, Teacher, WordEmbedder,
 from core.cli.main import main
 from core.datasets import BuildDatasetConfig, DatasetStore, build_dataset
 from core.datasets.synthetic import accept_remaining, list_batches, pairs, review
+from core.drafting.eval_job import trained_on
+from core.drafting.eval_report import trained_on_line
+from core.drafting.evaluate import EvalError, heldout_pairs
 from core.jobs.kinds import validate_config
 from core.jobs.progress import JobContext
 from core.retrieval.chunking import Chunk
@@ -20,6 +23,7 @@ from core.synth.grounding import Filters, FilterSettings, invented_values
 from core.synth.job import SynthConfig, passages, run_synth
 from core.synth.tasks import build_request, parse_reply
 from core.workspace import Workspace
+from core.workspace.registry import ModelRecord, ModelRegistry
 
 
 def chunk(text: str = PASSAGE, kind: str = "proposal") -> Chunk:
@@ -174,6 +178,25 @@ def test_the_job_resumes_after_a_kill_and_reviewed_pairs_make_an_sft_dataset(
     assert lineage["filters"]["min_overlap"] == FilterSettings().min_overlap
     assert {ref.document_id for ref in record.documents} >= {
         p.doc_id for p in pairs(workspace, batch["id"]) if p.accepted}
+
+    # a model trained on it says so in the draft-quality report; no generated pair is a
+    # reference to grade drafts against
+    try:
+        references = {p.reference for p in heldout_pairs(workspace, record.id)}
+        assert not references & {r["response"] for r in synthetic}
+    except EvalError:
+        pass  # its held-out rows were all generated ones
+    adapter = ModelRecord(id="sft-synth", name="a", kind="adapter", architecture="gemma3",
+                          datasets=(record.id,))
+    with ModelRegistry(workspace).create("sft-synth", lambda _: adapter) as folder:
+        (folder / "adapter_model.safetensors").write_bytes(b"weights")
+    trained = trained_on(workspace, "sft-synth")
+    assert trained == {"datasets": [record.id], "synthetic_pairs": len(chosen),
+                       "teachers": ["teacher-gguf"]}
+    assert trained_on_line({"model": "sft-synth", "trained_on": trained}) == (
+        f"sft-synth: trained on {record.id}, with {len(chosen)} generated pair(s) from "
+        "teacher-gguf")
+    assert trained_on(workspace, "not-registered.gguf")["datasets"] == []
 
 
 def test_config_and_cli(prose_workspace: Workspace, capsys: pytest.CaptureFixture[str]) -> None:
