@@ -76,28 +76,16 @@ def hf_model_facts(folder: Path) -> ModelFacts:
 
 def gguf_model_facts(path: Path) -> ModelFacts:
     """Architecture and size of a GGUF file (reads its metadata and tensor table)."""
-    from gguf import GGUFReader
+    from core.models.gguf_header import read_header
 
-    try:
-        reader = GGUFReader(str(path))
-    except Exception as error:  # gguf raises many types for a bad file
-        raise ModelError(f"{path} is not a readable GGUF file: {error}") from error
-
-    def field(name: str) -> object:
-        item = reader.fields.get(name)
-        if item is None:
-            return None
-        value = item.parts[item.data[0]]
-        return bytes(value).decode("utf-8") if item.types[0].name == "STRING" else value[0]
-
-    arch = str(field("general.architecture") or "unknown")
-    parameters = sum(int(t.n_elements) for t in reader.tensors)
+    header = read_header(path)
+    arch = str(header.values.get("general.architecture") or "unknown")
+    number = lambda key: int(header.values.get(key) or 0)  # type: ignore[call-overload]  # noqa: E731
     return ModelFacts(
         architecture=arch,
         model_type=arch,
-        parameters=parameters,
-        vocab_size=len(reader.fields["tokenizer.ggml.tokens"].data)
-        if "tokenizer.ggml.tokens" in reader.fields else 0,
-        hidden_size=int(field(f"{arch}.embedding_length") or 0),
-        num_layers=int(field(f"{arch}.block_count") or 0),
+        parameters=header.parameters,
+        vocab_size=header.array_lengths.get("tokenizer.ggml.tokens", 0),
+        hidden_size=number(f"{arch}.embedding_length"),
+        num_layers=number(f"{arch}.block_count"),
     )

@@ -94,16 +94,10 @@ def exported_gguf(registry: ModelRegistry, model_id: str) -> str | None:
 
 def gguf_chat_template(path: Path) -> str | None:
     """The chat template embedded in a GGUF file's metadata (reads the header only)."""
-    from gguf import GGUFReader
+    from core.models.gguf_header import read_header
 
-    try:
-        reader = GGUFReader(str(path))
-    except Exception as error:  # gguf raises many types for a bad file
-        raise ModelError(f"{path} is not a readable GGUF file: {error}") from error
-    field = reader.fields.get("tokenizer.chat_template")
-    if field is None:
-        return None
-    return bytes(field.parts[field.data[0]]).decode("utf-8", "replace") or None
+    template = read_header(path).values.get("tokenizer.chat_template")
+    return str(template) if template else None
 
 
 def folder_chat_template(folder: Path) -> str | None:
