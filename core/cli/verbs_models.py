@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from core.cli.common import add_common, open_workspace, run_job
 from core.cli.output import print_json, table
@@ -16,10 +17,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_common(models)
     models.add_argument(
         "action", nargs="?", default="list",
-        choices=["list", "show", "lineage", "verify", "remove", "import-base"],
+        choices=["list", "show", "lineage", "verify", "remove", "import-base", "check"],
     )
-    models.add_argument("model", nargs="?", help="model id (for show, lineage, verify, remove)")
+    models.add_argument("model", nargs="?", help="model id (for show, lineage, verify, "
+                        "remove); for import-base and check: a Hugging Face model folder or "
+                        "a .gguf file (import-base with none: the bundled Gemma 3 270M)")
     models.add_argument("--force", action="store_true", help="remove even with descendants")
+    models.add_argument("--id", dest="model_id", help="import-base: the new model's id")
+    models.add_argument("--name", help="import-base: the new model's display name")
     models.set_defaults(handler=cmd_models)
 
 
@@ -55,17 +60,38 @@ def tree_lines(records: list[ModelRecord]) -> list[str]:
     return lines
 
 
+def _check(args: argparse.Namespace) -> int:
+    """``models check PATH``: what a folder or GGUF file can go through, before importing."""
+    from core.modelstore.check import inspect_base
+
+    if not args.model:
+        raise ModelError("Name a model folder or a .gguf file to check.",
+                         hint="scriptorium models check /media/usb/Qwen2.5-1.5B")
+    check = inspect_base(Path(args.model))
+    if args.json and args.action == "check":
+        print_json({"ok": check.ok, "lines": check.lines(), "refusals": list(check.refusals),
+                    "support": {s.stage: {"ok": s.ok, "detail": s.detail}
+                                for s in check.support}})
+    else:
+        print("\n".join(check.lines()))
+    return 0 if check.ok else 1
+
+
 def cmd_models(args: argparse.Namespace) -> int:
+    if args.action == "check":  # no workspace needed
+        return _check(args)
     workspace = open_workspace(args)
     registry = ModelRegistry(workspace)
     action = args.action
     if action == "import-base":
-        if args.model:  # it used to import the bundled model whatever was named, and exit 0
-            raise ModelError(
-                f"`models import-base` imports the bundled Gemma 3 270M only; importing "
-                f"another base model ({args.model}) is not supported yet.",
-                hint="run `scriptorium models import-base` with no path")
-        status = run_job(workspace, "import-base-model", {}, as_json=args.json)
+        if args.model:
+            config = {"path": str(Path(args.model).absolute()), "model_id": args.model_id,
+                      "name": args.name}
+            if not args.json:
+                _check(args)
+            status = run_job(workspace, "import-model", config, as_json=args.json)
+        else:
+            status = run_job(workspace, "import-base-model", {}, as_json=args.json)
         args.model, action = status.result.get("model_id"), "show"
     if action == "list":
         records = registry.list()

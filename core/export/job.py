@@ -30,6 +30,7 @@ from core.export.verify import HELDOUT_TEXT, GgufCheck, check_gguf
 from core.fsutil import require_free_space
 from core.jobs.progress import JobContext
 from core.merging.sources import full_model_folder
+from core.models.support import refusal
 from core.workspace import Workspace
 from core.workspace.registry import ModelRecord, ModelRegistry
 
@@ -71,6 +72,8 @@ def export_model(workspace: Workspace, config: ExportConfig, ctx: JobContext | N
     if record.kind == "gguf":
         raise ModelError(f"{record.id!r} is already a GGUF file; export the model it came "
                          f"from ({', '.join(record.parents) or 'unknown'}).")
+    if (refused := refusal(registry, record.id, "export")) is not None:
+        raise ModelError(refused, hint="see the support table in the README")
     quants = [q for q in config.quants if q != "f16"]
     plan = plan_gain_check(workspace, record) if config.gain_tokens else \
         "turned off (gain_tokens: 0)"

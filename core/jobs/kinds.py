@@ -43,6 +43,13 @@ KINDS: dict[str, JobKind] = {
             ("models",),
         ),
         JobKind(
+            "import-model",
+            "Import a base model (a Hugging Face folder or a GGUF file)",
+            "core.modelstore.importer:ImportModelConfig",
+            "core.modelstore.importer:run_import_model_job",
+            ("models",),
+        ),
+        JobKind(
             "import-documents",
             "Import documents",
             "core.ingest.job:ImportConfig",

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import ModelError
+from core.models.support import refusal
 from core.workspace.registry import ModelRecord, ModelRegistry
 
 # config.json keys that must agree, with the words used in messages.
@@ -110,7 +111,8 @@ def compare_folders(folders: Mapping[str, Path]) -> list[str]:
 
 def check_compatible(records: Sequence[ModelRecord], registry: ModelRegistry) -> list[str]:
     """Problems that stop these registry models being merged together; [] if none."""
-    problems: list[str] = []
+    problems: list[str] = [refused for record in records
+                           if (refused := refusal(registry, record.id, "merge")) is not None]
     folders: dict[str, Path] = {}
     for record in records:
         try:

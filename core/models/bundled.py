@@ -143,29 +143,24 @@ def convert_to_safetensors(gguf: Path, progress: _StageProgress | None = None) -
     if (folder / COMPLETE_MARKER).exists():
         return folder
     require_free_space(folder.parent, 1_300_000_000, "converting the bundled model")
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from core.models.dequantise import dequantise_gguf
 
     progress = progress or _StageProgress(None)
+    messages = {"tokenizer": "converting the tokenizer (262k tokens)",
+                "weights": "de-quantising the weights to float32", "save": "saving as safetensors"}
+    previous: list[str] = []
+
+    def step(name: str) -> None:
+        if previous:
+            progress.finish(previous.pop())
+        progress.start(messages[name])
+        previous.append(name)
+
     with staging_dir(folder) as staging:
-        progress.start("converting the tokenizer (262k tokens)")
-        tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
-        if not tokenizer.chat_template:
-            tokenizer.chat_template = resources.path(CHAT_TEMPLATE).read_text(encoding="utf-8")
-        progress.finish("tokenizer")
-        progress.start("de-quantising the weights to float32")
-        model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
-        progress.finish("weights")
-        progress.start("saving as safetensors")
-        # save_pretrained refuses a model that still carries the GGUF quantizer.
-        model.hf_quantizer = None
-        if hasattr(model.config, "quantization_config"):
-            del model.config.quantization_config
-        model.config._name_or_path = BASE_NAME
-        model.save_pretrained(str(staging), safe_serialization=True)
-        tokenizer.save_pretrained(str(staging))
+        dequantise_gguf(gguf, staging, name=BASE_NAME, step=step,  # type: ignore[arg-type]
+                        chat_template=resources.path(CHAT_TEMPLATE).read_text(encoding="utf-8"))
         atomic_write_text(staging / COMPLETE_MARKER, package.EXPECTED_SHA256 + "\n")
-        progress.finish("save")
-        del model
+        progress.finish(previous.pop())
     return folder
 
 

@@ -126,7 +126,7 @@ def test_job_kinds(workspace: Workspace, capsys: pytest.CaptureFixture[str]) -> 
         (["models", "-w", "/nonexistent"], "No workspace at /nonexistent"),
         (["models", "show", "nope"], "No model 'nope'"),
         (["models", "show"], "needs a model id"),
-        (["models", "import-base", "garbage.gguf"], "imports the bundled Gemma 3 270M only"),
+        (["models", "import-base", "garbage.gguf"], "garbage.gguf does not exist"),
         (["jobs", "show", "nope"], "No job 'nope'"),
         (["jobs", "run"], "needs a job id or kind"),
         (["jobs", "run", "selftest", "--set", "steps"], "is not KEY=VALUE"),
