@@ -10,6 +10,7 @@ from core.models.bundled import BASE_MODEL_ID
 from core.models.resolve import exported_gguf
 from core.workspace.registry import ModelRecord, ModelRegistry
 from desktop.dialogs.compare_drafts import CompareDraftsDialog
+from desktop.dialogs.import_model import ImportModelDialog
 from desktop.jobs_monitor import JobMonitor
 from desktop.ops import CoreOp
 from desktop.qt import (
@@ -79,6 +80,12 @@ class ModelsPane(QWidget):
         self.import_button = QPushButton("Import bundled base model")
         self.import_button.setObjectName("importBase")
         self.import_button.clicked.connect(self._import_base)
+        self.import_model_button = QPushButton("Import a base model…")
+        self.import_model_button.setObjectName("importModel")
+        self.import_model_button.setToolTip("Bring a model your team has (a Hugging Face "
+                                            "folder or a GGUF file): checked first, then "
+                                            "stored once on this computer.")
+        self.import_model_button.clicked.connect(lambda: self.import_model())
         self.verify_button = QPushButton("Verify checksums")
         self.verify_button.setObjectName("verifyModel")
         self.verify_button.clicked.connect(self._verify_selected)
@@ -100,7 +107,8 @@ class ModelsPane(QWidget):
         header = QHBoxLayout()
         header.addWidget(QLabel("<h2>Models</h2>"))
         header.addStretch(1)
-        for button in (self.import_button, self.cluster_button, self.compare_button,
+        for button in (self.import_button, self.import_model_button, self.cluster_button,
+                       self.compare_button,
                        self.verify_button, self.remove_button):
             header.addWidget(button)
         splitter = QSplitter(Qt.Orientation.Horizontal)
@@ -155,6 +163,8 @@ class ModelsPane(QWidget):
             self.tree.resizeColumnToContents(column)
         has_base = bool(registry and registry.exists(BASE_MODEL_ID))
         self.import_button.setEnabled(bool(registry) and not has_base)
+        self.import_button.setVisible(bool(registry) and not has_base)
+        self.import_model_button.setEnabled(bool(registry))
         self.compare_button.setEnabled(bool(registry))
         self.status.setText(f"{len(records)} models" if registry else "No workspace open.")
         self._show_selected()
@@ -167,6 +177,11 @@ class ModelsPane(QWidget):
         registry, model_id = self._registry(), self.selected_model()
         self.verify_button.setEnabled(bool(model_id))
         self.remove_button.setEnabled(bool(model_id))
+        if registry and not self.tree.topLevelItemCount():
+            self.details.setHtml("<p>No models in this workspace yet. Import the bundled "
+                                 "base model, or bring your own with <b>Import a base "
+                                 "model…</b> (a Hugging Face folder or a GGUF file).</p>")
+            return
         if not registry or not model_id:
             self.details.setHtml("<p>Select a model to see its lineage and config.</p>")
             return
@@ -195,6 +210,11 @@ class ModelsPane(QWidget):
         self.monitor.submit("import-base-model", {})
         self.import_button.setEnabled(False)
         self.status.setText("Importing the bundled base model — follow it in Jobs.")
+
+    def import_model(self) -> ImportModelDialog:
+        dialog = ImportModelDialog(self.monitor, self)
+        dialog.open()
+        return dialog
 
     def _choose_cluster_run(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "A finished cluster bundle")
