@@ -11,6 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
+from core.errors import ModelError
+
 Step = Literal["tokenizer", "weights", "save"]
 
 
@@ -22,13 +24,20 @@ def dequantise_gguf(gguf: Path, out: Path, *, name: str, chat_template: str | No
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     gguf = Path(gguf)
-    step("tokenizer")
-    tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
-    if chat_template and not tokenizer.chat_template:
-        tokenizer.chat_template = chat_template
-    step("weights")
-    model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name,
-                                                 dtype=torch.float32)
+    try:
+        step("tokenizer")
+        tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+        if chat_template and not tokenizer.chat_template:
+            tokenizer.chat_template = chat_template
+        step("weights")
+        model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name,
+                                                     dtype=torch.float32)
+    except (NotImplementedError, RuntimeError, ValueError, KeyError) as error:
+        why = " ".join(str(error).split())[:300]
+        raise ModelError(f"transformers could not de-quantise {gguf.name} for training "
+                         f"({type(error).__name__}: {why}).",
+                         hint="bring the model's Hugging Face folder (safetensors) instead") \
+            from error
     step("save")
     model.hf_quantizer = None
     if hasattr(model.config, "quantization_config"):

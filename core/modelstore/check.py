@@ -180,8 +180,35 @@ def _export_support(folder: Path) -> tuple[Support, Support]:
         no = f"llama.cpp's converter cannot read it ({error})"
         return Support("export", False, no), Support("llama.cpp", False, no)
     name = gguf.MODEL_ARCH_NAMES[model_class.model_arch]
-    return (Support("export", True, f"converted as a '{name}' GGUF"),
-            _runtime_support(name))
+    return _vocabulary_support(model_class, folder, name), _runtime_support(name)
+
+
+def _vocabulary_support(model_class: Any, folder: Path, name: str) -> Support:
+    """Whether the converter can write this folder's tokenizer: its vocabulary step is run
+    for real (it reads only the tokenizer files; nothing is written)."""
+    import logging
+    import tempfile
+
+    import gguf
+
+    logging.getLogger("hf-to-gguf").setLevel(logging.ERROR)
+    with tempfile.TemporaryDirectory() as scratch:
+        try:
+            probe = model_class(folder, gguf.LlamaFileType.MOSTLY_F16,
+                                Path(scratch) / "probe.gguf", dry_run=True, model_name="probe")
+            probe.set_vocab()
+        except NotImplementedError as error:
+            if "pre-tokenizer" in str(error):
+                return Support("export", True, f"converted as a '{name}' GGUF once its "
+                               "tokenizer type is chosen in Export (gpt-2 or llama-bpe): "
+                               "llama.cpp does not recognise it by itself")
+            return Support("export", False, f"the converter cannot write its tokenizer "
+                           f"({error})")
+        except Exception as error:  # noqa: BLE001 - the converter raises many kinds
+            why = str(error) or type(error).__name__
+            return Support("export", False, f"the converter cannot write its tokenizer "
+                           f"({why})")
+    return Support("export", True, f"converted as a '{name}' GGUF")
 
 
 def _runtime_support(gguf_arch: str) -> Support:
