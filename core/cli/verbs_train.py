@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from core.cli.common import add_common, open_workspace, run_job
 from core.cli.output import print_json, table
 from core.errors import ConfigError
 from core.jobs.store import JobStore
+
+if TYPE_CHECKING:
+    from core.training.config import TrainConfig
+    from core.workspace import Workspace
 
 RECIPES = ("cpt", "sft", "dpo", "orpo")
 
@@ -30,6 +35,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     train.add_argument("--resume", metavar="RUN",
                        help="continue a stopped run from its last complete checkpoint "
                        "(its saved config is reused; arguments given here override it)")
+    train.add_argument("--probe", action="store_true",
+                       help="measure a few real steps of this config on this machine (time "
+                       "per step, peak memory) and print the estimate; trains nothing")
     train.add_argument("--dry-run", action="store_true",
                        help="validate and print the config and estimate; do not train")
     train.set_defaults(handler=cmd_train)
@@ -71,6 +79,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         extra["strategy"] = args.strategy
     config = build_config(recipe, preset=args.preset, base=args.base,
                           dataset=args.dataset, overrides=args.overrides, extra=extra)
+    if args.probe:
+        return _probe(workspace, config, args.json)
     if args.dry_run:
         from core.system.hardware import detect_hardware
         from core.training.distributed import describe_plan
@@ -102,6 +112,25 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"held-out perplexity: {metrics.get('heldout_ppl_before', float('nan')):.2f} → "
               f"{metrics.get('heldout_ppl_after', float('nan')):.2f}  "
               f"({int(metrics.get('steps', 0))} steps, {metrics.get('seconds', 0):.0f} s)")
+    return 0
+
+
+def _probe(workspace: Workspace, config: TrainConfig, as_json: bool) -> int:
+    """``train --probe``: a few real steps in a job process, against the formula's guess."""
+    from core.system.hardware import detect_hardware
+    from core.training.estimate import estimate, model_shape
+
+    status = run_job(workspace, "probe-training", {"train": config.to_yaml_dict()},
+                     as_json=as_json, title=f"probe {config.recipe} on {config.base}")
+    guess = estimate(config, detect_hardware(), model_shape(workspace, config.base))
+    result = {**status.result, "formula_memory_bytes": guess.memory_bytes,
+              "formula_step_s": guess.seconds_per_step}
+    if as_json:
+        print_json(result)
+    else:
+        print("measured: " + result["summary"])
+        print(f"formula (no measurement): {guess.seconds_per_step:.2f} s a step, "
+              f"{guess.memory_bytes / 2**30:.1f} GiB")
     return 0
 
 

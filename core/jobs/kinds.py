@@ -81,6 +81,12 @@ KINDS: dict[str, JobKind] = {
             heavy=False,
         ),
         JobKind(
+            "probe-training",
+            "Measure a training config on this machine (a few real steps)",
+            "core.training.probe:ProbeConfig",
+            "core.training.probe:run_probe_job",
+        ),
+        JobKind(
             "synthesize-pairs",
             "Generate instruction pairs from documents with a local teacher model",
             "core.synth.job:SynthConfig",

@@ -52,12 +52,14 @@ class ProgressEvent:
 
 
 class EtaEstimator:
-    """Estimates time left from the average rate since the first reported step."""
+    """Estimates time left from the average rate since the first reported step of the
+    current phase (a report with a different total starts a new phase)."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._start = clock()
         self._first: tuple[float, int] | None = None
+        self._total: int | None = None
         self._first_tokens: tuple[float, int] | None = None
 
     @property
@@ -66,8 +68,10 @@ class EtaEstimator:
 
     def eta(self, step: int, total: int) -> float | None:
         now = self._clock()
-        if self._first is None:
-            self._first = (now, step)
+        if self._first is None or total != self._total:
+            # a new phase (loading → training → export…): its own rate, not the average
+            # over a model load that took longer than every step after it
+            self._first, self._total = (now, step), total
             return None
         t0, s0 = self._first
         if total <= 0 or step <= s0 or now <= t0:

@@ -19,6 +19,7 @@ from core.system.hardware import Hardware, detect_hardware
 from core.training.config import DATASET_KIND, PRESETS, RECIPES, TrainConfig, build_config
 from core.training.distributed import describe_plan
 from core.training.estimate import estimate, model_shape
+from core.training.probe import Probe
 from core.workspace.registry import ModelRegistry
 from desktop.jobs_monitor import JobMonitor
 from desktop.ops import CoreOp
@@ -172,13 +173,29 @@ class SettingsPage(QWizardPage):
         self.estimate_label = QLabel()
         self.estimate_label.setObjectName("estimate")
         self.estimate_label.setWordWrap(True)
+        self.measure_button = QPushButton("Measure on this computer")
+        self.measure_button.setObjectName("measureTraining")
+        self.measure_button.setToolTip("Run a few real training steps with these settings "
+                                       "(a minute or two) to time them and measure the "
+                                       "memory; nothing is trained or kept.")
+        self.measure_button.clicked.connect(self.measure)
+        self.probe = JobProgress(setup.monitor, "probeProgress")
+        self.probe.ended.connect(self._measured)
+        self.probe.setVisible(False)
         form = QFormLayout(self)
         form.addRow("Preset", row)
         form.addRow("Hardware", self.hardware_label)
         form.addRow("Estimate", self.estimate_label)
+        measure = QHBoxLayout()
+        measure.addWidget(self.measure_button)
+        measure.addStretch(1)
+        form.addRow("", measure)
+        form.addRow("", self.probe)
         self.hardware: Hardware | None = None
         self.config: TrainConfig | None = None
         self.extra_overrides: list[str] = []
+        self.measurement: tuple[dict, Probe] | None = None  # (config measured, result)
+        self.measuring: dict = {}
 
     def initializePage(self) -> None:  # noqa: N802 - Qt name
         if self.hardware is None:
@@ -220,8 +237,27 @@ class SettingsPage(QWizardPage):
                 text += f"<br>{describe_plan(self.config, gpus)}"
             if guess.warning:
                 text += f"<br><b>{guess.warning}</b>"
+            if self.measurement and self.measurement[0] == self.config.to_yaml_dict():
+                text += f"<br><b>Measured here:</b> {self.measurement[1].describe(guess.steps)}"
             self.estimate_label.setText(f"<span style='color:{colour}'>{text}</span>")
+        self.measure_button.setEnabled(self.config is not None and not self.probe.running)
         self.completeChanged.emit()
+
+    def measure(self) -> None:
+        if self.config is None:
+            return
+        self.probe.setVisible(True)
+        self.measuring = self.config.to_yaml_dict()
+        self.probe.start("probe-training", {"train": self.measuring},
+                         f"measure {self.config.recipe} training")
+        self.measure_button.setEnabled(False)
+
+    def _measured(self, status: JobStatus) -> None:
+        self.probe.setVisible(status.state != "succeeded")
+        if status.state == "succeeded" and status.result:
+            fields = {k: status.result[k] for k in Probe.__dataclass_fields__}
+            self.measurement = (self.measuring, Probe(**fields))
+        self.refresh()
 
     def isComplete(self) -> bool:  # noqa: N802 - Qt name
         return self.config is not None

@@ -324,6 +324,18 @@ def test_eta_estimator_with_a_fake_clock() -> None:
     assert eta.elapsed == pytest.approx(6.0)
 
 
+def test_a_new_phase_has_its_own_rate() -> None:
+    """A 95 s model load, then 2 s training steps: at step 3 the ETA is the steps' (issue 16
+    saw the load averaged into it)."""
+    clock = FakeClock()
+    eta = EtaEstimator(clock)
+    assert eta.eta(0, 1) is None  # "loading the model"
+    clock.now += 95
+    assert eta.eta(0, 100) is None  # training starts: a new phase
+    clock.now += 6
+    assert eta.eta(3, 100) == pytest.approx(97 * 2.0)
+
+
 def test_tokens_per_second_with_a_fake_clock() -> None:
     clock = FakeClock()
     eta = EtaEstimator(clock)

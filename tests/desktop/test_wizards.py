@@ -166,3 +166,23 @@ def test_walkthrough_import_train_merge_export_draft(qtbot, tiny_window,  # noqa
     gguf = _export(qtbot, window, merged)
     assert registry.get(gguf).parents == (merged,)
     _draft(qtbot, window, gguf)
+
+
+def test_the_estimate_is_measured_on_this_computer(qtbot, tiny_window) -> None:  # noqa: ANN001
+    window, _ = tiny_window
+    wizard = TrainWizard(window.state, window.monitor, window)
+    qtbot.addWidget(wizard)
+    wizard.show()
+    wizard.setup.model.setCurrentIndex(wizard.setup.model.findData(TINY_BASE))
+    wizard.setup.stage.setCurrentIndex(wizard.setup.stage.findData("cpt"))
+    wizard.next()
+    settings = wizard.settings
+    qtbot.waitUntil(lambda: settings.hardware is not None, timeout=60_000)
+    assert "Measured here" not in settings.estimate_label.text()
+    settings.measure_button.click()
+    assert not settings.measure_button.isEnabled()  # one measurement at a time
+    qtbot.waitUntil(lambda: "Measured here" in settings.estimate_label.text(), timeout=120_000)
+    assert "a step on cpu (float32)" in settings.estimate_label.text()
+    settings.presets["balanced"].setChecked(True)  # other settings: that measurement is stale
+    assert "Measured here" not in settings.estimate_label.text()
+    assert settings.measure_button.isEnabled()

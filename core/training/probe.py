@@ -1,0 +1,121 @@
+"""A short measured probe of a training config on this machine (job ``probe-training``).
+
+A few real optimizer steps at the chosen settings (the real base with its LoRA, the real
+batch size, sequence length, gradient accumulation, precision and checkpointing, on random
+token ids), after one untimed warm-up step. It measures the seconds per step, the process's
+peak memory (RSS; peak GPU memory on CUDA) and the machine's load while it ran, so the
+time shown before a run starts is measured here rather than scaled from a calibration on
+another machine. The training job then corrects it live from its own first steps.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from core.jobs.progress import JobContext
+from core.training.config import TrainConfig
+from core.workspace import Workspace
+
+PROBE_STEPS = 3
+
+
+@dataclass(frozen=True)
+class Probe:
+    step_s: float  # one optimizer step (all its accumulation micro-steps), median
+    peak_rss: int  # bytes: the probe process's peak resident memory
+    peak_gpu: int | None  # bytes, on CUDA
+    load: float  # 1-minute load average while it ran
+    cpu_count: int
+    steps: int
+    device: str
+    dtype: str
+
+    def seconds(self, steps: int) -> float:
+        return self.step_s * steps
+
+    def describe(self, steps: int) -> str:
+        total = self.seconds(steps)
+        length = f"{total:.0f} s" if total < 90 else f"{total / 60:.0f} min"
+        memory = (f"{self.peak_gpu / 2**30:.1f} GiB GPU memory" if self.peak_gpu else
+                  f"{self.peak_rss / 2**30:.1f} GiB RAM")
+        busy = (f"; the machine was busy (load {self.load:.1f} on {self.cpu_count} cores), "
+                "so this may be pessimistic" if self.load > self.cpu_count * 0.75 else "")
+        return (f"{self.step_s:.2f} s a step on {self.device} ({self.dtype}) → about "
+                f"{length} for {steps} steps, peak {memory}{busy}")
+
+
+class ProbeConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    train: TrainConfig
+    steps: int = Field(default=PROBE_STEPS, ge=1, le=20)
+
+
+def _peak_rss() -> int:
+    import resource
+
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024  # KiB on Linux
+
+
+def probe_training(workspace: Workspace, config: TrainConfig, steps: int = PROBE_STEPS,
+                   progress: Callable[[int, int, str], None] = lambda *a: None) -> Probe:
+    """Time ``steps`` real optimizer steps of ``config`` (after a warm-up step)."""
+    import torch
+
+    from core.training.modeling import attach_adapter, load_base_model, placement, resolve_base
+
+    where = placement(config)
+    progress(0, steps + 1, "loading the model")
+    model = load_base_model(resolve_base(workspace, config.base), where, config.quantize_4bit)
+    model = attach_adapter(model, config, None)
+    if config.gradient_checkpointing:
+        model.gradient_checkpointing_enable()
+        model.enable_input_require_grads()
+    model.train()
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trainable, lr=config.learning_rate)
+    text = getattr(model.config, "text_config", None) or model.config
+    sequences = 2 if config.recipe in ("dpo", "orpo") else 1
+    generator = torch.Generator().manual_seed(config.seed)
+    ids = torch.randint(3, int(text.vocab_size), (config.batch_size * sequences,
+                                                   config.max_length), generator=generator)
+    ids = ids.to(where.device)
+    if where.device == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    times = []
+    for step in range(steps + 1):  # the first step warms caches and allocators: not timed
+        started = time.perf_counter()
+        for _ in range(config.grad_accum):
+            if config.recipe == "dpo":  # the reference log-probabilities: adapters off
+                with torch.no_grad(), model.disable_adapter():
+                    model(input_ids=ids)
+            model(input_ids=ids, labels=ids).loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        if where.device == "cuda":
+            torch.cuda.synchronize()
+        if step:
+            times.append(time.perf_counter() - started)
+        progress(step + 1, steps + 1, f"probe step {step + 1} of {steps + 1}")
+    return Probe(
+        step_s=statistics.median(times), peak_rss=_peak_rss(),
+        peak_gpu=int(torch.cuda.max_memory_allocated()) if where.device == "cuda" else None,
+        load=os.getloadavg()[0], cpu_count=os.cpu_count() or 1, steps=steps,
+        device=where.device, dtype=where.dtype)
+
+
+def run_probe_job(config: ProbeConfig, ctx: JobContext) -> dict[str, Any]:
+    """Job kind ``probe-training``: the probe in its own process (so its peak memory is the
+    training's, not the app's)."""
+    def progress(done: int, total: int, message: str) -> None:
+        ctx.check_cancelled()
+        ctx.report(done, total, message, force=True)
+
+    probe = probe_training(ctx.workspace(), config.train, config.steps, progress)
+    return {**asdict(probe), "summary": probe.describe(config.train.max_steps or 100)}

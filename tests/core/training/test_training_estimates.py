@@ -1,0 +1,82 @@
+"""Honest estimates (issue 16, item 4): the memory formula against the peak RSS a real probe
+measures, on the tiny and the bundled model; the probe's step time; the ETA at step 3 against
+the real duration."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from training_fixtures import Recorder
+
+from core.cli.main import main
+from core.jobs.progress import JobContext
+from core.system.hardware import detect_hardware
+from core.training.config import build_config
+from core.training.estimate import estimate, model_shape
+from core.training.job import run_training
+from core.workspace import Workspace
+
+
+def _probe(workspace: Workspace, base: str, capsys: pytest.CaptureFixture[str],
+           *overrides: str) -> tuple[dict, int]:
+    argv = ["train", "-w", str(workspace.root), "--recipe", "cpt", "--base", base,
+            "--dataset", "cpt-v1", "--probe", "--json"]
+    for override in overrides:
+        argv += ["--set", override]
+    assert main(argv) == 0
+    result = json.loads(capsys.readouterr().out)
+    config = build_config("cpt", base=base, dataset="cpt-v1", overrides=list(overrides))
+    guess = estimate(config, detect_hardware(), model_shape(workspace, base))
+    assert result["formula_memory_bytes"] == guess.memory_bytes
+    return result, guess.memory_bytes
+
+
+def test_the_memory_estimate_is_within_a_quarter_of_the_measured_peak_tiny(
+        train_workspace: Workspace, capsys: pytest.CaptureFixture[str]) -> None:
+    for overrides in (("batch_size=4", "max_length=64"), ("batch_size=1", "max_length=256")):
+        measured, guessed = _probe(train_workspace, "tiny-base", capsys, *overrides)
+        assert measured["steps"] == 3 and measured["step_s"] > 0
+        assert measured["device"] == "cpu" and measured["dtype"] == "float32"
+        assert abs(guessed - measured["peak_rss"]) <= 0.25 * measured["peak_rss"], measured
+        assert "s a step on cpu (float32) → about" in measured["summary"]
+
+
+@pytest.mark.slow
+def test_the_memory_estimate_is_within_a_quarter_of_the_measured_peak_270m(
+        base_workspace: Workspace, capsys: pytest.CaptureFixture[str]) -> None:
+    measured, guessed = _probe(base_workspace, "gemma3-270m", capsys, "batch_size=1",
+                               "max_length=256")
+    assert abs(guessed - measured["peak_rss"]) <= 0.25 * measured["peak_rss"], measured
+
+
+@pytest.mark.slow
+def test_the_eta_at_step_three_is_within_thirty_percent(tmp_path: Path) -> None:
+    """On the bundled model (steps of about a second here; the tiny model's steps are too
+    short for a rate to mean anything)."""
+    from helpers.tiny_model import training_lines
+    from helpers.workspaces import build_datasets
+    from transformers import AutoTokenizer
+
+    from core.models.bundled import import_base_model
+    from core.workspace.registry import ModelRegistry
+
+    workspace = Workspace.create(tmp_path / "ws")
+    import_base_model(workspace)  # linked from the machine's converted copy: seconds
+    registry = ModelRegistry(workspace)
+    tokenizer = AutoTokenizer.from_pretrained(str(registry.path_of(registry.get("gemma3-270m"))))
+    datasets = build_datasets(workspace, tokenizer, training_lines(200))
+    config = build_config("cpt", base="gemma3-270m", dataset=datasets["cpt"], overrides=[
+        "max_steps=12", "save_every=1000", "eval_every=1000", "batch_size=4", "eval_samples=2",
+        "warmup_ratio=0"])
+    recorder = Recorder()
+    job_dir = workspace.root / "runs" / "eta"
+    job_dir.mkdir(parents=True)
+    run_training(config, JobContext(job_dir, sink=recorder))
+    steps = [e for e in recorder.events if e.type == "progress" and e.total == 12]
+    start = next(e for e in steps if e.step == 0).time
+    third = next(e for e in steps if e.step >= 3 and e.eta_s is not None)
+    end = next(e for e in steps if e.step == 12).time
+    predicted = third.time - start + third.eta_s
+    assert abs(predicted - (end - start)) <= 0.3 * (end - start), (predicted, end - start)
