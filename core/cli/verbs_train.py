@@ -96,8 +96,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         else:
             for key, value in config.to_yaml_dict().items():
                 print(f"{key}: {value}")
-            print(f"estimate: {guess.memory_bytes / 2**30:.1f} GiB, "
-                  f"{guess.seconds / 60:.1f} min, fits={guess.fits} {guess.warning}")
+            print(f"estimate: {guess.plan()}, {guess.seconds / 60:.1f} min, "
+                  f"fits={guess.fits} {guess.warning}")
             print(f"processes: {plan}")
         return 0
     status = run_job(workspace, "train", config, as_json=args.json,

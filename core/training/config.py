@@ -87,7 +87,8 @@ class TrainConfig(BaseModel):
     merge_full_model: bool = False
     resume: bool | str = Field(
         default=False, description="true: the latest resumable run of this recipe; or a run id")
-    oom_retry: bool = Field(default=True, description="retry once with half the batch on OOM")
+    oom_retry: bool = Field(default=True, description="on out-of-memory, halve the batch "
+                            "(doubling gradient accumulation) until it fits or is 1")
 
     @model_validator(mode="after")
     def _cross_checks(self) -> TrainConfig:

@@ -61,6 +61,13 @@ class Estimate:
     warning: str = ""
     steps: int = 0
     seconds_per_step: float = 0.0
+    device: str = "cpu"
+    dtype: str = "float32"
+
+    def plan(self) -> str:
+        """Where and how it trains, and its peak memory, in words."""
+        where = "the GPU" if self.device == "cuda" else "the CPU"
+        return f"on {where} in {self.dtype}, peak about {self.memory_bytes / 2**30:.1f} GiB"
 
 
 def lora_parameters(shape: ModelShape, r: int) -> int:
@@ -132,4 +139,5 @@ def estimate(config: TrainConfig, hardware: Hardware, shape: ModelShape | None =
                    "or turn on gradient_checkpointing.")
     elif not on_gpu and seconds > 4 * 3600:
         warning = f"About {seconds / 3600:.0f} h on this CPU; a GPU would be much faster."
-    return Estimate(memory, seconds, fits, warning, steps, step_s)
+    return Estimate(memory, seconds, fits, warning, steps, step_s,
+                    "cuda" if on_gpu else "cpu", dtype)

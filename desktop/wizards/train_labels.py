@@ -59,7 +59,8 @@ LABELS: dict[str, tuple[str, str]] = {
                          "Merges the adapter into a copy of the base: more disk, no adapter "
                          "needed to use it."),
     "oom_retry": ("Retry when memory runs out",
-                  "Once, with half as many examples per step."),
+                  "Halve the examples per step until it fits (more steps are "
+                  "accumulated, so each update sees as many)."),
 }
 
 

@@ -230,8 +230,8 @@ class SettingsPage(QWizardPage):
             shape = model_shape(workspace, self.config.base)
             guess = estimate(self.config, self.hardware, shape)
             colour = "#b00" if not guess.fits else "#333"
-            text = (f"about {guess.memory_bytes / 2**30:.1f} GiB of memory, "
-                    f"{guess.steps} steps ≈ {duration(guess.seconds)}")
+            text = (f"{guess.plan()} of memory; {guess.steps} steps ≈ "
+                    f"{duration(guess.seconds)}")
             gpus = len(self.hardware.gpus)
             if gpus > 1 or self.config.nproc > 1:
                 text += f"<br>{describe_plan(self.config, gpus)}"

@@ -152,7 +152,9 @@ def _free_memory() -> None:
 def train_with_retry(state: RunState, build_trainer: Callable[[RunState], Any],
                      resume_from: Path | None, tokens_per_step: Callable[[RunState], int],
                      eval_is_lm: bool = True) -> TrainOutcome:
-    """Build the trainer and train; on out-of-memory retry once with half the batch."""
+    """Build the trainer and train; on out-of-memory halve the batch (doubling gradient
+    accumulation, so the effective batch stays) and go on from the last checkpoint, down to
+    a batch of one."""
     world = distributed.world_size()
     while True:
         state.callback = JobProgressCallback(
@@ -183,8 +185,6 @@ def train_with_retry(state: RunState, build_trainer: Callable[[RunState], Any],
                 ) from error
             state.batch_size //= 2
             state.grad_accum *= 2
-            state.config = state.config.model_copy(
-                update={"oom_retry": False})  # retry once
             resume_from = latest_complete(state.output_dir) or resume_from
             state.notes.append(f"out of memory: retried with batch size {state.batch_size}")
             state.ctx.log(f"out of memory; retrying with batch size {state.batch_size} "
