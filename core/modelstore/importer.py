@@ -18,10 +18,10 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.errors import ModelError
-from core.fsutil import link_or_copy, require_free_space, staging_dir
+from core.fsutil import link_or_copy, read_json, require_free_space, staging_dir
 from core.jobs.progress import JobContext
 from core.modelstore.check import LICENCE_PREFIXES, BaseCheck, inspect_base
-from core.modelstore.store import add_files, store_files, store_root
+from core.modelstore.store import MANIFEST, add_files, store_files, store_root
 from core.workspace import Workspace
 from core.workspace.registry import ModelRecord, ModelRegistry
 
@@ -56,7 +56,11 @@ def support_config(check: BaseCheck) -> dict[str, Any]:
 
 def _register(registry: ModelRegistry, model_id: str, files: list[Path],
               record: ModelRecord) -> None:
-    with registry.create(model_id, lambda folder: record) as folder:
+    """Link the store's files into the workspace; their checksums are the store manifest's
+    (computed while they were copied) when the folder has one."""
+    manifest = files[0].parent / MANIFEST if files else None
+    known = dict(read_json(manifest)) if manifest and manifest.exists() else {}
+    with registry.create(model_id, lambda folder: record, known=known) as folder:
         for source in files:
             link_or_copy(source, folder / source.name)
 

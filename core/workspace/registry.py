@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import shutil
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
@@ -125,12 +125,15 @@ class ModelRegistry:
     # -- writing ---------------------------------------------------------------
     @contextmanager
     def create(
-        self, model_id: str, build_record: Callable[[Path], ModelRecord]
+        self, model_id: str, build_record: Callable[[Path], ModelRecord],
+        known: Mapping[str, str] | None = None,
     ) -> Iterator[Path]:
         """Stage a new model folder; on success checksum its files and register it.
 
         The caller writes artefacts into the yielded folder; ``build_record`` is then
         called with that folder to produce the record (files and size are filled in).
+        ``known``: SHA-256 of files the caller has just hashed (a model store's manifest),
+        not read again.
         """
         if not _ID.match(model_id):
             raise ModelError(f"{model_id!r} is not a valid model id (lower-case, digits, -._).")
@@ -139,10 +142,11 @@ class ModelRegistry:
         with staging_dir(self.root / model_id) as folder:
             yield folder
             record = build_record(folder)
+            known = known or {}
             files = {
-                p.relative_to(folder).as_posix(): sha256_file(p)
+                name: known.get(name) or sha256_file(p)
                 for p in sorted(folder.rglob("*"))
-                if p.is_file()
+                if p.is_file() and (name := p.relative_to(folder).as_posix())
             }
             size = sum((folder / name).stat().st_size for name in files)
             record = record.model_copy(

@@ -5,6 +5,7 @@ workspace, cancel, GGUF input, and later stages refused up front for an unsuppor
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -192,3 +193,68 @@ def test_cli_check_and_import(brought: Path, workspace: Workspace,
                  str(workspace.root)]) == 0
     out = capsys.readouterr().out
     assert "id: mine" in out and "kind: base" in out
+
+
+@pytest.mark.slow
+def test_a_1b_folder_is_checked_in_seconds_and_copied_at_disk_speed(tmp_path: Path) -> None:
+    """A Llama-3.2-1B-shaped folder of random bf16 weights (about 2.5 GB, made and removed
+    here): the checks read headers only; the copy runs near a plain file copy's speed."""
+    import time
+
+    import torch
+    from helpers.tiny_model import build_tokenizer
+    from safetensors.torch import save_file
+
+    folder = tmp_path / "Llama-1B"
+    folder.mkdir()
+    hidden, layers, inter, vocab = 2048, 16, 8192, 128_256
+    config = {"architectures": ["LlamaForCausalLM"], "model_type": "llama",
+              "hidden_size": hidden, "intermediate_size": inter, "num_hidden_layers": layers,
+              "num_attention_heads": 32, "num_key_value_heads": 8, "vocab_size": vocab,
+              "torch_dtype": "bfloat16", "tie_word_embeddings": True}
+    (folder / "config.json").write_text(json.dumps(config))
+    build_tokenizer().save_pretrained(str(folder))
+    shapes = {"model.embed_tokens.weight": (vocab, hidden), "model.norm.weight": (hidden,)}
+    for n in range(layers):
+        prefix = f"model.layers.{n}."
+        shapes.update({prefix + "self_attn.q_proj.weight": (hidden, hidden),
+                       prefix + "self_attn.k_proj.weight": (512, hidden),
+                       prefix + "self_attn.v_proj.weight": (512, hidden),
+                       prefix + "self_attn.o_proj.weight": (hidden, hidden),
+                       prefix + "mlp.gate_proj.weight": (inter, hidden),
+                       prefix + "mlp.up_proj.weight": (inter, hidden),
+                       prefix + "mlp.down_proj.weight": (hidden, inter),
+                       prefix + "input_layernorm.weight": (hidden,),
+                       prefix + "post_attention_layernorm.weight": (hidden,)})
+    generator = torch.Generator().manual_seed(0)
+    items = list(shapes.items())
+    for index, part in enumerate((dict(items[:len(items) // 2]), dict(items[len(items) // 2:])),
+                                 1):
+        save_file({name: torch.randn(shape, generator=generator, dtype=torch.bfloat16)
+                   for name, shape in part.items()},
+                  str(folder / f"model-0000{index}-of-00002.safetensors"))
+
+    started = time.perf_counter()
+    check = inspect_base(folder)
+    checked_s = time.perf_counter() - started
+    assert check.ok and 1.2e9 < check.parameters < 1.3e9 and check.dtype == "bfloat16"
+    assert checked_s < 10, checked_s
+
+    size = sum(p.stat().st_size for p in folder.iterdir())
+    started = time.perf_counter()
+    for path in folder.glob("*.safetensors"):  # the baseline: a plain copy, flushed to disk
+        shutil.copyfile(path, tmp_path / path.name)
+        with open(tmp_path / path.name, "rb+") as copied:
+            os.fsync(copied.fileno())
+    plain_s = time.perf_counter() - started
+    for path in folder.glob("*.safetensors"):
+        (tmp_path / path.name).unlink()
+    workspace = Workspace.create(tmp_path / "ws")
+    started = time.perf_counter()
+    import_model(workspace, ImportModelConfig(path=str(folder), model_id="llama-1b"))
+    import_s = time.perf_counter() - started
+    print(f"1B folder ({size / 2**30:.1f} GiB): checks {checked_s:.1f} s, plain copy "
+          f"{plain_s:.1f} s, import {import_s:.1f} s")
+    # the import hashes while it copies; it also checks the folder again
+    assert import_s - checked_s < 2 * plain_s + 2, (import_s, checked_s, plain_s)
+    assert ModelRegistry(workspace).verify("llama-1b") == []
