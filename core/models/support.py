@@ -25,6 +25,7 @@ def refusal(registry: ModelRegistry, model_id: str, stage: Stage) -> str | None:
     for record in registry.lineage(model_id):
         support = (record.config.get("support") or {}).get(stage)
         if isinstance(support, dict) and not support.get("ok", True):
-            return (f"{model_id} cannot be {WORDS[stage]}: its base {record.id} "
-                    f"({record.architecture}): {support.get('detail', 'not supported')}.")
+            whose = "" if record.id == model_id else f"its base {record.id} "
+            return (f"{model_id} cannot be {WORDS[stage]}: {whose}({record.architecture}): "
+                    f"{support.get('detail', 'not supported')}.")
     return None

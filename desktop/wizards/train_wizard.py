@@ -74,6 +74,10 @@ class SetupPage(QWizardPage):
         self.build.clicked.connect(self._build_dataset)
         self.note = QLabel()
         self.note.setWordWrap(True)
+        self.support = QLabel()  # what the chosen base's family cannot go through
+        self.support.setObjectName("baseSupport")
+        self.support.setWordWrap(True)
+        self.support.setStyleSheet("color: #9a3412")
         model_row, data_row = QHBoxLayout(), QHBoxLayout()
         model_row.addWidget(self.model, 1)
         model_row.addWidget(browse)
@@ -81,10 +85,12 @@ class SetupPage(QWizardPage):
         data_row.addWidget(self.build)
         form = QFormLayout(self)
         form.addRow("Start from", model_row)
+        form.addRow("", self.support)
         form.addRow("Stage", self.stage)
         form.addRow("Dataset", data_row)
         form.addRow("", self.note)
         self.stage.currentIndexChanged.connect(lambda _: self._fill_datasets())
+        self.model.currentIndexChanged.connect(lambda _: self._show_support())
         self.dataset.currentIndexChanged.connect(lambda _: self.completeChanged.emit())
         monitor.finished.connect(self._on_job_finished)
         self._build_job: str | None = None
@@ -118,6 +124,16 @@ class SetupPage(QWizardPage):
 
     def recipe(self) -> str:
         return str(self.stage.currentData())
+
+    def _show_support(self) -> None:
+        """Said before training starts: a stage the base's family was refused at import."""
+        from core.models.support import refusal
+
+        base = self.choice()[0]
+        registry = ModelRegistry(self.state.workspace)  # type: ignore[arg-type]
+        reasons = [why for stage in ("export", "merge")
+                   if base and (why := refusal(registry, base, stage)) is not None]  # type: ignore[arg-type]
+        self.support.setText(" ".join(reasons))
 
     def choice(self) -> tuple[str, str | None]:
         return self.choices.get(self.model.currentData() or "", ("", None))

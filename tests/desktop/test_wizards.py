@@ -186,3 +186,23 @@ def test_the_estimate_is_measured_on_this_computer(qtbot, tiny_window) -> None: 
     settings.presets["balanced"].setChecked(True)  # other settings: that measurement is stale
     assert "Measured here" not in settings.estimate_label.text()
     assert settings.measure_button.isEnabled()
+
+
+def test_the_wizard_says_what_a_base_cannot_go_through(qtbot, window, workspace,  # noqa: ANN001
+                                                      tiny_model_dir) -> None:  # noqa: ANN001
+    import shutil
+
+    from core.workspace.registry import ModelRecord
+
+    record = ModelRecord(id="from-gguf", name="From a GGUF", kind="base",
+                         architecture="LlamaForCausalLM", config={"support": {"export": {
+                             "ok": False, "detail": "the converter cannot write its tokenizer"}}})
+    with ModelRegistry(workspace).create("from-gguf", lambda _: record) as folder:
+        for path in tiny_model_dir.iterdir():
+            shutil.copy2(path, folder / path.name)
+    wizard = TrainWizard(window.state, window.monitor, window)
+    qtbot.addWidget(wizard)
+    wizard.show()
+    wizard.setup.model.setCurrentIndex(wizard.setup.model.findData("from-gguf"))
+    text = wizard.setup.support.text()
+    assert "from-gguf cannot be exported to GGUF" in text and "tokenizer" in text
