@@ -62,6 +62,7 @@ BENCHES = (
     Bench("drafts", "bench_drafts.py", in_quick=False),
     Bench("serving", "bench_serving.py", quick_args=("--rounds", "1", "--users", "1,2")),
     Bench("synth", "bench_synth.py", quick_args=("--items", "2", "--rounds", "1")),
+    Bench("model_store", "bench_model_store.py"),
 )
 BENCH_NAMES = tuple(bench.name for bench in BENCHES)
 
