@@ -28,7 +28,7 @@ _ACTIVATION_FACTOR = 34  # bytes per (token × hidden) per layer in fp32, roughl
 # what a job process (Python, torch, transformers, peft) holds before any model (peak RSS of
 # CPT probes on the tiny and the 270M model, batch 1–8 × 128–256 tokens, within 5 %)
 _LOGIT_BYTES = 4 * 5
-_PROCESS_BYTES = 560 << 20
+_PROCESS_BYTES = 420 << 20
 
 
 @dataclass(frozen=True)

@@ -58,9 +58,18 @@ class ProbeConfig(BaseModel):
 
 
 def _peak_rss() -> int:
+    """This process's peak resident memory. On Linux the memory map's own high-water mark
+    (``VmHWM``): ``ru_maxrss`` survives ``exec``, so a job started from a large process
+    would report its parent's size."""
+    try:
+        for line in open("/proc/self/status", encoding="ascii"):
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
     import resource
 
-    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024  # KiB on Linux
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
 
 
 def probe_training(workspace: Workspace, config: TrainConfig, steps: int = PROBE_STEPS,
