@@ -23,6 +23,7 @@ from desktop.qt import (
     QWidget,
 )
 from desktop.widgets.buttons import button
+from desktop.widgets.icons import icon_html
 from desktop.widgets.job_progress import JobProgress
 
 INTRO = ("Bring a model your team already has — a Hugging Face folder (config.json with "
@@ -42,9 +43,7 @@ def check_html(check: BaseCheck) -> str:
             continue
         mark, _, text = line.partition("  ")
         if mark in ("ok", "NO", "too big"):
-            colour = "#1a7f37" if mark == "ok" else "#b42318"
-            sign = "✓" if mark == "ok" else "✗"
-            rows.append(f"<li><span style='color:{colour}'>{sign}</span> "
+            rows.append(f"<li>{icon_html('done' if mark == 'ok' else 'fail')} "
                         f"{html.escape(text)}</li>")
         else:
             rows.append(f"<li>{html.escape(line)}</li>")
