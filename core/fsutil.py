@@ -142,10 +142,11 @@ def require_free_space(path: Path, needed: int, what: str) -> None:
 
 
 @contextmanager
-def staging_dir(final: Path) -> Iterator[Path]:
+def staging_dir(final: Path, *, sync: bool = True) -> Iterator[Path]:
     """Yield a private temp folder next to ``final``; rename it into place on success.
 
-    On an exception the temp folder is removed and ``final`` is untouched.
+    On an exception the temp folder is removed and ``final`` is untouched. ``sync=False``
+    leaves flushing the rename to disk to the caller (who syncs the same folder next).
     """
     final = Path(final)
     make_private_dir(final.parent)
@@ -156,7 +157,8 @@ def staging_dir(final: Path) -> Iterator[Path]:
         if final.exists():
             shutil.rmtree(final)
         os.replace(tmp, final)
-        _fsync_dir(final.parent)
+        if sync:
+            _fsync_dir(final.parent)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

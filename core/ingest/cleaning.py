@@ -18,7 +18,12 @@ INVISIBLE = re.compile(
 )
 _SOFT_HYPHEN = "\u00ad"
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
+# A run of spaces becomes one plain space. Only runs that would change are matched (two or
+# more, or one that is not a plain space), so ordinary text costs a scan, not a
+# substitution per word.
+_SPACES = re.compile(
+    r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]{2,}|[\t\u00a0\u2000-\u200a\u202f\u205f\u3000]"
+)
 _PAGE_NUMBER = re.compile(
     r"^(?:page\s+\d+(?:\s*(?:of|/)\s*\d+)?|\d+\s*(?:of|/)\s*\d+|[-–—]\s*\d+\s*[-–—]|\d{1,4}"
     r"|[ivxlc]{1,6})$",
@@ -32,16 +37,28 @@ _DIGITS = re.compile(r"\d+")
 _EDGE_LINES = 2
 
 
+def _collapse_spaces(line: str) -> str:
+    """Runs of spaces to one plain space, and the ends stripped."""
+    if line.isascii() and "  " not in line and "\t" not in line:
+        return line.strip()  # the common case: nothing to collapse
+    return _SPACES.sub(" ", line).strip()
+
+
 def normalise_text(text: str, *, keep_newlines: bool = False) -> tuple[str, int]:
     """NFKC, invisible characters removed, whitespace collapsed; returns (text, removed)."""
-    removed = len(INVISIBLE.findall(text))
-    text = INVISIBLE.sub("", text).replace(_SOFT_HYPHEN, "")
-    text = unicodedata.normalize("NFKC", text)
-    text = _CONTROL.sub(" ", text)
+    removed = 0
+    if not text.isascii():  # ASCII text has no invisible characters and is NFKC already
+        removed = len(INVISIBLE.findall(text))
+        if removed:
+            text = INVISIBLE.sub("", text)
+        text = unicodedata.normalize("NFKC", text.replace(_SOFT_HYPHEN, ""))
+    if _CONTROL.search(text):
+        text = _CONTROL.sub(" ", text)
     if keep_newlines:
-        lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
+        lines = [_collapse_spaces(line) for line in text.split("\n")]
         text = "\n".join(lines).strip()
-        text = re.sub(r"\n{3,}", "\n\n", text)
+        if "\n\n\n" in text:
+            text = re.sub(r"\n{3,}", "\n\n", text)
     else:
         text = " ".join(text.split())
     return text, removed
@@ -66,6 +83,8 @@ def clean_blocks(blocks: list[Block]) -> tuple[list[Block], list[str]]:
         section = tuple(normalise_text(s)[0] for s in block.section)
         if block.kind == "paragraph" and _PAGE_LABEL.match(text):
             page_labels += 1
+        elif text == block.text and fields == block.fields and section == block.section:
+            cleaned.append(block)  # already clean (blocks are immutable: share it)
         elif text:
             cleaned.append(
                 block.model_copy(update={"text": text, "fields": fields, "section": section})

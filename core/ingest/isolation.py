@@ -14,6 +14,7 @@ import queue
 import subprocess
 import sys
 import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
@@ -30,6 +31,8 @@ from core.ingest.parsers import ParseResult
 
 _PROJECT_ROOT = Path(core.__file__).resolve().parent.parent
 STARTUP_TIMEOUT_S = 120.0
+Task = tuple[Path, str]  # a file and its format
+READ_AHEAD = 4  # files queued per parser: a long file does not leave the others idle
 
 
 class IsolatedParser:
@@ -40,6 +43,7 @@ class IsolatedParser:
         self._process: subprocess.Popen[bytes] | None = None
         self._lines: queue.Queue[bytes | None] = queue.Queue()
         self._pump: threading.Event | None = None  # set when the reader thread ends
+        self._sent: deque[tuple[str, str]] = deque()  # requests the worker has not answered
         self._aborted = False
 
     def __enter__(self) -> IsolatedParser:
@@ -110,6 +114,7 @@ class IsolatedParser:
                     except OSError:
                         pass
         self._process, self._pump = None, None
+        self._sent.clear()  # sent to the dead worker: sent again when asked for
 
     def close(self) -> None:
         """Stop the worker (politely: end of input, then kill if it lingers)."""
@@ -123,18 +128,21 @@ class IsolatedParser:
             pass
         self._kill()
 
-    def parse(self, path: Path, format: str) -> ParseResult:
+    def parse(self, path: Path, format: str, then: Task | None = None) -> ParseResult:
         """Parse and clean ``path`` as ``format`` in the worker; raises ``IngestError``.
 
-        A worker that dies without answering is replaced and the file tried once more
-        (the worker may have died before it ever saw the file).
+        ``then``, the file the next call will ask for, is sent to the worker at once, so
+        that it starts on it without waiting for this process to ask; the time limit of
+        each file still starts when the worker is done with the one before. A worker that
+        dies without answering is replaced and the file tried once more (the worker may
+        have died before it ever saw the file); what was sent ahead is sent again.
         """
         try:
-            return self._parse_once(path, format)
+            return self._parse_once(path, format, then)
         except ParserCrashed:
             if self._aborted:
                 raise
-            return self._parse_once(path, format)
+            return self._parse_once(path, format, then)
 
     def abort(self) -> None:
         """Kill the worker now and start no other (a parse under way fails)."""
@@ -149,19 +157,32 @@ class IsolatedParser:
             self._kill()
         return self._start()
 
-    def _parse_once(self, path: Path, format: str) -> ParseResult:
+    def _send(self, process: subprocess.Popen[bytes], path: Path, format: str) -> None:
+        absolute = str(Path(path).absolute())
+        request = {"path": absolute, "format": format, "limits": self.limits.model_dump()}
+        assert process.stdin is not None
+        process.stdin.write((json.dumps(request) + "\n").encode("utf-8"))
+        process.stdin.flush()
+        self._sent.append((absolute, format))
+
+    def _parse_once(self, path: Path, format: str, then: Task | None = None) -> ParseResult:
         name = Path(path).name
-        process = self.start()
-        request = {
-            "path": str(Path(path).absolute()),
-            "format": format,
-            "limits": self.limits.model_dump(),
-        }
+        if self._sent and self._sent[0] != (str(Path(path).absolute()), format):
+            self._kill()  # not the file sent ahead (never expected): start afresh
+        # A file sent ahead belongs to the worker it was sent to, dead or alive: its answer,
+        # or its end, is this file's outcome (and a crash costs this file one attempt).
+        process = self._process if self._sent and self._process else self.start()
         try:
-            assert process.stdin is not None
-            process.stdin.write((json.dumps(request) + "\n").encode("utf-8"))
-            process.stdin.flush()
+            if not self._sent:
+                self._send(process, path, format)
+            if then is not None and len(self._sent) == 1:
+                try:
+                    self._send(process, *then)
+                except OSError:
+                    pass  # the worker is gone; this file's answer, or its absence, says why
             answer = self._read(self.limits.timeout_s)
+            if answer is not None:
+                self._sent.popleft()
         except TimeoutError:
             self._kill()
             raise ParseTimeout(
@@ -229,15 +250,23 @@ class ParserPool:
 
     def _serve(self, parser: IsolatedParser, stopped: threading.Event) -> None:
         try:
-            while (slot := self._queue.get()) is not None:
+            slot = self._queue.get()
+            while slot is not None:
+                following, queued = None, True  # the next slot, if queued: sent ahead
                 try:
-                    slot.outcome = parser.parse(slot.path, slot.format)
+                    following = self._queue.get_nowait()
+                except queue.Empty:
+                    queued = False
+                then = (following.path, following.format) if following is not None else None
+                try:
+                    slot.outcome = parser.parse(slot.path, slot.format, then)
                 except IngestError as error:
                     slot.outcome = error
                 except Exception as error:  # noqa: BLE001 - never leave a slot unanswered
                     slot.outcome = IngestError(f"{slot.path.name}: internal error ({error}).")
                 finally:
                     slot.done.set()
+                slot = following if queued else self._queue.get()
         finally:
             stopped.set()
 
@@ -273,13 +302,14 @@ class ParserPool:
         tasks: Iterable[tuple[Path, str] | None],
         cancelled: Callable[[], bool] | None = None,
     ) -> Iterator[ParseResult | IngestError | None]:
-        """Parse ``(path, format)`` tasks, a few ahead; ``None`` tasks yield ``None``.
+        """Parse ``(path, format)`` tasks, ``READ_AHEAD`` per parser ahead of the one being
+        yielded; ``None`` tasks yield ``None``.
 
         While waiting, ``cancelled`` is polled; when it turns true the pool is aborted,
         so a long parse does not delay a cancel.
         """
         pending: list[_Slot | None] = []
-        ahead = self.workers * 2
+        ahead = self.workers * READ_AHEAD
         end = object()
         iterator = iter(tasks)
         exhausted = False

@@ -121,7 +121,9 @@ class DocumentStore:
             doc_id = doc_id or document_id_for(source.name, sha256)
             self._refuse_twice(sha256, existing, doc_id)
             number = existing.latest.version + 1 if existing else 1
-            with staging_dir(self.version_dir(doc_id, number)) as folder:
+            # The record's atomic write below syncs the same folder, and with it this
+            # rename: one folder sync for both.
+            with staging_dir(self.version_dir(doc_id, number), sync=False) as folder:
                 shutil.copyfile(source, folder / f"source{source.suffix.lower() or '.bin'}")
                 with open(folder / "blocks.jsonl", "w", encoding="utf-8") as handle:
                     for block in blocks:

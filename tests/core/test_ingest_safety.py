@@ -190,6 +190,33 @@ def test_a_crashed_parser_is_replaced(tmp_path: Path) -> None:
         assert parser.parse(path, "txt").blocks[0].text == "Hello there."
 
 
+def test_the_next_file_is_sent_ahead_to_the_same_worker(tmp_path: Path) -> None:
+    first, second = tmp_path / "one.md", tmp_path / "two.md"
+    first.write_text("# One\n\nFirst.\n")
+    second.write_text("# Two\n\nSecond.\n")
+    with IsolatedParser() as parser:
+        assert parser.parse(first, "md", then=(second, "md")).blocks[0].text == "One"
+        assert list(parser._sent) == [(str(second.absolute()), "md")]
+        pid = parser.start().pid
+        assert parser.parse(second, "md").blocks[0].text == "Two"
+        assert parser.start().pid == pid and not parser._sent
+
+
+def test_what_was_sent_ahead_survives_a_timeout_and_a_crash(tmp_path: Path) -> None:
+    slow = tmp_path / "huge.md"
+    slow.write_text("\n\n".join(f"Paragraph {n} with some words in it." for n in range(400_000)))
+    fine = tmp_path / "fine.md"
+    fine.write_text("# Title\n\nSome text.\n")
+    with IsolatedParser(IngestLimits(timeout_s=0.5)) as parser:
+        with pytest.raises(ParseTimeout):
+            parser.parse(slow, "md", then=(fine, "md"))
+        assert parser.parse(fine, "md", then=(fine, "md")).blocks[0].text == "Title"
+        parser._process.kill()  # dies with the file sent ahead unanswered
+        assert parser.parse(fine, "md", then=(fine, "md")).blocks[0].text == "Title"
+        with pytest.raises(ParseTimeout):  # not the file sent ahead: never its answer
+            parser.parse(slow, "md")
+
+
 def test_pool_keeps_order_and_isolates_failures(tmp_path: Path) -> None:
     good = [tmp_path / f"doc{n}.md" for n in range(5)]
     for n, path in enumerate(good):

@@ -51,12 +51,12 @@ def heading_level(line: str, *, allow_single_number: bool = True) -> int:
         if _title_like(title) or (title.isupper() and len(title.split()) <= 12):
             return depth
         return 0
+    if len(line.split()) > 10 or line.endswith((".", ",", ";")):
+        return 0  # the cheap tests first: most lines of body text fail them
     letters = [c for c in line if c.isalpha()]
     if (
         len(letters) >= 4
         and all(c.isupper() for c in letters)
-        and len(line.split()) <= 10
-        and not line.endswith((".", ",", ";"))
         and sum(c.isdigit() for c in line) <= len(letters)  # not a table row ("TOTAL 10.0 18,800")
     ):
         return 1
