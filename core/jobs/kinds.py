@@ -43,6 +43,13 @@ KINDS: dict[str, JobKind] = {
             ("models",),
         ),
         JobKind(
+            "check-model",
+            "Check what a model folder or GGUF file can go through (reads headers only)",
+            "core.modelstore.check:CheckModelConfig",
+            "core.modelstore.check:run_check_job",
+            heavy=False,
+        ),
+        JobKind(
             "import-model",
             "Import a base model (a Hugging Face folder or a GGUF file)",
             "core.modelstore.importer:ImportModelConfig",

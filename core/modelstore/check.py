@@ -12,10 +12,12 @@ weights and models transformers cannot build are refused with the reason.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from core.errors import ModelError
 from core.models.info import count_safetensors_parameters, refuse_pickle_weights
@@ -336,3 +338,28 @@ def inspect_base(path: Path, hardware: Hardware | None = None) -> BaseCheck:
                              hint="choose the folder that holds config.json, or a .gguf file")
         return _check_gguf(path, hardware)
     return _check_folder(path, hardware)
+
+
+def check_to_json(check: BaseCheck) -> dict[str, Any]:
+    return {**asdict(check), "path": str(check.path)}
+
+
+def check_from_json(data: dict[str, Any]) -> BaseCheck:
+    fields = {**data, "path": Path(data["path"]),
+              "support": tuple(Support(**s) for s in data.get("support", ())),
+              "memory": tuple(Memory(**m) for m in data.get("memory", ())),
+              "refusals": tuple(data.get("refusals", ())), "notes": tuple(data.get("notes", ()))}
+    return BaseCheck(**{k: v for k, v in fields.items() if k in BaseCheck.__dataclass_fields__})
+
+
+class CheckModelConfig(BaseModel):
+    """Config of the ``check-model`` job: the checks in a child process (they import torch,
+    transformers, mergekit and the converter, which would stall the app's event loop)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    path: str = Field(min_length=1)
+
+
+def run_check_job(config: CheckModelConfig, ctx: Any) -> dict[str, Any]:
+    ctx.report(0, 1, f"checking {Path(config.path).name}", force=True)
+    return check_to_json(inspect_base(Path(config.path)))

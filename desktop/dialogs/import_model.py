@@ -8,9 +8,8 @@ import html
 from pathlib import Path
 
 from core.jobs import JobStatus
-from core.modelstore.check import BaseCheck
+from core.modelstore.check import BaseCheck, check_from_json
 from desktop.jobs_monitor import JobMonitor
-from desktop.ops import CoreOp
 from desktop.qt import (
     QDialog,
     QFileDialog,
@@ -57,7 +56,9 @@ class ImportModelDialog(QDialog):
         self.setWindowTitle("Import a base model")
         self.monitor = monitor
         self.check: BaseCheck | None = None
+        self.check_job: str | None = None
         self.model_id: str | None = None
+        monitor.finished.connect(self._check_ended)
         intro = QLabel(INTRO)
         intro.setWordWrap(True)
         self.path = QLineEdit()
@@ -117,25 +118,27 @@ class ImportModelDialog(QDialog):
             self.choose(Path(path))
 
     def choose(self, path: Path) -> None:
-        """Check ``path`` on a worker thread and show the result."""
-        from core.modelstore.check import inspect_base
-
+        """Check ``path`` in a child process (job ``check-model``: it imports torch,
+        transformers, mergekit and the converter) and show the result."""
         self.check = None
         self.path.setText(str(path))
         self.result.clear()
         self.report.setHtml(f"<p>Checking {html.escape(path.name)} (reading its headers; "
                             "nothing is copied)…</p>")
-        self._update()
-        CoreOp(self, lambda: inspect_base(path)).success(self._checked).failure(
-            self._not_a_model).run()
-
-    def _checked(self, check: BaseCheck) -> None:
-        self.check = check
-        self.report.setHtml(check_html(check))
+        self.check_job = self.monitor.submit("check-model", {"path": str(path)},
+                                             f"check {path.name}")
         self._update()
 
-    def _not_a_model(self, error: BaseException) -> None:
-        self.report.setHtml(f"<p style='color:#b42318'>{html.escape(str(error))}</p>")
+    def _check_ended(self, job_id: str, status: JobStatus) -> None:
+        if job_id != self.check_job:
+            return
+        self.check_job = None
+        if status.state == "succeeded" and status.result:
+            self.check = check_from_json(status.result)
+            self.report.setHtml(check_html(self.check))
+        else:
+            error = (status.error or status.state).splitlines()[-1]
+            self.report.setHtml(f"<p style='color:#b42318'>{html.escape(error)}</p>")
         self._update()
 
     def _update(self) -> None:
