@@ -85,11 +85,14 @@ def cmd_models(args: argparse.Namespace) -> int:
     action = args.action
     if action == "import-base":
         if args.model:
-            config = {"path": str(Path(args.model).absolute()), "model_id": args.model_id,
+            path = Path(args.model)
+            if not path.exists():  # said at once; every other check is the job's
+                raise ModelError(f"{path} does not exist.")
+            config = {"path": str(path.absolute()), "model_id": args.model_id,
                       "name": args.name}
-            if not args.json:
-                _check(args)
             status = run_job(workspace, "import-model", config, as_json=args.json)
+            if not args.json:
+                print("\n".join(status.result.get("check", [])))
         else:
             status = run_job(workspace, "import-base-model", {}, as_json=args.json)
         args.model, action = status.result.get("model_id"), "show"
