@@ -36,6 +36,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     merge.add_argument("--name", help="display name of the merged model")
     merge.add_argument("--id", dest="model_id", help="id of the merged model")
     merge.add_argument("--seed", type=int, help="random seed (DARE)")
+    merge.add_argument("--dtype", choices=["float32", "bfloat16", "float16"],
+                       help="dtype of the merge and its output (default: the one the base's "
+                       "weights are stored in)")
     merge.add_argument("--dry-run", action="store_true",
                        help="print the mergekit YAML and the compatibility report only")
     merge.set_defaults(handler=cmd_merge)
@@ -88,7 +91,7 @@ def build_merge_config(args: argparse.Namespace) -> MergeConfig:
         raw["models"] = models
     elif args.weights or args.density:
         raise ConfigError("--weights and --density go with --models.")
-    for key in ("base", "t", "name", "model_id", "seed"):
+    for key in ("base", "t", "name", "model_id", "seed", "dtype"):
         if getattr(args, key) is not None:
             raw[key] = getattr(args, key)
     if "method" not in raw or not raw.get("models"):

@@ -59,7 +59,9 @@ class MergeConfig(BaseModel):
     normalize: bool | None = Field(
         default=None, description="divide by the sum of the weights (default: mergekit's, "
         "on for linear and TIES, off for task arithmetic)")
-    dtype: Literal["float32", "bfloat16", "float16"] = "float32"
+    dtype: Literal["float32", "bfloat16", "float16"] | None = Field(
+        default=None, description="dtype of the merge and its output (default: the dtype "
+        "the base's weights are stored in)")
     seed: int = Field(default=0, ge=0, description="random seed (DARE drops at random)")
     name: str | None = Field(default=None, description="display name of the merged model")
     model_id: str | None = Field(default=None, description="id of the merged model")
@@ -156,11 +158,12 @@ def _from_mergekit(raw: dict[str, Any]) -> dict[str, Any]:
 
 
 def merge_yaml(config: MergeConfig, paths: Mapping[str, Path] | None = None,
-               base: str | None = None) -> str:
+               base: str | None = None, dtype: str | None = None) -> str:
     """The mergekit YAML of ``config``.
 
     ``paths`` maps model ids to absolute folders (as the job hands them to mergekit);
-    without it the ids are shown. ``base`` overrides ``config.base`` (the resolved default).
+    without it the ids are shown. ``base`` overrides ``config.base`` (the resolved default),
+    ``dtype`` an unset ``config.dtype`` (the job resolves it from the base's weights).
     """
 
     def ref(model_id: str) -> str:
@@ -192,5 +195,5 @@ def merge_yaml(config: MergeConfig, paths: Mapping[str, Path] | None = None,
         data["models"] = models
         if config.normalize is not None:
             data["parameters"] = {"normalize": config.normalize}
-    data["dtype"] = config.dtype
+    data["dtype"] = config.dtype or dtype or "float32"
     return yaml.safe_dump(data, sort_keys=False)

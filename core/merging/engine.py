@@ -3,8 +3,9 @@
 This follows ``mergekit.merge.run_merge`` (mergekit 0.1.5) phase by phase — load the
 models lazily, plan the task graph, execute it, save config and tokenizer — but drives
 mergekit's ``Executor`` generator itself so each written tensor is a progress step and a
-cancel point. Always on the CPU, tensors read lazily and freed after their last use; the
-model card (which would ask the hub about the model paths) is never written.
+cancel point. Always on the CPU, tensors read lazily and freed after their last use, with
+the lower-memory steps of :mod:`core.merging.lean` installed; the model card (which would
+ask the hub about the model paths) is never written.
 
 ``run_merge`` has no progress hook and always writes the model card, so its five private
 helpers for the output config, vocabulary, chat template, tokenizer and tag-along files
@@ -22,7 +23,11 @@ from pathlib import Path
 import yaml
 
 from core.errors import ModelError
+from core.merging import lean
 
+# mergekit holds an output shard in memory until it is written: this bounds that share of
+# the merge's peak memory (transformers, the converter and our checks read shards).
+OUT_SHARD_BYTES = 512 * 1024 * 1024
 # report(phase, step, total, message); should raise JobCancelled to stop.
 StepReport = Callable[[str, int, int, str], None]
 
@@ -34,7 +39,7 @@ def mergekit_options(seed: int, threads: int | None = None):  # noqa: ANN201
         device="cpu", cuda=False, low_cpu_memory=False, lazy_unpickle=False,
         copy_tokenizer=True, write_model_card=False, safe_serialization=True,
         trust_remote_code=False, random_seed=seed, quiet=True, num_threads=threads,
-        async_write=False, out_shard_size=2_000_000_000,
+        async_write=False, out_shard_size=OUT_SHARD_BYTES,
     )
 
 
@@ -77,11 +82,12 @@ def run_mergekit(yaml_text: str, out_dir: Path, *, seed: int = 0,
         executor = Executor(targets=targets, math_device="cpu", storage_device="cpu")
         total = len(targets)
         tokenizer = None
-        for done, (task, value) in enumerate(executor.run(quiet=True), start=1):
-            if isinstance(value, TokenizerInfo):
-                tokenizer = value.tokenizer
-            label = getattr(task, "tensor_name", None) or type(task).__name__
-            report("merge", done, total, f"merged {label}")
+        with lean.installed():
+            for done, (task, value) in enumerate(executor.run(quiet=True), start=1):
+                if isinstance(value, TokenizerInfo):
+                    tokenizer = value.tokenizer
+                label = getattr(task, "tensor_name", None) or type(task).__name__
+                report("merge", done, total, f"merged {label}")
         report("save", 0, 1, "saving config and tokenizer")
         if tokenizer is not None:
             mk._update_config_vocab(out_config, arch_info, tokenizer)

@@ -17,9 +17,10 @@ from typing import Any
 from core.errors import ModelError
 from core.fsutil import atomic_write_text, require_free_space
 from core.jobs.progress import JobContext
-from core.merging.compat import check_compatible, explain
+from core.merging.compat import base_of_adapter, check_compatible, explain
 from core.merging.config import METHOD_TITLES, MergeConfig, merge_yaml
 from core.merging.engine import run_mergekit
+from core.merging.fold import stored_dtype
 from core.merging.plan import resolve_models
 from core.merging.sources import full_model_folder
 from core.models.info import hf_model_facts
@@ -33,6 +34,7 @@ _PHASES = {"prepare": (0.0, 0.08), "load": (0.08, 0.02), "plan": (0.10, 0.02),
            "merge": (0.12, 0.78), "save": (0.90, 0.02), "verify": (0.92, 0.08)}
 _TOTAL = 1000
 _BYTES = {"float32": 4, "bfloat16": 2, "float16": 2}
+_CHECK_CHUNK = 1 << 24
 
 
 class _Progress:
@@ -56,12 +58,19 @@ def verify_finite(folder: Path) -> int:
     count = 0
     for path in sorted(Path(folder).glob("*.safetensors")):
         with safe_open(str(path), framework="pt") as handle:
-            for name in handle.keys():
-                tensor = handle.get_tensor(name)
-                if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
-                    raise ModelError(f"The merge produced NaN or infinite values in {name}; "
-                                     "try other weights or densities.")
-                count += 1
+            names = list(handle.keys())
+        for name in names:
+            # one tensor at a time, its file mapping closed after it (a handle kept open
+            # keeps every page read so far in memory)
+            with safe_open(str(path), framework="pt") as handle:
+                values = handle.get_tensor(name).reshape(-1)
+            if values.is_floating_point() and not all(
+                    bool(torch.isfinite(values[start:start + _CHECK_CHUNK]).all())
+                    for start in range(0, values.numel(), _CHECK_CHUNK)):
+                raise ModelError(f"The merge produced NaN or infinite values in {name}; "
+                                 "try other weights or densities.")
+            del values
+            count += 1
     return count
 
 
@@ -78,8 +87,9 @@ def merge_models(workspace: Workspace, config: MergeConfig,
         raise ModelError(explain(problems))
     largest = max(r.parameters for r in everything) or 1
     adapters = sum(1 for r in everything if r.kind == "adapter")
-    require_free_space(workspace.models_dir, largest * (_BYTES[config.dtype] + 4 * adapters)
-                       + (64 << 20), "the merged model")
+    dtype = config.dtype or merge_dtype(registry, base or records[0])
+    require_free_space(workspace.models_dir,
+                       largest * _BYTES[dtype] * (1 + adapters) + (64 << 20), "the merged model")
     model_id = config.model_id or new_model_id(config.name or f"merge-{config.method}")
     scratch = Path(scratch or (ctx.job_dir / "scratch" if ctx else workspace.root / "tmp-merge"))
     try:
@@ -88,8 +98,9 @@ def merge_models(workspace: Workspace, config: MergeConfig,
             if record.kind == "adapter":
                 progress("prepare", index, len(everything), f"merging adapter {record.id} "
                          "into its base")
-            paths[record.id] = full_model_folder(registry, record, scratch)
-        text = merge_yaml(config, paths, base=base.id if base else None)
+            paths[record.id] = full_model_folder(registry, record, scratch, dtype,
+                                                 for_merge=True)
+        text = merge_yaml(config, paths, base=base.id if base else None, dtype=dtype)
         name = config.name or f"{METHOD_TITLES[config.method].split(' (')[0]} merge of " + \
             " + ".join(r.id for r in records)
         parents = tuple(r.id for r in records) + ((base.id,) if base else ())
@@ -119,6 +130,13 @@ def merge_models(workspace: Workspace, config: MergeConfig,
         ctx.report(_TOTAL, _TOTAL, f"registered {model_id}", force=True)
     return {"model_id": model_id, "parents": list(parents), "method": config.method,
             "base": base.id if base else None, "tensors": result["tensors"]}
+
+
+def merge_dtype(registry: ModelRegistry, record: ModelRecord) -> str:
+    """The dtype the merge follows unless asked: how the base's weights are stored."""
+    if record.kind == "adapter":
+        record = base_of_adapter(registry, record)
+    return stored_dtype(registry.path_of(record))
 
 
 def _our_yaml(config: MergeConfig, base: ModelRecord | None) -> str:

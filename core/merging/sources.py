@@ -1,8 +1,8 @@
 """Resolving registry models to full-weight folders for mergekit and the GGUF converter.
 
 Base and merged models are used where they lie. A LoRA adapter (peft safetensors) is first
-merged into its base with ``merge_and_unload`` and saved, with the base's tokenizer, into a
-scratch folder the caller owns and removes.
+folded into its base tensor by tensor and saved, with the base's tokenizer, into a scratch
+folder the caller owns and removes.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from pathlib import Path
 
 from core.errors import ModelError
 from core.fsutil import make_private_dir
+from core.merging import fold
 from core.merging.compat import base_of_adapter
 from core.models.info import refuse_pickle_weights
 from core.workspace.registry import ModelRecord, ModelRegistry
@@ -21,12 +22,15 @@ _TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model"
                     "chat_template.json", "generation_config.json")
 
 
-def merge_adapter(registry: ModelRegistry, record: ModelRecord, scratch: Path) -> Path:
-    """Write ``record`` (an adapter) merged into its base as a full model; returns the folder."""
-    import torch
-    from peft import PeftModel
-    from transformers import AutoModelForCausalLM
+def merge_adapter(registry: ModelRegistry, record: ModelRecord, scratch: Path,
+                  dtype: str | None = None, for_merge: bool = False) -> Path:
+    """Write ``record`` (an adapter) merged into its base as a full model; returns the folder.
 
+    Folded tensor by tensor (:mod:`core.merging.fold`) in ``dtype`` (default: the base's
+    stored dtype); an adapter that plain folding cannot express goes through peft's
+    ``merge_and_unload`` (the whole model in memory). ``for_merge``: only the changed tensors
+    are written, the merge reads the rest from the base (see :mod:`core.merging.lean`).
+    """
     base = base_of_adapter(registry, record)
     base_dir = registry.path_of(base)
     adapter_dir = registry.path_of(record)
@@ -34,12 +38,11 @@ def merge_adapter(registry: ModelRegistry, record: ModelRecord, scratch: Path) -
     if not list(adapter_dir.glob("*.safetensors")):
         raise ModelError(f"Adapter {record.id!r} has no safetensors weights.")
     out = make_private_dir(Path(scratch) / f"{record.id}-merged")
-    model = AutoModelForCausalLM.from_pretrained(str(base_dir), dtype=torch.float32,
-                                                 low_cpu_mem_usage=True)
-    model = PeftModel.from_pretrained(model, str(adapter_dir), is_trainable=False)
-    model = model.merge_and_unload()
-    model.save_pretrained(str(out), safe_serialization=True)
-    del model
+    if fold.can_fold(adapter_dir, base_dir) is None:
+        fold.fold_adapter(adapter_dir, base_dir, out, dtype or fold.stored_dtype(base_dir),
+                          changed_only=for_merge)
+    else:
+        _merge_with_peft(base_dir, adapter_dir, out)
     for name in _TOKENIZER_FILES:
         source = adapter_dir / name if (adapter_dir / name).exists() else base_dir / name
         if source.exists():
@@ -47,12 +50,26 @@ def merge_adapter(registry: ModelRegistry, record: ModelRecord, scratch: Path) -
     return out
 
 
-def full_model_folder(registry: ModelRegistry, record: ModelRecord, scratch: Path) -> Path:
-    """An absolute folder with ``record``'s full weights (adapters merged into ``scratch``)."""
+def _merge_with_peft(base_dir: Path, adapter_dir: Path, out: Path) -> None:
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(str(base_dir), dtype=torch.float32,
+                                                 low_cpu_mem_usage=True)
+    model = PeftModel.from_pretrained(model, str(adapter_dir), is_trainable=False)
+    model = model.merge_and_unload()
+    model.save_pretrained(str(out), safe_serialization=True)
+
+
+def full_model_folder(registry: ModelRegistry, record: ModelRecord, scratch: Path,
+                      dtype: str | None = None, for_merge: bool = False) -> Path:
+    """An absolute folder with ``record``'s full weights (adapters merged into ``scratch``,
+    in ``dtype``: default the base's; ``for_merge``: a changed-only fold for mergekit)."""
     if record.kind == "gguf":
         raise ModelError(f"{record.id!r} is already a GGUF file; pick the model it came from.")
     if record.kind == "adapter":
-        return merge_adapter(registry, record, scratch).absolute()
+        return merge_adapter(registry, record, scratch, dtype, for_merge).absolute()
     folder = registry.path_of(record).absolute()
     refuse_pickle_weights(folder)
     return folder

@@ -355,3 +355,19 @@ def test_a_base_chosen_with_its_fine_tunes_is_named_as_the_base_to_use(family: W
     incompatible = plan_merge(family, parse_merge_config({"method": "linear",
                                                           "models": ["tiny", "wide"]}))
     assert not incompatible.ok and incompatible.problems
+
+
+def test_the_merge_dtype_follows_the_base_unless_asked(family: Workspace) -> None:
+    import torch
+
+    from core.merging.fold import stored_dtype
+
+    assert stored_dtype(ModelRegistry(family).path_of(ModelRegistry(family).get("tiny"))) \
+        == "float32"
+    merge_models(family, parse_merge_config({"method": "ties", "models": ["lora", "ft-a"],
+                                             "model_id": "m-default-dtype"}))
+    assert load_weights(family, "m-default-dtype")["model.norm.weight"].dtype == torch.float32
+    merge_models(family, parse_merge_config({"method": "ties", "models": ["lora", "ft-a"],
+                                             "dtype": "bfloat16", "model_id": "m-bf16"}))
+    weights = load_weights(family, "m-bf16")
+    assert all(t.dtype == torch.bfloat16 for t in weights.values() if t.is_floating_point())
