@@ -122,7 +122,8 @@ def _probe(workspace: Workspace, config: TrainConfig, as_json: bool) -> int:
 
     status = run_job(workspace, "probe-training", {"train": config.to_yaml_dict()},
                      as_json=as_json, title=f"probe {config.recipe} on {config.base}")
-    guess = estimate(config, detect_hardware(), model_shape(workspace, config.base))
+    guess = estimate(config, detect_hardware(), model_shape(workspace, config.base),
+                     length=status.result.get("length"))
     result = {**status.result, "formula_memory_bytes": guess.memory_bytes,
               "formula_step_s": guess.seconds_per_step}
     if as_json:

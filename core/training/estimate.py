@@ -98,8 +98,9 @@ def model_shape(workspace: Any, base: str) -> ModelShape:
 
 
 def estimate(config: TrainConfig, hardware: Hardware, shape: ModelShape | None = None,
-             total_steps: int | None = None) -> Estimate:
-    """Memory, time and whether it fits, for ``config`` on ``hardware``."""
+             total_steps: int | None = None, length: int | None = None) -> Estimate:
+    """Memory, time and whether it fits, for ``config`` on ``hardware`` (sequences of
+    ``length`` tokens: default ``max_length``, the longest a batch can be)."""
     shape = shape or ModelShape.gemma3_270m()
     on_gpu = hardware.has_cuda and config.device != "cpu"
     dtype = config.dtype if config.dtype != "auto" else ("bfloat16" if on_gpu else "float32")
@@ -107,7 +108,7 @@ def estimate(config: TrainConfig, hardware: Hardware, shape: ModelShape | None =
     adapter = lora_parameters(shape, config.lora.r)
     adapter_bytes = adapter * 4 * 4  # weights, gradients, two Adam moments
     sequences = 2 if config.recipe in ("dpo", "orpo") else 1
-    tokens = config.batch_size * config.max_length * sequences
+    tokens = config.batch_size * (length or config.max_length) * sequences
     layers_kept = 2 if config.gradient_checkpointing else shape.num_layers
     activations = tokens * shape.hidden_size * _ACTIVATION_FACTOR * layers_kept
     activations += tokens * shape.vocab_size * _LOGIT_BYTES

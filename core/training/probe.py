@@ -1,11 +1,12 @@
 """A short measured probe of a training config on this machine (job ``probe-training``).
 
 A few real optimizer steps at the chosen settings (the real base with its LoRA, the real
-batch size, sequence length, gradient accumulation, precision and checkpointing, on random
-token ids), after one untimed warm-up step. It measures the seconds per step, the process's
-peak memory (RSS; peak GPU memory on CUDA) and the machine's load while it ran, so the
-time shown before a run starts is measured here rather than scaled from a calibration on
-another machine. The training job then corrects it live from its own first steps.
+batch size, gradient accumulation, precision and checkpointing; random token ids as long as
+the run's sequences will be), after one untimed warm-up step. It measures the seconds per
+step, the process's peak memory (RSS; peak GPU memory on CUDA) and the machine's load while
+it ran, so the time shown before a run starts is measured here rather than scaled from a
+calibration on another machine. The training job then corrects it live from its own first
+steps.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ class Probe:
     steps: int
     device: str
     dtype: str
+    length: int  # tokens per sequence the probe ran (the run's sequences)
 
     def seconds(self, steps: int) -> float:
         return self.step_s * steps
@@ -72,6 +74,23 @@ def _peak_rss() -> int:
     return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
 
 
+def probe_length(workspace: Workspace, config: TrainConfig) -> int:
+    """The sequence length the run's batches will have: a CPT dataset's blocks (often
+    shorter than ``max_length``, and a step's time follows the length); otherwise
+    ``max_length`` (SFT and preference rows are packed or padded up to it)."""
+    from core.datasets.store import DatasetStore
+    from core.errors import ScriptoriumError
+
+    if config.recipe != "cpt":
+        return config.max_length
+    try:
+        rows = DatasetStore(workspace).rows(config.dataset)
+    except (ScriptoriumError, OSError, ValueError):
+        return config.max_length
+    lengths = [len(row["input_ids"]) for row in rows[:512] if row.get("input_ids")]
+    return min(config.max_length, max(lengths)) if lengths else config.max_length
+
+
 def probe_training(workspace: Workspace, config: TrainConfig, steps: int = PROBE_STEPS,
                    progress: Callable[[int, int, str], None] = lambda *a: None) -> Probe:
     """Time ``steps`` real optimizer steps of ``config`` (after a warm-up step)."""
@@ -92,8 +111,9 @@ def probe_training(workspace: Workspace, config: TrainConfig, steps: int = PROBE
     text = getattr(model.config, "text_config", None) or model.config
     sequences = 2 if config.recipe in ("dpo", "orpo") else 1
     generator = torch.Generator().manual_seed(config.seed)
-    ids = torch.randint(3, int(text.vocab_size), (config.batch_size * sequences,
-                                                   config.max_length), generator=generator)
+    length = probe_length(workspace, config)
+    ids = torch.randint(3, int(text.vocab_size), (config.batch_size * sequences, length),
+                        generator=generator)
     ids = ids.to(where.device)
     if where.device == "cuda":
         torch.cuda.reset_peak_memory_stats()
@@ -116,7 +136,7 @@ def probe_training(workspace: Workspace, config: TrainConfig, steps: int = PROBE
         step_s=statistics.median(times), peak_rss=_peak_rss(),
         peak_gpu=int(torch.cuda.max_memory_allocated()) if where.device == "cuda" else None,
         load=os.getloadavg()[0], cpu_count=os.cpu_count() or 1, steps=steps,
-        device=where.device, dtype=where.dtype)
+        device=where.device, dtype=where.dtype, length=length)
 
 
 def run_probe_job(config: ProbeConfig, ctx: JobContext) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """Honest estimates (issue 16, item 4): the memory formula against the peak RSS a real probe
-measures, on the tiny and the bundled model; the probe's step time; the ETA at step 3 against
-the real duration."""
+measures, on the tiny and the bundled model; the probe's step time and the ETA at step 3
+against the real run's."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from core.system.hardware import detect_hardware
 from core.training.config import build_config
 from core.training.estimate import estimate, model_shape
 from core.training.job import run_training
+from core.training.probe import probe_length, probe_training
 from core.workspace import Workspace
 
 
@@ -28,7 +29,9 @@ def _probe(workspace: Workspace, base: str, capsys: pytest.CaptureFixture[str],
     assert main(argv) == 0
     result = json.loads(capsys.readouterr().out)
     config = build_config("cpt", base=base, dataset="cpt-v1", overrides=list(overrides))
-    guess = estimate(config, detect_hardware(), model_shape(workspace, base))
+    assert result["length"] == probe_length(workspace, config)
+    guess = estimate(config, detect_hardware(), model_shape(workspace, base),
+                     length=result["length"])
     assert result["formula_memory_bytes"] == guess.memory_bytes
     return result, guess.memory_bytes
 
@@ -70,6 +73,7 @@ def test_the_eta_at_step_three_is_within_thirty_percent(tmp_path: Path) -> None:
     config = build_config("cpt", base="gemma3-270m", dataset=datasets["cpt"], overrides=[
         "max_steps=12", "save_every=1000", "eval_every=1000", "batch_size=4", "eval_samples=2",
         "warmup_ratio=0"])
+    probe = probe_training(workspace, config)  # what the wizard shows before the run
     recorder = Recorder()
     job_dir = workspace.root / "runs" / "eta"
     job_dir.mkdir(parents=True)
@@ -80,3 +84,20 @@ def test_the_eta_at_step_three_is_within_thirty_percent(tmp_path: Path) -> None:
     end = next(e for e in steps if e.step == 12).time
     predicted = third.time - start + third.eta_s
     assert abs(predicted - (end - start)) <= 0.3 * (end - start), (predicted, end - start)
+    # the probe's step time against the run's own (steps 1-12: the first carries warm-up)
+    first = next(e for e in steps if e.step >= 1)
+    measured = (end - first.time) / (12 - first.step)
+    assert abs(probe.step_s - measured) <= 0.3 * measured, (probe.step_s, measured)
+
+
+def test_the_probe_uses_the_length_of_the_runs_sequences(train_workspace: Workspace) -> None:
+    from core.datasets.store import DatasetStore
+
+    blocks = {len(row["input_ids"]) for row in DatasetStore(train_workspace).rows("cpt-v1")}
+    config = build_config("cpt", base="tiny-base", dataset="cpt-v1",
+                          overrides=["max_length=4096"])
+    assert probe_length(train_workspace, config) == max(blocks) < 4096
+    short = build_config("cpt", base="tiny-base", dataset="cpt-v1", overrides=["max_length=8"])
+    assert probe_length(train_workspace, short) == 8
+    sft = build_config("sft", base="tiny-base", dataset="cpt-v1", overrides=["max_length=64"])
+    assert probe_length(train_workspace, sft) == 64
