@@ -29,6 +29,14 @@ STAGE_NAMES: dict[Stage, str] = {"training": "LoRA training", "merge": "merging 
                                  "export": "GGUF export", "llama.cpp": "drafting (llama.cpp)"}
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json")
 LICENCE_PREFIXES = ("license", "licence", "use_policy", "notice")
+# what is taken from a model folder: weights, configs, tokenizer files, templates, docs
+TAKEN_SUFFIXES = (".json", ".safetensors", ".model", ".txt", ".jinja", ".md")
+
+
+def model_files(folder: Path) -> list[Path]:
+    """The files of ``folder`` an import takes (no pickle weights, no code, no sub-folders)."""
+    return sorted(p for p in folder.iterdir() if p.is_file() and (
+        p.suffix.lower() in TAKEN_SUFFIXES or p.name.lower().startswith(LICENCE_PREFIXES)))
 # bytes per parameter by the dtype a folder's config names
 _DTYPE_BYTES = {"float32": 4, "bfloat16": 2, "float16": 2}
 
@@ -269,7 +277,7 @@ def _check_folder(folder: Path, hardware: Hardware) -> BaseCheck:
     if not training.ok:
         refusals.append(f"it cannot be trained here: {training.detail}.")
     support = [training, _merge_support(folder), *_export_support(folder)]
-    size = sum(p.stat().st_size for p in folder.iterdir() if p.is_file())
+    size = sum(p.stat().st_size for p in model_files(folder))  # what the import copies
     return BaseCheck(
         path=folder, source="folder", architecture=(config.get("architectures") or ["?"])[0],
         model_type=str(config.get("model_type", "?")), parameters=parameters, dtype=dtype,

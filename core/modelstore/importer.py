@@ -20,13 +20,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from core.errors import ModelError
 from core.fsutil import link_or_copy, read_json, require_free_space, staging_dir
 from core.jobs.progress import JobContext
-from core.modelstore.check import LICENCE_PREFIXES, BaseCheck, inspect_base
+from core.modelstore.check import BaseCheck, inspect_base, model_files
 from core.modelstore.store import MANIFEST, add_files, store_files, store_root
 from core.workspace import Workspace
 from core.workspace.registry import ModelRecord, ModelRegistry
-
-# what is taken from a model folder: weights, configs, tokenizer files, templates, docs
-TAKEN_SUFFIXES = (".json", ".safetensors", ".model", ".txt", ".jinja", ".md")
 
 
 class ImportModelConfig(BaseModel):
@@ -42,12 +39,6 @@ class ImportModelConfig(BaseModel):
 def default_id(path: Path) -> str:
     stem = path.stem if path.is_file() else path.name
     return re.sub(r"[^a-z0-9]+", "-", stem.lower()).strip("-")[:60] or "imported-model"
-
-
-def model_files(folder: Path) -> list[Path]:
-    """The files of ``folder`` an import takes (no pickle weights, no code, no sub-folders)."""
-    return sorted(p for p in folder.iterdir() if p.is_file() and (
-        p.suffix.lower() in TAKEN_SUFFIXES or p.name.lower().startswith(LICENCE_PREFIXES)))
 
 
 def support_config(check: BaseCheck) -> dict[str, Any]:

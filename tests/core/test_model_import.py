@@ -65,6 +65,17 @@ def test_the_checks_say_what_each_stage_can_do(brought: Path) -> None:
     assert "converted as a 'gemma3' GGUF" in text and "licence: LICENSE" in text
 
 
+def test_disk_needed_counts_only_what_the_import_copies(brought: Path) -> None:
+    from core.modelstore.check import model_files
+
+    before = inspect_base(brought).disk_needed
+    (brought / "pytorch_model.bin").write_bytes(b"\0" * 2_000_000)  # a pickle copy beside
+    (brought / "modeling_custom.py").write_text("x = 1\n" * 50_000)
+    check = inspect_base(brought)
+    assert check.ok and check.disk_needed == before
+    assert check.disk_needed == sum(p.stat().st_size for p in model_files(brought))
+
+
 def _folder(tmp_path: Path, config: dict, files: dict[str, bytes]) -> Path:
     folder = tmp_path / "bad"
     folder.mkdir()
