@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -140,7 +140,8 @@ def can_fold(adapter_dir: Path, base_dir: Path) -> str | None:
 
 
 def fold_adapter(adapter_dir: Path, base_dir: Path, out: Path, dtype: str = "float32",
-                 shard_bytes: int = _SHARD_BYTES, changed_only: bool = False) -> int:
+                 shard_bytes: int = _SHARD_BYTES, changed_only: bool = False,
+                 report: Callable[[int, int], None] | None = None) -> int:
     """Write base + adapter as full weights into ``out`` (shards and, if several, an index);
     returns the number of tensors changed. Raises ModelError if the adapter cannot be folded
     here (see :func:`can_fold`).
@@ -148,6 +149,7 @@ def fold_adapter(adapter_dir: Path, base_dir: Path, out: Path, dtype: str = "flo
     ``changed_only`` (for a merge): write only the tensors the adapter changes, and name
     the base in ``fold.json`` for the rest; the merge reads those from the base, once
     (:mod:`core.merging.lean`). Such a folder is not a complete model on its own.
+    ``report(done, total)`` is called after each tensor (it may raise to cancel).
     """
     import torch
     from safetensors.torch import save_file
@@ -171,7 +173,10 @@ def fold_adapter(adapter_dir: Path, base_dir: Path, out: Path, dtype: str = "flo
             shards.append({})
             sizes.append(0)
 
-    for name, tensor in _base_tensors(files, set(pairs) if changed_only else None):
+    names = base_tensor_names(base_dir)
+    total = len(pairs) if changed_only else len(names)
+    for done, (name, tensor) in enumerate(
+            _base_tensors(files, set(pairs) if changed_only else None), start=1):
         pair = pairs.get(name)
         if pair is not None:
             a = adapter[pair.a].to(torch.float32)
@@ -185,6 +190,8 @@ def fold_adapter(adapter_dir: Path, base_dir: Path, out: Path, dtype: str = "flo
             flush()
         shards[-1][name] = tensor.contiguous()
         sizes[-1] += size
+        if report:
+            report(done, total)
     flush()
     written = [names for names in shards if names]
     if changed_only:

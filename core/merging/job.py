@@ -94,12 +94,18 @@ def merge_models(workspace: Workspace, config: MergeConfig,
     scratch = Path(scratch or (ctx.job_dir / "scratch" if ctx else workspace.root / "tmp-merge"))
     try:
         paths = {}
+        count = len(everything)
         for index, record in enumerate(everything):
             if record.kind == "adapter":
-                progress("prepare", index, len(everything), f"merging adapter {record.id} "
-                         "into its base")
+                progress("prepare", index, count, f"folding adapter {record.id} into its base")
+
+            def folded(done: int, total: int, index: int = index, record: ModelRecord = record,
+                       ) -> None:
+                progress("prepare", index * total + done, count * total,
+                         f"folding adapter {record.id}: tensor {done} of {total}")
+
             paths[record.id] = full_model_folder(registry, record, scratch, dtype,
-                                                 for_merge=True)
+                                                 for_merge=True, report=folded)
         text = merge_yaml(config, paths, base=base.id if base else None, dtype=dtype)
         name = config.name or f"{METHOD_TITLES[config.method].split(' (')[0]} merge of " + \
             " + ".join(r.id for r in records)

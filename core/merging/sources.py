@@ -8,6 +8,7 @@ folder the caller owns and removes.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 from core.errors import ModelError
@@ -23,7 +24,8 @@ _TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model"
 
 
 def merge_adapter(registry: ModelRegistry, record: ModelRecord, scratch: Path,
-                  dtype: str | None = None, for_merge: bool = False) -> Path:
+                  dtype: str | None = None, for_merge: bool = False,
+                  report: Callable[[int, int], None] | None = None) -> Path:
     """Write ``record`` (an adapter) merged into its base as a full model; returns the folder.
 
     Folded tensor by tensor (:mod:`core.merging.fold`) in ``dtype`` (default: the base's
@@ -40,7 +42,7 @@ def merge_adapter(registry: ModelRegistry, record: ModelRecord, scratch: Path,
     out = make_private_dir(Path(scratch) / f"{record.id}-merged")
     if fold.can_fold(adapter_dir, base_dir) is None:
         fold.fold_adapter(adapter_dir, base_dir, out, dtype or fold.stored_dtype(base_dir),
-                          changed_only=for_merge)
+                          changed_only=for_merge, report=report)
     else:
         _merge_with_peft(base_dir, adapter_dir, out)
     for name in _TOKENIZER_FILES:
@@ -63,13 +65,15 @@ def _merge_with_peft(base_dir: Path, adapter_dir: Path, out: Path) -> None:
 
 
 def full_model_folder(registry: ModelRegistry, record: ModelRecord, scratch: Path,
-                      dtype: str | None = None, for_merge: bool = False) -> Path:
+                      dtype: str | None = None, for_merge: bool = False,
+                      report: Callable[[int, int], None] | None = None) -> Path:
     """An absolute folder with ``record``'s full weights (adapters merged into ``scratch``,
-    in ``dtype``: default the base's; ``for_merge``: a changed-only fold for mergekit)."""
+    in ``dtype``: default the base's; ``for_merge``: a changed-only fold for mergekit;
+    ``report(done, total)`` per folded tensor)."""
     if record.kind == "gguf":
         raise ModelError(f"{record.id!r} is already a GGUF file; pick the model it came from.")
     if record.kind == "adapter":
-        return merge_adapter(registry, record, scratch, dtype, for_merge).absolute()
+        return merge_adapter(registry, record, scratch, dtype, for_merge, report).absolute()
     folder = registry.path_of(record).absolute()
     refuse_pickle_weights(folder)
     return folder

@@ -288,6 +288,24 @@ def test_cancel_stops_the_merge_and_registers_nothing(family: Workspace,
     assert any("merged model." in e.get("message", "") for e in events)
 
 
+def test_cancel_while_an_adapter_is_folded(family: Workspace, tmp_path: Path) -> None:
+    calls = {"n": 0}
+
+    def cancelled() -> bool:
+        calls["n"] += 1
+        return calls["n"] > 3  # inside the fold of the adapter
+
+    ctx = JobContext(tmp_path / "runs" / "fold", cancelled, min_interval_s=0)
+    before = {r.id for r in ModelRegistry(family).list()}
+    with pytest.raises(JobCancelled):
+        merge_models(family, parse_merge_config(
+            {"method": "linear", "models": ["lora", "ft-a"], "model_id": "m-fold-cancel"}), ctx)
+    assert {r.id for r in ModelRegistry(family).list()} == before
+    assert not (ctx.job_dir / "scratch").exists()
+    events = [json.loads(line) for line in (ctx.job_dir / "events.jsonl").read_text().splitlines()]
+    assert any("folding adapter lora: tensor" in e.get("message", "") for e in events)
+
+
 def test_no_common_parent_needs_a_base(family: Workspace) -> None:
     with pytest.raises(ConfigError, match="no common parent"):
         merge_models(family, parse_merge_config({"method": "ties",
