@@ -155,7 +155,8 @@ def fold_adapter(adapter_dir: Path, base_dir: Path, out: Path, dtype: str = "flo
     from safetensors.torch import save_file
 
     files = weight_files(base_dir)
-    pairs = lora_pairs(adapter_dir, base_tensor_names(base_dir))
+    base_names = base_tensor_names(base_dir)
+    pairs = lora_pairs(adapter_dir, base_names)
     if isinstance(pairs, str):
         raise ModelError(f"This adapter cannot be folded tensor by tensor: {pairs}.")
     adapter = _adapter_tensors(adapter_dir)
@@ -173,15 +174,14 @@ def fold_adapter(adapter_dir: Path, base_dir: Path, out: Path, dtype: str = "flo
             shards.append({})
             sizes.append(0)
 
-    names = base_tensor_names(base_dir)
-    total = len(pairs) if changed_only else len(names)
+    total = len(pairs) if changed_only else len(base_names)
     for done, (name, tensor) in enumerate(
             _base_tensors(files, set(pairs) if changed_only else None), start=1):
         pair = pairs.get(name)
         if pair is not None:
             a = adapter[pair.a].to(torch.float32)
             b = adapter[pair.b].to(torch.float32)
-            tensor = tensor.to(torch.float32).addmm_(b, a, alpha=pair.scale)
+            tensor = torch.addmm(tensor.to(torch.float32), b, a, alpha=pair.scale)
             changed += 1
         if tensor.is_floating_point():
             tensor = tensor.to(target)
@@ -193,7 +193,7 @@ def fold_adapter(adapter_dir: Path, base_dir: Path, out: Path, dtype: str = "flo
         if report:
             report(done, total)
     flush()
-    written = [names for names in shards if names]
+    written = [shard for shard in shards if shard]
     if changed_only:
         (out / FOLD_JSON).write_text(json.dumps({"base": str(base_dir.absolute()),
                                                  "dtype": dtype}), encoding="utf-8")
@@ -202,10 +202,10 @@ def fold_adapter(adapter_dir: Path, base_dir: Path, out: Path, dtype: str = "flo
     else:  # the names transformers, mergekit and the GGUF converter expect of shards
         total = len(written)
         weight_map = {}
-        for index, names in enumerate(written, start=1):
+        for index, shard in enumerate(written, start=1):
             final = f"model-{index:05d}-of-{total:05d}.safetensors"
             (out / f"fold-{index:05d}.safetensors").rename(out / final)
-            weight_map.update(dict.fromkeys(names, final))
+            weight_map.update(dict.fromkeys(shard, final))
         (out / "model.safetensors.index.json").write_text(
             json.dumps({"metadata": {}, "weight_map": weight_map}, indent=1),
             encoding="utf-8")
