@@ -1,8 +1,8 @@
 """Lower-memory equivalents of three mergekit steps, installed only while we run a merge.
 
-mergekit 0.1.5 keeps, per tensor, the densest form of every intermediate. For the large
-tensors of small-vocabulary-heavy models (Gemma 3's 262k × 640 embedding, 168 M values) this
-is what sets the peak memory of a TIES merge (8.1 GB for the 270M):
+mergekit 0.1.5 keeps, per tensor, the densest form of every intermediate, and reads every
+tensor once per model. For a large tensor (Gemma 3's 262k × 640 embedding, 168 M values)
+this is what sets the peak memory of a TIES merge (8.1 GB for the 270M):
 
 - ``sparsify.magnitude`` ranks the whole tensor with ``argsort`` (an int64 index per value
   plus the sort's own buffers) to keep its largest ``density`` share. :func:`magnitude`
@@ -13,7 +13,6 @@ is what sets the peak memory of a TIES merge (8.1 GB for the 270M):
   even where every model's tensor equals the base's — every tensor a LoRA never touched,
   the embedding included. :func:`_unchanged_or_merge` returns the base tensor there (the
   result mergekit would compute: base + 0), without the stack.
-
 - every model reads its own copy of every tensor, so a tensor three models share (a LoRA
   leaves the embedding as the base's) is in memory three times. A folded adapter written
   with only its changed tensors (:func:`core.merging.fold.fold_adapter`, ``changed_only``)
