@@ -40,12 +40,15 @@ def write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
             handle.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
+def read_jsonl(path: Path, limit: int | None = None) -> list[dict[str, Any]]:
+    """The rows of a JSONL file (the first ``limit`` when given)."""
     if not path.exists():
         return []
-    rows = []
+    rows: list[dict[str, Any]] = []
     with open(path, encoding="utf-8") as handle:
         for number, line in enumerate(handle, 1):
+            if limit is not None and len(rows) >= limit:
+                break
             if line.strip():
                 try:
                     rows.append(json.loads(line))
@@ -97,11 +100,13 @@ class DatasetStore:
     def path_of(self, dataset_id: str) -> Path:
         return self.root / self.get(dataset_id).id
 
-    def rows(self, dataset_id: str, split: str = "train") -> builtins.list[dict[str, Any]]:
-        """The rows of one split (``train``, ``heldout`` or ``heldout_text``)."""
+    def rows(self, dataset_id: str, split: str = "train",
+             limit: int | None = None) -> builtins.list[dict[str, Any]]:
+        """The rows of one split (``train``, ``heldout`` or ``heldout_text``; the first
+        ``limit`` when given)."""
         if split not in ("train", "heldout", "heldout_text"):
             raise DatasetError(f"Unknown split {split!r} (use train, heldout or heldout_text).")
-        return read_jsonl(self.path_of(dataset_id) / f"{split}.jsonl")
+        return read_jsonl(self.path_of(dataset_id) / f"{split}.jsonl", limit)
 
     def load_training_data(self, dataset_id: str) -> tuple[Any, Any]:
         """(train, heldout) as ``datasets.Dataset`` with only the columns training reads."""

@@ -84,10 +84,10 @@ def probe_length(workspace: Workspace, config: TrainConfig) -> int:
     if config.recipe != "cpt":
         return config.max_length
     try:
-        rows = DatasetStore(workspace).rows(config.dataset)
+        rows = DatasetStore(workspace).rows(config.dataset, limit=512)  # not the whole file
     except (ScriptoriumError, OSError, ValueError):
         return config.max_length
-    lengths = [len(row["input_ids"]) for row in rows[:512] if row.get("input_ids")]
+    lengths = [len(row["input_ids"]) for row in rows if row.get("input_ids")]
     return min(config.max_length, max(lengths)) if lengths else config.max_length
 
 
