@@ -51,7 +51,12 @@ def labelled_examples(rows: Any, kind: str, tokenizer: Any, max_length: int,
 
 def heldout_loss(model: Any, tokenizer: Any, rows: Any, kind: str, max_length: int,
                  limit: int | None = 64) -> tuple[float, int]:
-    """Mean token NLL over the held-out rows and the number of tokens counted."""
+    """Mean token NLL over the held-out rows and the number of tokens counted.
+
+    The LM head runs only at the positions whose next token counts (an SFT row's
+    completion, not its prompt): with a vocabulary of 262k that head is most of a small
+    model's work, so a row whose prompt carries long retrieved context scores several
+    times faster, with the same result."""
     import torch
 
     device = next(model.parameters()).device
@@ -62,19 +67,28 @@ def heldout_loss(model: Any, tokenizer: Any, rows: Any, kind: str, max_length: i
     with torch.no_grad():
         for ids, labels in labelled_examples(rows, kind, tokenizer, max_length, limit):
             input_ids = torch.tensor([ids], device=device)
-            target = torch.tensor([labels], device=device)
-            logits = model(input_ids=input_ids).logits.float()
-            shift_logits = logits[:, :-1, :].reshape(-1, logits.shape[-1])
-            shift_labels = target[:, 1:].reshape(-1)
-            nll = torch.nn.functional.cross_entropy(
-                shift_logits, shift_labels, ignore_index=IGNORE, reduction="sum")
+            target = torch.tensor(labels[1:], device=device)  # position p predicts p + 1
+            keep = (target != IGNORE).nonzero().squeeze(-1)
+            logits = _logits_at(model, input_ids, keep, len(target))
+            nll = torch.nn.functional.cross_entropy(logits, target[keep], reduction="sum")
             total_nll += float(nll)
-            total_tokens += int((shift_labels != IGNORE).sum())
+            total_tokens += int(keep.numel())
     if was_training:
         model.train()
     if total_tokens == 0:
         return float("nan"), 0
     return total_nll / total_tokens, total_tokens
+
+
+def _logits_at(model: Any, input_ids: Any, keep: Any, predicting: int) -> Any:
+    """Float logits at the positions ``keep`` (of the first ``predicting``)."""
+    if keep.numel() < predicting:
+        try:  # transformers' causal LMs take the positions to project as a tensor
+            return model(input_ids=input_ids, logits_to_keep=keep).logits[0].float()
+        except TypeError:  # a model class without ``logits_to_keep``
+            pass
+    logits = model(input_ids=input_ids).logits[0, :predicting]
+    return (logits if keep.numel() == predicting else logits[keep]).float()
 
 
 def perplexity(loss: float) -> float:
