@@ -30,7 +30,10 @@ def _run(workspace: Workspace, name: str, **values: object) -> dict:
     config = AdaptRunConfig.model_validate({
         "stages": ["cpt"], "seq_len": 128, "quant": "q4_k_m",
         "training_overrides": ["max_steps=3", "batch_size=2", "max_length=128",
-                               "eval_every=0", "save_every=100"], **values})
+                               "eval_every=0", "save_every=100",
+                               # before/after perplexity of each stage: 8 held-out rows
+                               # are enough here; the gate scores its own text
+                               "eval_samples=8"], **values})
     ctx = JobContext(workspace.root / "runs" / name)
     ctx.job_dir.mkdir(parents=True)
     return run_adaptation(workspace, config, ctx)
