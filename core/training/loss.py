@@ -8,6 +8,11 @@ the tiled head made our SFT steps about 1.7× slower than a plain ``Trainer`` st
 (``bench/bench_training.py --real``). So on a CPU, when the full logits of a micro-batch
 (and their gradient, and the log-softmax) fit comfortably in free memory, the model
 computes its own loss the way transformers does.
+
+It projects only the positions whose next token counts (``logits_to_keep`` as a mask):
+an SFT row's prompt, often long retrieved context, never reaches the LM head. A model
+class that cannot slice its head that way fails loudly on the first batch (the logits do
+not line up with the labels), and the run goes on with every position projected.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ LossPath = Literal["plain", "fused"]
 MODEL_INPUTS = ("input_ids", "attention_mask", "position_ids", "labels", "token_type_ids")
 LOGIT_COPIES = 3  # logits, their log-softmax and the gradient, in float32
 MEMORY_SHARE = 0.25  # of the memory available when the run starts
+IGNORE = -100
+WORTH_SLICING = 0.9  # project only the counted positions when fewer than this share count
 
 
 def logits_bytes(batch_size: int, max_length: int, vocab_size: int) -> int:
@@ -34,6 +41,18 @@ def choose_loss_path(device: str, batch_size: int, max_length: int, vocab_size: 
     return "plain" if fits else "fused"
 
 
+def counted_positions(labels: Any) -> tuple[Any, Any] | None:
+    """The positions whose next token counts, as a boolean mask (batch × length), and
+    those next tokens in the same order; None when nearly every position counts."""
+    counted = labels[:, 1:] != IGNORE
+    share = float(counted.float().mean()) if counted.numel() else 1.0
+    if share == 0.0 or share >= WORTH_SLICING:
+        return None
+    mask = counted.new_zeros(labels.shape)
+    mask[:, :-1] = counted
+    return mask, labels[:, 1:][counted]
+
+
 def sft_trainer_class(path: LossPath) -> type:
     """trl's ``SFTTrainer``, or a subclass whose loss is the model's own (``plain``)."""
     from transformers import Trainer
@@ -43,18 +62,32 @@ def sft_trainer_class(path: LossPath) -> type:
         return SFTTrainer
 
     class PlainLossSFTTrainer(SFTTrainer):
-        """SFTTrainer whose loss is the model's cross-entropy over the full logits.
+        """SFTTrainer whose loss is the model's cross-entropy, projected at the positions
+        whose next token counts (all of them when nearly all count).
 
         The labels already hold -100 on prompt tokens and between packed examples, so
         the loss covers the same tokens as trl's. trl's extra metrics (entropy, token
         accuracy) are not logged.
         """
 
+        slice_head = True  # until a model class shows it cannot
+
         def compute_loss(self, model: Any, inputs: dict[str, Any],
                          return_outputs: bool = False,
                          num_items_in_batch: Any = None) -> Any:
             kept = {key: value for key, value in inputs.items() if key in MODEL_INPUTS}
             kept["use_cache"] = False  # packed rows: the mask comes from position_ids
+            plain_loss = (self.slice_head and not return_outputs and "labels" in kept
+                          and self.label_smoother is None and self.compute_loss_func is None)
+            sliced = counted_positions(kept["labels"]) if plain_loss else None
+            if sliced is not None:
+                mask, targets = sliced
+                try:
+                    return Trainer.compute_loss(
+                        self, model, {**kept, "logits_to_keep": mask, "shift_labels": targets},
+                        return_outputs, num_items_in_batch)
+                except (RuntimeError, IndexError, ValueError, TypeError):
+                    self.slice_head = False  # this model class projects every position
             return Trainer.compute_loss(self, model, kept, return_outputs, num_items_in_batch)
 
     return PlainLossSFTTrainer

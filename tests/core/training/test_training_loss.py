@@ -52,3 +52,72 @@ def test_plain_and_fused_losses_agree_on_packed_rows(tiny_model_dir: Path,
     fused = _loss("fused", tiny_model_dir, packed, batch, tmp_path)
     assert plain > 0
     assert plain == pytest.approx(fused, rel=1e-4)
+
+
+def test_counted_positions_mask_the_prompt_and_line_up_with_the_next_tokens() -> None:
+    import torch
+
+    from core.training.loss import IGNORE, counted_positions
+
+    labels = torch.tensor([[IGNORE, IGNORE, IGNORE, 7, 8, IGNORE],
+                           [IGNORE, 5, 6, IGNORE, IGNORE, IGNORE]])
+    mask, targets = counted_positions(labels)
+    assert mask.tolist() == [[False, False, True, True, False, False],
+                             [True, True, False, False, False, False]]
+    assert targets.tolist() == [7, 8, 5, 6]
+    assert counted_positions(torch.tensor([[1, 2, 3, 4]])) is None  # everything counts
+    assert counted_positions(torch.full((1, 4), IGNORE)) is None
+
+
+class _HeadEverywhere:
+    """Wraps a model so that ``logits_to_keep`` is ignored, as in older model classes."""
+
+    def __init__(self, model: object) -> None:
+        self.model = model
+
+    def __call__(self, **inputs: object) -> object:
+        inputs.pop("logits_to_keep", None)
+        return self.model(**inputs)
+
+
+def test_projecting_the_counted_positions_gives_the_full_loss_and_gradients(
+        tiny_model_dir: Path, tmp_path: Path) -> None:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import SFTConfig
+
+    tokenizer = AutoTokenizer.from_pretrained(str(tiny_model_dir))
+    rows = [{"prompt": "<bos><start_of_turn>user\nContext: the contractor shall deliver the "
+                       f"monthly status report within {days} days under FAR 52.212. When is "
+                       "it due?<end_of_turn>\n<start_of_turn>model\n",
+             "completion": f"Within {days} days.<end_of_turn>\n"} for days in (10, 30, 45, 60)]
+    packed = pack_pairs(rows, tokenizer, max_length=128)
+    assert len(packed) >= 1
+    batch = PackedRowsCollator(tokenizer.pad_token_id)([packed[i] for i in range(len(packed))])
+    model = AutoModelForCausalLM.from_pretrained(str(tiny_model_dir), dtype=torch.float32)
+    args = SFTConfig(output_dir=str(tmp_path / "out"), use_cpu=True, report_to=[],
+                     dataset_kwargs={"skip_prepare_dataset": True}, packing=False,
+                     remove_unused_columns=False, max_length=128)
+    trainer = sft_trainer_class("plain")(model=model, args=args, processing_class=tokenizer,
+                                         train_dataset=packed,
+                                         data_collator=PackedRowsCollator(
+                                             tokenizer.pad_token_id))
+    weight = trainer.model.get_input_embeddings().weight
+
+    def loss_and_grad(target: object) -> tuple[float, torch.Tensor]:
+        weight.grad = None
+        loss = trainer.compute_loss(target, dict(batch))
+        loss.backward()
+        return float(loss), weight.grad.clone()
+
+    sliced_loss, sliced_grad = loss_and_grad(trainer.model)
+    assert trainer.slice_head
+    trainer.slice_head = False
+    full_loss, full_grad = loss_and_grad(trainer.model)
+    assert sliced_loss == pytest.approx(full_loss, rel=1e-5)
+    assert torch.allclose(sliced_grad, full_grad, rtol=1e-4, atol=1e-7)
+
+    trainer.slice_head = True  # a model class that projects every position: noticed, same loss
+    fallback_loss, _ = loss_and_grad(_HeadEverywhere(trainer.model))
+    assert not trainer.slice_head
+    assert fallback_loss == pytest.approx(full_loss, rel=1e-5)
