@@ -19,11 +19,12 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from core.training.evaluate import IGNORE
+
 LossPath = Literal["plain", "fused"]
 MODEL_INPUTS = ("input_ids", "attention_mask", "position_ids", "labels", "token_type_ids")
 LOGIT_COPIES = 3  # logits, their log-softmax and the gradient, in float32
 MEMORY_SHARE = 0.25  # of the memory available when the run starts
-IGNORE = -100
 WORTH_SLICING = 0.9  # project only the counted positions when fewer than this share count
 
 
@@ -86,7 +87,11 @@ def sft_trainer_class(path: LossPath) -> type:
                     return Trainer.compute_loss(
                         self, model, {**kept, "logits_to_keep": mask, "shift_labels": targets},
                         return_outputs, num_items_in_batch)
-                except (RuntimeError, IndexError, ValueError, TypeError):
+                except (RuntimeError, IndexError, ValueError, TypeError) as error:
+                    from core.training.recipes.common import is_out_of_memory
+
+                    if is_out_of_memory(error):
+                        raise  # the batch backs off; slicing was not the problem
                     self.slice_head = False  # this model class projects every position
             return Trainer.compute_loss(self, model, kept, return_outputs, num_items_in_batch)
 

@@ -69,6 +69,16 @@ def test_counted_positions_mask_the_prompt_and_line_up_with_the_next_tokens() ->
     assert counted_positions(torch.full((1, 4), IGNORE)) is None
 
 
+class _OutOfMemory:
+    """Wraps a model whose sliced forward runs out of memory."""
+
+    def __init__(self, model: object) -> None:
+        self.model = model
+
+    def __call__(self, **inputs: object) -> object:
+        raise RuntimeError("DefaultCPUAllocator: out of memory")
+
+
 class _HeadEverywhere:
     """Wraps a model so that ``logits_to_keep`` is ignored, as in older model classes."""
 
@@ -117,7 +127,12 @@ def test_projecting_the_counted_positions_gives_the_full_loss_and_gradients(
     assert sliced_loss == pytest.approx(full_loss, rel=1e-5)
     assert torch.allclose(sliced_grad, full_grad, rtol=1e-4, atol=1e-7)
 
-    trainer.slice_head = True  # a model class that projects every position: noticed, same loss
+    trainer.slice_head = True
+    with pytest.raises(RuntimeError, match="out of memory"):  # the batch must back off
+        trainer.compute_loss(_OutOfMemory(trainer.model), dict(batch))
+    assert trainer.slice_head
+
+    # a model class that projects every position: noticed, same loss
     fallback_loss, _ = loss_and_grad(_HeadEverywhere(trainer.model))
     assert not trainer.slice_head
     assert fallback_loss == pytest.approx(full_loss, rel=1e-5)
