@@ -63,7 +63,7 @@ BENCHES = (
     Bench("merge_memory_1b", "bench_merge_memory.py", full_args=("--model", "1b"),
           in_quick=False),
     Bench("drafts", "bench_drafts.py", in_quick=False),
-    Bench("serving", "bench_serving.py", quick_args=("--rounds", "1", "--users", "1,2")),
+    Bench("serving", "bench_serving.py", quick_args=("--rounds", "1", "--users", "1,4")),
     Bench("synth", "bench_synth.py", quick_args=("--items", "2", "--rounds", "1")),
     Bench("model_store", "bench_model_store.py"),
 )

@@ -2,12 +2,10 @@
 # Build the llama-cpp-python wheel Scriptorium pins, for a CPU family rather than for this
 # exact CPU, and print the wheel's path.
 #
-# pip's default build compiles llama.cpp with -march=native: on a CPU that advertises AMX
-# but runs in a VM that does not enable it, the wheel dies with "Illegal instruction" on the
-# first matrix product, and a wheel built on one machine may not run on another (pip caches
-# it by version only). So we build with GGML_NATIVE=OFF and a named instruction set, keep the
-# wheel in our own cache keyed by version and build flags, and reuse it from there
-# (OUT_DIR, if given, gets a copy).
+# pip's default build compiles llama.cpp with -march=native, and pip caches the wheel by
+# version only. So we build with the flags of installers/llama-flags.sh (a named instruction
+# set), keep the wheel in our own cache keyed by version and build flags, and reuse it from
+# there (OUT_DIR, if given, gets a copy).
 #
 #   installers/build-llama-wheel.sh PYTHON [OUT_DIR]
 #
@@ -17,21 +15,11 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PY="${1:?usage: build-llama-wheel.sh PYTHON [OUT_DIR]}"
-# the pin without its extras ("llama-cpp-python[server]==X" -> "llama-cpp-python==X")
-spec="$(grep -o '"llama-cpp-python\(\[[^]]*\]\)\?==[^"]*"' "$ROOT/pyproject.toml" \
-  | tr -d '"' | sed 's/\[[^]]*\]//')"
-[ -n "$spec" ] || { echo "llama-cpp-python is not pinned in pyproject.toml" >&2; exit 1; }
-
-case "$(uname -m)" in
-  x86_64|amd64)
-    # x86-64-v3 (Haswell and later, 2013+): AVX2/FMA/F16C; no AVX-512 or AMX.
-    default_flags="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON -DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF" ;;
-  *)
-    default_flags="-DGGML_NATIVE=OFF" ;;
-esac
-flags="${SCRIPTORIUM_LLAMA_CMAKE_ARGS:-$default_flags}"
+. "$ROOT/installers/llama-flags.sh"
+spec="$LLAMA_SPEC"
+flags="$LLAMA_FLAGS"
 key="$(printf '%s\n%s\n%s\n' "$spec" "$flags" "$(uname -m)" | sha256sum | cut -c1-16)"
-out="${SCRIPTORIUM_WHEEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/scriptorium/wheels}/llama-$key"
+out="$LLAMA_CACHE/llama-$key"
 
 wheel="$(ls "$out"/llama_cpp_python-*.whl 2>/dev/null | head -n1 || true)"
 if [ -z "$wheel" ]; then

@@ -10,7 +10,7 @@ STAMP="$VENV/.scriptorium-setup"
 PYTHON="${PYTHON:-python3.11}"
 command -v "$PYTHON" >/dev/null 2>&1 || PYTHON=python3
 
-want="$(cat "$ROOT/pyproject.toml" "$ROOT/installers/dev-setup.sh" "$ROOT/installers/build-llama-wheel.sh" | sha256sum | cut -d' ' -f1)"
+want="$(cat "$ROOT/pyproject.toml" "$ROOT"/installers/{dev-setup.sh,llama-flags.sh,build-llama-wheel.sh,build-llama-server.sh} | sha256sum | cut -d' ' -f1)"
 if [ -x "$VENV/bin/scriptorium" ] && [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ]; then
   exit 0
 fi
@@ -21,7 +21,7 @@ case "$version" in
   *) echo "Scriptorium needs Python 3.11 or 3.12 (found $version at $PYTHON)." >&2; exit 1 ;;
 esac
 
-echo "setting up $VENV (first run: several minutes; llama-cpp-python compiles once)" >&2
+echo "setting up $VENV (first run: several minutes; llama.cpp compiles once)" >&2
 [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
 pip=("$VENV/bin/python" -m pip --disable-pip-version-check)
 "${pip[@]}" install -q --upgrade pip
@@ -38,6 +38,8 @@ fi
 llama_wheel="$(bash "$ROOT/installers/build-llama-wheel.sh" "$VENV/bin/python")"
 "${pip[@]}" install -q --force-reinstall --no-deps "$llama_wheel"
 "${pip[@]}" install -q "$llama_wheel"
+# llama.cpp's own server from the same source and flags: `serve` runs it for several users.
+bash "$ROOT/installers/build-llama-server.sh" "$VENV/bin/python" "$VENV/bin/llama-server" >/dev/null
 "${pip[@]}" install -q -e "$ROOT[test]"
 
 echo "$want" > "$STAMP"

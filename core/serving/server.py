@@ -1,11 +1,13 @@
-"""Launching llama-cpp-python's server (``python -m core.serving.launch``) for one GGUF.
+"""Launching a server for one GGUF: llama.cpp's ``llama-server`` when the setup built it,
+else llama-cpp-python's (``python -m core.serving.launch``); see ``core.serving.engines``.
 
 ``plan_server`` resolves the model (a registry GGUF id, a ``.gguf`` path, a release, or
-the workspace's deployed release), checks the address, the port and the token and builds
-the command; ``core.serving.process.start_server`` runs it.
+the workspace's deployed release), checks the address, the port, the token and the engine
+and builds the command; ``core.serving.process.start_server`` runs it.
 
-The server answers one request at a time; with ``interrupt_requests`` off (as here)
-concurrent requests queue instead of cutting the running one short.
+llama-server decodes ``parallel`` requests together; llama-cpp-python's answers one at a
+time, and with ``interrupt_requests`` off (as here) concurrent requests queue instead of
+cutting the running one short.
 """
 
 from __future__ import annotations
@@ -22,7 +24,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from core.endpoints import RemoteEndpoint, ServingError
 from core.generation.runtime import DEFAULT_N_CTX, default_threads, gpu_offload_available
-from core.serving.chat_format import read_gguf_chat, server_chat_args
+from core.serving.chat_format import read_gguf_chat, server_chat_args, write_chat_template
+from core.serving.engines import (
+    DEFAULT_PARALLEL,
+    Engine,
+    EngineChoice,
+    choose_engine,
+    llama_server_command,
+)
 from core.serving.state import LOG_NAME, serving_dir
 from core.workspace import Workspace
 
@@ -43,6 +52,9 @@ class ServeConfig(BaseModel):
     n_ctx: int = Field(default=DEFAULT_N_CTX, ge=256, le=1_048_576)
     threads: int | None = Field(default=None, ge=1, le=1024)
     gpu: bool | None = None
+    engine: EngineChoice = "auto"
+    parallel: int = Field(default=DEFAULT_PARALLEL, ge=1, le=64,
+                          description="requests decoded together (llama-server)")
     startup_timeout_s: float = Field(default=120.0, gt=0)
 
 
@@ -58,6 +70,8 @@ class ServerPlan:
     command: list[str]
     log_path: Path
     startup_timeout_s: float
+    engine: Engine = "llama-cpp-python"
+    parallel: int = 1
 
     @property
     def url(self) -> str:
@@ -67,6 +81,23 @@ class ServerPlan:
 
     def endpoint(self, name: str = "local server") -> RemoteEndpoint:
         return RemoteEndpoint(name=name, url=self.url, token=self.token)
+
+    def share_urls(self) -> list[str]:
+        """The addresses colleagues use: this machine's network addresses when it listens
+        on every interface, else the one it listens on."""
+        if self.host not in ("0.0.0.0", "::"):
+            return [self.url]
+        return [f"http://{address}:{self.port}/v1" for address in lan_addresses()]
+
+
+def lan_addresses() -> list[str]:
+    """This machine's addresses on the network (its name when none is known); may wait on
+    the resolver, so never on a GUI thread."""
+    try:
+        _, _, addresses = socket.gethostbyname_ex(socket.gethostname())
+    except OSError:
+        addresses = []
+    return [a for a in addresses if not a.startswith("127.")] or [socket.gethostname()]
 
 
 def is_loopback(host: str) -> bool:
@@ -138,18 +169,30 @@ def _token(config: ServeConfig) -> str:
 def plan_server(workspace: Workspace, config: ServeConfig) -> ServerPlan:
     """Check everything that can be checked before launching (see module docstring)."""
     token = _token(config)
-    _check_extra()
+    engine, binary = choose_engine(config.engine)
+    if engine == "llama-cpp-python":
+        _check_extra()
     path, name = resolve_model(workspace, config.model, config.release)
     port = check_port(config.host, config.port)
     folder = serving_dir(workspace)
     threads = config.threads or default_threads()
     gpu = gpu_offload_available() if config.gpu is None else config.gpu
-    command = [
-        sys.executable, "-m", "core.serving.launch", "--model", str(path), "--model_alias", name,
-        "--host", config.host, "--port", str(port), "--n_ctx", str(config.n_ctx),
-        "--n_threads", str(threads), "--n_threads_batch", str(threads),
-        "--n_gpu_layers", "-1" if gpu else "0", "--interrupt_requests", "false",
-        *server_chat_args(read_gguf_chat(path), folder)]
+    chat = read_gguf_chat(path)
+    if binary is not None:
+        parallel = config.parallel
+        command = llama_server_command(
+            binary, model=path, alias=name, host=config.host, port=port,
+            n_ctx=config.n_ctx, parallel=parallel, threads=threads, gpu=gpu,
+            chat_template=write_chat_template(chat, folder))
+    else:
+        parallel = 1
+        command = [
+            sys.executable, "-m", "core.serving.launch", "--model", str(path),
+            "--model_alias", name, "--host", config.host, "--port", str(port),
+            "--n_ctx", str(config.n_ctx), "--n_threads", str(threads),
+            "--n_threads_batch", str(threads), "--n_gpu_layers", "-1" if gpu else "0",
+            "--interrupt_requests", "false", *server_chat_args(chat, folder)]
     return ServerPlan(model_name=name, model_path=path, host=config.host, port=port,
                       token=token, command=command, log_path=folder / LOG_NAME,
-                      startup_timeout_s=config.startup_timeout_s)
+                      startup_timeout_s=config.startup_timeout_s, engine=engine,
+                      parallel=parallel)

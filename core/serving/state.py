@@ -34,6 +34,9 @@ class ServerState(BaseModel):
     log: str
     started: str
     detached: bool = False
+    engine: str = "llama-cpp-python"
+    parallel: int = 1
+    share_urls: tuple[str, ...] = ()  # the addresses colleagues use
 
 
 def serving_dir(workspace: Workspace) -> Path:
@@ -68,7 +71,9 @@ def is_server_process(pid: int) -> bool:
         except (ProcessLookupError, PermissionError):
             return False
         return True
-    return b"core.serving.launch" in cmdline or b"llama_cpp.server" in cmdline
+    program = cmdline.split(b"\0", 1)[0]
+    return (b"core.serving.launch" in cmdline or b"llama_cpp.server" in cmdline
+            or program.endswith(b"llama-server"))
 
 
 def read_state(workspace: Workspace, *, live_only: bool = True) -> ServerState | None:

@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
 
-from core.system.reinstall import Reinstall, rebuild_llama, reinstall
+from core.system.reinstall import Reinstall, rebuild_llama, rebuild_llama_server, reinstall
 
 Status = Literal["ok", "warn", "fail"]
 
@@ -162,6 +162,34 @@ def check_llama(generate: bool = True) -> Check:
         return Check("llama.cpp", "ok", detail + "; test generation ok")
     return _reinstalling("llama.cpp", "fail", f"{detail}; {problem}",
                          rebuild_llama(REBUILD_LLAMA))
+
+
+def check_llama_server() -> Check:
+    """llama.cpp's server, which ``serve`` runs for several analysts at once."""
+    import subprocess
+
+    from core.system.programs import llama_server_binary
+
+    binary = llama_server_binary()
+    if binary is None:
+        return _reinstalling("llama.cpp server", "warn",
+                             "llama-server is not installed: shared serving falls back to "
+                             "llama-cpp-python's server, one request at a time",
+                             rebuild_llama_server())
+    try:
+        done = subprocess.run([str(binary), "--version"], capture_output=True, text=True,
+                              timeout=30, stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return _reinstalling("llama.cpp server", "fail", f"{binary} does not run: {error}",
+                             rebuild_llama_server())
+    said = (done.stdout + done.stderr).strip().splitlines()
+    version = next((line for line in said if line.startswith("version")), "")
+    if done.returncode != 0:
+        return _reinstalling("llama.cpp server", "fail",
+                             f"{binary} does not run (exit code {done.returncode}): "
+                             f"{said[-1] if said else 'no output'}", rebuild_llama_server())
+    return Check("llama.cpp server", "ok",
+                 f"{binary}{f' ({version})' if version else ''}: several analysts at once")
 
 
 def check_model_packages() -> list[Check]:
@@ -330,7 +358,8 @@ def run_checks(generate: bool = True, workspaces_dir: Path | None = None,
     from core.settings import cache_dir, load_settings
 
     workspaces = workspaces_dir or Path(load_settings().workspaces_dir)
-    checks = [check_python(), check_scriptorium(), check_torch(), check_llama(generate)]
+    checks = [check_python(), check_scriptorium(), check_torch(), check_llama(generate),
+              check_llama_server()]
     checks += check_model_packages()
     checks += check_disk({"workspaces": workspaces, "model cache": cache_dir()})
     checks += [check_memory(), check_desktop()]

@@ -95,3 +95,19 @@ def rebuild_llama(fix: str) -> Reinstall:
     return Reinstall(fix, f"CMAKE_ARGS={shlex.quote(LLAMA_FLAGS)} " + _pip(
         "--force-reinstall", "--no-deps", "--no-cache-dir", "--no-binary", "llama-cpp-python",
         pinned))
+
+
+def rebuild_llama_server() -> Reinstall:
+    """Build llama.cpp's server (``llama-server``) beside this Python."""
+    kind = installation()
+    if kind == "bundle":
+        return _bundle()
+    destination = Path(sys.executable).parent / "llama-server"
+    script = CHECKOUT / "installers" / "build-llama-server.sh"
+    fix = ("build llama.cpp's server (about 11 minutes on 2 cores) so that shared serving "
+           "answers several analysts at once")
+    if kind == "checkout":
+        return Reinstall(fix, shlex.join(["bash", str(script), sys.executable,
+                                          str(destination)]))
+    return Reinstall(fix + " with installers/build-llama-server.sh from Scriptorium's "
+                     "source, into " + str(destination), "")

@@ -8,6 +8,7 @@ shown here with its address and token until "Stop publishing" (or
 
 from __future__ import annotations
 
+from core.serving.engines import DEFAULT_PARALLEL, ENGINE_LABELS
 from core.serving.publish import publish, published, unpublish
 from core.serving.server import ServeConfig
 from core.serving.state import ServerState
@@ -43,10 +44,17 @@ class PublishBox(QGroupBox):
         self.port.setObjectName("publishPort")
         self.port.setRange(1024, 65535)
         self.port.setValue(8765)
+        self.parallel = QSpinBox()
+        self.parallel.setObjectName("publishParallel")
+        self.parallel.setRange(1, 16)
+        self.parallel.setValue(DEFAULT_PARALLEL)
+        self.parallel.setToolTip("How many drafts the server writes at the same time; more "
+                                 "analysts than this wait their turn. Each takes memory for "
+                                 "its own context window.")
         self.publish_button = QPushButton("Publish on the network…")
         self.publish_button.setObjectName("publishButton")
-        self.publish_button.setToolTip("Serve the deployed release with llama-cpp-python's "
-                                       "server; analysts add it in Draft → Endpoints…")
+        self.publish_button.setToolTip("Serve the deployed release with llama.cpp's server; "
+                                       "analysts add it in Draft → Endpoints…")
         self.publish_button.clicked.connect(self.start)
         self.stop_button = QPushButton("Stop publishing")
         self.stop_button.setObjectName("unpublishButton")
@@ -64,10 +72,14 @@ class PublishBox(QGroupBox):
         row.addWidget(self.host)
         row.addWidget(QLabel("port"))
         row.addWidget(self.port)
+        row.addWidget(QLabel("for"))
+        row.addWidget(self.parallel)
+        row.addWidget(QLabel("analysts at once"))
         row.addWidget(self.publish_button)
         row.addWidget(self.stop_button)
-        row.addWidget(self.status, 1)
+        row.addStretch(1)
         layout.addLayout(row)
+        layout.addWidget(self.status)
         self.refresh()
 
     def refresh(self) -> None:
@@ -82,8 +94,12 @@ class PublishBox(QGroupBox):
         if running is None:
             self.status.setText("Not published.")
         else:
-            self.status.setText(f"Serving {running.model} at {running.url} (host "
-                                f"{running.host}) — token: {running.token}")
+            engine = ENGINE_LABELS.get(running.engine, running.engine)
+            at_once = (f"up to {running.parallel} analysts at once" if running.parallel > 1
+                       else "one analyst at a time")
+            where = " or ".join(running.share_urls or (running.url,))
+            self.status.setText(f"Serving {running.model} ({engine}, {at_once}).\n"
+                                f"Colleagues add: address {where} — token {running.token}")
         has_workspace = self.state.workspace is not None
         self.publish_button.setEnabled(has_workspace and running is None)
         self.stop_button.setEnabled(running is not None)
@@ -93,7 +109,8 @@ class PublishBox(QGroupBox):
         if workspace is None or self.busy:
             return
         config = ServeConfig(host=self.host.currentData(), port=self.port.value(),
-                             threads=self.state.settings.threads or None)
+                             threads=self.state.settings.threads or None,
+                             parallel=self.parallel.value())
         self.busy = True
         self.publish_button.setEnabled(False)
         self.status.setText("Starting the server…")

@@ -76,6 +76,9 @@ env -u PIP_FIND_LINKS -u PIP_INDEX_URL -u PIP_EXTRA_INDEX_URL -u PIP_CONSTRAINT 
   "$target/bin/python" -m pip install -q --no-index --find-links "$BUNDLE/wheels" \
   "scriptorium==$version" || { rm -rf "$target"; fail "pip could not install from the \
 bundle (see above); the earlier install, if any, is unchanged"; }
+if [ -f "$BUNDLE/bin/llama-server" ]; then  # llama.cpp's server, for `scriptorium serve`
+  install -m 0755 "$BUNDLE/bin/llama-server" "$target/bin/llama-server"
+fi
 previous="$(readlink "$PREFIX/venv" 2>/dev/null || true)"
 ln -sfn "$(basename "$target")" "$PREFIX/venv.link"
 mv -T "$PREFIX/venv.link" "$PREFIX/venv"

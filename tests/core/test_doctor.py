@@ -12,8 +12,8 @@ from core.cli.main import main
 from core.system import doctor
 from core.system.doctor import REBUILD_LLAMA, Check, report_lines, run_checks, worst
 
-NAMES = ["Python", "Scriptorium", "PyTorch", "llama.cpp", "Base model", "Embedding model",
-         "Disk (workspaces)", "Disk (model cache)", "Memory", "Desktop app"]
+NAMES = ["Python", "Scriptorium", "PyTorch", "llama.cpp", "llama.cpp server", "Base model",
+         "Embedding model", "Disk (workspaces)", "Disk (model cache)", "Memory", "Desktop app"]
 
 
 def test_every_check_runs_and_this_machine_is_ready(tmp_path: Path) -> None:
@@ -23,6 +23,7 @@ def test_every_check_runs_and_this_machine_is_ready(tmp_path: Path) -> None:
     assert by_name["Python"].status == "ok"
     assert by_name["PyTorch"].status == "ok" and "2.13.0" in by_name["PyTorch"].detail
     assert by_name["llama.cpp"].status == "ok" and "0.3.36" in by_name["llama.cpp"].detail
+    assert by_name["llama.cpp server"].status == "ok"  # the setup builds it
     assert by_name["Embedding model"].status == "ok"
     assert by_name["Desktop app"].status == "ok"  # QT_QPA_PLATFORM=offscreen counts
     assert worst(checks) in ("ok", "warn")
@@ -122,3 +123,19 @@ def test_doctor_checks_a_workspace_audit_log(workspace) -> None:  # noqa: ANN001
     workspace.audit.path.write_text("\n".join(lines[:-1]) + "\n")
     failed = check_audit(workspace.root)
     assert failed.status == "fail" and "cut short" in failed.detail and failed.fix
+
+
+def test_a_missing_or_broken_llama_server_is_reported_with_its_fix(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from core.serving.engines import SERVER_BINARY_ENV
+
+    monkeypatch.setenv(SERVER_BINARY_ENV, str(tmp_path / "llama-server"))
+    check = doctor.check_llama_server()
+    assert check.status == "warn" and "one request at a time" in check.detail
+    assert "build-llama-server.sh" in check.command and "several analysts" in check.fix
+    broken = tmp_path / "llama-server"
+    broken.write_text("#!/bin/sh\necho 'Illegal instruction' >&2\nexit 132\n")
+    broken.chmod(0o755)
+    check = doctor.check_llama_server()
+    assert check.status == "fail" and "exit code 132" in check.detail
+    assert "Illegal instruction" in check.detail

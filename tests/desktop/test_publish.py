@@ -12,6 +12,7 @@ from helpers.serving import ensure_loopback
 from core.endpoints import RemoteEndpoint
 from core.fsutil import link_or_copy
 from core.serving.client import RemoteModel
+from core.serving.engines import llama_server_binary
 from core.serving.publish import published
 from core.serving.transport import TokenRefused
 from core.workspace import Workspace
@@ -62,12 +63,18 @@ def test_publish_and_stop_the_deployed_release(qtbot, pane: ReleasesPane,  # noq
     app_state.update_settings(app_state.settings.model_copy(update={"threads": 2}))
     box.host.setCurrentIndex(box.host.findData("127.0.0.1"))
     box.port.setValue(port)
+    box.parallel.setValue(2)
     box.publish_button.click()
     assert box.busy  # starting on a worker thread
     qtbot.waitUntil(lambda: not box.busy, timeout=120_000)
     running = published(workspace)
     assert running is not None and running.model == "release-gguf"
-    assert f"at {running.url}" in box.status.text() and running.token in box.status.text()
+    assert running.url in box.status.text() and running.token in box.status.text()
+    if llama_server_binary() is not None:  # the setup builds it: 2 analysts at once
+        assert running.engine == "llama-server" and running.parallel == 2
+        assert "up to 2 analysts at once" in box.status.text()
+    else:
+        assert "one analyst at a time" in box.status.text()
     model = RemoteModel(RemoteEndpoint(name="team", url=running.url, token=running.token))
     assert "release-gguf" in model.check()
     with pytest.raises(TokenRefused):

@@ -1,4 +1,5 @@
-"""Test helper: llama-cpp-python's server on loopback, for the serving and drafting tests.
+"""Test helper: a server on loopback (llama-server when installed), for the serving and
+drafting tests.
 
 The tests run with the network cut (``unshare -rn``), where loopback starts down;
 ``installers/run-tests.sh`` brings it up, and ``ensure_loopback`` does when the tests were
