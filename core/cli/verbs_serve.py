@@ -96,6 +96,9 @@ def _announce(plan, background: bool) -> None:  # noqa: ANN001
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from core.errors import ConfigError, validation_message
     from core.serving.process import start_server
     from core.serving.publish import publish, published, refuse_second, unpublish
     from core.serving.server import ServeConfig, plan_server
@@ -119,10 +122,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
                   f"{running.host}; {running.engine}, {running.parallel} at once)\n"
                   f"token: {running.token or '(none)'}\nlog: {running.log}")
         return 0
-    config = ServeConfig(model=args.model, release=args.release, host=args.host,
-                         port=args.port, token=_serve_token(args), no_token=args.no_token,
-                         n_ctx=args.n_ctx, threads=args.threads, engine=args.engine,
-                         parallel=args.parallel)
+    try:
+        config = ServeConfig(model=args.model, release=args.release, host=args.host,
+                             port=args.port, token=_serve_token(args), no_token=args.no_token,
+                             n_ctx=args.n_ctx, threads=args.threads, engine=args.engine,
+                             parallel=args.parallel)
+    except ValidationError as error:  # one line per the CLI's error contract
+        raise ConfigError(validation_message(error, "option")) from error
     if args.background:
         plan, _ = publish(workspace, config)
         _announce(plan, background=True)

@@ -84,3 +84,13 @@ def test_an_admin_can_add_llama_server_options(tmp_path: Path,
         chat_template=tmp_path / "t.jinja")
     assert command[-4:] == ["--flash-attn", "on", "--cache-type-k", "q8_0"]
     assert command[command.index("--n-gpu-layers") + 1] == "all"
+
+
+def test_bad_serve_options_get_one_clear_line(
+        workspace, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: ANN001
+    from core.cli.main import main
+
+    for option, value, named in (("--parallel", "0", "parallel"), ("--n-ctx", "10", "n_ctx")):
+        assert main(["serve", "-w", str(workspace.root), option, value]) != 0
+        err = capsys.readouterr().err
+        assert f"Invalid option: {named}" in err and "Traceback" not in err
