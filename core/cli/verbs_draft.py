@@ -81,8 +81,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "(echo, citation validity, fact exactness, similarity to the reference)")
     add_common(evaluate)
     evaluate.add_argument("--models", nargs="+", metavar="ID",
-                          help="GGUF model ids or paths (default: the bundled base and the "
-                          "model drafting uses)")
+                          help="GGUF model ids or paths, or servers (endpoint:NAME or a URL; "
+                          "the token from the endpoint or $SCRIPTORIUM_ENDPOINT_TOKEN) "
+                          "(default: the bundled base and the model drafting uses)")
     evaluate.add_argument("--pairs", metavar="FILE.jsonl",
                           help='JSONL of {"request", "reference", "rfp"} (default: the newest '
                           "SFT dataset's held-out pairs)")

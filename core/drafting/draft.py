@@ -182,6 +182,8 @@ def choose_format(model: TextModel, requested: FormatChoice = "auto") -> tuple[s
         endpoint = getattr(model, "endpoint", None)
         if getattr(endpoint, "prompt_format", "auto") == "completion":
             return "document", "the endpoint is set to plain completion (a base model)"
+        if getattr(model, "tuned_here", lambda: False)():
+            return "chat", "the server's model has Scriptorium's instruction stage in its lineage"
         return "chat", "a remote endpoint (its server formats the chat)"
     reason = getattr(model, "kind_reason", "")
     return ("chat" if kind == "instruct" else "document"), reason

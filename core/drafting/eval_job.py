@@ -132,6 +132,7 @@ def evaluate_drafts(workspace: Workspace, models: Sequence[str], pairs: Sequence
     from core.drafting.sources import WorkspaceRetriever
     from core.generation.model import GenerationSettings
     from core.generation.runtime import ModelCache
+    from core.serving.backend import open_text_model
 
     settings = GenerationSettings(temperature=config.temperature, max_tokens=config.max_tokens,
                                   seed=config.seed)
@@ -142,8 +143,8 @@ def evaluate_drafts(workspace: Workspace, models: Sequence[str], pairs: Sequence
     scores = []
     for index, name in enumerate(models):
         cache = ModelCache(n_ctx=config.n_ctx, capacity=1)
-        try:
-            model = cache.get(workspace, name)
+        try:  # a local GGUF, or a server (``endpoint:NAME`` or a URL): what analysts get
+            model = open_text_model(workspace, name, cache, n_ctx=config.n_ctx)
             results = draft_pairs(
                 model, pairs, retriever, settings, format=config.format,  # type: ignore[arg-type]
                 first_token_s=config.first_token_s,

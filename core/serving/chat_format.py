@@ -18,6 +18,11 @@ from core.fsutil import atomic_write_json, atomic_write_text
 from core.generation.plain import plain_template
 
 CHAT_CONFIG_NAME = "chat-format.json"
+# Heads the served template of a model Scriptorium instruction-tuned: such a model knows
+# the prompts of its SFT rows (one user turn, no system message), and a client that reads
+# the template (llama-server's /props) drafts for it as local drafting does. A Jinja
+# comment: it renders as nothing.
+USER_TURN_MARK = "{#- scriptorium: one user turn, no system message -#}"
 TEMPLATE_NAME = "chat-template.jinja"
 
 
@@ -59,15 +64,17 @@ def read_gguf_chat(path: Path) -> GgufChat:
         llama.close()
 
 
-def served_chat_config(chat: GgufChat) -> dict[str, str]:
+def served_chat_config(chat: GgufChat, user_turn: bool = False) -> dict[str, str]:
     """The template the server formats chats with, as the local path does: the model's, or
-    the plain prompt's; refused (``ServingError``) when the sandbox cannot render it: it
-    loops, fails or writes too much."""
+    the plain prompt's, headed by ``USER_TURN_MARK`` for a model tuned here; refused
+    (``ServingError``) when the sandbox cannot render it: it loops, fails or writes too
+    much."""
     from core.endpoints import ServingError
     from core.generation.template import TemplateError
     from core.serving.launch import check_template
 
-    config = {"chat_template": chat.chat_template or plain_template(chat.add_bos),
+    template = chat.chat_template or plain_template(chat.add_bos)
+    config = {"chat_template": USER_TURN_MARK + template if user_turn else template,
               "bos_token": chat.bos_token, "eos_token": chat.eos_token}
     try:
         check_template(config)
@@ -78,19 +85,19 @@ def served_chat_config(chat: GgufChat) -> dict[str, str]:
     return config
 
 
-def server_chat_args(chat: GgufChat, folder: Path) -> list[str]:
+def server_chat_args(chat: GgufChat, folder: Path, user_turn: bool = False) -> list[str]:
     """The launcher options that make llama-cpp-python's server format chats as the local
     path does (``core.serving.launch`` renders the template in the sandbox)."""
     path = folder / CHAT_CONFIG_NAME
-    atomic_write_json(path, served_chat_config(chat))
+    atomic_write_json(path, served_chat_config(chat, user_turn))
     return ["--sandboxed_chat", str(path)]
 
 
-def write_chat_template(chat: GgufChat, folder: Path) -> Path:
+def write_chat_template(chat: GgufChat, folder: Path, user_turn: bool = False) -> Path:
     """The Jinja file llama-server formats chats with (``--chat-template-file``): the same
     template, checked in the sandbox first. llama.cpp's own Jinja engine renders it (C++,
     no Python), with the model's BOS and EOS; it drops a BOS the template writes when the
     model adds one itself, as the local path tokenises."""
     path = folder / TEMPLATE_NAME
-    atomic_write_text(path, served_chat_config(chat)["chat_template"])
+    atomic_write_text(path, served_chat_config(chat, user_turn)["chat_template"])
     return path

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from core.endpoints import RemoteEndpoint, ServingError
@@ -28,6 +28,7 @@ from core.generation.model import (
 )
 from core.generation.plain import plain_prompt
 from core.generation.stream import TRANSCRIPT_STOPS
+from core.serving.chat_format import USER_TURN_MARK
 from core.serving.sse import sse_json
 from core.serving.transport import get_json, open_stream
 
@@ -40,6 +41,8 @@ class RemoteModel:
     """A model behind an OpenAI-compatible endpoint (see module docstring)."""
 
     endpoint: RemoteEndpoint
+    _known: dict[str, bool] = field(default_factory=dict, compare=False, hash=False,
+                                    repr=False)
 
     @property
     def name(self) -> str:
@@ -67,6 +70,20 @@ class RemoteModel:
         names = self.models()
         served = ", ".join(names) if names else "no model"
         return f"Connected to {self.endpoint.url}: serving {served}."
+
+    def tuned_here(self) -> bool:
+        """Whether the server says its model was instruction-tuned by Scriptorium (its
+        template carries ``USER_TURN_MARK``; llama-server shows it at ``/props``), so
+        drafts prompt it in one user turn as local drafting does. Asked once; a server
+        that does not say (another server, llama-cpp-python's) counts as no."""
+        if "tuned_here" not in self._known:
+            try:
+                props = get_json(self.endpoint, "/props", at_root=True)
+            except ServingError:
+                props = None
+            template = props.get("chat_template") if isinstance(props, dict) else None
+            self._known["tuned_here"] = isinstance(template, str) and USER_TURN_MARK in template
+        return self._known["tuned_here"]
 
     def mode(self, requested: PromptMode = "auto") -> str:
         if requested != "auto":

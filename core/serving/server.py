@@ -24,7 +24,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from core.endpoints import RemoteEndpoint, ServingError
 from core.generation.runtime import DEFAULT_N_CTX, default_threads, gpu_offload_available
-from core.serving.chat_format import read_gguf_chat, server_chat_args, write_chat_template
+from core.serving.chat_format import (
+    GgufChat,
+    read_gguf_chat,
+    server_chat_args,
+    write_chat_template,
+)
 from core.serving.engines import (
     DEFAULT_PARALLEL,
     Engine,
@@ -166,6 +171,17 @@ def _token(config: ServeConfig) -> str:
     return token
 
 
+def tuned_here_model(workspace: Workspace, name: str, path: Path, chat: GgufChat) -> bool:
+    """Whether the served model has an instruction stage Scriptorium trained in its
+    lineage (it is prompted in one user turn, as its SFT rows were written)."""
+    from core.models.resolve import model_kind, tuned_here
+    from core.workspace.registry import ModelRegistry
+
+    known = ModelRegistry(workspace).exists(name)
+    kind, reason = model_kind(workspace, name if known else path, chat.chat_template)
+    return kind == "instruct" and tuned_here(reason)
+
+
 def plan_server(workspace: Workspace, config: ServeConfig) -> ServerPlan:
     """Check everything that can be checked before launching (see module docstring)."""
     token = _token(config)
@@ -178,12 +194,13 @@ def plan_server(workspace: Workspace, config: ServeConfig) -> ServerPlan:
     threads = config.threads or default_threads()
     gpu = gpu_offload_available() if config.gpu is None else config.gpu
     chat = read_gguf_chat(path)
+    user_turn = tuned_here_model(workspace, name, path, chat)
     if binary is not None:
         parallel = config.parallel
         command = llama_server_command(
             binary, model=path, alias=name, host=config.host, port=port,
             n_ctx=config.n_ctx, parallel=parallel, threads=threads, gpu=gpu,
-            chat_template=write_chat_template(chat, folder))
+            chat_template=write_chat_template(chat, folder, user_turn))
     else:
         parallel = 1
         command = [
@@ -191,7 +208,7 @@ def plan_server(workspace: Workspace, config: ServeConfig) -> ServerPlan:
             "--model_alias", name, "--host", config.host, "--port", str(port),
             "--n_ctx", str(config.n_ctx), "--n_threads", str(threads),
             "--n_threads_batch", str(threads), "--n_gpu_layers", "-1" if gpu else "0",
-            "--interrupt_requests", "false", *server_chat_args(chat, folder)]
+            "--interrupt_requests", "false", *server_chat_args(chat, folder, user_turn)]
     return ServerPlan(model_name=name, model_path=path, host=config.host, port=port,
                       token=token, command=command, log_path=folder / LOG_NAME,
                       startup_timeout_s=config.startup_timeout_s, engine=engine,

@@ -92,6 +92,7 @@ def _headers(endpoint: RemoteEndpoint, stream: bool) -> dict[str, str]:
 
 def _open(endpoint: RemoteEndpoint, method: str, path: str, body: dict[str, Any] | None,
           *, stream: bool, timeout_s: float, watch: CancelWatch | None = None,
+          at_root: bool = False,
           ) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
     connection = _connection(endpoint, CONNECT_TIMEOUT_S)
     data = json.dumps(body).encode("utf-8") if body is not None else None
@@ -101,7 +102,10 @@ def _open(endpoint: RemoteEndpoint, method: str, path: str, body: dict[str, Any]
         connection.sock.settimeout(timeout_s)
         if watch is not None:  # from here on a cancel shuts the socket, headers or not
             watch.attach(connection.sock)
-        connection.request(method, urlsplit(endpoint.api_base).path + path, body=data,
+        prefix = urlsplit(endpoint.api_base).path
+        if at_root:  # beside the API, not under it (llama-server's /props)
+            prefix = prefix.removesuffix("/v1")
+        connection.request(method, prefix + path, body=data,
                            headers=_headers(endpoint, stream))
         response = connection.getresponse()
     except (OSError, http.client.HTTPException) as error:
@@ -118,10 +122,10 @@ def _open(endpoint: RemoteEndpoint, method: str, path: str, body: dict[str, Any]
 
 
 def get_json(endpoint: RemoteEndpoint, path: str, *,
-             timeout_s: float = CONNECT_TIMEOUT_S) -> Any:
-    """``GET path`` under the API root, as JSON."""
+             timeout_s: float = CONNECT_TIMEOUT_S, at_root: bool = False) -> Any:
+    """``GET path`` under the API root (beside it with ``at_root``), as JSON."""
     connection, response = _open(endpoint, "GET", path, None, stream=False,
-                                 timeout_s=timeout_s)
+                                 timeout_s=timeout_s, at_root=at_root)
     try:
         body = response.read(MAX_REPLY)
     except OSError as error:

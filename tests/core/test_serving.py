@@ -386,6 +386,40 @@ def test_concurrent_users_are_decoded_together_not_queued(
     assert max(firsts) < min(ends)  # nobody waited for another's reply to end
 
 
+def test_a_model_tuned_here_is_drafted_in_one_user_turn_through_the_server(
+        served: tuple[Workspace, RunningServer], remote: RemoteModel,
+        tmp_path: Path) -> None:
+    """A model with Scriptorium's SFT stage in its lineage is prompted as its SFT rows were
+    written (one user turn, no system message); its served template says so, and the
+    client reads it from llama-server (a base model: no)."""
+    from core.drafting.draft import choose_format
+    from core.models.resolve import tuned_here
+    from core.serving.chat_format import USER_TURN_MARK
+
+    assert remote.tuned_here() is False  # the module's server serves the bundled base
+    workspace = served[0]
+    sft = ModelRecord(id="sft-adapter", name="SFT", kind="adapter", architecture="gemma3",
+                      format="peft", config={"recipe": "sft"}, parents=(GGUF_ID,))
+    with ModelRegistry(workspace).create("sft-adapter", lambda folder: sft):
+        pass
+    from core.models.bundled import assemble_gguf
+
+    gguf = assemble_gguf()
+    tuned = ModelRecord(id="tuned-gguf", name="Tuned", kind="gguf", architecture="gemma3",
+                        format="gguf", parents=("sft-adapter",))
+    with ModelRegistry(workspace).create("tuned-gguf", lambda folder: tuned) as folder:
+        link_or_copy(gguf, folder / gguf.name)
+    with loopback_server(workspace, "tuned-gguf", engine=served[1].plan.engine) as server:
+        template = (workspace.root / "serving").glob("chat-*")
+        assert any(USER_TURN_MARK in p.read_text() for p in template)
+        model = RemoteModel(server.plan.endpoint("office"))
+        if server.plan.engine == "llama-server":  # it shows its template at /props
+            assert model.tuned_here()
+            assert tuned_here(choose_format(model)[1])
+        else:
+            assert not model.tuned_here()
+
+
 def test_stopping_a_remote_stream(remote: RemoteModel) -> None:
     seen: list[object] = []
     long = GenerationSettings(temperature=0.0, max_tokens=400)
