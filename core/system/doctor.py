@@ -188,8 +188,10 @@ def check_llama_server() -> Check:
         return _reinstalling("llama.cpp server", "fail",
                              f"{binary} does not run (exit code {done.returncode}): "
                              f"{said[-1] if said else 'no output'}", rebuild_llama_server())
+    built = version.removeprefix("version: ").strip()
     return Check("llama.cpp server", "ok",
-                 f"{binary}{f' ({version})' if version else ''}: several analysts at once")
+                 f"shared serving for several analysts at once ({built + ', ' if built else ''}"
+                 f"{binary})")
 
 
 def check_model_packages() -> list[Check]:
