@@ -76,12 +76,15 @@ def engine_environment(engine: Engine, token: str) -> dict[str, str]:
     (a stray ``MODEL`` or ``LLAMA_ARG_PORT`` must not change what is served), plus the
     token."""
     env = {k: v for k, v in os.environ.items()
-           if k.upper() not in _BINDING_SETTINGS and not k.upper().startswith("LLAMA_")}
+           if k.upper() not in _BINDING_SETTINGS and not k.upper().startswith(_SERVER_PREFIX)}
     if token:
         env["LLAMA_API_KEY" if engine == "llama-server" else "API_KEY"] = token
     return env
 
 
-# settings llama_cpp.server reads from the environment
+# settings llama_cpp.server reads from the environment, and llama-server's (every option
+# has a LLAMA_ARG_ variable; the token is LLAMA_API_KEY)
 _BINDING_SETTINGS = {"HOST", "PORT", "CONFIG_FILE", "MODEL", "API_KEY", "CHAT_FORMAT",
-                     "INTERRUPT_REQUESTS", "SSL_KEYFILE", "SSL_CERTFILE", "N_CTX", "VERBOSE"}
+                     "INTERRUPT_REQUESTS", "SSL_KEYFILE", "SSL_CERTFILE", "N_CTX", "VERBOSE",
+                     "LLAMA_API_KEY"}
+_SERVER_PREFIX = "LLAMA_ARG_"

@@ -65,9 +65,12 @@ def test_the_environment_carries_the_token_and_no_stray_settings(
     monkeypatch.setenv("MODEL", "/elsewhere.gguf")
     monkeypatch.setenv("API_KEY", "stray")
     monkeypatch.setenv("PATH_KEPT", "yes")
+    monkeypatch.setenv("LLAMA_API_KEY", "stray-key")
+    monkeypatch.setenv("LLAMA_CPP_LIB_PATH", "/kept")  # not a server setting
     env = engine_environment("llama-server", "t" * 20)
     assert env["LLAMA_API_KEY"] == "t" * 20 and env["PATH_KEPT"] == "yes"
     assert not {"LLAMA_ARG_PORT", "LLAMA_ARG_MODEL", "MODEL", "API_KEY"} & set(env)
+    assert env["LLAMA_CPP_LIB_PATH"] == "/kept"
     env = engine_environment("llama-cpp-python", "u" * 20)
     assert env["API_KEY"] == "u" * 20 and "LLAMA_API_KEY" not in env
     assert "API_KEY" not in engine_environment("llama-cpp-python", "")
