@@ -2,7 +2,8 @@
 
 A few real optimizer steps at the chosen settings (the real base with its LoRA, the real
 batch size, gradient accumulation, precision and checkpointing; random token ids as long as
-the run's sequences will be), after one untimed warm-up step. It measures the seconds per
+the run's sequences will be; for SFT, with the prompt share of the run's rows masked out of
+the loss, as the run's loss path does), after one untimed warm-up step. It measures the seconds per
 step, the process's peak memory (RSS; peak GPU memory on CUDA) and the machine's load while
 it ran, so the time shown before a run starts is measured here rather than scaled from a
 calibration on another machine. The training job then corrects it live from its own first
@@ -38,6 +39,7 @@ class Probe:
     device: str
     dtype: str
     length: int  # tokens per sequence the probe ran (the run's sequences)
+    counted_share: float = 1.0  # share of positions whose next token counts in the loss
 
     def seconds(self, steps: int) -> float:
         return self.step_s * steps
@@ -91,6 +93,62 @@ def probe_length(workspace: Workspace, config: TrainConfig) -> int:
     return min(config.max_length, max(lengths)) if lengths else config.max_length
 
 
+@dataclass(frozen=True)
+class SftShape:
+    """What an SFT run's batches look like: their length and the share of positions that
+    count in the loss."""
+
+    length: int  # tokens per row of a batch (rows are padded to the batch's longest)
+    counted_share: float  # completions count; prompts are masked
+
+
+def sft_shape(workspace: Workspace, config: TrainConfig, tokenizer: Any) -> SftShape | None:
+    """The SFT run's batches, from a sample of its rows tokenized and packed (or padded)
+    as the run does them: the run projects only the completion positions through the LM
+    head, and packed rows are often shorter than ``max_length``, so a probe at full length
+    with every position counted over-estimates the step. None when there are no rows."""
+    from core.datasets.store import DatasetStore
+    from core.errors import ScriptoriumError
+    from core.training.packing import IGNORE, best_fit, tokenize_pair
+
+    try:
+        rows = DatasetStore(workspace).rows(config.dataset, limit=512)
+    except (ScriptoriumError, OSError, ValueError):
+        return None
+    examples = [tokenize_pair(tokenizer, str(row["prompt"]), str(row["completion"]),
+                              config.max_length)
+                for row in rows if "prompt" in row and "completion" in row]
+    examples = [(ids, labels) for ids, labels in examples if any(t != IGNORE for t in labels)]
+    if not examples:
+        return None
+    sizes = [len(ids) for ids, _ in examples]
+    if config.packing:
+        sizes = [sum(sizes[i] for i in members) for members in best_fit(sizes, config.max_length)]
+    batch = max(1, config.batch_size)
+    widths = [max(sizes[i: i + batch]) for i in range(0, len(sizes), batch)]
+    counted = sum(sum(1 for t in labels if t != IGNORE) for _, labels in examples)
+    return SftShape(length=max(2, round(statistics.mean(widths))),
+                    counted_share=counted / sum(len(ids) for ids, _ in examples))
+
+
+def _labels(ids: Any, share: float, sliced: bool) -> dict[str, Any]:
+    """The loss inputs of a probe step: every position counts, or (SFT) only the last
+    ``share`` of each row, projected alone when the run's loss path slices the head."""
+    from core.training.loss import counted_positions
+    from core.training.packing import IGNORE
+
+    if share >= 1.0:
+        return {"labels": ids}
+    labels = ids.clone()
+    labels[:, : ids.shape[1] - max(1, round(share * ids.shape[1]))] = IGNORE
+    positions = counted_positions(labels) if sliced else None
+    if positions is None:
+        return {"labels": labels, "use_cache": False}
+    mask, targets = positions
+    return {"labels": labels, "logits_to_keep": mask, "shift_labels": targets,
+            "use_cache": False}
+
+
 def probe_training(workspace: Workspace, config: TrainConfig, steps: int = PROBE_STEPS,
                    progress: Callable[[int, int, str], None] = lambda *a: None) -> Probe:
     """Time ``steps`` real optimizer steps of ``config`` (after a warm-up step)."""
@@ -100,7 +158,8 @@ def probe_training(workspace: Workspace, config: TrainConfig, steps: int = PROBE
 
     where = placement(config)
     progress(0, steps + 1, "loading the model")
-    model = load_base_model(resolve_base(workspace, config.base), where, config.quantize_4bit)
+    source = resolve_base(workspace, config.base)
+    model = load_base_model(source, where, config.quantize_4bit)
     model = attach_adapter(model, config, None)
     if config.gradient_checkpointing:
         model.gradient_checkpointing_enable()
@@ -112,9 +171,23 @@ def probe_training(workspace: Workspace, config: TrainConfig, steps: int = PROBE
     sequences = 2 if config.recipe in ("dpo", "orpo") else 1
     generator = torch.Generator().manual_seed(config.seed)
     length = probe_length(workspace, config)
+    share, sliced = 1.0, False
+    if config.recipe == "sft":
+        import psutil
+
+        from core.training.loss import choose_loss_path
+        from core.training.modeling import load_tokenizer
+
+        tokenizer = load_tokenizer(source)
+        shape = sft_shape(workspace, config, tokenizer)
+        if shape is not None:
+            length, share = shape.length, shape.counted_share
+        sliced = choose_loss_path(where.device, config.batch_size, config.max_length,
+                                  len(tokenizer), psutil.virtual_memory().available) == "plain"
     ids = torch.randint(3, int(text.vocab_size), (config.batch_size * sequences, length),
                         generator=generator)
     ids = ids.to(where.device)
+    loss_inputs = _labels(ids, share, sliced)
     if where.device == "cuda":
         torch.cuda.reset_peak_memory_stats()
     times = []
@@ -124,7 +197,7 @@ def probe_training(workspace: Workspace, config: TrainConfig, steps: int = PROBE
             if config.recipe == "dpo":  # the reference log-probabilities: adapters off
                 with torch.no_grad(), model.disable_adapter():
                     model(input_ids=ids)
-            model(input_ids=ids, labels=ids).loss.backward()
+            model(input_ids=ids, **loss_inputs).loss.backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         if where.device == "cuda":
@@ -136,7 +209,7 @@ def probe_training(workspace: Workspace, config: TrainConfig, steps: int = PROBE
         step_s=statistics.median(times), peak_rss=_peak_rss(),
         peak_gpu=int(torch.cuda.max_memory_allocated()) if where.device == "cuda" else None,
         load=os.getloadavg()[0], cpu_count=os.cpu_count() or 1, steps=steps,
-        device=where.device, dtype=where.dtype, length=length)
+        device=where.device, dtype=where.dtype, length=length, counted_share=round(share, 4))
 
 
 def run_probe_job(config: ProbeConfig, ctx: JobContext) -> dict[str, Any]:

@@ -101,3 +101,30 @@ def test_the_probe_uses_the_length_of_the_runs_sequences(train_workspace: Worksp
     assert probe_length(train_workspace, short) == 8
     sft = build_config("sft", base="tiny-base", dataset="cpt-v1", overrides=["max_length=64"])
     assert probe_length(train_workspace, sft) == 64
+
+
+def test_an_sft_probe_counts_only_the_completions_as_the_run_does(
+        train_workspace: Workspace) -> None:
+    """SFT rows mask their prompts: the run projects only the completion positions through
+    the LM head, so the probe measures the same share (over-estimating it made the SFT
+    estimate too long)."""
+    from core.training.modeling import load_tokenizer, resolve_base
+    from core.training.probe import sft_shape
+
+    tokenizer = load_tokenizer(resolve_base(train_workspace, "tiny-base"))
+    packed = build_config("sft", base="tiny-base", dataset="sft-v1",
+                          overrides=["max_length=256", "batch_size=2"])
+    shape = sft_shape(train_workspace, packed, tokenizer)
+    assert shape is not None
+    assert 0.05 < shape.counted_share < 0.9  # prompts ("Complete: …" in a chat turn) masked
+    assert 2 <= shape.length <= 256
+    unpacked = build_config("sft", base="tiny-base", dataset="sft-v1",
+                            overrides=["max_length=256", "batch_size=2", "packing=false"])
+    single = sft_shape(train_workspace, unpacked, tokenizer)
+    assert single is not None and single.length < shape.length  # one example per row
+    assert single.counted_share == shape.counted_share
+    cpt = build_config("cpt", base="tiny-base", dataset="cpt-v1")
+    assert sft_shape(train_workspace, cpt, tokenizer) is None  # token blocks, no pairs
+    probe = probe_training(train_workspace, packed, steps=1)
+    assert probe.counted_share == round(shape.counted_share, 4)
+    assert probe.length == shape.length and probe.step_s > 0
