@@ -7,12 +7,20 @@ export also scores the *base* model, converted and quantized the same way, on th
 text of the CPT datasets behind the tuned model, and reports the share of the f16 gain
 (base perplexity − tuned perplexity) that each quantized file keeps. Below ``min_kept`` the
 file is registered but not called verified.
+
+The base's side of the comparison depends only on the base's weights, the type, the text
+and the scoring settings, so its scores are kept in the machine's cache under a key of
+those (the base's file checksums, not its id): a second export of a model tuned on the same
+data, or of the same model at another type, scores only the tuned files and converts
+nothing of the base.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +35,8 @@ from core.workspace.registry import ModelRecord, ModelRegistry
 KEPT_MIN = 0.8
 # A tuned model less than 0.5 % better than its base at f16 has no measurable gain to keep.
 MIN_GAIN = 0.005
+SCORES_FOLDER = "heldout-scores"
+SCORES_VERSION = 1  # bump when scoring changes what a cached figure means
 
 
 @dataclass(frozen=True)
@@ -118,8 +128,8 @@ def plan_gain_check(workspace: Workspace, record: ModelRecord) -> GainPlan | str
 class GainCheck:
     """Scores the base and the tuned model on the plan's text, at f16 and at each quant.
 
-    ``start`` converts the base to f16 in ``scratch``; ``at`` quantizes it like the tuned
-    file and scores both."""
+    ``start`` scores both at f16, ``at`` at one type: the base converted to f16 in
+    ``scratch`` and quantized like the tuned file, unless its score is in the cache."""
 
     def __init__(self, registry: ModelRegistry, plan: GainPlan, scratch: Path, *,
                  max_tokens: int, window: int, min_kept: float = KEPT_MIN,
@@ -130,6 +140,7 @@ class GainCheck:
         self.base_f16: Path | None = None
         self.f16: tuple[HeldoutScore, HeldoutScore] | None = None
         self.seconds = 0.0
+        self.cached: list[str] = []  # types whose base score came from the cache
 
     def _score(self, path: Path) -> HeldoutScore:
         start = time.perf_counter()
@@ -139,22 +150,69 @@ class GainCheck:
         finally:
             self.seconds += time.perf_counter() - start
 
+    def _cache_file(self, quant: str) -> Path | None:
+        """Where the base's score at ``quant`` is kept; None when the base's files have no
+        checksums to name its weights by."""
+        import llama_cpp
+
+        from core.settings import cache_dir
+
+        if not self.plan.base.files:
+            return None
+        identity = {"version": SCORES_VERSION, "llama_cpp": llama_cpp.__version__,
+                    "files": self.plan.base.files, "quant": quant,
+                    "text": hashlib.sha256(self.plan.text.encode("utf-8")).hexdigest(),
+                    "max_tokens": self.max_tokens, "window": self.window,
+                    "pre_tokenizer": self.pre_tokenizer}
+        key = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
+        return cache_dir() / SCORES_FOLDER / f"{key[:32]}.json"
+
+    def _base_file(self) -> Path:
+        """The base converted to f16 in the scratch folder (once, when first needed)."""
+        if self.base_f16 is None:
+            folder = full_model_folder(self.registry, self.plan.base, self.scratch)
+            self.base_f16 = convert_to_f16(folder, self.scratch / "gain-base-F16.gguf",
+                                           name=self.plan.base.name,
+                                           pre_tokenizer=self.pre_tokenizer)
+        return self.base_f16
+
+    def _base_score(self, quant: str) -> HeldoutScore:
+        """The base's score at ``quant``: from the cache, else converted, quantized and
+        scored here (and kept)."""
+        from core.fsutil import atomic_write_json
+
+        cached = self._cache_file(quant)
+        try:
+            if cached is not None and cached.exists():
+                score = HeldoutScore(**json.loads(cached.read_text(encoding="utf-8")))
+                self.cached.append(quant)
+                return score
+        except (OSError, ValueError, TypeError):
+            pass  # unreadable: score again and write it afresh
+        if quant == "f16":
+            score = self._score(self._base_file())
+        else:
+            base_file = quantize(self._base_file(),
+                                 self.scratch / f"gain-base-{LABELS[quant]}.gguf", quant,
+                                 threads=self.threads)
+            try:
+                score = self._score(base_file)
+            finally:
+                base_file.unlink(missing_ok=True)
+        if cached is not None:
+            try:
+                atomic_write_json(cached, asdict(score))
+            except OSError:
+                pass  # a cache that cannot be written only costs time next export
+        return score
+
     def start(self, tuned_f16: Path) -> GainKept:
-        folder = full_model_folder(self.registry, self.plan.base, self.scratch)
-        self.base_f16 = convert_to_f16(folder, self.scratch / "gain-base-F16.gguf",
-                                       name=self.plan.base.name,
-                                       pre_tokenizer=self.pre_tokenizer)
-        self.f16 = (self._score(self.base_f16), self._score(tuned_f16))
+        self.f16 = (self._base_score("f16"), self._score(tuned_f16))
         return self._kept("f16", *self.f16)
 
     def at(self, quant: str, tuned_file: Path) -> GainKept:
-        assert self.base_f16 is not None and self.f16 is not None, "start() first"
-        base_file = quantize(self.base_f16, self.scratch / f"gain-base-{LABELS[quant]}.gguf",
-                             quant, threads=self.threads)
-        try:
-            return self._kept(quant, self._score(base_file), self._score(tuned_file))
-        finally:
-            base_file.unlink(missing_ok=True)
+        assert self.f16 is not None, "start() first"
+        return self._kept(quant, self._base_score(quant), self._score(tuned_file))
 
     def _kept(self, quant: str, base: HeldoutScore, tuned: HeldoutScore) -> GainKept:
         assert self.f16 is not None
@@ -170,4 +228,5 @@ class GainCheck:
                 "tokens": scored.tokens if scored else 0,
                 "windows": scored.windows if scored else 0,
                 "window": scored.window if scored else self.window,
-                "scoring_seconds": round(self.seconds, 3)}
+                "scoring_seconds": round(self.seconds, 3),
+                "base_scores_cached": list(self.cached)}

@@ -7,6 +7,7 @@ held-out text, exported for real (base and tuned scored at F16 and Q8_0).
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -131,6 +132,31 @@ def test_export_scores_base_vs_tuned_and_records_the_gain_kept(
     assert by_quant["q8_0"]["gain_kept"] == q8.metrics["gain_kept"]
     assert result["verified"] and result["warnings"] == []
     assert not list(workspace.root.glob(".export-*"))
+
+
+def test_the_bases_scores_are_kept_for_the_next_export(
+        tuned_workspace: tuple[Workspace, str], monkeypatch: pytest.MonkeyPatch,
+        tmp_path: Path) -> None:
+    """The base's side of the check depends on its weights, the type and the text only:
+    a second export scores only the tuned files; a damaged cached figure is scored again."""
+    from core.export.gain import SCORES_FOLDER
+
+    monkeypatch.setenv("SCRIPTORIUM_CACHE_DIR", str(tmp_path / "cache"))
+    workspace, adapter = tuned_workspace
+    first = export(workspace, adapter, "q8_0")
+    assert first["adaptation"]["base_scores_cached"] == []
+    kept = sorted((tmp_path / "cache" / SCORES_FOLDER).glob("*.json"))
+    assert len(kept) == 2  # the base at f16 and at Q8_0
+    second = export(workspace, adapter, "q8_0")
+    assert second["adaptation"]["base_scores_cached"] == ["f16", "q8_0"]
+    registry = ModelRegistry(workspace)
+    a, b = (registry.get(r["outputs"][0]["model_id"]).metrics for r in (first, second))
+    for key in ("heldout_ppl_base_f16", "heldout_ppl_base", "gain_kept"):
+        assert a[key] == pytest.approx(b[key], rel=1e-6), key
+    kept[0].write_text("{not json", encoding="utf-8")
+    third = export(workspace, adapter, "q8_0")
+    assert len(third["adaptation"]["base_scores_cached"]) == 1  # the damaged one rescored
+    assert json.loads(kept[0].read_text(encoding="utf-8"))["tokens"] == 128
 
 
 def lossy_at(monkeypatch: pytest.MonkeyPatch, *lossy_quants: str) -> None:
