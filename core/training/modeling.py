@@ -128,6 +128,9 @@ def load_tokenizer(source: BaseSource) -> Any:
         tokenizer.chat_template = resources.path(CHAT_TEMPLATE).read_text(encoding="utf-8")
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
+    from core.training.fingerprint import fingerprint_cheaply
+
+    fingerprint_cheaply(tokenizer)  # trl's dataset maps hash it: 13 s a map for 262k tokens
     return tokenizer
 
 
