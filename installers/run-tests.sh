@@ -28,7 +28,7 @@ if [ $# -eq 0 ] || [ -n "${SCRIPTORIUM_FETCH_WHEELHOUSE:-}" ]; then
 fi
 
 # the slowest tests are listed at the end, so a run that grows slower says where
-cmd=("$ROOT/.venv/bin/python" -m pytest -ra --durations=25 "$@")
+cmd=("$ROOT/.venv/bin/python" -m pytest -ra --durations=40 "$@")
 if unshare -rn true 2>/dev/null; then
   echo "running the tests with the network cut off (unshare -rn; loopback only)" >&2
   # a new namespace has loopback down: bring it up (distributed training and the local
