@@ -179,6 +179,7 @@ class GainCheck:
     def _base_score(self, quant: str) -> HeldoutScore:
         """The base's score at ``quant``: from the cache, else converted, quantized and
         scored here (and kept)."""
+        from core.errors import DiskSpaceError
         from core.fsutil import atomic_write_json
 
         cached = self._cache_file(quant)
@@ -202,7 +203,7 @@ class GainCheck:
         if cached is not None:
             try:
                 atomic_write_json(cached, asdict(score))
-            except OSError:
+            except (OSError, DiskSpaceError):
                 pass  # a cache that cannot be written only costs time next export
         return score
 
