@@ -149,6 +149,32 @@ def test_a_cancelled_copy_leaves_nothing(tmp_path: Path) -> None:
     assert list(store_root().iterdir()) == []
 
 
+@pytest.mark.parametrize("kernel", ["copy_file_range", "refused", "absent"])
+def test_the_stored_copy_and_its_checksum_match_the_file(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kernel: str) -> None:
+    """The kernel copies where it can; where it refuses (another filesystem, an old
+    kernel) or has no such call, Python copies; the checksum is of the bytes stored."""
+    import errno
+    import hashlib
+
+    data = os.urandom(3 << 20) * 30  # 90 MiB: two kernel blocks, many Python ones
+    source = tmp_path / "model.safetensors"
+    source.write_bytes(data)
+    if kernel == "refused":
+        def refuse(*args: object) -> int:
+            raise OSError(errno.EXDEV, "Invalid cross-device link")
+        monkeypatch.setattr(os, "copy_file_range", refuse)
+    elif kernel == "absent":
+        monkeypatch.delattr(os, "copy_file_range")
+    seen: list[int] = []
+    folder = add_files([source], progress=lambda done, total, name: seen.append(done))
+    stored = folder / "model.safetensors"
+    assert stored.read_bytes() == data
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest == {"model.safetensors": hashlib.sha256(data).hexdigest()}
+    assert seen[-1] == len(data) and len(seen) >= 2  # progress within the file
+
+
 def test_a_gguf_is_stored_dequantised_and_registered_with_its_file(
         tiny_gguf: Path, workspace: Workspace) -> None:
     check = inspect_base(tiny_gguf)
@@ -252,20 +278,31 @@ def test_a_1b_folder_is_checked_in_seconds_and_copied_at_disk_speed(tmp_path: Pa
     assert checked_s < 10, checked_s
 
     size = sum(p.stat().st_size for p in folder.iterdir())
-    started = time.perf_counter()
-    for path in folder.glob("*.safetensors"):  # the baseline: a plain copy, flushed to disk
-        shutil.copyfile(path, tmp_path / path.name)
-        with open(tmp_path / path.name, "rb+") as copied:
-            os.fsync(copied.fileno())
-    plain_s = time.perf_counter() - started
-    for path in folder.glob("*.safetensors"):
-        (tmp_path / path.name).unlink()
+    os.sync()  # the weights just written: neither the baseline nor the import writes them
+
+    def plain_copy() -> float:
+        """The baseline: a plain copy of the weights, flushed to disk, then removed."""
+        started = time.perf_counter()
+        for path in folder.glob("*.safetensors"):
+            shutil.copyfile(path, tmp_path / path.name)
+            with open(tmp_path / path.name, "rb+") as copied:
+                os.fsync(copied.fileno())
+        seconds = time.perf_counter() - started
+        for path in folder.glob("*.safetensors"):
+            (tmp_path / path.name).unlink()
+        return seconds
+
+    # A virtual disk's write speed changes from minute to minute (burst credits, the host's
+    # cache): the baseline is measured just before and just after the import, and the
+    # slower of the two is what the import is held to.
+    before_s = plain_copy()
     workspace = Workspace.create(tmp_path / "ws")
     started = time.perf_counter()
     import_model(workspace, ImportModelConfig(path=str(folder), model_id="llama-1b"))
     import_s = time.perf_counter() - started
+    plain_s = max(before_s, plain_copy())
     print(f"1B folder ({size / 2**30:.1f} GiB): checks {checked_s:.1f} s, plain copy "
-          f"{plain_s:.1f} s, import {import_s:.1f} s")
+          f"{before_s:.1f} s before, {plain_s:.1f} s at worst, import {import_s:.1f} s")
     # the import hashes while it copies; it also checks the folder again
     assert import_s - checked_s < 2 * plain_s + 2, (import_s, checked_s, plain_s)
     assert ModelRegistry(workspace).verify("llama-1b") == []
