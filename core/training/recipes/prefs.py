@@ -5,7 +5,9 @@ adapter when there is one), so no second copy is loaded. Its log-probabilities o
 pair's chosen and rejected answers do not change while training, so when a run reads the
 pairs over several epochs they are computed once, in one pass before the first step (trl's
 ``precompute_ref_log_probs``), not again in every epoch (``reference_once``;
-``bench/bench_preference.py`` measures it). ORPO needs no reference: it adds an
+``bench/bench_preference.py`` measures it). On a CPU, when a step's logits fit in memory,
+DPO's LM head is the plain one of ``core.training.plainhead`` (the counted positions
+projected once forward, once backward) instead of trl's tiled head. ORPO needs no reference: it adds an
 odds-ratio term to the SFT loss on the chosen answer.
 """
 
@@ -14,6 +16,8 @@ from __future__ import annotations
 from typing import Any
 
 from core.training import distributed
+from core.training.loss import choose_loss_path
+from core.training.plainhead import preference_trainer_class
 from core.training.recipes import common
 from core.training.recipes.base import Recipe
 from core.training.recipes.sft import strip_bos
@@ -62,6 +66,24 @@ def reference_once(state: common.RunState) -> bool:
 
 
 class DpoRecipe(_PreferenceRecipe):
+    use_plain_head = False
+
+    def plain_head(self, state: common.RunState) -> bool:
+        """Whether the run takes the plain LM head (``core.training.plainhead``): on a
+        CPU, when a step's logits fit in memory (chosen and rejected: twice the rows)."""
+        import psutil
+
+        path = choose_loss_path(state.where.device, 2 * state.batch_size,
+                                state.config.max_length, len(state.tokenizer),
+                                psutil.virtual_memory().available)
+        return path == "plain"
+
+    def build_trainer(self, state: common.RunState) -> Any:
+        self.use_plain_head = self.plain_head(state)
+        if self.use_plain_head and "plain LM head" not in " ".join(state.notes):
+            state.notes.append("plain LM head: a step's logits fit in memory (faster on CPU)")
+        return super().build_trainer(state)
+
     def extra_arguments(self, state: common.RunState) -> dict[str, Any]:
         if not reference_once(state):
             return {}
@@ -73,7 +95,7 @@ class DpoRecipe(_PreferenceRecipe):
     def trainer_classes(self) -> tuple[Any, Any]:
         from trl import DPOConfig, DPOTrainer
 
-        return DPOConfig, DPOTrainer
+        return DPOConfig, preference_trainer_class(DPOTrainer, self.use_plain_head)
 
 
 class OrpoRecipe(_PreferenceRecipe):

@@ -1,0 +1,162 @@
+"""A plain LM head for trl's preference trainer on a CPU.
+
+trl's DPOTrainer patches the model so that ``model(..., labels=..., fused_lm_head=True)``
+returns per-token log-probabilities computed in tiles, never holding the
+``positions × vocabulary`` logits. On a GPU with Triton it scores only the positions whose
+label counts; elsewhere it scores every position (prompts and padding too), computes the
+log-sum-exp, entropy, mean logit and top-1 flag tile by tile, and in backward projects
+every tile again. With Gemma's 262k-token vocabulary the head is most of a step's work,
+and that made a DPO step about 4× a CPT step on this machine (``bench/bench_preference.py``).
+
+When the logits of a step fit in memory (``core.training.loss.choose_loss_path``), the
+patched forward here answers the same call the way the model's own loss does: the model
+projects only the counted positions (``logits_to_keep`` as a mask, with its own
+soft-capping and scaling), and one pass over those logits gives the label's
+log-probability, the entropy, the mean logit and the top-1 flag; the softmax is kept for
+backward, so the head is projected once forward and once backward. Calls it does not
+cover (pre-shifted labels, MoE router logits) and model classes that cannot slice their
+head go to trl's head.
+"""
+
+from __future__ import annotations
+
+import functools
+import types
+from typing import Any
+
+from core.training.evaluate import IGNORE
+
+
+def _token_log_probs() -> type:
+    import torch
+
+    class TokenLogProbs(torch.autograd.Function):
+        """log p(label), entropy, mean logit and top-1 flag of each row of ``logits``
+        (``n × vocabulary``); only the log-probability carries a gradient."""
+
+        @staticmethod
+        def forward(ctx: Any, logits: Any, labels: Any) -> tuple[Any, Any, Any, Any]:
+            z = logits.float()
+            peak = z.amax(dim=-1, keepdim=True)
+            probs = torch.sub(z, peak).exp_()
+            total = probs.sum(dim=-1, keepdim=True)
+            probs.div_(total)
+            log_z = (peak + total.log()).squeeze(-1)
+            chosen = z.gather(-1, labels.unsqueeze(-1)).squeeze(-1)
+            # E_p[z] without a second n × vocabulary buffer
+            expected = torch.bmm(probs.unsqueeze(1), z.unsqueeze(-1)).view(-1)
+            entropy = log_z - expected
+            mean = z.mean(dim=-1)
+            top1 = z.argmax(dim=-1) == labels  # argmax returns the first maximum, as trl
+            ctx.save_for_backward(probs, labels)
+            ctx.logits_dtype = logits.dtype
+            ctx.mark_non_differentiable(entropy, mean, top1)
+            return chosen - log_z, entropy, mean, top1
+
+        @staticmethod
+        def backward(ctx: Any, grad: Any, *_: Any) -> tuple[Any, None]:
+            probs, labels = ctx.saved_tensors
+            if grad is None:
+                return None, None
+            # d log p(label) / dz = onehot(label) - p, in place on the kept softmax
+            grad_z = probs.mul_(-grad.float().unsqueeze(-1))
+            grad_z.scatter_add_(-1, labels.unsqueeze(-1), grad.float().unsqueeze(-1))
+            return grad_z.to(ctx.logits_dtype), None
+
+    return TokenLogProbs
+
+
+@functools.cache
+def token_log_probs() -> type:
+    return _token_log_probs()
+
+
+def use_plain_head(model: Any) -> None:
+    """Answer ``fused_lm_head=True`` calls of ``model`` (already patched by trl) with the
+    plain head. ``model`` is the module trl patched: the PEFT model's base model."""
+    import torch
+    from trl.trainer.utils import FusedCausalLMOutput
+
+    fused_forward = model.forward
+    state = {"slices": True}
+
+    def plain(self: Any, *args: Any, fused_lm_head: bool = False, labels: Any = None,
+              shift_labels: Any = None, num_items_in_batch: Any = None, **kwargs: Any) -> Any:
+        covered = (fused_lm_head and state["slices"] and labels is not None
+                   and shift_labels is None and not kwargs.get("output_router_logits"))
+        if covered:
+            try:
+                return _plain_call(args, kwargs, labels, num_items_in_batch)
+            except (RuntimeError, IndexError, ValueError, TypeError) as error:
+                from core.training.recipes.common import is_out_of_memory
+
+                if is_out_of_memory(error):
+                    raise
+                state["slices"] = False  # this model class projects every position
+        return fused_forward(*args, fused_lm_head=fused_lm_head, labels=labels,
+                             shift_labels=shift_labels, num_items_in_batch=num_items_in_batch,
+                             **kwargs)
+
+    def _plain_call(args: tuple[Any, ...], kwargs: dict[str, Any], labels: Any,
+                    num_items_in_batch: Any) -> Any:
+        targets = labels[:, 1:]
+        counted = targets != IGNORE
+        keep = torch.zeros_like(labels, dtype=torch.bool)
+        keep[:, :-1] = counted
+        outputs = fused_forward(*args, **{**kwargs, "use_cache": False, "logits_to_keep": keep})
+        logits = outputs.logits
+        count = int(counted.sum())
+        if logits.dim() != 2 or logits.shape[0] != count:
+            raise ValueError(f"the model projected {tuple(logits.shape)} for {count} positions")
+        fields = token_log_probs().apply(logits, targets[counted])
+        del outputs, logits
+        log_probs, entropy, mean, top1 = (
+            field.new_zeros(counted.shape).masked_scatter(counted, field) for field in fields)
+        divisor = counted.sum().clamp(min=1) if num_items_in_batch is None else num_items_in_batch
+        return FusedCausalLMOutput(loss=-log_probs.sum() / divisor, log_probs=log_probs,
+                                   entropy=entropy, mean_logits=mean, is_top1=top1,
+                                   label_mask=counted)
+
+    plain = functools.wraps(type(model).forward)(plain)
+    model.forward = types.MethodType(plain, model)
+
+
+def preference_trainer_class(trainer_class: type, plain_head: bool) -> type:
+    """trl's DPO trainer, or a subclass whose fused-head calls take the plain head."""
+    if not plain_head:
+        return trainer_class
+
+    class PlainHeadTrainer(trainer_class):  # type: ignore[misc, valid-type]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            model = kwargs["model"]
+            base = model.get_base_model() if hasattr(model, "get_base_model") else model
+            # trl patches the forward in __init__ and makes the reference pass there too
+            with _PatchAfter(base):
+                super().__init__(*args, **kwargs)
+
+    return PlainHeadTrainer
+
+
+class _PatchAfter:
+    """Put the plain head on ``module`` as soon as trl has put its fused head there (before
+    the reference pass that trl's __init__ makes)."""
+
+    def __init__(self, module: Any) -> None:
+        self.module = module
+
+    def __enter__(self) -> None:
+        import trl.trainer.dpo_trainer as dpo
+
+        self.add = dpo.add_fused_lm_head
+
+        def add_then_plain(model: Any, *args: Any, **kwargs: Any) -> None:
+            self.add(model, *args, **kwargs)
+            if model is self.module:
+                use_plain_head(model)
+
+        dpo.add_fused_lm_head = add_then_plain
+
+    def __exit__(self, *exc: Any) -> None:
+        import trl.trainer.dpo_trainer as dpo
+
+        dpo.add_fused_lm_head = self.add
