@@ -2,9 +2,10 @@
 
 A folder ``STORE/<digest>`` holds the files of one model and a ``manifest.json`` (file →
 SHA-256); ``digest`` is the SHA-256 of that manifest, so two imports of the same files,
-from any path, share one folder. Files are copied in one pass that also hashes them (disk
-speed), into a staging folder renamed into place only when complete: a cancelled or killed
-copy leaves nothing half-written. ``sources.json`` remembers which source paths (by size
+from any path, share one folder. Files are copied in the kernel and the stored bytes hashed
+from the page cache (hashed on the way where the kernel cannot copy), into a staging
+folder renamed into place only when complete: a cancelled or killed copy leaves nothing
+half-written. ``sources.json`` remembers which source paths (by size
 and modification time) gave which digest, so importing the same folder into a second
 workspace copies nothing. Workspaces hard-link the files (``core.fsutil.link_or_copy``),
 so removing a workspace or the store never breaks another workspace.
@@ -27,6 +28,7 @@ from core.fsutil import (
     make_private_dir,
     read_json,
     require_free_space,
+    sha256_file,
 )
 from core.settings import load_settings
 from core.workspace.locking import file_lock
@@ -125,11 +127,7 @@ def _copy(source: Path, target: Path, done: int, total: int, progress: Progress,
         if _kernel_copy(reader, writer, size, done, total, progress, check, source.name):
             writer.flush()
             os.fsync(writer.fileno())
-            with open(target, "rb") as written:
-                while block := written.read(CHUNK):
-                    check()
-                    digest.update(block)
-            return digest.hexdigest(), done + size
+            return sha256_file(target, progress=lambda _: check()), done + size
         while block := reader.read(CHUNK):
             check()  # raises to stop: the staging folder is removed
             digest.update(block)

@@ -303,6 +303,6 @@ def test_a_1b_folder_is_checked_in_seconds_and_copied_at_disk_speed(tmp_path: Pa
     plain_s = max(before_s, plain_copy())
     print(f"1B folder ({size / 2**30:.1f} GiB): checks {checked_s:.1f} s, plain copy "
           f"{before_s:.1f} s before, {plain_s:.1f} s at worst, import {import_s:.1f} s")
-    # the import hashes while it copies; it also checks the folder again
+    # the import copies, hashes the stored files (page cache) and checks the folder again
     assert import_s - checked_s < 2 * plain_s + 2, (import_s, checked_s, plain_s)
     assert ModelRegistry(workspace).verify("llama-1b") == []
