@@ -7,8 +7,8 @@ pairs over several epochs they are computed once, in one pass before the first s
 ``precompute_ref_log_probs``), not again in every epoch (``reference_once``;
 ``bench/bench_preference.py`` measures it). On a CPU, when a step's logits fit in memory,
 DPO's LM head is the plain one of ``core.training.plainhead`` (the counted positions
-projected once forward, once backward) instead of trl's tiled head. ORPO needs no reference: it adds an
-odds-ratio term to the SFT loss on the chosen answer.
+projected once forward, once backward) instead of trl's tiled head. ORPO needs no
+reference: it adds an odds-ratio term to the SFT loss on the chosen answer.
 """
 
 from __future__ import annotations
