@@ -44,6 +44,9 @@ class Settings(BaseModel):
     heavy_jobs: int = Field(default=1, ge=1, le=16, description="heavy jobs (training, "
                             "merge, export, index, evaluation, import) run at once in a "
                             "workspace; the others wait their turn")
+    embedding_precision: Literal["auto", "float32", "bfloat16"] = Field(
+        default="auto", description="the embedding model's arithmetic: auto = bfloat16 "
+        "where the CPU multiplies it in hardware (AMX, AVX-512 BF16), else float32")
     checked_version: str = Field(default="", description="version whose first run checked "
                                  "the installation (the app shows the report once per version)")
     remote_endpoints: tuple[RemoteEndpoint, ...] = Field(

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import psutil
 
+from core.cpu import cpu_has_bf16_matmul
+
 
 @dataclass(frozen=True)
 class GpuInfo:
@@ -21,6 +23,7 @@ class Hardware:
     memory_bytes: int
     gpus: tuple[GpuInfo, ...]
     torch_version: str | None
+    cpu_bf16: bool = False  # bfloat16 multiplied in hardware (AMX, AVX-512 BF16)
 
     @property
     def has_cuda(self) -> bool:
@@ -28,10 +31,12 @@ class Hardware:
 
     def describe(self) -> str:
         memory = f"{self.memory_bytes / 2**30:.0f} GiB RAM"
+        cpu = f"{self.cpu_count} CPU threads" + (" (with bfloat16 units)" if self.cpu_bf16
+                                                 else "")
         if self.gpus:
             gpus = ", ".join(f"{g.name} ({g.memory_bytes / 2**30:.0f} GiB)" for g in self.gpus)
-            return f"{self.cpu_count} CPU threads, {memory}, GPU: {gpus}"
-        return f"{self.cpu_count} CPU threads, {memory}, no GPU (training runs on the CPU)"
+            return f"{cpu}, {memory}, GPU: {gpus}"
+        return f"{cpu}, {memory}, no GPU (training runs on the CPU)"
 
 
 def detect_hardware() -> Hardware:
@@ -53,4 +58,5 @@ def detect_hardware() -> Hardware:
         memory_bytes=psutil.virtual_memory().total,
         gpus=tuple(gpus),
         torch_version=torch_version,
+        cpu_bf16=cpu_has_bf16_matmul(),
     )

@@ -1,10 +1,11 @@
-"""Settings: folders, compute device (with what was detected), CPU threads and how many
-heavy jobs run at once."""
+"""Settings: folders, compute device (with what was detected), CPU threads, how many
+heavy jobs run at once and the embedding model's precision."""
 
 from __future__ import annotations
 
 import os
 
+from core.cpu import cpu_has_bf16_matmul
 from core.settings import Settings
 from core.system.hardware import Hardware, detect_hardware
 from desktop.ops import CoreOp
@@ -25,6 +26,8 @@ from desktop.qt import (
 
 DEVICES = [("auto", "Automatic (GPU when available)"), ("cpu", "CPU"),
            ("cuda", "NVIDIA GPU (CUDA)")]
+PRECISIONS = [("auto", "Automatic (faster where the CPU supports it)"),
+              ("float32", "Exact (float32)"), ("bfloat16", "Fast (bfloat16)")]
 
 
 class SettingsDialog(QDialog):
@@ -52,6 +55,18 @@ class SettingsDialog(QDialog):
             "Training, merging, exporting, indexing, evaluating and importing each use every "
             "core. With 1, they run one after the other (the others wait, shown as queued); "
             "raise it on a machine with many cores or a GPU.")
+        self.precision = QComboBox()
+        self.precision.setObjectName("embeddingPrecisionCombo")
+        for value, label in PRECISIONS:
+            self.precision.addItem(label, value)
+        self.precision.setCurrentIndex(
+            [v for v, _ in PRECISIONS].index(settings.embedding_precision))
+        hardware_bf16 = cpu_has_bf16_matmul()
+        self.precision.setToolTip(
+            "How the knowledge base's embedding model computes. bfloat16 is about twice as "
+            "fast on CPUs with bfloat16 units and finds the same passages; "
+            + ("this CPU has them, so Automatic uses it." if hardware_bf16 else
+               "this CPU lacks them, so Automatic stays exact (bfloat16 would be slower)."))
         self.hardware = QLabel("Detecting hardware…")
         self.hardware.setObjectName("hardwareLabel")
         self.hardware.setWordWrap(True)
@@ -62,6 +77,7 @@ class SettingsDialog(QDialog):
         form.addRow("Compute device", self.device)
         form.addRow("CPU threads", self.threads)
         form.addRow("Heavy jobs at once", self.heavy_jobs)
+        form.addRow("Embedding precision", self.precision)
         form.addRow("Detected", self.hardware)
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
@@ -106,4 +122,5 @@ class SettingsDialog(QDialog):
             "device": self.device.currentData(),
             "threads": self.threads.value(),
             "heavy_jobs": self.heavy_jobs.value(),
+            "embedding_precision": self.precision.currentData(),
         })

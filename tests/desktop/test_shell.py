@@ -134,9 +134,12 @@ def test_settings_dialog_saves_threads(qtbot, window: MainWindow, monkeypatch) -
     assert "CPU threads" in dialog.hardware.text()
     dialog.threads.setValue(1)
     dialog.device.setCurrentIndex(1)
+    assert dialog.precision.currentData() == "auto"
+    dialog.precision.setCurrentIndex(dialog.precision.findData("float32"))
     window.state.update_settings(dialog.result_settings())
     saved = load_settings()
     assert saved.threads == 1 and saved.device == "cpu"
+    assert saved.embedding_precision == "float32"
 
 
 def test_errors_are_shown_in_one_dialog(qtbot, window: MainWindow) -> None:  # noqa: ANN001
