@@ -1,18 +1,20 @@
-"""Which loss path an SFT run takes: trl's fused LM head, or the model's own loss.
+"""Which loss path a CPT or SFT run takes: the library's, or our plain loss.
 
 trl's SFTTrainer projects hidden states through the LM head in tiles (never holding the
 ``batch × length × vocab`` logits) and computes entropy and top-1 accuracy on the way.
 That bounds memory, which matters on a GPU with long sequences, but on a CPU it costs
 time: with Gemma 3's 262k-token vocabulary the LM head is most of the model's work, and
 the tiled head made our SFT steps about 1.7× slower than a plain ``Trainer`` step
-(``bench/bench_training.py --real``). So on a CPU, when the full logits of a micro-batch
-(and their gradient, and the log-softmax) fit comfortably in free memory, the model
-computes its own loss the way transformers does.
+(``bench/bench_training.py --real``). The model's own loss (CPT's plain ``Trainer``) holds
+the logits, their log-softmax and two gradient buffers of that size.
 
-It projects only the positions whose next token counts (``logits_to_keep`` as a mask):
-an SFT row's prompt, often long retrieved context, never reaches the LM head. A model
-class that cannot slice its head that way fails loudly on the first batch (the logits do
-not line up with the labels), and the run goes on with every position projected.
+So on a CPU, when the logits of a micro-batch fit comfortably in free memory, both take
+``plain_causal_loss``: only the positions whose next token counts are projected
+(``logits_to_keep`` as a mask; an SFT row's prompt, often long retrieved context, never
+reaches the LM head), and the label's log-probability is computed with one softmax buffer
+that becomes the gradient in place (``core.training.logprobs``). A model class that cannot
+slice its head that way fails loudly on the first batch (the logits do not line up with
+the labels), and the run goes on with the library's loss.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Any, Literal
 
 from core.training.evaluate import IGNORE
 
-LossPath = Literal["plain", "fused"]
+LossPath = Literal["plain", "fused"]  # fused: trl's tiled head (SFT), the model's own (CPT)
 MODEL_INPUTS = ("input_ids", "attention_mask", "position_ids", "labels", "token_type_ids")
 LOGIT_COPIES = 3  # logits, their log-softmax and the gradient, in float32
 MEMORY_SHARE = 0.25  # of the memory available when the run starts
@@ -54,45 +56,136 @@ def counted_positions(labels: Any) -> tuple[Any, Any] | None:
     return mask, labels[:, 1:][counted]
 
 
+SCALED_HEAD_FIELDS = ("final_logit_softcapping", "logit_scale", "output_multiplier",
+                      "lm_head_multiplier", "logits_scaling")
+
+
+def _wrapped_or_sharded(model: Any) -> bool:
+    from peft import PeftModel
+    from torch.distributed.fsdp import FSDPModule
+    from transformers import PreTrainedModel
+
+    return not isinstance(model, (PeftModel, PreTrainedModel)) or isinstance(model, FSDPModule)
+
+
+def frozen_plain_head(model: Any) -> tuple[Any, Any] | None:
+    """The backbone and the output layer's weight of ``model`` (PEFT-wrapped or not) when
+    its logits are exactly ``hidden @ weight.T`` and the weight is frozen; else None."""
+    if _wrapped_or_sharded(model):
+        return None  # DDP and FSDP must see the forward through their root module
+    causal = model.get_base_model() if hasattr(model, "get_base_model") else model
+    head = causal.get_output_embeddings() if hasattr(causal, "get_output_embeddings") else None
+    backbone = getattr(causal, getattr(causal, "base_model_prefix", ""), None)
+    if head is None or backbone is None or not hasattr(head, "weight"):
+        return None
+    if head.weight.requires_grad or getattr(head, "bias", None) is not None:
+        return None
+    text = causal.config.get_text_config() if hasattr(causal.config, "get_text_config") \
+        else causal.config
+    if any(getattr(text, field, None) not in (None, 1.0) for field in SCALED_HEAD_FIELDS):
+        return None
+    return backbone, head.weight
+
+
+def plain_causal_loss(model: Any, inputs: dict[str, Any], num_items_in_batch: Any) -> Any:
+    """The causal-LM loss of ``inputs`` (the model's own, summed over the counted tokens and
+    divided by ``num_items_in_batch``, else by their count), with only the counted
+    positions projected. With a frozen plain output layer (LoRA), the backbone's hidden
+    states go through ``head_log_probs`` a chunk at a time; otherwise the model projects
+    the counted positions itself (``logits_to_keep``) and ``token_log_probs`` keeps one
+    softmax buffer. Raises ValueError when the model class projects every position
+    whatever it is asked."""
+    import torch
+
+    from core.training.logprobs import head_log_probs, token_log_probs
+
+    labels = inputs["labels"]
+    counted = labels[:, 1:] != IGNORE
+    keep = torch.zeros_like(labels, dtype=torch.bool)
+    keep[:, :-1] = counted
+    targets = labels[:, 1:][counted]
+    model_inputs = {key: value for key, value in inputs.items() if key != "labels"}
+    count = int(counted.sum())
+    plain_head = frozen_plain_head(model)
+    if plain_head is not None:
+        backbone, weight = plain_head
+        hidden = backbone(**model_inputs).last_hidden_state
+        log_probs = head_log_probs(hidden[keep], weight, targets)
+    else:
+        logits = model(**model_inputs, logits_to_keep=keep).logits
+        if logits.dim() != 2 or logits.shape[0] != count:
+            raise ValueError(f"the model projected {tuple(logits.shape)} for {count} positions")
+        log_probs = token_log_probs(logits, targets)
+    divisor = num_items_in_batch if num_items_in_batch is not None else max(1, count)
+    return -log_probs.sum() / divisor
+
+
+class PlainLossMixin:
+    """A Trainer whose training loss is ``plain_causal_loss``; evaluation (which wants the
+    outputs) and model classes that cannot slice their head keep the library's path.
+
+    The labels already hold -100 on prompt tokens and between packed examples, so the
+    loss covers the same tokens as the model's own loss and trl's."""
+
+    slice_head = True  # until a model class shows it cannot
+
+    def compute_loss(self, model: Any, inputs: dict[str, Any], return_outputs: bool = False,
+                     num_items_in_batch: Any = None) -> Any:
+        from transformers import Trainer
+
+        kept = {key: value for key, value in inputs.items() if key in MODEL_INPUTS}
+        kept["use_cache"] = False  # packed rows: the mask comes from position_ids
+        plain = (self.slice_head and not return_outputs and "labels" in kept
+                 and self.label_smoother is None  # type: ignore[attr-defined]
+                 and self.compute_loss_func is None)  # type: ignore[attr-defined]
+        if plain:
+            try:
+                return self._scaled(plain_causal_loss(model, kept, num_items_in_batch),
+                                    num_items_in_batch)
+            except (RuntimeError, IndexError, ValueError, TypeError) as error:
+                from core.training.recipes.common import is_out_of_memory
+
+                if is_out_of_memory(error):
+                    raise  # the batch backs off; slicing was not the problem
+                self.slice_head = False  # this model class projects every position
+        return Trainer.compute_loss(self, model, kept, return_outputs,  # type: ignore[arg-type]
+                                    num_items_in_batch)
+
+
+    def _scaled(self, loss: Any, num_items_in_batch: Any) -> Any:
+        """As ``Trainer.compute_loss``: ``num_items_in_batch`` counts the tokens of every
+        process, and the gradients are averaged over the processes."""
+        args = self.args  # type: ignore[attr-defined]
+        if not args.average_tokens_across_devices or num_items_in_batch is None:
+            return loss
+        if args.n_gpu > 1:
+            return loss * args.n_gpu
+        return loss * (self.accelerator.num_processes  # type: ignore[attr-defined]
+                       // self.get_tp_size())  # type: ignore[attr-defined]
+
+
 def sft_trainer_class(path: LossPath) -> type:
-    """trl's ``SFTTrainer``, or a subclass whose loss is the model's own (``plain``)."""
-    from transformers import Trainer
+    """trl's ``SFTTrainer``, or a subclass whose loss is the plain one (``plain``): trl's
+    extra metrics (entropy, token accuracy) are then not logged."""
     from trl import SFTTrainer
 
     if path == "fused":
         return SFTTrainer
 
-    class PlainLossSFTTrainer(SFTTrainer):
-        """SFTTrainer whose loss is the model's cross-entropy, projected at the positions
-        whose next token counts (all of them when nearly all count).
-
-        The labels already hold -100 on prompt tokens and between packed examples, so
-        the loss covers the same tokens as trl's. trl's extra metrics (entropy, token
-        accuracy) are not logged.
-        """
-
-        slice_head = True  # until a model class shows it cannot
-
-        def compute_loss(self, model: Any, inputs: dict[str, Any],
-                         return_outputs: bool = False,
-                         num_items_in_batch: Any = None) -> Any:
-            kept = {key: value for key, value in inputs.items() if key in MODEL_INPUTS}
-            kept["use_cache"] = False  # packed rows: the mask comes from position_ids
-            plain_loss = (self.slice_head and not return_outputs and "labels" in kept
-                          and self.label_smoother is None and self.compute_loss_func is None)
-            sliced = counted_positions(kept["labels"]) if plain_loss else None
-            if sliced is not None:
-                mask, targets = sliced
-                try:
-                    return Trainer.compute_loss(
-                        self, model, {**kept, "logits_to_keep": mask, "shift_labels": targets},
-                        return_outputs, num_items_in_batch)
-                except (RuntimeError, IndexError, ValueError, TypeError) as error:
-                    from core.training.recipes.common import is_out_of_memory
-
-                    if is_out_of_memory(error):
-                        raise  # the batch backs off; slicing was not the problem
-                    self.slice_head = False  # this model class projects every position
-            return Trainer.compute_loss(self, model, kept, return_outputs, num_items_in_batch)
+    class PlainLossSFTTrainer(PlainLossMixin, SFTTrainer):
+        pass
 
     return PlainLossSFTTrainer
+
+
+def cpt_trainer_class(path: LossPath) -> type:
+    """``transformers.Trainer``, or a subclass whose loss is the plain one (``plain``)."""
+    from transformers import Trainer
+
+    if path == "fused":
+        return Trainer
+
+    class PlainLossTrainer(PlainLossMixin, Trainer):
+        pass
+
+    return PlainLossTrainer

@@ -12,8 +12,9 @@ When the logits of a step fit in memory (``core.training.loss.choose_loss_path``
 patched forward here answers the same call the way the model's own loss does: the model
 projects only the counted positions (``logits_to_keep`` as a mask, with its own
 soft-capping and scaling), and one pass over those logits gives the label's
-log-probability, the entropy, the mean logit and the top-1 flag; the softmax is kept for
-backward, so the head is projected once forward and once backward. Calls it does not
+log-probability, the entropy, the mean logit and the top-1 flag
+(``core.training.logprobs``); the softmax is kept for backward, so the head is projected
+once forward and once backward. Calls it does not
 cover (pre-shifted labels, MoE router logits) and model classes that cannot slice their
 head go to trl's head.
 """
@@ -25,50 +26,7 @@ import types
 from typing import Any
 
 from core.training.evaluate import IGNORE
-
-
-def _token_log_probs() -> type:
-    import torch
-
-    class TokenLogProbs(torch.autograd.Function):
-        """log p(label), entropy, mean logit and top-1 flag of each row of ``logits``
-        (``n × vocabulary``); only the log-probability carries a gradient."""
-
-        @staticmethod
-        def forward(ctx: Any, logits: Any, labels: Any) -> tuple[Any, Any, Any, Any]:
-            z = logits.float()
-            peak = z.amax(dim=-1, keepdim=True)
-            probs = torch.sub(z, peak).exp_()
-            total = probs.sum(dim=-1, keepdim=True)
-            probs.div_(total)
-            log_z = (peak + total.log()).squeeze(-1)
-            chosen = z.gather(-1, labels.unsqueeze(-1)).squeeze(-1)
-            # E_p[z] without a second n × vocabulary buffer
-            expected = torch.bmm(probs.unsqueeze(1), z.unsqueeze(-1)).view(-1)
-            entropy = log_z - expected
-            mean = z.mean(dim=-1)
-            top1 = z.argmax(dim=-1) == labels  # argmax returns the first maximum, as trl
-            ctx.save_for_backward(probs, labels)
-            ctx.logits_dtype = logits.dtype
-            ctx.mark_non_differentiable(entropy, mean, top1)
-            return chosen - log_z, entropy, mean, top1
-
-        @staticmethod
-        def backward(ctx: Any, grad: Any, *_: Any) -> tuple[Any, None]:
-            probs, labels = ctx.saved_tensors
-            if grad is None:
-                return None, None
-            # d log p(label) / dz = onehot(label) - p, in place on the kept softmax
-            grad_z = probs.mul_(-grad.float().unsqueeze(-1))
-            grad_z.scatter_add_(-1, labels.unsqueeze(-1), grad.float().unsqueeze(-1))
-            return grad_z.to(ctx.logits_dtype), None
-
-    return TokenLogProbs
-
-
-@functools.cache
-def token_log_probs() -> type:
-    return _token_log_probs()
+from core.training.logprobs import token_log_probs_and_stats
 
 
 def use_plain_head(model: Any) -> None:
@@ -108,7 +66,7 @@ def use_plain_head(model: Any) -> None:
         count = int(counted.sum())
         if logits.dim() != 2 or logits.shape[0] != count:
             raise ValueError(f"the model projected {tuple(logits.shape)} for {count} positions")
-        fields = token_log_probs().apply(logits, targets[counted])
+        fields = token_log_probs_and_stats(logits, targets[counted])
         del outputs, logits
         log_probs, entropy, mean, top1 = (
             field.new_zeros(counted.shape).masked_scatter(counted, field) for field in fields)

@@ -131,30 +131,37 @@ def sft_shape(workspace: Workspace, config: TrainConfig, tokenizer: Any) -> SftS
                     counted_share=counted / sum(len(ids) for ids, _ in examples))
 
 
-def _labels(ids: Any, share: float, sliced: bool) -> dict[str, Any]:
-    """The loss inputs of a probe step: every position counts, or (SFT) only the last
-    ``share`` of each row, projected alone when the run's loss path slices the head."""
-    from core.training.loss import counted_positions
+def _loss(model: Any, ids: Any, share: float, plain: bool) -> Any:
+    """The loss of a probe step as the run computes it: every position counts, or (SFT)
+    only the last ``share`` of each row; on the plain path (``core.training.loss``) only
+    the counted positions are projected."""
+    from core.training.loss import plain_causal_loss
     from core.training.packing import IGNORE
 
-    if share >= 1.0:
-        return {"labels": ids}
-    labels = ids.clone()
-    labels[:, : ids.shape[1] - max(1, round(share * ids.shape[1]))] = IGNORE
-    positions = counted_positions(labels) if sliced else None
-    if positions is None:
-        return {"labels": labels, "use_cache": False}
-    mask, targets = positions
-    return {"labels": labels, "logits_to_keep": mask, "shift_labels": targets,
-            "use_cache": False}
+    labels = ids
+    if share < 1.0:
+        labels = ids.clone()
+        labels[:, : ids.shape[1] - max(1, round(share * ids.shape[1]))] = IGNORE
+    if plain:
+        return plain_causal_loss(model, {"input_ids": ids, "labels": labels,
+                                         "use_cache": False}, None)
+    return model(input_ids=ids, labels=labels, use_cache=False).loss
 
 
 def probe_training(workspace: Workspace, config: TrainConfig, steps: int = PROBE_STEPS,
                    progress: Callable[[int, int, str], None] = lambda *a: None) -> Probe:
     """Time ``steps`` real optimizer steps of ``config`` (after a warm-up step)."""
+    import psutil
     import torch
 
-    from core.training.modeling import attach_adapter, load_base_model, placement, resolve_base
+    from core.training.loss import choose_loss_path
+    from core.training.modeling import (
+        attach_adapter,
+        load_base_model,
+        load_tokenizer,
+        placement,
+        resolve_base,
+    )
 
     where = placement(config)
     progress(0, steps + 1, "loading the model")
@@ -171,23 +178,17 @@ def probe_training(workspace: Workspace, config: TrainConfig, steps: int = PROBE
     sequences = 2 if config.recipe in ("dpo", "orpo") else 1
     generator = torch.Generator().manual_seed(config.seed)
     length = probe_length(workspace, config)
-    share, sliced = 1.0, False
+    share = 1.0
     if config.recipe == "sft":
-        import psutil
-
-        from core.training.loss import choose_loss_path
-        from core.training.modeling import load_tokenizer
-
-        tokenizer = load_tokenizer(source)
-        shape = sft_shape(workspace, config, tokenizer)
+        shape = sft_shape(workspace, config, load_tokenizer(source))
         if shape is not None:
             length, share = shape.length, shape.counted_share
-        sliced = choose_loss_path(where.device, config.batch_size, config.max_length,
-                                  len(tokenizer), psutil.virtual_memory().available) == "plain"
+    # CPT and SFT take the plain loss where the run does (DPO's head is like it)
+    plain = choose_loss_path(where.device, config.batch_size * sequences, config.max_length,
+                             int(text.vocab_size), psutil.virtual_memory().available) == "plain"
     ids = torch.randint(3, int(text.vocab_size), (config.batch_size * sequences, length),
                         generator=generator)
     ids = ids.to(where.device)
-    loss_inputs = _labels(ids, share, sliced)
     if where.device == "cuda":
         torch.cuda.reset_peak_memory_stats()
     times = []
@@ -197,7 +198,7 @@ def probe_training(workspace: Workspace, config: TrainConfig, steps: int = PROBE
             if config.recipe == "dpo":  # the reference log-probabilities: adapters off
                 with torch.no_grad(), model.disable_adapter():
                     model(input_ids=ids)
-            model(input_ids=ids, **loss_inputs).loss.backward()
+            _loss(model, ids, share, plain).backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         if where.device == "cuda":

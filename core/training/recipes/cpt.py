@@ -2,13 +2,15 @@
 
 The ``cpt`` dataset already holds fixed-length ``input_ids`` sequences (packed across
 document boundaries by ``core.datasets``), so a plain ``transformers.Trainer`` with a
-stacking collator is all it takes: no padding, no wasted tokens.
+stacking collator is all it takes: no padding, no wasted tokens. On a CPU its loss is
+``core.training.loss.plain_causal_loss`` (one softmax buffer instead of three).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from core.training.loss import choose_loss_path, cpt_trainer_class
 from core.training.recipes import common
 from core.training.recipes.base import Recipe
 
@@ -47,13 +49,18 @@ class CptRecipe(Recipe):
         return state.batch_size * state.grad_accum * self._sequence_length(state)
 
     def build_trainer(self, state: common.RunState) -> Any:
-        from transformers import Trainer, TrainingArguments
+        import psutil
+        from transformers import TrainingArguments
 
+        path = choose_loss_path(state.where.device, state.batch_size, state.config.max_length,
+                                len(state.tokenizer), psutil.virtual_memory().available)
+        if path == "plain" and "plain loss" not in " ".join(state.notes):
+            state.notes.append("plain loss: one softmax buffer (faster on CPU)")
         heldout = common.heldout_rows(state)
         args = TrainingArguments(**common.trainer_arguments(state, heldout is not None),
                                  remove_unused_columns=False)
         pad_id = state.tokenizer.pad_token_id if state.tokenizer.pad_token_id is not None else 0
-        return Trainer(
+        return cpt_trainer_class(path)(
             model=state.model,
             args=args,
             train_dataset=state.data.train,

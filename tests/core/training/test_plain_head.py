@@ -9,28 +9,9 @@ from typing import Any
 
 import pytest
 
-from core.training.plainhead import preference_trainer_class, token_log_probs
-
-
-def test_token_log_probs_match_log_softmax_and_its_gradient() -> None:
-    import torch
-
-    torch.manual_seed(0)
-    logits = (torch.randn(6, 50) * 4).requires_grad_()
-    labels = torch.tensor([0, 3, 49, 7, 7, 20])
-    log_probs, entropy, mean, top1 = token_log_probs().apply(logits, labels)
-    reference = torch.log_softmax(logits, -1)
-    expected = reference.gather(-1, labels[:, None]).squeeze(-1)
-    assert torch.allclose(log_probs, expected, atol=1e-5)
-    probs = reference.exp()
-    assert torch.allclose(entropy, -(probs * reference).sum(-1), atol=1e-5)
-    assert torch.allclose(mean, logits.mean(-1))
-    assert top1.tolist() == (logits.argmax(-1) == labels).tolist()
-    weights = torch.arange(1.0, 7.0)
-    (grad,) = torch.autograd.grad((log_probs * weights).sum(), logits)
-    (want,) = torch.autograd.grad((expected * weights).sum(), logits)
-    assert torch.allclose(grad, want, atol=1e-6)
-
+from core.training import plainhead
+from core.training.logprobs import token_log_probs_and_stats
+from core.training.plainhead import preference_trainer_class
 
 PAIRS = [{"prompt": f"Context: clause {i} sets the report deadline. When is the report due?",
           "chosen": f" Within {i * 10} days of award, per clause {i}.",
@@ -92,9 +73,8 @@ def test_the_plain_head_gives_the_fused_heads_step(tiny_model_dir: Path, tmp_pat
     assert type(fused).__name__ == "DPOTrainer"
     plain = _trainer(tiny_model_dir, tmp_path, plain=True)
     calls = []
-    original = token_log_probs().apply
-    monkeypatch.setattr(token_log_probs(), "apply",
-                        lambda *a: (calls.append(1), original(*a))[1])
+    monkeypatch.setattr(plainhead, "token_log_probs_and_stats",
+                        lambda *a: (calls.append(1), token_log_probs_and_stats(*a))[1])
     want_loss, want_grads, want_metrics, want_ref = _step(fused)
     loss, grads, metrics, ref = _step(plain)
     assert calls, "the plain head was not used"

@@ -136,3 +136,85 @@ def test_projecting_the_counted_positions_gives_the_full_loss_and_gradients(
     fallback_loss, _ = loss_and_grad(_HeadEverywhere(trainer.model))
     assert not trainer.slice_head
     assert fallback_loss == pytest.approx(full_loss, rel=1e-5)
+
+
+def test_cpt_plain_loss_gives_the_models_loss_and_gradients(tiny_model_dir: Path,
+                                                            tmp_path: Path) -> None:
+    import torch
+    from transformers import AutoModelForCausalLM, Trainer, TrainingArguments
+
+    from core.training.loss import cpt_trainer_class
+    from core.training.recipes.cpt import PackedCollator
+
+    torch.manual_seed(0)
+    rows = [{"input_ids": torch.randint(3, 200, (24,)).tolist()} for _ in range(3)]
+    rows.append({"input_ids": rows[0]["input_ids"][:15]})  # a short row: padded, masked
+    batch = PackedCollator(0, 24)(rows)
+    model = AutoModelForCausalLM.from_pretrained(str(tiny_model_dir), dtype=torch.float32)
+    args = TrainingArguments(output_dir=str(tmp_path / "out"), use_cpu=True, report_to=[])
+    trainer = cpt_trainer_class("plain")(model=model, args=args)
+    assert cpt_trainer_class("fused") is Trainer
+    weight = trainer.model.get_input_embeddings().weight
+
+    def loss_and_grad(items: object) -> tuple[float, torch.Tensor]:
+        weight.grad = None
+        loss = trainer.compute_loss(trainer.model, dict(batch), num_items_in_batch=items)
+        loss.backward()
+        return float(loss), weight.grad.clone()
+
+    counted = int((batch["labels"][:, 1:] != -100).sum())
+    losses = []
+    for items in (None, torch.tensor(counted * 2)):  # accumulation: a share of the tokens
+        plain_loss, plain_grad = loss_and_grad(items)
+        assert trainer.slice_head
+        trainer.slice_head = False  # the model's own loss
+        model_loss, model_grad = loss_and_grad(items)
+        trainer.slice_head = True
+        assert plain_loss == pytest.approx(model_loss, rel=1e-5)
+        assert torch.allclose(plain_grad, model_grad, rtol=1e-4, atol=1e-7)
+        losses.append(plain_loss)
+    assert losses[1] == pytest.approx(losses[0] / 2, rel=1e-5)
+
+
+def test_a_lora_models_frozen_head_is_projected_in_chunks_with_the_same_loss(
+        tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, TrainingArguments
+
+    from core.training import logprobs
+    from core.training.loss import cpt_trainer_class, frozen_plain_head
+    from core.training.recipes.cpt import PackedCollator
+
+    torch.manual_seed(0)
+    batch = PackedCollator(0, 32)([{"input_ids": torch.randint(3, 200, (32,)).tolist()}
+                                   for _ in range(3)])
+    model = AutoModelForCausalLM.from_pretrained(str(tiny_model_dir), dtype=torch.float32)
+    assert frozen_plain_head(model) is None  # a full fine-tune trains the (tied) head
+    model = get_peft_model(model, LoraConfig(r=4, lora_alpha=8, target_modules="all-linear"))
+    for name, parameter in model.named_parameters():
+        if "lora_B" in name:
+            torch.nn.init.normal_(parameter, std=0.05)
+    assert frozen_plain_head(model) is not None
+    monkeypatch.setattr(logprobs, "CHUNK_ROWS", 40)  # several chunks for 93 positions
+    chunked = []
+    head = logprobs.head_log_probs
+    monkeypatch.setattr(logprobs, "head_log_probs",
+                        lambda *a: (chunked.append(1), head(*a, chunk=40))[1])
+    args = TrainingArguments(output_dir=str(tmp_path / "out"), use_cpu=True, report_to=[])
+    trainer = cpt_trainer_class("plain")(model=model, args=args)
+    lora = [p for n, p in model.named_parameters() if p.requires_grad]
+
+    def loss_and_grads() -> tuple[float, list[torch.Tensor]]:
+        model.zero_grad()
+        loss = trainer.compute_loss(model, dict(batch))
+        loss.backward()
+        return float(loss), [p.grad.clone() for p in lora]
+
+    plain_loss, plain_grads = loss_and_grads()
+    assert chunked
+    trainer.slice_head = False
+    model_loss, model_grads = loss_and_grads()
+    assert plain_loss == pytest.approx(model_loss, rel=1e-5)
+    for got, want in zip(plain_grads, model_grads, strict=True):
+        assert torch.allclose(got, want, rtol=1e-3, atol=1e-6)
