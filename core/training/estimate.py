@@ -28,6 +28,7 @@ _ACTIVATION_FACTOR = 34  # bytes per (token × hidden) per layer in fp32, roughl
 # what a job process (Python, torch, transformers, peft) holds before any model (peak RSS of
 # CPT probes on the tiny and the 270M model, batch 1–8 × 128–256 tokens, within 5 %)
 _LOGIT_BYTES = 4 * 5
+_PLAIN_LOGIT_BYTES = 4 * 2  # core.training.logprobs: the logits and one softmax buffer
 _PROCESS_BYTES = 420 << 20
 
 
@@ -97,6 +98,22 @@ def model_shape(workspace: Any, base: str) -> ModelShape:
     return ModelShape.gemma3_270m()
 
 
+def logit_rows(config: TrainConfig, tokens: int, on_gpu: bool, vocab_size: int) -> int:
+    """Positions whose logits exist at once: on a CPU, CPT and SFT project the frozen
+    output layer a chunk at a time when the whole logits would fit (``core.training.loss``);
+    otherwise every position of the step."""
+    import psutil
+
+    from core.training.logprobs import CHUNK_ROWS
+    from core.training.loss import choose_loss_path
+
+    if on_gpu or config.recipe not in ("cpt", "sft"):
+        return tokens
+    path = choose_loss_path("cpu", config.batch_size, max(1, tokens // config.batch_size),
+                            vocab_size, psutil.virtual_memory().available)
+    return min(tokens, CHUNK_ROWS) if path == "plain" else tokens
+
+
 def estimate(config: TrainConfig, hardware: Hardware, shape: ModelShape | None = None,
              total_steps: int | None = None, length: int | None = None) -> Estimate:
     """Memory, time and whether it fits, for ``config`` on ``hardware`` (sequences of
@@ -111,7 +128,8 @@ def estimate(config: TrainConfig, hardware: Hardware, shape: ModelShape | None =
     tokens = config.batch_size * (length or config.max_length) * sequences
     layers_kept = 2 if config.gradient_checkpointing else shape.num_layers
     activations = tokens * shape.hidden_size * _ACTIVATION_FACTOR * layers_kept
-    activations += tokens * shape.vocab_size * _LOGIT_BYTES
+    activations += logit_rows(config, tokens, on_gpu, shape.vocab_size) * shape.vocab_size \
+        * (_PLAIN_LOGIT_BYTES if not on_gpu and config.recipe != "orpo" else _LOGIT_BYTES)
     memory = int(weight_bytes + adapter_bytes + activations + _PROCESS_BYTES)
 
     work = (shape.parameters / _CALIBRATION_PARAMS) * (tokens * config.grad_accum
