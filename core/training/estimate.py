@@ -110,7 +110,7 @@ def logit_rows(config: TrainConfig, tokens: int, on_gpu: bool, vocab_size: int) 
     if on_gpu or config.recipe not in ("cpt", "sft"):
         return tokens
     path = choose_loss_path("cpu", config.batch_size, max(1, tokens // config.batch_size),
-                            vocab_size, psutil.virtual_memory().available)
+                            vocab_size, psutil.virtual_memory().available, CHUNK_ROWS)
     return min(tokens, CHUNK_ROWS) if path == "plain" else tokens
 
 

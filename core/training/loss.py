@@ -30,18 +30,36 @@ MEMORY_SHARE = 0.25  # of the memory available when the run starts
 WORTH_SLICING = 0.9  # project only the counted positions when fewer than this share count
 
 
-def logits_bytes(batch_size: int, max_length: int, vocab_size: int) -> int:
-    """Peak bytes the full logits of one micro-batch need (float32, with their copies)."""
-    return batch_size * max_length * vocab_size * 4 * LOGIT_COPIES
+def logits_bytes(batch_size: int, max_length: int, vocab_size: int,
+                 chunk_rows: int | None = None) -> int:
+    """Peak bytes the logits of one micro-batch need (float32, with their copies); with
+    ``chunk_rows``, the output layer projects that many positions at a time."""
+    rows = batch_size * max_length
+    if chunk_rows is not None:
+        rows = min(rows, chunk_rows)
+    return rows * vocab_size * 4 * LOGIT_COPIES
 
 
 def choose_loss_path(device: str, batch_size: int, max_length: int, vocab_size: int,
-                     available_bytes: int) -> LossPath:
+                     available_bytes: int, chunk_rows: int | None = None) -> LossPath:
     """``plain`` on a CPU when the logits fit in a quarter of free memory, else ``fused``."""
     if device != "cpu":
         return "fused"
-    fits = logits_bytes(batch_size, max_length, vocab_size) <= available_bytes * MEMORY_SHARE
-    return "plain" if fits else "fused"
+    needed = logits_bytes(batch_size, max_length, vocab_size, chunk_rows)
+    return "plain" if needed <= available_bytes * MEMORY_SHARE else "fused"
+
+
+def loss_path_for(model: Any, device: str, batch_size: int, max_length: int,
+                  vocab_size: int) -> LossPath:
+    """``choose_loss_path`` for ``model`` with the memory free now: a frozen plain output
+    layer (LoRA) holds one chunk of logits at a time, whatever the batch."""
+    import psutil
+
+    from core.training.logprobs import CHUNK_ROWS
+
+    chunk = CHUNK_ROWS if frozen_plain_head(model) is not None else None
+    return choose_loss_path(device, batch_size, max_length, vocab_size,
+                            psutil.virtual_memory().available, chunk)
 
 
 def counted_positions(labels: Any) -> tuple[Any, Any] | None:

@@ -151,10 +151,9 @@ def _loss(model: Any, ids: Any, share: float, plain: bool) -> Any:
 def probe_training(workspace: Workspace, config: TrainConfig, steps: int = PROBE_STEPS,
                    progress: Callable[[int, int, str], None] = lambda *a: None) -> Probe:
     """Time ``steps`` real optimizer steps of ``config`` (after a warm-up step)."""
-    import psutil
     import torch
 
-    from core.training.loss import choose_loss_path
+    from core.training.loss import loss_path_for
     from core.training.modeling import (
         attach_adapter,
         load_base_model,
@@ -184,8 +183,8 @@ def probe_training(workspace: Workspace, config: TrainConfig, steps: int = PROBE
         if shape is not None:
             length, share = shape.length, shape.counted_share
     # CPT and SFT take the plain loss where the run does (DPO's head is like it)
-    plain = choose_loss_path(where.device, config.batch_size * sequences, config.max_length,
-                             int(text.vocab_size), psutil.virtual_memory().available) == "plain"
+    plain = loss_path_for(model, where.device, config.batch_size * sequences,
+                          config.max_length, int(text.vocab_size)) == "plain"
     ids = torch.randint(3, int(text.vocab_size), (config.batch_size * sequences, length),
                         generator=generator)
     ids = ids.to(where.device)

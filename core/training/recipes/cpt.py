@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.training.loss import choose_loss_path, cpt_trainer_class
+from core.training.loss import cpt_trainer_class, loss_path_for
 from core.training.recipes import common
 from core.training.recipes.base import Recipe
 
@@ -49,13 +49,12 @@ class CptRecipe(Recipe):
         return state.batch_size * state.grad_accum * self._sequence_length(state)
 
     def build_trainer(self, state: common.RunState) -> Any:
-        import psutil
         from transformers import TrainingArguments
 
-        path = choose_loss_path(state.where.device, state.batch_size, state.config.max_length,
-                                len(state.tokenizer), psutil.virtual_memory().available)
+        path = loss_path_for(state.model, state.where.device, state.batch_size,
+                             state.config.max_length, len(state.tokenizer))
         if path == "plain" and "plain loss" not in " ".join(state.notes):
-            state.notes.append("plain loss: one softmax buffer (faster on CPU)")
+            state.notes.append("plain loss: the counted positions only (faster on CPU)")
         heldout = common.heldout_rows(state)
         args = TrainingArguments(**common.trainer_arguments(state, heldout is not None),
                                  remove_unused_columns=False)

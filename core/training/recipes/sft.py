@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.training.loss import LossPath, choose_loss_path, sft_trainer_class
+from core.training.loss import LossPath, loss_path_for, sft_trainer_class
 from core.training.packing import PackedRowsCollator, pack_pairs
 from core.training.recipes import common
 from core.training.recipes.base import Recipe
@@ -59,10 +59,8 @@ class SftRecipe(Recipe):
         return state.batch_size * state.grad_accum * per_row
 
     def loss_path(self, state: common.RunState) -> LossPath:
-        import psutil
-
-        return choose_loss_path(state.where.device, state.batch_size, state.config.max_length,
-                                len(state.tokenizer), psutil.virtual_memory().available)
+        return loss_path_for(state.model, state.where.device, state.batch_size,
+                             state.config.max_length, len(state.tokenizer))
 
     def build_trainer(self, state: common.RunState) -> Any:
         from trl import SFTConfig
@@ -88,7 +86,7 @@ class SftRecipe(Recipe):
         )
         path = self.loss_path(state)
         if path == "plain" and "plain loss" not in " ".join(state.notes):
-            state.notes.append("plain loss: full logits fit in memory (faster on CPU)")
+            state.notes.append("plain loss: the counted positions only (faster on CPU)")
         trainer_class = sft_trainer_class(path)
         return trainer_class(model=state.model, args=args, train_dataset=train,
                              eval_dataset=heldout, processing_class=state.tokenizer, **extra)

@@ -18,6 +18,9 @@ def test_the_choice_follows_device_and_memory() -> None:
     assert choose_loss_path("cpu", 4, 128, 262_144, available_bytes=16 * GIB) == "plain"
     assert choose_loss_path("cpu", 8, 4096, 262_144, available_bytes=16 * GIB) == "fused"
     assert choose_loss_path("cuda", 1, 16, 1_000, available_bytes=16 * GIB) == "fused"
+    # a frozen output layer projected 256 positions at a time: long rows stay plain
+    assert choose_loss_path("cpu", 8, 4096, 262_144, 16 * GIB, chunk_rows=256) == "plain"
+    assert logits_bytes(8, 4096, 262_144, chunk_rows=256) == 256 * 262_144 * 4 * 3
 
 
 def _loss(path: str, model_dir: Path, packed: object, batch: dict, tmp_path: Path) -> float:
