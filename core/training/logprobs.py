@@ -79,22 +79,36 @@ def _head_function() -> type:
         gradient with respect to that row, ``(onehot - p) @ weight``, is computed while the
         chunk's logits are at hand; backward scales it. The logits never exist beyond one
         chunk, and the head is projected once forward and once (the gradient) in the same
-        pass: no recomputation."""
+        pass: no recomputation. ``stats`` adds entropy, mean logit and top-1 flag."""
 
         @staticmethod
-        def forward(ctx: Any, hidden: Any, weight: Any, labels: Any, chunk: int) -> Any:
+        def forward(ctx: Any, hidden: Any, weight: Any, labels: Any, chunk: int,
+                    stats: bool) -> Any:
             wants_grad = ctx.needs_input_grad[0]
-            log_probs = hidden.new_empty(hidden.shape[0], dtype=torch.float32)
+            n = hidden.shape[0]
+            log_probs = hidden.new_empty(n, dtype=torch.float32)
+            entropy, mean = torch.empty_like(log_probs), torch.empty_like(log_probs)
+            top1 = torch.empty(n, dtype=torch.bool, device=hidden.device)
             row_grads = torch.empty_like(hidden, dtype=torch.float32) if wants_grad else None
-            for start in range(0, hidden.shape[0], chunk):
+            for start in range(0, n, chunk):
                 rows = slice(start, start + chunk)
                 z = (hidden[rows] @ weight.t()).float()
                 targets = labels[rows].unsqueeze(-1)
                 chosen = z.gather(-1, targets).squeeze(-1)
                 peak = z.amax(dim=-1, keepdim=True)
-                probs = z.sub_(peak).exp_()  # in place: one buffer for the chunk
-                total = probs.sum(dim=-1, keepdim=True)
-                log_probs[rows] = chosen - (peak + total.log()).squeeze(-1)
+                if stats:
+                    mean[rows] = z.mean(dim=-1)
+                    top1[rows] = z.argmax(dim=-1) == labels[rows]  # the first maximum
+                    probs = torch.sub(z, peak).exp_()
+                    total = probs.sum(dim=-1, keepdim=True)
+                    expected = torch.bmm(probs.unsqueeze(1), z.unsqueeze(-1)).view(-1)
+                    log_z = (peak + total.log()).squeeze(-1)
+                    entropy[rows] = log_z - expected / total.view(-1)
+                else:
+                    probs = z.sub_(peak).exp_()  # in place: one buffer for the chunk
+                    total = probs.sum(dim=-1, keepdim=True)
+                    log_z = (peak + total.log()).squeeze(-1)
+                log_probs[rows] = chosen - log_z
                 if row_grads is not None:
                     probs.div_(total).neg_().scatter_add_(-1, targets, torch.ones_like(
                         targets, dtype=probs.dtype))
@@ -102,12 +116,18 @@ def _head_function() -> type:
                 del z, probs
             ctx.save_for_backward(row_grads if row_grads is not None else log_probs)
             ctx.hidden_dtype = hidden.dtype
-            return log_probs
+            if not stats:
+                return log_probs
+            ctx.mark_non_differentiable(entropy, mean, top1)
+            return log_probs, entropy, mean, top1
 
         @staticmethod
-        def backward(ctx: Any, grad: Any) -> tuple[Any, None, None, None]:
+        def backward(ctx: Any, grad: Any, *_: Any) -> tuple[Any, None, None, None, None]:
             (row_grads,) = ctx.saved_tensors
-            return (row_grads * grad.float().unsqueeze(-1)).to(ctx.hidden_dtype), None, None, None
+            if grad is None:
+                return None, None, None, None, None
+            scaled = (row_grads * grad.float().unsqueeze(-1)).to(ctx.hidden_dtype)
+            return scaled, None, None, None, None
 
     return HeadLogProbs
 
@@ -115,4 +135,11 @@ def _head_function() -> type:
 def head_log_probs(hidden: Any, weight: Any, labels: Any, chunk: int = CHUNK_ROWS) -> Any:
     """log p(label) of each row of ``hidden`` (n × hidden size) under the output layer
     ``weight`` (vocabulary × hidden size, frozen: it gets no gradient)."""
-    return _head_function().apply(hidden, weight, labels, chunk)
+    return _head_function().apply(hidden, weight, labels, chunk, False)
+
+
+def head_log_probs_and_stats(hidden: Any, weight: Any, labels: Any,
+                             chunk: int = CHUNK_ROWS) -> tuple[Any, Any, Any, Any]:
+    """``head_log_probs`` with each row's entropy, mean logit and top-1 flag (no
+    gradient), as ``token_log_probs_and_stats`` gives them."""
+    return _head_function().apply(hidden, weight, labels, chunk, True)

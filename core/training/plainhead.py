@@ -8,15 +8,13 @@ log-sum-exp, entropy, mean logit and top-1 flag tile by tile, and in backward pr
 every tile again. With Gemma's 262k-token vocabulary the head is most of a step's work,
 and that made a DPO step about 4× a CPT step on this machine (``bench/bench_preference.py``).
 
-When the logits of a step fit in memory (``core.training.loss.choose_loss_path``), the
-patched forward here answers the same call the way the model's own loss does: the model
-projects only the counted positions (``logits_to_keep`` as a mask, with its own
-soft-capping and scaling), and one pass over those logits gives the label's
-log-probability, the entropy, the mean logit and the top-1 flag
-(``core.training.logprobs``); the softmax is kept for backward, so the head is projected
-once forward and once backward. Calls it does not
-cover (pre-shifted labels, MoE router logits) and model classes that cannot slice their
-head go to trl's head.
+On a CPU (``core.training.loss.choose_loss_path``), the patched forward here answers the
+same call the way our CPT and SFT loss does: only the counted positions are projected and,
+with a frozen output layer (LoRA), a chunk of them at a time, each chunk's gradient taken
+while its logits are at hand (``core.training.logprobs``); one pass over a chunk's logits
+gives the label's log-probability, the entropy, the mean logit and the top-1 flag. Calls
+it does not cover (pre-shifted labels, MoE router logits) and model classes that cannot
+slice their head go to trl's head.
 """
 
 from __future__ import annotations
@@ -26,7 +24,8 @@ import types
 from typing import Any
 
 from core.training.evaluate import IGNORE
-from core.training.logprobs import token_log_probs_and_stats
+from core.training.logprobs import head_log_probs_and_stats, token_log_probs_and_stats
+from core.training.loss import frozen_plain_head
 
 
 def use_plain_head(model: Any) -> None:
@@ -61,13 +60,21 @@ def use_plain_head(model: Any) -> None:
         counted = targets != IGNORE
         keep = torch.zeros_like(labels, dtype=torch.bool)
         keep[:, :-1] = counted
-        outputs = fused_forward(*args, **{**kwargs, "use_cache": False, "logits_to_keep": keep})
-        logits = outputs.logits
-        count = int(counted.sum())
-        if logits.dim() != 2 or logits.shape[0] != count:
-            raise ValueError(f"the model projected {tuple(logits.shape)} for {count} positions")
-        fields = token_log_probs_and_stats(logits, targets[counted])
-        del outputs, logits
+        kwargs = {**kwargs, "use_cache": False}
+        frozen = frozen_plain_head(model)
+        if frozen is not None:  # LoRA: the output layer a chunk at a time
+            backbone, weight = frozen
+            hidden = backbone(*args, **kwargs).last_hidden_state
+            fields = head_log_probs_and_stats(hidden[keep], weight, targets[counted])
+            del hidden
+        else:
+            logits = fused_forward(*args, **kwargs, logits_to_keep=keep).logits
+            count = int(counted.sum())
+            if logits.dim() != 2 or logits.shape[0] != count:
+                raise ValueError(f"the model projected {tuple(logits.shape)} for {count} "
+                                 "positions")
+            fields = token_log_probs_and_stats(logits, targets[counted])
+            del logits
         log_probs, entropy, mean, top1 = (
             field.new_zeros(counted.shape).masked_scatter(counted, field) for field in fields)
         divisor = counted.sum().clamp(min=1) if num_items_in_batch is None else num_items_in_batch

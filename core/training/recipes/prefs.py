@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from core.training import distributed
-from core.training.loss import choose_loss_path
+from core.training.loss import loss_path_for
 from core.training.plainhead import preference_trainer_class
 from core.training.recipes import common
 from core.training.recipes.base import Recipe
@@ -70,18 +70,15 @@ class DpoRecipe(_PreferenceRecipe):
 
     def plain_head(self, state: common.RunState) -> bool:
         """Whether the run takes the plain LM head (``core.training.plainhead``): on a
-        CPU, when a step's logits fit in memory (chosen and rejected: twice the rows)."""
-        import psutil
-
-        path = choose_loss_path(state.where.device, 2 * state.batch_size,
-                                state.config.max_length, len(state.tokenizer),
-                                psutil.virtual_memory().available)
+        CPU, when a step's logits (or, LoRA, a chunk of them) fit in memory."""
+        path = loss_path_for(state.model, state.where.device, 2 * state.batch_size,
+                             state.config.max_length, len(state.tokenizer))
         return path == "plain"
 
     def build_trainer(self, state: common.RunState) -> Any:
         self.use_plain_head = self.plain_head(state)
         if self.use_plain_head and "plain LM head" not in " ".join(state.notes):
-            state.notes.append("plain LM head: a step's logits fit in memory (faster on CPU)")
+            state.notes.append("plain LM head: the counted positions only (faster on CPU)")
         return super().build_trainer(state)
 
     def extra_arguments(self, state: common.RunState) -> dict[str, Any]:

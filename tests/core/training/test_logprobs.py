@@ -62,3 +62,22 @@ def test_the_chunked_head_gives_log_softmax_values_and_hidden_gradients() -> Non
         assert torch.allclose(grad, want_grad, atol=1e-5), chunk
     with torch.no_grad():
         assert torch.allclose(head_log_probs(hidden, weight, labels), want, atol=1e-5)
+
+
+def test_the_chunked_head_gives_the_same_statistics_as_the_whole_logits() -> None:
+    import torch
+
+    from core.training.logprobs import head_log_probs_and_stats
+
+    torch.manual_seed(4)
+    hidden = torch.randn(9, 12, requires_grad=True)
+    weight = torch.randn(70, 12)
+    labels = torch.randint(0, 70, (9,))
+    logits = (hidden @ weight.t()).detach().requires_grad_()
+    want = token_log_probs_and_stats(logits, labels)
+    got = head_log_probs_and_stats(hidden, weight, labels, 4)
+    for name, a, b in zip(("log_probs", "entropy", "mean", "top1"), got, want, strict=True):
+        assert torch.allclose(a.float(), b.float(), atol=1e-5), name
+    (grad,) = torch.autograd.grad(got[0].sum(), hidden)
+    (want_grad,) = torch.autograd.grad(want[0].sum(), logits)
+    assert torch.allclose(grad, want_grad @ weight, atol=1e-5)

@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 
 from core.training import plainhead
-from core.training.logprobs import token_log_probs_and_stats
 from core.training.plainhead import preference_trainer_class
 
 PAIRS = [{"prompt": f"Context: clause {i} sets the report deadline. When is the report due?",
@@ -65,16 +64,21 @@ def _step(trainer: Any) -> tuple[float, dict[str, Any], dict[str, float], Any]:
     return float(loss), grads, metrics, batch["ref_chosen_logps"]
 
 
+@pytest.mark.parametrize("chunked", [True, False], ids=["frozen-head-chunks", "sliced-logits"])
 def test_the_plain_head_gives_the_fused_heads_step(tiny_model_dir: Path, tmp_path: Path,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+                                                   monkeypatch: pytest.MonkeyPatch,
+                                                   chunked: bool) -> None:
     import torch
 
+    if not chunked:  # as for a model whose output layer is trained or scaled
+        monkeypatch.setattr(plainhead, "frozen_plain_head", lambda model: None)
     fused = _trainer(tiny_model_dir, tmp_path, plain=False)
     assert type(fused).__name__ == "DPOTrainer"
     plain = _trainer(tiny_model_dir, tmp_path, plain=True)
     calls = []
-    monkeypatch.setattr(plainhead, "token_log_probs_and_stats",
-                        lambda *a: (calls.append(1), token_log_probs_and_stats(*a))[1])
+    name = "head_log_probs_and_stats" if chunked else "token_log_probs_and_stats"
+    original = getattr(plainhead, name)
+    monkeypatch.setattr(plainhead, name, lambda *a: (calls.append(1), original(*a))[1])
     want_loss, want_grads, want_metrics, want_ref = _step(fused)
     loss, grads, metrics, ref = _step(plain)
     assert calls, "the plain head was not used"
@@ -90,7 +94,8 @@ def test_the_plain_head_gives_the_fused_heads_step(tiny_model_dir: Path, tmp_pat
 
 
 def test_a_model_that_projects_every_position_goes_to_trls_head(
-        tiny_model_dir: Path, tmp_path: Path) -> None:
+        tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(plainhead, "frozen_plain_head", lambda model: None)
     plain = _trainer(tiny_model_dir, tmp_path, plain=True, slices=False)
     fused = _trainer(tiny_model_dir, tmp_path, plain=False)
     loss, grads, _, _ = _step(plain)
