@@ -99,15 +99,15 @@ def model_shape(workspace: Any, base: str) -> ModelShape:
 
 
 def logit_rows(config: TrainConfig, tokens: int, on_gpu: bool, vocab_size: int) -> int:
-    """Positions whose logits exist at once: on a CPU, CPT and SFT project the frozen
-    output layer a chunk at a time when the whole logits would fit (``core.training.loss``);
-    otherwise every position of the step."""
+    """Positions whose logits exist at once: on a CPU, CPT, SFT and DPO project the frozen
+    output layer a chunk at a time (``core.training.loss``); otherwise every position of
+    the step."""
     import psutil
 
     from core.training.logprobs import CHUNK_ROWS
     from core.training.loss import choose_loss_path
 
-    if on_gpu or config.recipe not in ("cpt", "sft"):
+    if on_gpu or config.recipe not in ("cpt", "sft", "dpo"):
         return tokens
     path = choose_loss_path("cpu", config.batch_size, max(1, tokens // config.batch_size),
                             vocab_size, psutil.virtual_memory().available, CHUNK_ROWS)

@@ -8,13 +8,15 @@ the tiled head made our SFT steps about 1.7× slower than a plain ``Trainer`` st
 (``bench/bench_training.py --real``). The model's own loss (CPT's plain ``Trainer``) holds
 the logits, their log-softmax and two gradient buffers of that size.
 
-So on a CPU, when the logits of a micro-batch fit comfortably in free memory, both take
-``plain_causal_loss``: only the positions whose next token counts are projected
-(``logits_to_keep`` as a mask; an SFT row's prompt, often long retrieved context, never
-reaches the LM head), and the label's log-probability is computed with one softmax buffer
-that becomes the gradient in place (``core.training.logprobs``). A model class that cannot
-slice its head that way fails loudly on the first batch (the logits do not line up with
-the labels), and the run goes on with the library's loss.
+So on a CPU both take ``plain_causal_loss``: only the positions whose next token counts
+are projected (an SFT row's prompt, often long retrieved context, never reaches the LM
+head). With a frozen output layer (LoRA) the backbone's hidden states go through it a
+chunk of positions at a time, each row's gradient taken while its logits are at hand, so
+the logits never exist whole; otherwise the model projects the counted positions
+(``logits_to_keep`` as a mask) and one softmax buffer becomes the gradient in place
+(``core.training.logprobs``), which needs the logits of a micro-batch to fit in free
+memory. A model class that cannot slice its head that way fails loudly on the first batch
+(the logits do not line up with the labels), and the run goes on with the library's loss.
 """
 
 from __future__ import annotations
@@ -27,7 +29,6 @@ LossPath = Literal["plain", "fused"]  # fused: trl's tiled head (SFT), the model
 MODEL_INPUTS = ("input_ids", "attention_mask", "position_ids", "labels", "token_type_ids")
 LOGIT_COPIES = 3  # logits, their log-softmax and the gradient, in float32
 MEMORY_SHARE = 0.25  # of the memory available when the run starts
-WORTH_SLICING = 0.9  # project only the counted positions when fewer than this share count
 
 
 def logits_bytes(batch_size: int, max_length: int, vocab_size: int,
@@ -60,18 +61,6 @@ def loss_path_for(model: Any, device: str, batch_size: int, max_length: int,
     chunk = CHUNK_ROWS if frozen_plain_head(model) is not None else None
     return choose_loss_path(device, batch_size, max_length, vocab_size,
                             psutil.virtual_memory().available, chunk)
-
-
-def counted_positions(labels: Any) -> tuple[Any, Any] | None:
-    """The positions whose next token counts, as a boolean mask (batch × length), and
-    those next tokens in the same order; None when nearly every position counts."""
-    counted = labels[:, 1:] != IGNORE
-    share = float(counted.float().mean()) if counted.numel() else 1.0
-    if share == 0.0 or share >= WORTH_SLICING:
-        return None
-    mask = counted.new_zeros(labels.shape)
-    mask[:, :-1] = counted
-    return mask, labels[:, 1:][counted]
 
 
 SCALED_HEAD_FIELDS = ("final_logit_softcapping", "logit_scale", "output_multiplier",
@@ -168,7 +157,6 @@ class PlainLossMixin:
                 self.slice_head = False  # this model class projects every position
         return Trainer.compute_loss(self, model, kept, return_outputs,  # type: ignore[arg-type]
                                     num_items_in_batch)
-
 
     def _scaled(self, loss: Any, num_items_in_batch: Any) -> Any:
         """As ``Trainer.compute_loss``: ``num_items_in_batch`` counts the tokens of every

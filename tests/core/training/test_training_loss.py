@@ -57,21 +57,6 @@ def test_plain_and_fused_losses_agree_on_packed_rows(tiny_model_dir: Path,
     assert plain == pytest.approx(fused, rel=1e-4)
 
 
-def test_counted_positions_mask_the_prompt_and_line_up_with_the_next_tokens() -> None:
-    import torch
-
-    from core.training.loss import IGNORE, counted_positions
-
-    labels = torch.tensor([[IGNORE, IGNORE, IGNORE, 7, 8, IGNORE],
-                           [IGNORE, 5, 6, IGNORE, IGNORE, IGNORE]])
-    mask, targets = counted_positions(labels)
-    assert mask.tolist() == [[False, False, True, True, False, False],
-                             [True, True, False, False, False, False]]
-    assert targets.tolist() == [7, 8, 5, 6]
-    assert counted_positions(torch.tensor([[1, 2, 3, 4]])) is None  # everything counts
-    assert counted_positions(torch.full((1, 4), IGNORE)) is None
-
-
 class _OutOfMemory:
     """Wraps a model whose sliced forward runs out of memory."""
 
