@@ -6,11 +6,14 @@ holds only pickle checkpoints (``*.bin``, ``*.pt``) is refused. A model is loade
 process, path and precision through ``load_embedder`` (an ``lru_cache``, not a module
 global).
 
-Precision: where the CPU multiplies bfloat16 in hardware (AMX, AVX-512 BF16) the model
-runs under bfloat16 autocast (layer norms and softmax stay float32): 2.3× the float32
-rate on this machine's Xeon, vectors within cosine 0.9999 of float32's, so an index built
-either way answers the other's queries. Elsewhere, or when the settings say
-``embedding_precision=float32``, it runs in float32. ``bench/bench_retrieval.py``
+Precision: indexing (``embed(..., bulk=True)``, thousands of passages) runs under
+bfloat16 autocast where the CPU multiplies bfloat16 in hardware (AMX, AVX-512 BF16; layer
+norms and softmax stay float32): 2.2× the float32 rate on this machine's Xeon, passage
+vectors within cosine 0.9999 of float32's. Queries, draft-similarity scores and synthetic
+pair filters embed one or two texts at a time and stay float32: a ranking's near-ties and
+a score's threshold would move with the arithmetic (on the sample, bfloat16 queries put
+other passages in some draft prompts). Elsewhere, or when the settings say
+``embedding_precision=float32``, indexing runs in float32 too. ``bench/bench_retrieval.py``
 measures both.
 """
 
@@ -134,8 +137,10 @@ class Embedder:
 
     def embed(
         self, texts: Sequence[str], *, progress: Callable[[int, int], None] | None = None,
+        bulk: bool = False,
     ) -> np.ndarray:
-        """Vectors for ``texts`` (shape n × dim), in batches; ``progress(done, total)``."""
+        """Vectors for ``texts`` (shape n × dim), in batches; ``progress(done, total)``.
+        ``bulk`` (indexing) runs at the embedder's precision, otherwise float32."""
         texts = list(texts)
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
@@ -146,8 +151,9 @@ class Embedder:
             # long passages in small batches: as fast, and a third less memory at the peak
             # (bfloat16 activations take half the bytes: twice the rows)
             long = sum(map(len, batch)) > LONG_CHARS * len(batch)
-            rows = self.batch_size // (2 if self.precision == "bfloat16" else 4)
-            with self._arithmetic():
+            fast = bulk and self.precision == "bfloat16"
+            rows = self.batch_size // (2 if fast else 4)
+            with self._arithmetic(fast):
                 vectors = self.model.encode(
                     batch, batch_size=max(1, rows) if long else self.batch_size,
                     normalize_embeddings=False, convert_to_numpy=True, show_progress_bar=False,
@@ -163,8 +169,8 @@ class Embedder:
         return self.embed([text])[0]
 
     @contextlib.contextmanager
-    def _arithmetic(self) -> Iterator[None]:
-        if self.precision != "bfloat16":
+    def _arithmetic(self, fast: bool) -> Iterator[None]:
+        if not fast:
             yield
             return
         import torch

@@ -281,7 +281,7 @@ def update_index(
         def flush(removed: Sequence[str] = ()) -> None:
             nonlocal generation, batch
             chunks = [c for _, cs in batch for c in cs]
-            vectors = embedder.embed([c.embedding_text for c in chunks],
+            vectors = embedder.embed([c.embedding_text for c in chunks], bulk=True,
                                      progress=_embedding_progress(ctx, done, total, batch))
             release_freed_memory()  # the model's working memory, before LanceDB's
             tables.write([r for r, _ in batch], chunks, vectors, removed)

@@ -39,7 +39,8 @@ class HashEmbedder:
         return vector / norm if norm else vector
 
     def embed(self, texts: Sequence[str], *,
-              progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+              progress: Callable[[int, int], None] | None = None,
+              bulk: bool = False) -> np.ndarray:
         vectors = np.stack([self._vector(t) for t in texts]) if texts else np.zeros(
             (0, self.dim), dtype=np.float32)
         if progress:
