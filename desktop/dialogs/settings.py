@@ -63,8 +63,9 @@ class SettingsDialog(QDialog):
             [v for v, _ in PRECISIONS].index(settings.embedding_precision))
         hardware_bf16 = cpu_has_bf16_matmul()
         self.precision.setToolTip(
-            "How the knowledge base's embedding model computes. bfloat16 is about twice as "
-            "fast on CPUs with bfloat16 units and finds the same passages; "
+            "How the knowledge base's embedding model computes while indexing documents. "
+            "bfloat16 is about twice as fast on CPUs with bfloat16 units and finds the same "
+            "passages (searches always compute exactly); "
             + ("this CPU has them, so Automatic uses it." if hardware_bf16 else
                "this CPU lacks them, so Automatic stays exact (bfloat16 would be slower)."))
         self.hardware = QLabel("Detecting hardware…")
