@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import re
 import zlib
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from core.fsutil import atomic_write_json, read_json
-from core.workspace import Workspace
+if TYPE_CHECKING:  # the parser workers import this module: keep their start light
+    from core.workspace import Workspace
 
 NEAR_DUPLICATE = 0.9
 PERMUTATIONS = 128
@@ -104,6 +105,8 @@ class SignatureIndex:
     """
 
     def __init__(self, workspace: Workspace) -> None:
+        from core.fsutil import read_json
+
         self.path = workspace.documents_dir / CACHE
         self.signatures: dict[str, tuple[str, list[int]]] = {}  # doc id -> (sha, signature)
         self._dirty = False
@@ -176,6 +179,8 @@ class SignatureIndex:
         return next(d for d, row in rows.items() if row == best), float(scores[best])
 
     def save(self) -> None:
+        from core.fsutil import atomic_write_json
+
         if self._dirty:
             atomic_write_json(
                 self.path, {k: [sha, sig] for k, (sha, sig) in self.signatures.items()}

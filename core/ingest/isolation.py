@@ -1,8 +1,10 @@
 """Parse each file in a separate process, with a time limit and a memory cap.
 
 ``IsolatedParser`` keeps one worker process (``core.ingest.worker``) and reuses it from
-file to file; a file that times out, exhausts memory or crashes the parser costs only
-that file: the worker is killed and the next file starts a fresh one.
+file to file, for ``RECYCLE_AFTER`` files, then starts a fresh one (whatever a parser
+library leaks or fragments goes with it); a file that times out, exhausts memory or
+crashes the parser costs only that file: the worker is killed and the next file starts
+a fresh one.
 ``ParserPool`` runs several of them side by side.
 """
 
@@ -33,13 +35,17 @@ _PROJECT_ROOT = Path(core.__file__).resolve().parent.parent
 STARTUP_TIMEOUT_S = 120.0
 Task = tuple[Path, str]  # a file and its format
 READ_AHEAD = 4  # files queued per parser: a long file does not leave the others idle
+RECYCLE_AFTER = 400  # files one worker reads before a fresh one takes over (leaks, heap)
 
 
 class IsolatedParser:
     """One parser process, started on first use and replaced after any failure."""
 
-    def __init__(self, limits: IngestLimits | None = None) -> None:
+    def __init__(self, limits: IngestLimits | None = None,
+                 recycle_after: int = RECYCLE_AFTER) -> None:
         self.limits = limits or IngestLimits()
+        self.recycle_after = max(1, recycle_after)
+        self._answered = 0  # files the running worker has answered
         self._process: subprocess.Popen[bytes] | None = None
         self._lines: queue.Queue[bytes | None] = queue.Queue()
         self._pump: threading.Event | None = None  # set when the reader thread ends
@@ -81,7 +87,7 @@ class IsolatedParser:
                 lines.put(None)
                 finished.set()
 
-        self._pump = finished
+        self._pump, self._answered = finished, 0
         threading.Thread(target=pump, daemon=True, name="ingest-worker-reader").start()
         self._process, self._lines = process, lines
         ready = self._read(STARTUP_TIMEOUT_S)
@@ -118,14 +124,24 @@ class IsolatedParser:
 
     def close(self) -> None:
         """Stop the worker (politely: end of input, then kill if it lingers)."""
+        self.end_input()
+        self.reap()
+
+    def end_input(self) -> None:
+        """Tell the worker there is no more work (it exits once done); returns at once."""
+        if self._process is not None and self._process.stdin is not None:
+            try:
+                self._process.stdin.close()
+            except OSError:
+                pass
+
+    def reap(self, timeout: float = 5.0) -> None:
+        """Wait for a worker told ``end_input`` to exit (its output's end), killing it
+        after ``timeout``. Waits on the reader's end, not by polling the process."""
         if self._process is None:
             return
-        try:
-            assert self._process.stdin is not None
-            self._process.stdin.close()
-            self._process.wait(timeout=5)
-        except (OSError, subprocess.TimeoutExpired):
-            pass
+        if self._pump is not None:
+            self._pump.wait(timeout)
         self._kill()
 
     def parse(self, path: Path, format: str, then: Task | None = None) -> ParseResult:
@@ -167,6 +183,8 @@ class IsolatedParser:
 
     def _parse_once(self, path: Path, format: str, then: Task | None = None) -> ParseResult:
         name = Path(path).name
+        if not self._sent and self._answered >= self.recycle_after:
+            self.close()  # it has read its share: a fresh worker takes the next files
         if self._sent and self._sent[0] != (str(Path(path).absolute()), format):
             self._kill()  # not the file sent ahead (never expected): start afresh
         # A file sent ahead belongs to the worker it was sent to, dead or alive: its answer,
@@ -175,7 +193,9 @@ class IsolatedParser:
         try:
             if not self._sent:
                 self._send(process, path, format)
-            if then is not None and len(self._sent) == 1:
+            if then is not None and len(self._sent) == 1 and (
+                self._answered + 1 < self.recycle_after
+            ):  # (the last file of a worker's share is not followed by another)
                 try:
                     self._send(process, *then)
                 except OSError:
@@ -183,6 +203,7 @@ class IsolatedParser:
             answer = self._read(self.limits.timeout_s)
             if answer is not None:
                 self._sent.popleft()
+                self._answered += 1
         except TimeoutError:
             self._kill()
             raise ParseTimeout(
@@ -231,10 +252,12 @@ class ParserPool:
     nothing behind.
     """
 
-    def __init__(self, limits: IngestLimits | None = None, workers: int = 1) -> None:
+    def __init__(self, limits: IngestLimits | None = None, workers: int = 1,
+                 recycle_after: int = RECYCLE_AFTER) -> None:
         self.limits = limits or IngestLimits()
         self.workers = max(1, workers)
-        self._parsers = [IsolatedParser(self.limits) for _ in range(self.workers)]
+        self._parsers = [IsolatedParser(self.limits, recycle_after)
+                         for _ in range(self.workers)]
         self._queue: queue.Queue[_Slot | None] = queue.Queue()
         self._stopped = [threading.Event() for _ in self._parsers]
         for parser, stopped in zip(self._parsers, self._stopped):
@@ -294,8 +317,10 @@ class ParserPool:
         if all(stopped.is_set() for stopped in self._stopped):
             return
         self._stop_threads()
+        for parser in self._parsers:  # all told first, so that they wind down together
+            parser.end_input()
         for parser in self._parsers:
-            parser.close()
+            parser.reap()
 
     def map(
         self,

@@ -217,6 +217,23 @@ def test_what_was_sent_ahead_survives_a_timeout_and_a_crash(tmp_path: Path) -> N
             parser.parse(slow, "md")
 
 
+def test_a_worker_is_recycled_after_its_share_of_files(tmp_path: Path) -> None:
+    files = [tmp_path / f"doc{n}.md" for n in range(5)]
+    for n, path in enumerate(files):
+        path.write_text(f"# Doc {n}\n\nBody {n}.\n")
+    pids = []
+    with IsolatedParser(recycle_after=2) as parser:
+        for n, path in enumerate(files):
+            then = (files[n + 1], "md") if n + 1 < len(files) else None
+            assert parser.parse(path, "md", then=then).blocks[0].text == f"Doc {n}"
+            pids.append(parser._process.pid)
+            assert len(parser._sent) <= 1
+    assert pids[0] == pids[1] != pids[2] == pids[3] != pids[4]
+    with ParserPool(workers=1, recycle_after=2) as pool:  # the pool passes it on
+        outcomes = list(pool.map([(p, "md") for p in files]))
+    assert [o.blocks[0].text for o in outcomes] == [f"Doc {n}" for n in range(5)]
+
+
 def test_pool_keeps_order_and_isolates_failures(tmp_path: Path) -> None:
     good = [tmp_path / f"doc{n}.md" for n in range(5)]
     for n, path in enumerate(good):
