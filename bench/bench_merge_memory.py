@@ -245,7 +245,7 @@ def main() -> None:
                "baseline: peft merge_and_unload + mergekit run_merge"),
         figure(f"merge peak RSS / model size ({args.model})", ours_mb / size_mb, TARGET, "×",
                "lower", f"baseline column: the target, ≤ {TARGET:g}× one input model "
-               f"({dtype}, {size_mb:.0f} MiB)"),
+               f"({dtype}, {size_mb:.0f} MiB)", limit=TARGET),
         figure(f"merge wall time ({args.model})", ours_s, base_s, "s", "lower",
                "baseline: peft merge_and_unload + mergekit run_merge"),
     ]

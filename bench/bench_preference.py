@@ -156,7 +156,8 @@ def main() -> None:
         figure("DPO step time", dpo, before, "s", "lower",
                "baseline: the reference pass at every step"),
         figure("DPO step / CPT step", dpo / cpt, TARGET, "×", "lower",
-               f"baseline column: the target, ≤ {TARGET:g}× a CPT step on the same tokens"),
+               f"baseline column: the target, ≤ {TARGET:g}× a CPT step on the same tokens",
+               limit=TARGET),
     ]
     write_result(args.json, "preference", "DPO step vs CPT step", figures,
                  raw={"model": model, "seq": args.seq, "batch": batch, "rows": rows,

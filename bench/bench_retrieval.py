@@ -64,6 +64,9 @@ K = 5
 ANN_K = 10
 ANN_AT = 50_000  # sizes from here on also measure the ANN index (the product's threshold is
 # ANN_MIN_ROWS; the target is set at 100k)
+TARGET_ANN_SIZE = 100_000  # issue 18: ANN p95 under TARGET_ANN_P95_MS at this many chunks
+TARGET_ANN_P95_MS = 20.0
+TARGET_EMBED_SPEEDUP = 2.0  # issue 18: embedding chunks/s against the float32 model
 
 
 def synthetic_texts(count: int, rng: random.Random) -> list[str]:
@@ -265,7 +268,8 @@ def write_json(path: Path | None, embedding: tuple[float, float, str],
     latencies per size, ours vs numpy."""
     embed_rate, float32_rate, precision = embedding
     figures = [figure(f"embedding ({precision})", embed_rate, float32_rate, "chunks/s",
-                      "higher", "baseline: the same model in float32; target ≥ 2×")]
+                      "higher", "baseline: the same model in float32; target ≥ 2×",
+                      target=TARGET_EMBED_SPEEDUP)]
     series: dict[str, list[float]] = {"sizes": [m["size"] for m in measured],
                                       "numpy_p50_ms": [m["numpy_ms"]["p50"] for m in measured]}
     for name, key in SERIES_KEYS.items():
@@ -280,7 +284,8 @@ def write_json(path: Path | None, embedding: tuple[float, float, str],
                 f"{name} ANN p95, {m['size']:,} chunks", ann["ann_ms"]["p95"],
                 ann["exact_ms"]["p95"], "ms", "lower",
                 f"baseline: exact search; target < 20 ms; recall@10 {ann['recall']:.3f} "
-                "(target ≥ 0.95)"))
+                "(target ≥ 0.95)",
+                limit=TARGET_ANN_P95_MS if m["size"] == TARGET_ANN_SIZE else None))
     raw = {"embed_chunks_per_s": embed_rate, "embed_float32_chunks_per_s": float32_rate,
            "embed_precision": precision, "k": K, "sizes": measured, "skipped_sizes": skipped}
     write_result(path, "retrieval", "Retrieval latency: LanceDB search vs numpy brute force",

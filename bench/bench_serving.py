@@ -44,6 +44,7 @@ PROMPT = ("Request for Proposals: Cybersecurity Operations Center Support. 3.1 T
           "week, and acknowledge each alert within 15 minutes. Proposal response to 3.1:")
 
 
+TARGET_USERS = 4  # issue 18's targets are for this many concurrent users
 TARGET_SCALING = 1.8  # issue 18: aggregate tokens/s at 4 users / 1 user
 TARGET_TTFT_S = 2.0  # issue 18: worst time to first token at 4 users
 _counter = iter(range(1_000_000))
@@ -195,10 +196,12 @@ def main() -> int:
         figures += [
             figure(f"aggregate tokens/s, {top['users']} users vs 1 user, same server",
                    top["aggregate_tokens_per_s"], one["aggregate_tokens_per_s"], "tok/s",
-                   "higher", f"{engine}; target ratio >= {TARGET_SCALING:g}"),
+                   "higher", f"{engine}; target ratio >= {TARGET_SCALING:g}",
+                   target=TARGET_SCALING if top["users"] == TARGET_USERS else None),
             figure(f"worst time to first token, {top['users']} users", top["ttft_max_s"],
                    TARGET_TTFT_S, "s", "lower",
-                   f"baseline column: the target, < {TARGET_TTFT_S:g} s")]
+                   f"baseline column: the target, < {TARGET_TTFT_S:g} s",
+                   limit=TARGET_TTFT_S if top["users"] == TARGET_USERS else None)]
     write_result(args.json, "serving", "Shared serving: concurrent users vs tokens/s", figures,
                  series={"users": [r["users"] for r in rows],
                          "aggregate_tokens_per_s": [r["aggregate_tokens_per_s"] for r in rows],

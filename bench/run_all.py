@@ -289,14 +289,35 @@ def ratio_text(figure: dict[str, Any]) -> str:
     return f"{ratio:.2f}×"
 
 
+def threshold(value: float) -> float | int:
+    """A target as written: 20 rather than 20.00."""
+    return int(value) if float(value).is_integer() else value
+
+
+def target_text(figure: dict[str, Any]) -> str:
+    """The figure's target on the ratio and limit on ours, e.g. "≥ 1.50×", "≤ 20 ms"."""
+    sign = "≥" if figure.get("better") == "higher" else "≤"
+    target, limit = figure.get("target"), figure.get("limit")
+    parts = []
+    if isinstance(target, (int, float)) and not isinstance(target, bool):
+        parts.append(f"{sign} {target:.2f}×")
+    if isinstance(limit, (int, float)) and not isinstance(limit, bool):
+        parts.append(f"{sign} {with_unit(threshold(limit), figure.get('unit', ''))}")
+    return " and ".join(parts) or "—"
+
+
+def met_text(figure: dict[str, Any]) -> str:
+    return {True: "yes", False: "no"}.get(figure.get("met"), "—")
+
+
 def figure_table(figures: list[dict[str, Any]]) -> list[str]:
-    lines = ["| figure | ours | baseline | ratio (ours/baseline) | better |",
-             "|---|---:|---:|---:|---|"]
+    lines = ["| figure | ours | baseline | ratio (ours/baseline) | better | target | met |",
+             "|---|---:|---:|---:|---|---|---|"]
     for f in figures:
         unit = f.get("unit", "")
         lines.append(f"| {f.get('name', '?')} | {with_unit(f.get('ours'), unit)} | "
                      f"{with_unit(f.get('baseline'), unit)} | {ratio_text(f)} | "
-                     f"{f.get('better', '?')} |")
+                     f"{f.get('better', '?')} | {target_text(f)} | {met_text(f)} |")
     return lines
 
 
@@ -375,14 +396,21 @@ def failed_section(failed: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def targets_met(outcome: dict[str, Any]) -> str:
+    """How many of the bench's targeted figures met their target ("2/3 met"), or "—"."""
+    figures = (outcome.get("result") or {}).get("figures") or []
+    checked = [f.get("met") for f in figures if f.get("met") is not None]
+    return f"{sum(m is True for m in checked)}/{len(checked)} met" if checked else "—"
+
+
 def summary_table(outcomes: list[dict[str, Any]]) -> list[str]:
-    lines = ["| bench | status | seconds |", "|---|---|---:|"]
+    lines = ["| bench | status | seconds | targets |", "|---|---|---:|---|"]
     for outcome in outcomes:
         status = outcome["status"]
         if status != "ok" and outcome.get("error"):
             status += f" ({outcome['error']})"
         seconds = fmt(outcome["seconds"]) if "seconds" in outcome else ""
-        lines.append(f"| {outcome['name']} | {status} | {seconds} |")
+        lines.append(f"| {outcome['name']} | {status} | {seconds} | {targets_met(outcome)} |")
     return lines
 
 
@@ -395,7 +423,9 @@ def header_lines(report: dict[str, Any]) -> list[str]:
              f"- Machine: {machine.get('cpu_count')} CPUs, {ram}, {machine.get('platform', '')}",
              f"- Python {machine.get('python')}, torch {machine.get('torch')}",
              "- Ratio is ours / baseline, both measured in the same run; "
-             "*better* says which direction is better."]
+             "*better* says which direction is better.",
+             "- Target: a threshold on the ratio (×) or on ours (in its unit), read in the "
+             "*better* direction; *met* says whether this run reached every one given."]
     if report.get("plots_note"):
         lines.append(f"- Plots: {report['plots_note']}")
     return [*lines, ""]

@@ -120,3 +120,70 @@ def test_a_failing_bench_is_recorded_with_its_stderr(run_all: ModuleType, tmp_pa
     outcome = run_all.run_bench(bench, command, tmp_path / "broken.json", tmp_path / "logs", 60)
     assert outcome["status"] == "failed" and outcome["error"] == "exit status 3"
     assert outcome["stderr_tail"] == "boom"
+
+
+@pytest.fixture(scope="module")
+def result_json() -> ModuleType:
+    path = RUN_ALL.parent / "result_json.py"
+    spec = importlib.util.spec_from_file_location("bench_result_json", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def row(run_all: ModuleType, figure: dict[str, Any]) -> str:
+    return run_all.figure_table([figure])[2]
+
+
+def test_targets_and_limits_render_with_met(run_all: ModuleType,
+                                             result_json: ModuleType) -> None:
+    figure = result_json.figure
+    ratio = figure("equal: tokens/s", 1500, 1000, "tok/s", "higher", target=1.3)
+    assert (ratio["target"], ratio["limit"], ratio["met"]) == (1.3, None, True)
+    assert row(run_all, ratio).endswith("| 1.50× | higher | ≥ 1.30× | yes |")
+    lower = figure("DPO step", 4.0, 1.0, "s", "lower", target=3)
+    assert row(run_all, lower).endswith("| 4.00× | lower | ≤ 3.00× | no |")
+    limit = figure("vector ANN p95, 100,000 chunks", 12.5, 40.0, "ms", "lower", limit=20)
+    assert limit["met"] is True
+    assert row(run_all, limit).endswith("| lower | ≤ 20 ms | yes |")
+    recall = figure("recall@10", 0.93, 1.0, "", "higher", limit=0.95)
+    assert row(run_all, recall).endswith("| higher | ≥ 0.95 | no |")
+    both = figure("peak RSS", 900, 1000, "MB", "lower", target=1.0, limit=850)
+    assert both["met"] is False  # the ratio holds, the limit does not
+    assert row(run_all, both).endswith("| lower | ≤ 1.00× and ≤ 850 MB | no |")
+    none = figure("wall time", 2.0, 1.0, "s", "lower")
+    assert (none["target"], none["limit"], none["met"]) == (None, None, None)
+    assert row(run_all, none).endswith("| 2.00× | lower | — | — |")
+
+
+def test_a_nan_ratio_does_not_meet_its_target(run_all: ModuleType,
+                                              result_json: ModuleType) -> None:
+    nan = result_json.figure("speed", 5.0, 0.0, "tok/s", "higher", target=1.0)
+    assert nan["met"] is False
+    assert row(run_all, nan).endswith("| n/a | higher | ≥ 1.00× | no |")
+    assert result_json.figure("t", float("nan"), 1.0, "s", "lower", limit=2)["met"] is False
+    # as read back from --json, where NaN is written as null
+    assert row(run_all, {**nan, "ratio": None}).endswith("| n/a | higher | ≥ 1.00× | no |")
+
+
+def test_old_figures_and_the_summary_count(run_all: ModuleType, tmp_path: Path) -> None:
+    old = fig("vector p50, 1,000 chunks", 2.0, 0.5, "ms", "lower")  # no target keys at all
+    assert "target" not in old
+    assert row(run_all, old) == "| vector p50, 1,000 chunks | 2.00 ms | 0.5 ms | 4.00× | lower " \
+                                "| — | — |"
+    runs = outcomes()
+    runs[1]["result"]["figures"] += [
+        {**fig("variable: tokens/s", 1200.0, 1000.0, "tok/s", "higher"), "target": 1.3,
+         "limit": None, "met": False},
+        {**fig("equal: peak RSS", 900.0, 1000.0, "MB", "lower"), "target": 1.0,
+         "limit": None, "met": True}]
+    markdown = run_all.write_report(tmp_path, runs, MACHINE, "full").read_text()
+    assert "| bench | status | seconds | targets |" in markdown
+    assert "| retrieval | ok | 12.50 | — |" in markdown
+    assert "| training | ok | 30.00 | 1/2 met |" in markdown
+    assert "| figure | ours | baseline | ratio (ours/baseline) | better | target | met |" \
+        in markdown
+    assert "| variable: tokens/s | 1,200 tok/s | 1,000 tok/s | 1.20× | higher | ≥ 1.30× | no |" \
+        in markdown
+    assert "| import | failed (exit status 1) | 1.00 | — |" in markdown
