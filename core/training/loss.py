@@ -94,36 +94,48 @@ def frozen_plain_head(model: Any) -> tuple[Any, Any] | None:
     return backbone, head.weight
 
 
-def plain_causal_loss(model: Any, inputs: dict[str, Any], num_items_in_batch: Any) -> Any:
-    """The causal-LM loss of ``inputs`` (the model's own, summed over the counted tokens and
-    divided by ``num_items_in_batch``, else by their count), with only the counted
-    positions projected. With a frozen plain output layer (LoRA), the backbone's hidden
-    states go through ``head_log_probs`` a chunk at a time; otherwise the model projects
-    the counted positions itself (``logits_to_keep``) and ``token_log_probs`` keeps one
-    softmax buffer. Raises ValueError when the model class projects every position
-    whatever it is asked."""
+def counted_log_probs(model: Any, forward: Any, labels: Any, *args: Any,
+                      with_stats: bool = False, **kwargs: Any) -> tuple[Any, tuple[Any, ...]]:
+    """The counted positions of ``labels`` (a mask: labels[:, 1:] not ignored) and, for
+    those positions only, the log-probability of each next token (with entropy, mean logit
+    and top-1 when ``with_stats``), from ``forward(*args, **kwargs)``.
+
+    With a frozen plain output layer (LoRA) the backbone's hidden states go through the
+    head a chunk at a time; otherwise ``forward`` projects the counted positions itself
+    (``logits_to_keep``) into one softmax buffer. Raises ValueError when the model class
+    projects every position whatever it is asked."""
     import torch
 
-    from core.training.logprobs import head_log_probs, token_log_probs
+    from core.training import logprobs
 
-    labels = inputs["labels"]
     counted = labels[:, 1:] != IGNORE
     keep = torch.zeros_like(labels, dtype=torch.bool)
     keep[:, :-1] = counted
     targets = labels[:, 1:][counted]
-    model_inputs = {key: value for key, value in inputs.items() if key != "labels"}
-    count = int(counted.sum())
     plain_head = frozen_plain_head(model)
     if plain_head is not None:
         backbone, weight = plain_head
-        hidden = backbone(**model_inputs).last_hidden_state
-        log_probs = head_log_probs(hidden[keep], weight, targets)
-    else:
-        logits = model(**model_inputs, logits_to_keep=keep).logits
-        if logits.dim() != 2 or logits.shape[0] != count:
-            raise ValueError(f"the model projected {tuple(logits.shape)} for {count} positions")
-        log_probs = token_log_probs(logits, targets)
-    divisor = num_items_in_batch if num_items_in_batch is not None else max(1, count)
+        hidden = backbone(*args, **kwargs).last_hidden_state[keep]
+        if with_stats:
+            return counted, logprobs.head_log_probs_and_stats(hidden, weight, targets)
+        return counted, (logprobs.head_log_probs(hidden, weight, targets),)
+    logits = forward(*args, **kwargs, logits_to_keep=keep).logits
+    count = int(counted.sum())
+    if logits.dim() != 2 or logits.shape[0] != count:
+        raise ValueError(f"the model projected {tuple(logits.shape)} for {count} positions")
+    if with_stats:
+        return counted, logprobs.token_log_probs_and_stats(logits, targets)
+    return counted, (logprobs.token_log_probs(logits, targets),)
+
+
+def plain_causal_loss(model: Any, inputs: dict[str, Any], num_items_in_batch: Any) -> Any:
+    """The causal-LM loss of ``inputs`` (the model's own, summed over the counted tokens and
+    divided by ``num_items_in_batch``, else by their count), with only the counted
+    positions projected (``counted_log_probs``)."""
+    model_inputs = {key: value for key, value in inputs.items() if key != "labels"}
+    counted, (log_probs,) = counted_log_probs(model, model, inputs["labels"], **model_inputs)
+    divisor = num_items_in_batch if num_items_in_batch is not None else max(
+        1, int(counted.sum()))
     return -log_probs.sum() / divisor
 
 

@@ -23,15 +23,12 @@ import functools
 import types
 from typing import Any
 
-from core.training.evaluate import IGNORE
-from core.training.logprobs import head_log_probs_and_stats, token_log_probs_and_stats
-from core.training.loss import frozen_plain_head
+from core.training.loss import counted_log_probs
 
 
 def use_plain_head(model: Any) -> None:
     """Answer ``fused_lm_head=True`` calls of ``model`` (already patched by trl) with the
     plain head. ``model`` is the module trl patched: the PEFT model's base model."""
-    import torch
     from trl.trainer.utils import FusedCausalLMOutput
 
     fused_forward = model.forward
@@ -56,25 +53,8 @@ def use_plain_head(model: Any) -> None:
 
     def _plain_call(args: tuple[Any, ...], kwargs: dict[str, Any], labels: Any,
                     num_items_in_batch: Any) -> Any:
-        targets = labels[:, 1:]
-        counted = targets != IGNORE
-        keep = torch.zeros_like(labels, dtype=torch.bool)
-        keep[:, :-1] = counted
-        kwargs = {**kwargs, "use_cache": False}
-        frozen = frozen_plain_head(model)
-        if frozen is not None:  # LoRA: the output layer a chunk at a time
-            backbone, weight = frozen
-            hidden = backbone(*args, **kwargs).last_hidden_state
-            fields = head_log_probs_and_stats(hidden[keep], weight, targets[counted])
-            del hidden
-        else:
-            logits = fused_forward(*args, **kwargs, logits_to_keep=keep).logits
-            count = int(counted.sum())
-            if logits.dim() != 2 or logits.shape[0] != count:
-                raise ValueError(f"the model projected {tuple(logits.shape)} for {count} "
-                                 "positions")
-            fields = token_log_probs_and_stats(logits, targets[counted])
-            del logits
+        counted, fields = counted_log_probs(model, fused_forward, labels, *args,
+                                            with_stats=True, **{**kwargs, "use_cache": False})
         log_probs, entropy, mean, top1 = (
             field.new_zeros(counted.shape).masked_scatter(counted, field) for field in fields)
         divisor = counted.sum().clamp(min=1) if num_items_in_batch is None else num_items_in_batch

@@ -5,10 +5,10 @@ adapter when there is one), so no second copy is loaded. Its log-probabilities o
 pair's chosen and rejected answers do not change while training, so when a run reads the
 pairs over several epochs they are computed once, in one pass before the first step (trl's
 ``precompute_ref_log_probs``), not again in every epoch (``reference_once``;
-``bench/bench_preference.py`` measures it). On a CPU, when a step's logits fit in memory,
-DPO's LM head is the plain one of ``core.training.plainhead`` (the counted positions
-projected once forward, once backward) instead of trl's tiled head. ORPO needs no
-reference: it adds an odds-ratio term to the SFT loss on the chosen answer.
+``bench/bench_preference.py`` measures it). On a CPU DPO's LM head is the plain one of
+``core.training.plainhead`` (only the counted positions projected; with LoRA's frozen
+output layer a chunk of them at a time, so any batch fits) instead of trl's tiled head.
+ORPO needs no reference: it adds an odds-ratio term to the SFT loss on the chosen answer.
 """
 
 from __future__ import annotations

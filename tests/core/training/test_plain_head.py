@@ -1,6 +1,6 @@
-"""DPO's plain LM head (CPU, logits that fit in memory) gives trl's fused head's loss,
-gradients, reference log-probabilities and metrics; a model class that cannot slice its
-head, or a call the plain head does not cover, goes to trl's head."""
+"""DPO's plain LM head (CPU; chunked through a frozen head, or sliced logits) gives trl's
+fused head's loss, gradients, reference log-probabilities and metrics; a model class that
+cannot slice its head, or a call the plain head does not cover, goes to trl's head."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from core.training import plainhead
+from core.training import logprobs
+from core.training import loss as loss_module
 from core.training.plainhead import preference_trainer_class
 
 PAIRS = [{"prompt": f"Context: clause {i} sets the report deadline. When is the report due?",
@@ -71,14 +72,14 @@ def test_the_plain_head_gives_the_fused_heads_step(tiny_model_dir: Path, tmp_pat
     import torch
 
     if not chunked:  # as for a model whose output layer is trained or scaled
-        monkeypatch.setattr(plainhead, "frozen_plain_head", lambda model: None)
+        monkeypatch.setattr(loss_module, "frozen_plain_head", lambda model: None)
     fused = _trainer(tiny_model_dir, tmp_path, plain=False)
     assert type(fused).__name__ == "DPOTrainer"
     plain = _trainer(tiny_model_dir, tmp_path, plain=True)
     calls = []
     name = "head_log_probs_and_stats" if chunked else "token_log_probs_and_stats"
-    original = getattr(plainhead, name)
-    monkeypatch.setattr(plainhead, name, lambda *a: (calls.append(1), original(*a))[1])
+    original = getattr(logprobs, name)
+    monkeypatch.setattr(logprobs, name, lambda *a: (calls.append(1), original(*a))[1])
     want_loss, want_grads, want_metrics, want_ref = _step(fused)
     loss, grads, metrics, ref = _step(plain)
     assert calls, "the plain head was not used"
@@ -95,7 +96,7 @@ def test_the_plain_head_gives_the_fused_heads_step(tiny_model_dir: Path, tmp_pat
 
 def test_a_model_that_projects_every_position_goes_to_trls_head(
         tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(plainhead, "frozen_plain_head", lambda model: None)
+    monkeypatch.setattr(loss_module, "frozen_plain_head", lambda model: None)
     plain = _trainer(tiny_model_dir, tmp_path, plain=True, slices=False)
     fused = _trainer(tiny_model_dir, tmp_path, plain=False)
     loss, grads, _, _ = _step(plain)
