@@ -72,15 +72,15 @@ def main() -> None:
         shutil.rmtree(scratch, ignore_errors=True)
 
     print(f"first workspace's base model: {first_s:.1f} s (converts once per machine)")
-    print(f"second init: {second_s:.2f} s, {second_bytes / 2**20:.1f} MB new disk "
+    print(f"second init: {second_s:.2f} s, {second_bytes / 1e6:.1f} MB new disk "
           f"(targets: < 10 s, < 50 MB)")
-    print(f"baseline, copying the model files: {copy_s:.2f} s, {copy_bytes / 2**20:.0f} MB")
+    print(f"baseline, copying the model files: {copy_s:.2f} s, {copy_bytes / 1e6:.0f} MB")
     print(f"  ratio time: {second_s / copy_s:.2f}x   ratio disk: "
           f"{second_bytes / max(1, copy_bytes):.4f}x")
     write_result(args.json, "model_store", "Second workspace's base model vs copying it", [
         figure("second init time", second_s, copy_s, "s", "lower", "target < 10 s",
                limit=10),
-        figure("second init new disk", second_bytes / 2**20, copy_bytes / 2**20, "MB", "lower",
+        figure("second init new disk", second_bytes / 1e6, copy_bytes / 1e6, "MB", "lower",
                "target < 50 MB", limit=50),
     ], raw={"first_s": first_s, "files": len(files)})
 
