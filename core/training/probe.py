@@ -12,6 +12,7 @@ steps.
 
 from __future__ import annotations
 
+import math
 import os
 import statistics
 import time
@@ -40,6 +41,7 @@ class Probe:
     dtype: str
     length: int  # tokens per sequence the probe ran (the run's sequences)
     counted_share: float = 1.0  # share of positions whose next token counts in the loss
+    batch_fill: float = 1.0  # a step's rows, on average, against a full step (step_s has it)
 
     def seconds(self, steps: int) -> float:
         return self.step_s * steps
@@ -100,6 +102,7 @@ class SftShape:
 
     length: int  # tokens per row of a batch (rows are padded to the batch's longest)
     counted_share: float  # completions count; prompts are masked
+    batch_fill: float = 1.0  # a step's rows, on average, against a full step
 
 
 def sft_shape(workspace: Workspace, config: TrainConfig, tokenizer: Any) -> SftShape | None:
@@ -129,6 +132,56 @@ def sft_shape(workspace: Workspace, config: TrainConfig, tokenizer: Any) -> SftS
     counted = sum(sum(1 for t in labels if t != IGNORE) for _, labels in examples)
     return SftShape(length=max(2, round(statistics.mean(widths))),
                     counted_share=counted / sum(len(ids) for ids, _ in examples))
+
+
+def preference_shape(workspace: Workspace, config: TrainConfig,
+                     tokenizer: Any) -> SftShape | None:
+    """A preference run's batches: each pair is its prompt with the chosen answer and with
+    the rejected one, a batch's ``2 × batch_size`` rows padded to its longest, and only the
+    answers' positions count (the plain head projects only those, for the policy and for
+    the reference). None when there are no pairs."""
+    from core.datasets.store import DatasetStore
+    from core.errors import ScriptoriumError
+    from core.training.packing import IGNORE, tokenize_pair
+
+    try:
+        rows = DatasetStore(workspace).rows(config.dataset, limit=512)
+    except (ScriptoriumError, OSError, ValueError):
+        return None
+    pairs = [[tokenize_pair(tokenizer, str(row["prompt"]), str(row[answer]), config.max_length)
+              for answer in ("chosen", "rejected")]
+             for row in rows if all(key in row for key in ("prompt", "chosen", "rejected"))]
+    if not pairs:
+        return None
+    batch = max(1, config.batch_size)
+    widths = [max(len(ids) for pair in pairs[i: i + batch] for ids, _ in pair)
+              for i in range(0, len(pairs), batch)]
+    examples = [example for pair in pairs for example in pair]
+    counted = sum(sum(1 for t in labels if t != IGNORE) for _, labels in examples)
+    return SftShape(length=max(2, round(statistics.mean(widths))),
+                    counted_share=max(counted, 1) / sum(len(ids) for ids, _ in examples),
+                    batch_fill=batch_fill(len(pairs), batch, config.grad_accum))
+
+
+def batch_fill(rows: int, batch_size: int, grad_accum: int) -> float:
+    """The rows an optimizer step reads, on average over an epoch of ``rows``, against a
+    full step (``batch_size × grad_accum``): a small dataset's steps are short (the last
+    batch of an epoch holds what is left; a step takes the micro-batches left)."""
+    full = max(1, batch_size) * max(1, grad_accum)
+    micro = math.ceil(rows / max(1, batch_size))
+    steps = max(1, math.ceil(micro / max(1, grad_accum)))
+    return min(1.0, rows / (steps * full)) if rows else 1.0
+
+
+def reference_share(config: TrainConfig) -> float:
+    """How much of a DPO reference pass one training step costs: all of it when the
+    reference runs in every step, ``1 / epochs`` when it runs once, before training, over
+    every pair (``core.training.recipes.prefs.computes_reference_once``)."""
+    from core.training.recipes.prefs import computes_reference_once
+
+    if config.recipe != "dpo":
+        return 0.0
+    return 1.0 / config.epochs if computes_reference_once(config, 1) else 1.0
 
 
 def _loss(model: Any, ids: Any, share: float, plain: bool) -> Any:
@@ -177,11 +230,13 @@ def probe_training(workspace: Workspace, config: TrainConfig, steps: int = PROBE
     sequences = 2 if config.recipe in ("dpo", "orpo") else 1
     generator = torch.Generator().manual_seed(config.seed)
     length = probe_length(workspace, config)
-    share = 1.0
-    if config.recipe == "sft":
-        shape = sft_shape(workspace, config, load_tokenizer(source))
+    share, fill = 1.0, 1.0
+    shaped = {"sft": sft_shape, "dpo": preference_shape}.get(config.recipe)
+    if shaped is not None:
+        shape = shaped(workspace, config, load_tokenizer(source))
         if shape is not None:
-            length, share = shape.length, shape.counted_share
+            length, share, fill = shape.length, shape.counted_share, shape.batch_fill
+    reference = reference_share(config)
     # CPT and SFT take the plain loss where the run does (DPO's head is like it)
     plain = loss_path_for(model, where.device, config.batch_size * sequences,
                           config.max_length, int(text.vocab_size)) == "plain"
@@ -193,23 +248,27 @@ def probe_training(workspace: Workspace, config: TrainConfig, steps: int = PROBE
     times = []
     for step in range(steps + 1):  # the first step warms caches and allocators: not timed
         started = time.perf_counter()
+        reference_s = 0.0
         for _ in range(config.grad_accum):
-            if config.recipe == "dpo":  # the reference log-probabilities: adapters off
+            if reference:  # the reference log-probabilities: adapters off, the run's head
+                before = time.perf_counter()
                 with torch.no_grad(), model.disable_adapter():
-                    model(input_ids=ids)
+                    _loss(model, ids, share, plain)
+                reference_s += time.perf_counter() - before
             _loss(model, ids, share, plain).backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         if where.device == "cuda":
             torch.cuda.synchronize()
-        if step:
-            times.append(time.perf_counter() - started)
+        if step:  # a reference pass made once per run counts here by its share
+            times.append(time.perf_counter() - started - (1 - reference) * reference_s)
         progress(step + 1, steps + 1, f"probe step {step + 1} of {steps + 1}")
     return Probe(
-        step_s=statistics.median(times), peak_rss=_peak_rss(),
+        step_s=statistics.median(times) * fill, peak_rss=_peak_rss(),
         peak_gpu=int(torch.cuda.max_memory_allocated()) if where.device == "cuda" else None,
         load=os.getloadavg()[0], cpu_count=os.cpu_count() or 1, steps=steps,
-        device=where.device, dtype=where.dtype, length=length, counted_share=round(share, 4))
+        device=where.device, dtype=where.dtype, length=length, counted_share=round(share, 4),
+        batch_fill=round(fill, 4))
 
 
 def run_probe_job(config: ProbeConfig, ctx: JobContext) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from core.training import distributed
+from core.training.config import TrainConfig
 from core.training.loss import loss_path_for
 from core.training.plainhead import preference_trainer_class
 from core.training.recipes import common
@@ -50,19 +51,23 @@ class _PreferenceRecipe(Recipe):
                              eval_dataset=heldout, processing_class=state.tokenizer)
 
 
-def reference_once(state: common.RunState) -> bool:
+def computes_reference_once(config: TrainConfig, world_size: int) -> bool:
     """Whether DPO computes the reference pass once, before training. It costs what the
     per-step passes of one epoch cost plus a hash of the model (trl's cache key), so it
     pays when the run reads each pair more than once: ``auto`` does it for runs of several
     epochs (``always`` also for runs cut short by ``max_steps``). Not across processes:
     trl writes the log-probabilities to a temporary file that rank 0 names for every
     rank, and in-memory datasets get one per process."""
-    config = state.config
-    if config.reference_once == "never" or distributed.world_size() > 1:
+    if config.reference_once == "never" or world_size > 1:
         return False
     if config.reference_once == "always":
         return True
     return config.max_steps is None and config.epochs > 1
+
+
+def reference_once(state: common.RunState) -> bool:
+    """``computes_reference_once`` for this run."""
+    return computes_reference_once(state.config, distributed.world_size())
 
 
 class DpoRecipe(_PreferenceRecipe):

@@ -128,3 +128,31 @@ def test_an_sft_probe_counts_only_the_completions_as_the_run_does(
     probe = probe_training(train_workspace, packed, steps=1)
     assert probe.counted_share == round(shape.counted_share, 4)
     assert probe.length == shape.length and probe.step_s > 0
+
+
+def test_a_dpo_probe_measures_the_runs_batches_and_reference(
+        train_workspace: Workspace) -> None:
+    """DPO's probe: answers-only positions (prompts masked, as the plain head projects),
+    short steps of a small pair set, and the reference pass by what the run spends on it
+    per step (all of it, or 1/epochs when it is computed once before training). It used to
+    run the reference over every position's full logits, about 6x the run's step."""
+    from core.training.modeling import load_tokenizer, resolve_base
+    from core.training.probe import batch_fill, preference_shape, reference_share
+
+    assert batch_fill(16, 4, 2) == 1.0 and batch_fill(13, 4, 2) == 13 / 16
+    assert batch_fill(3, 4, 2) == 3 / 8 and batch_fill(0, 4, 2) == 1.0
+    config = build_config("dpo", base="tiny-base", dataset="prefs-v1",
+                          overrides=["max_length=128", "batch_size=2", "max_steps=2"])
+    assert reference_share(config) == 1.0  # max_steps: a reference pass in every step
+    once = build_config("dpo", base="tiny-base", dataset="prefs-v1",
+                        overrides=["epochs=4", "reference_once=auto"])
+    assert reference_share(once) == 0.25
+    assert reference_share(build_config("sft", base="tiny-base", dataset="sft-v1")) == 0.0
+    shape = preference_shape(train_workspace, config,
+                             load_tokenizer(resolve_base(train_workspace, "tiny-base")))
+    assert shape is not None and 0.05 < shape.counted_share < 0.95
+    assert 2 <= shape.length <= 128 and 0 < shape.batch_fill <= 1
+    probe = probe_training(train_workspace, config, steps=1)
+    assert probe.counted_share == round(shape.counted_share, 4)
+    assert probe.length == shape.length and probe.batch_fill == round(shape.batch_fill, 4)
+    assert probe.step_s > 0
