@@ -258,12 +258,17 @@ def main() -> None:
             print(f"baseline {name.replace('_', '-')}: {seconds:.2f} s, "
                   f"{total_pages / seconds:.1f} pages/s, {size / 1e6 / seconds:.2f} MB/s")
 
+        warm = root / "warm-up"  # the importing process's own first-use costs, as above
+        warm.mkdir()
+        (warm / "note.txt").write_text("A short note to warm up the import.\n")
+        import_paths(Workspace.create(root / "ws-warm-up", "bench"), [warm], workers=1)
+
         runs: list[dict[str, float]] = []
         default = default_workers()
-        for cores in args.cores or sorted({1, min(len(ALL_CPUS) or 1, 4)}):
+        for number, cores in enumerate(args.cores or sorted({1, min(len(ALL_CPUS) or 1, 4)})):
             got = pin(cores)
             workers = min(got, default) if got > 1 else 1
-            workspace = Workspace.create(root / f"ws-{cores}", "bench")
+            workspace = Workspace.create(root / f"ws-{number}", "bench")
             started = time.perf_counter()
             import_paths(workspace, [corpus], workers=workers)
             import_s = time.perf_counter() - started
