@@ -96,16 +96,16 @@ def probe_length(workspace: Workspace, config: TrainConfig) -> int:
 
 
 @dataclass(frozen=True)
-class SftShape:
-    """What an SFT run's batches look like: their length and the share of positions that
-    count in the loss."""
+class BatchShape:
+    """What an SFT or preference run's batches look like: their length, the share of
+    positions that count in the loss, and how full a step is."""
 
     length: int  # tokens per row of a batch (rows are padded to the batch's longest)
     counted_share: float  # completions count; prompts are masked
     batch_fill: float = 1.0  # a step's rows, on average, against a full step
 
 
-def sft_shape(workspace: Workspace, config: TrainConfig, tokenizer: Any) -> SftShape | None:
+def sft_shape(workspace: Workspace, config: TrainConfig, tokenizer: Any) -> BatchShape | None:
     """The SFT run's batches, from a sample of its rows tokenized and packed (or padded)
     as the run does them: the run projects only the completion positions through the LM
     head, and packed rows are often shorter than ``max_length``, so a probe at full length
@@ -130,12 +130,12 @@ def sft_shape(workspace: Workspace, config: TrainConfig, tokenizer: Any) -> SftS
     batch = max(1, config.batch_size)
     widths = [max(sizes[i: i + batch]) for i in range(0, len(sizes), batch)]
     counted = sum(sum(1 for t in labels if t != IGNORE) for _, labels in examples)
-    return SftShape(length=max(2, round(statistics.mean(widths))),
+    return BatchShape(length=max(2, round(statistics.mean(widths))),
                     counted_share=counted / sum(len(ids) for ids, _ in examples))
 
 
 def preference_shape(workspace: Workspace, config: TrainConfig,
-                     tokenizer: Any) -> SftShape | None:
+                     tokenizer: Any) -> BatchShape | None:
     """A preference run's batches: each pair is its prompt with the chosen answer and with
     the rejected one, a batch's ``2 × batch_size`` rows padded to its longest, and only the
     answers' positions count (the plain head projects only those, for the policy and for
@@ -158,7 +158,7 @@ def preference_shape(workspace: Workspace, config: TrainConfig,
               for i in range(0, len(pairs), batch)]
     examples = [example for pair in pairs for example in pair]
     counted = sum(sum(1 for t in labels if t != IGNORE) for _, labels in examples)
-    return SftShape(length=max(2, round(statistics.mean(widths))),
+    return BatchShape(length=max(2, round(statistics.mean(widths))),
                     counted_share=max(counted, 1) / sum(len(ids) for ids, _ in examples),
                     batch_fill=batch_fill(len(pairs), batch, config.grad_accum))
 
