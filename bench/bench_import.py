@@ -270,8 +270,9 @@ def main() -> None:
             workers = min(got, default) if got > 1 else 1
             workspace = Workspace.create(root / f"ws-{number}", "bench")
             started = time.perf_counter()
-            import_paths(workspace, [corpus], workers=workers)
+            first = import_paths(workspace, [corpus], workers=workers)
             import_s = time.perf_counter() - started
+            assert first.ok, [r.message for r in first.failed]
             report = import_paths(workspace, [corpus], workers=workers)  # all known now
             assert all(r.status == "already-imported" for r in report.files), report.summary()
             reimport_s = report.elapsed_s
