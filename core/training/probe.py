@@ -78,20 +78,26 @@ def _peak_rss() -> int:
     return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
 
 
+def _sample_rows(workspace: Workspace, config: TrainConfig) -> list[dict[str, Any]]:
+    """The first rows of the run's training set (not the whole file); none when it cannot
+    be read (the probe then measures at ``max_length``)."""
+    from core.datasets.store import DatasetStore
+    from core.errors import ScriptoriumError
+
+    try:
+        return DatasetStore(workspace).rows(config.dataset, limit=512)
+    except (ScriptoriumError, OSError, ValueError):
+        return []
+
+
 def probe_length(workspace: Workspace, config: TrainConfig) -> int:
     """The sequence length the run's batches will have: a CPT dataset's blocks (often
     shorter than ``max_length``, and a step's time follows the length); otherwise
     ``max_length`` (SFT and preference rows are packed or padded up to it)."""
-    from core.datasets.store import DatasetStore
-    from core.errors import ScriptoriumError
-
     if config.recipe != "cpt":
         return config.max_length
-    try:
-        rows = DatasetStore(workspace).rows(config.dataset, limit=512)  # not the whole file
-    except (ScriptoriumError, OSError, ValueError):
-        return config.max_length
-    lengths = [len(row["input_ids"]) for row in rows if row.get("input_ids")]
+    lengths = [len(row["input_ids"]) for row in _sample_rows(workspace, config)
+               if row.get("input_ids")]
     return min(config.max_length, max(lengths)) if lengths else config.max_length
 
 
@@ -110,17 +116,12 @@ def sft_shape(workspace: Workspace, config: TrainConfig, tokenizer: Any) -> Batc
     as the run does them: the run projects only the completion positions through the LM
     head, and packed rows are often shorter than ``max_length``, so a probe at full length
     with every position counted over-estimates the step. None when there are no rows."""
-    from core.datasets.store import DatasetStore
-    from core.errors import ScriptoriumError
     from core.training.packing import IGNORE, best_fit, tokenize_pair
 
-    try:
-        rows = DatasetStore(workspace).rows(config.dataset, limit=512)
-    except (ScriptoriumError, OSError, ValueError):
-        return None
     examples = [tokenize_pair(tokenizer, str(row["prompt"]), str(row["completion"]),
                               config.max_length)
-                for row in rows if "prompt" in row and "completion" in row]
+                for row in _sample_rows(workspace, config)
+                if "prompt" in row and "completion" in row]
     examples = [(ids, labels) for ids, labels in examples if any(t != IGNORE for t in labels)]
     if not examples:
         return None
@@ -140,17 +141,12 @@ def preference_shape(workspace: Workspace, config: TrainConfig,
     the rejected one, a batch's ``2 × batch_size`` rows padded to its longest, and only the
     answers' positions count (the plain head projects only those, for the policy and for
     the reference). None when there are no pairs."""
-    from core.datasets.store import DatasetStore
-    from core.errors import ScriptoriumError
     from core.training.packing import IGNORE, tokenize_pair
 
-    try:
-        rows = DatasetStore(workspace).rows(config.dataset, limit=512)
-    except (ScriptoriumError, OSError, ValueError):
-        return None
     pairs = [[tokenize_pair(tokenizer, str(row["prompt"]), str(row[answer]), config.max_length)
               for answer in ("chosen", "rejected")]
-             for row in rows if all(key in row for key in ("prompt", "chosen", "rejected"))]
+             for row in _sample_rows(workspace, config)
+             if all(key in row for key in ("prompt", "chosen", "rejected"))]
     if not pairs:
         return None
     batch = max(1, config.batch_size)
