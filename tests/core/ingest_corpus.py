@@ -17,26 +17,39 @@ def make_pdf(pages: list[list[str] | None]) -> bytes:
     A page given as an empty list draws an image and has no text (like a scan); a page
     given as None is blank.
     """
+    streams = []
+    for lines in pages:
+        if lines:
+            streams.append(("\n".join(f"BT /F1 11 Tf 72 {760 - 14 * n} Td ({_escape(line)}) Tj ET"
+                                      for n, line in enumerate(lines)), False))
+        else:
+            streams.append(("" if lines is None else "q 400 0 0 600 72 72 cm /Im1 Do Q",
+                            lines is not None))
+    return pdf_from_streams(streams)
+
+
+def text_object(lines: list[str], x: float = 72, y: float = 760) -> str:
+    """One text object drawing ``lines`` one under the other (as word processors write a
+    paragraph), in Helvetica 11 pt from (x, y)."""
+    moves = " 0 -14 Td ".join(f"({_escape(line)}) Tj" for line in lines)
+    return f"BT /F1 11 Tf {x} {y} Td {moves} ET"
+
+
+def pdf_from_streams(streams: list[tuple[str, bool]]) -> bytes:
+    """A PDF whose pages draw the given content streams (Letter size, Helvetica as /F1);
+    a page flagged True also has a 1x1 image as /Im1."""
     objects: list[bytes] = []
-    page_ids = [3 + 2 * i for i in range(len(pages))]
-    font_id = 3 + 2 * len(pages)
+    page_ids = [3 + 2 * i for i in range(len(streams))]
+    font_id = 3 + 2 * len(streams)
     image_id = font_id + 1
     objects.append(b"<< /Type /Catalog /Pages 2 0 R >>")
     kids = " ".join(f"{pid} 0 R" for pid in page_ids)
-    objects.append(f"<< /Type /Pages /Kids [{kids}] /Count {len(pages)} >>".encode())
-    for index, lines in enumerate(pages):
+    objects.append(f"<< /Type /Pages /Kids [{kids}] /Count {len(streams)} >>".encode())
+    for index, (ops, image) in enumerate(streams):
         resources = f"/Font << /F1 {font_id} 0 R >>"
-        if lines:
-            ops = [
-                f"BT /F1 11 Tf 72 {760 - 14 * n} Td ({_escape(line)}) Tj ET"
-                for n, line in enumerate(lines)
-            ]
-        elif lines is None:
-            ops = []
-        else:
-            ops = ["q 400 0 0 600 72 72 cm /Im1 Do Q"]
+        if image:
             resources += f" /XObject << /Im1 {image_id} 0 R >>"
-        stream = "\n".join(ops).encode("latin-1")
+        stream = ops.encode("latin-1")
         objects.append(
             f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
             f"/Contents {page_ids[index] + 1} 0 R "

@@ -428,3 +428,18 @@ def test_identical_pages_are_text_not_running_headers() -> None:
     page = ["Notice to offerors", "All questions are due by 1 May 2026.", "3"]
     cleaned, removed = strip_page_furniture([list(page) for _ in range(4)])
     assert cleaned == [page[:2]] * 4 and removed == 4  # only the page numbers go
+
+
+@pytest.mark.parametrize(("buffer", "line", "joined"), [
+    ("the agency's engi-", "neering office", "the agency's engineering office"),
+    ("a Senior Engineer (SSE-", "3) at the rate", "a Senior Engineer (SSE-3) at the rate"),
+    ("solicitation W91-26-R-", "0042 is due", "solicitation W91-26-R-0042 is due"),
+    ("the Dss-", "Sig-Value service", "the Dss-Sig-Value service"),
+    ("the schedule -", "Phase two", "the schedule - Phase two"),
+    ("----------", "Staffing", "---------- Staffing"),
+])
+def test_wrapped_lines_join_without_breaking_words_or_codes(
+        buffer: str, line: str, joined: str) -> None:
+    from core.ingest.parsers.structure import join_line
+
+    assert join_line(buffer, line) == joined

@@ -1,8 +1,9 @@
-"""PDF: the text layer, page by page, through pypdf."""
+"""PDF: the text layer, page by page, through PDFium; pypdf reads what PDFium refuses."""
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,25 @@ from core.ingest.errors import (
 from core.ingest.parsers.result import ParseResult
 from core.ingest.parsers.structure import BlockWriter, layout_lines_to_blocks
 
+# PDFium marks a hyphen it took for a word broken across lines with one of these, and joins
+# the lines; the line break is put back so that the structure pass decides, as for pypdf.
+_BROKEN_WORD = ("\x02", "\ufffe")
+# Text is read within each page's box widened by this much (PDF points): a listing that runs
+# a little past the edge keeps its last characters, text placed far off the page (where no
+# reader sees it) is left out.
+_OVERFLOW_PT = 36.0
+
+
+@dataclass
+class PdfText:
+    """What a PDF library read: each page's text, the title, and which blank pages draw an
+    image (1-based numbers; only blank pages are looked at)."""
+
+    pages: list[str]
+    title: str | None = None
+    scanned: set[int] = field(default_factory=set)
+    unreadable: list[int] = field(default_factory=list)
+
 
 def _has_eof_marker(path: Path) -> bool:
     with open(path, "rb") as handle:
@@ -26,19 +46,76 @@ def _has_eof_marker(path: Path) -> bool:
         return b"%%EOF" in handle.read()
 
 
+def _page_list(numbers: list[int]) -> str:
+    shown = ", ".join(str(n) for n in numbers[:10])
+    return shown + (f" and {len(numbers) - 10} more" if len(numbers) > 10 else "")
+
+
+class _Refused(Exception):
+    """PDFium could not open the file (not for a password): pypdf gets its turn."""
+
+
+def _pdfium_page_text(text: str) -> str:
+    for mark in _BROKEN_WORD:
+        text = text.replace(mark, "-\n")
+    return text.replace("\r\n", "\n").replace("\r", " ")
+
+
+def read_with_pdfium(path: Path, name: str) -> PdfText:
+    """The text PDFium reads on each page (text placed far off the page, which no viewer
+    shows, is left out); a page PDFium cannot load is listed, not fatal."""
+    import pypdfium2 as pdfium
+    import pypdfium2.raw as raw
+
+    try:
+        document = pdfium.PdfDocument(path)
+    except pdfium.PdfiumError as error:
+        if error.err_code == raw.FPDF_ERR_PASSWORD:
+            raise EncryptedDocument(
+                f"{name} is password-protected; save an unprotected copy and import that."
+            ) from error
+        if error.err_code == raw.FPDF_ERR_SECURITY:
+            raise EncryptedDocument(
+                f"{name} is encrypted in a way that cannot be opened here (an unsupported "
+                "security handler); save an unencrypted copy and import that."
+            ) from error
+        raise _Refused(str(error)) from error
+    try:
+        read = PdfText(pages=[])
+        for number in range(1, len(document) + 1):
+            try:
+                page = document[number - 1]
+            except pdfium.PdfiumError:
+                read.pages.append("")
+                read.unreadable.append(number)
+                continue
+            try:
+                textpage = page.get_textpage()
+                left, bottom, right, top = page.get_bbox()
+                text = _pdfium_page_text(textpage.get_text_bounded(
+                    left - _OVERFLOW_PT, bottom - _OVERFLOW_PT,
+                    right + _OVERFLOW_PT, top + _OVERFLOW_PT))
+                textpage.close()
+                if not text.strip() and any(
+                        True for _ in page.get_objects(filter=[raw.FPDF_PAGEOBJ_IMAGE])):
+                    read.scanned.add(number)
+            finally:
+                page.close()
+            read.pages.append(text)
+        read.title = document.get_metadata_value("Title").strip() or None
+        return read
+    finally:
+        document.close()
+
+
 def _has_images(page: object) -> bool:
-    """Whether a page draws any image (a scan OCR could read), from its resources only."""
+    """Whether a pypdf page draws any image (a scan OCR could read), from its resources."""
     try:
         resources = page.get("/Resources") or {}  # type: ignore[attr-defined]
         objects = resources.get_object().get("/XObject") or {}
         return any(objects[name].get_object().get("/Subtype") == "/Image" for name in objects)
     except Exception:  # noqa: BLE001 - a broken resource dictionary: no usable image
         return False
-
-
-def _page_list(numbers: list[int]) -> str:
-    shown = ", ".join(str(n) for n in numbers[:10])
-    return shown + (f" and {len(numbers) - 10} more" if len(numbers) > 10 else "")
 
 
 def _metadata_title(reader: Any) -> str | None:
@@ -50,59 +127,84 @@ def _metadata_title(reader: Any) -> str | None:
     return str(title) if title else None
 
 
-def parse_pdf(path: Path) -> ParseResult:
-    """Parse a PDF's text layer; encrypted, unreadable, empty and image-only files are
-    refused, each with what is true of it."""
+def read_with_pypdf(path: Path, name: str) -> PdfText:
+    """The text pypdf reads (it repairs some files PDFium refuses); its errors propagate."""
     from pypdf import PdfReader
 
     logging.getLogger("pypdf").setLevel(logging.ERROR)
-    path = Path(path)
+    reader = PdfReader(path, strict=False)
+    if reader.is_encrypted:
+        # Many PDFs are encrypted only to restrict printing or copying: the empty user
+        # password opens them. Only a real password stops the import.
+        try:
+            opened = reader.decrypt("")
+        except Exception as error:  # noqa: BLE001 - unsupported or broken encryption
+            raise EncryptedDocument(
+                f"{name} is encrypted in a way that cannot be opened here "
+                f"({type(error).__name__}); save an unencrypted copy and import that."
+            ) from error
+        if not opened:
+            raise EncryptedDocument(
+                f"{name} is password-protected; save an unprotected copy and import that."
+            )
+    pages = [(page.extract_text() or "").replace("\r", "\n") for page in reader.pages]
+    scanned = {n for n, (text, page) in enumerate(zip(pages, reader.pages, strict=True), 1)
+               if not text.strip() and _has_images(page)}
+    return PdfText(pages=pages, title=_metadata_title(reader), scanned=scanned)
+
+
+def read_pdf(path: Path) -> PdfText:
+    """Each page's text, by PDFium, or by pypdf when PDFium cannot open the file."""
     name = path.name
+    try:
+        return read_with_pdfium(path, name)
+    except IngestError:
+        raise
+    except _Refused:
+        pass  # a damaged file: pypdf repairs some that PDFium does not
     complete = _has_eof_marker(path)
     try:
-        reader = PdfReader(path, strict=False)
-        if reader.is_encrypted:
-            # Many PDFs are encrypted only to restrict printing or copying: the empty user
-            # password opens them. Only a real password stops the import.
-            try:
-                opened = reader.decrypt("")
-            except Exception as error:  # noqa: BLE001 - unsupported or broken encryption
-                raise EncryptedDocument(
-                    f"{name} is encrypted in a way that cannot be opened here "
-                    f"({type(error).__name__}); save an unencrypted copy and import that."
-                ) from error
-            if not opened:
-                raise EncryptedDocument(
-                    f"{name} is password-protected; save an unprotected copy and import that."
-                )
-        pages = [(page.extract_text() or "") for page in reader.pages]
-        title = _metadata_title(reader)
-        images = [_has_images(page) for page in reader.pages]
+        return read_with_pypdf(path, name)
     except IngestError:
         raise
     except Exception as error:  # noqa: BLE001 - pypdf raises many kinds on damaged files
         raise _unreadable(name, error, complete) from error
-    if not pages:
+
+
+def parse_pdf(path: Path) -> ParseResult:
+    """Parse a PDF's text layer; encrypted, unreadable, empty and image-only files are
+    refused, each with what is true of it."""
+    path = Path(path)
+    name = path.name
+    read = read_pdf(path)
+    if not read.pages:
         raise EmptyDocument(f"{name} is a PDF with no pages.")
-    page_lines = [text.replace("\r", "\n").split("\n") for text in pages]
-    blank = [n for n, lines in enumerate(page_lines, 1) if not any(x.strip() for x in lines)]
-    scanned = [n for n in blank if images[n - 1]]
-    if len(blank) == len(page_lines):
+    page_lines = [text.split("\n") for text in read.pages]
+    blank = [n for n, lines in enumerate(page_lines, 1)
+             if n not in read.unreadable and not any(x.strip() for x in lines)]
+    scanned = [n for n in blank if n in read.scanned]
+    if len(blank) + len(read.unreadable) == len(page_lines):
+        if read.unreadable:
+            raise CorruptDocument(f"{name} is damaged: none of its pages could be read "
+                                  f"(page(s) {_page_list(read.unreadable)} are broken).")
         if not scanned:
-            raise EmptyDocument(f"{name} has no text and no images: its {len(pages)} "
+            raise EmptyDocument(f"{name} has no text and no images: its {len(page_lines)} "
                                 "page(s) are empty.")
         raise NoTextLayer(
-            f"{name} has no text layer (its {len(pages)} page(s) are scanned images); "
+            f"{name} has no text layer (its {len(page_lines)} page(s) are scanned images); "
             "run it through OCR and import the result."
         )
     warnings = []
-    if not complete:
+    if not _has_eof_marker(path):
         warnings.append(f"{name} has no end marker: it may be cut short; the pages that "
                         "could be read were imported.")
+    if read.unreadable:
+        warnings.append(f"{name}: page(s) {_page_list(read.unreadable)} are damaged and "
+                        "could not be read; the other pages were imported.")
     if scanned:
         warnings.append(f"{name}: page(s) {_page_list(scanned)} are images with no text "
                         "(scanned?); OCR would make them searchable.")
-    if empty := [n for n in blank if not images[n - 1]]:
+    if empty := [n for n in blank if n not in read.scanned]:
         warnings.append(f"{name}: page(s) {_page_list(empty)} are empty.")
     page_lines, removed = strip_page_furniture(page_lines)
     if removed:
@@ -111,11 +213,12 @@ def parse_pdf(path: Path) -> ParseResult:
     for number, lines in enumerate(page_lines, 1):
         writer.page = number
         layout_lines_to_blocks(lines, writer)
-    return ParseResult(blocks=writer.blocks, pages=len(pages), warnings=warnings, title=title)
+    return ParseResult(blocks=writer.blocks, pages=len(page_lines), warnings=warnings,
+                       title=read.title)
 
 
 def _unreadable(name: str, error: Exception, complete: bool) -> IngestError:
-    """Why pypdf could not read the file, as truly as can be told."""
+    """Why neither library could read the file, as truly as can be told (pypdf's error)."""
     detail = f"{type(error).__name__}: {str(error)[:160]}"
     if not complete:
         return CorruptDocument(f"{name} is truncated or damaged (the PDF has no end marker "

@@ -143,11 +143,19 @@ def row_fields(header: list[str], cells: list[str]) -> dict[str, str]:
 
 
 def join_line(buffer: str, line: str) -> str:
-    """Join a wrapped line to a paragraph, undoing end-of-line hyphenation."""
+    """Join a wrapped line to a paragraph, undoing end-of-line hyphenation.
+
+    A line that ends in a hyphen after a letter or digit continues on the next: before a
+    lower-case letter the hyphen only broke the word ("engi-" "neering"); before a capital
+    or a digit it is part of a name or code ("SSE-" "3", "W91-26-R-" "0042") and stays.
+    """
     if not buffer:
         return line
-    if buffer.endswith("-") and line[:1].islower() and not buffer.endswith(" -"):
-        return buffer[:-1] + line
+    if buffer.endswith("-") and buffer[-2:-1].isalnum():
+        if line[:1].islower():
+            return buffer[:-1] + line
+        if line[:1].isupper() or line[:1].isdigit():
+            return buffer + line
     return f"{buffer} {line}"
 
 
