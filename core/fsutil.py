@@ -141,12 +141,29 @@ def require_free_space(path: Path, needed: int, what: str) -> None:
             hint=f"free about {_size(needed - free)}, or use a folder on another disk")
 
 
+def sync_tree(folder: Path) -> None:
+    """Flush every file under ``folder`` (and the folders holding them) to disk."""
+    for parent, _folders, files in os.walk(folder):
+        for name in files:
+            path = os.path.join(parent, name)
+            if os.path.islink(path):
+                continue
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        _fsync_dir(Path(parent))
+
+
 @contextmanager
 def staging_dir(final: Path, *, sync: bool = True) -> Iterator[Path]:
     """Yield a private temp folder next to ``final``; rename it into place on success.
 
-    On an exception the temp folder is removed and ``final`` is untouched. ``sync=False``
-    leaves flushing the rename to disk to the caller (who syncs the same folder next).
+    What was written in the folder is flushed to disk before the rename, so a crash or a
+    power cut leaves either no folder or a whole one, never one with empty files. On an
+    exception the temp folder is removed and ``final`` is untouched. ``sync=False`` leaves
+    flushing the rename itself to the caller (who syncs the same folder next).
     """
     final = Path(final)
     make_private_dir(final.parent)
@@ -154,6 +171,7 @@ def staging_dir(final: Path, *, sync: bool = True) -> Iterator[Path]:
     os.chmod(tmp, DIR_MODE)
     try:
         yield tmp
+        sync_tree(tmp)
         if final.exists():
             shutil.rmtree(final)
         os.replace(tmp, final)

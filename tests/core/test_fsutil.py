@@ -252,3 +252,33 @@ def test_link_or_copy_falls_back_to_a_private_copy(
     assert (tmp_path / "dst.bin").read_bytes() == b"weights"
     assert (tmp_path / "dst.bin").stat().st_ino != src.stat().st_ino
     assert mode(tmp_path / "dst.bin") == 0o600
+
+
+@pytest.mark.parametrize("sync", [True, False])
+def test_staging_dir_flushes_its_files_to_disk_before_the_rename(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sync: bool) -> None:
+    """A power cut after the rename must not leave a whole-looking folder of empty files:
+    every file in it (and its folders) is synced before the folder is moved into place."""
+    events: list[str] = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd: int) -> None:
+        events.append("sync " + Path(os.readlink(f"/proc/self/fd/{fd}")).name)
+        real_fsync(fd)
+
+    def replace(src: str, dst: str) -> None:
+        events.append("rename " + Path(dst).name)
+        real_replace(src, dst)
+
+    monkeypatch.setattr(fsutil.os, "fsync", fsync)
+    monkeypatch.setattr(fsutil.os, "replace", replace)
+    final = tmp_path / "docs" / "v1"
+    with fsutil.staging_dir(final, sync=sync) as staging:
+        (staging / "source.pdf").write_bytes(b"%PDF")
+        (staging / "pages").mkdir()
+        (staging / "pages" / "blocks.jsonl").write_text("{}\n")
+    renamed = events.index("rename v1")
+    before = events[:renamed]
+    assert {"sync source.pdf", "sync blocks.jsonl", "sync pages"} <= set(before)
+    assert any(e.startswith("sync .v1.") for e in before)  # the staging folder itself
+    assert ("sync docs" in events[renamed:]) is sync
