@@ -92,6 +92,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--max-tokens", type=int, default=256)
     evaluate.add_argument("--format", choices=("auto", "chat", "document"), default="auto")
     _add_first_token(evaluate)
+    evaluate.add_argument(
+        "--prefill-rate", type=float, metavar="TOKENS_PER_S",
+        help="size every prompt at this reading speed (default: measured once when the "
+        "first model loads, then kept for every model; give an earlier report's rate to "
+        "draft from the same prompts again)")
     evaluate.add_argument("--show", action="store_true",
                           help="print the drafts side by side with the reference")
     evaluate.set_defaults(handler=cmd_eval_drafts)
@@ -282,7 +287,8 @@ def cmd_eval_drafts(args: argparse.Namespace) -> int:
     config = EvalDraftsConfig(
         models=tuple(args.models or ()), dataset=args.dataset, limit=args.limit,
         pairs_file=str(Path(args.pairs).expanduser().absolute()) if args.pairs else None,
-        max_tokens=args.max_tokens, format=args.format, first_token_s=_first_token(args))
+        max_tokens=args.max_tokens, format=args.format, first_token_s=_first_token(args),
+        prefill_rate=args.prefill_rate)
     status = run_job(workspace, "eval-drafts", config, as_json=args.json)
     from core.drafting.eval_report import format_report, read_report
 

@@ -35,6 +35,7 @@ from core.clock import now_iso
 from core.drafting.budget import (
     FIRST_TOKEN_S,
     MIN_SOURCE_TOKENS,
+    SEARCH_ALLOWANCE_S,
     PromptBudget,
     fit_citations,
     fit_example,
@@ -142,16 +143,24 @@ def retrieve(retriever: Retriever, query: str, *, k: int = DEFAULT_K,
 def fit_sources(model: TextModel, sources: Sequence[Source], spec: DraftSpec, format: str,
                 query: str, *, history: Sequence[Message] = (), instructions: str | None = None,
                 elapsed_s: float = 0.0, first_token_s: float | None = FIRST_TOKEN_S,
+                prefill_rate: float | None = None,
                 ) -> tuple[list[Citation], DraftSpec, PromptBudget]:
     """The numbered sources and the example section that fit the prompt budget
-    (``core.drafting.budget``): what the model reads by the first-token target."""
+    (``core.drafting.budget``): what the model reads by the first-token target.
+
+    A ``prefill_rate`` given here replaces the model's measured one, and the search then
+    counts as its whole allowance, not as the time it took: a request gets the same room
+    for sources on every run and with every model (evaluations compare models on it)."""
     numbered = number_sources(sources)
     facts = spec.prefill or grounded_prefill(spec.request, numbered)  # at most this long
     fixed = build_prompt(format, replace(spec, exemplar=None, prefill=facts),  # type: ignore[arg-type]
                          (), history, instructions)
     fixed_tokens = prompt_length(model, fixed)
-    budget = prompt_budget(model.n_ctx, getattr(model, "prefill_rate", None), fixed_tokens,
-                           elapsed_s, first_token_s)
+    if prefill_rate is None:
+        rate = getattr(model, "prefill_rate", None)
+    else:
+        rate, elapsed_s = prefill_rate, SEARCH_ALLOWANCE_S
+    budget = prompt_budget(model.n_ctx, rate, fixed_tokens, elapsed_s, first_token_s)
     room = budget.tokens
     if spec.exemplar is not None:
         example = fit_example(spec.exemplar, room, model.count_tokens, query)
@@ -230,7 +239,7 @@ def stream_draft(
     reference_k: int = REFERENCE_K, instructions: str | None = None,
     spec: DraftSpec | None = None, format: FormatChoice = "auto",
     exclude_documents: tuple[str, ...] = (), retry: bool = True,
-    first_token_s: float | None = FIRST_TOKEN_S,
+    first_token_s: float | None = FIRST_TOKEN_S, prefill_rate: float | None = None,
 ) -> Iterator[DraftEvent]:
     """Draft a reply to ``request`` grounded in retrieved sources (see module docstring)."""
     started = time.perf_counter()
@@ -248,7 +257,7 @@ def stream_draft(
     citations, spec, budget = fit_sources(
         model, sources, spec, chosen, query or request, history=history,
         instructions=instructions, elapsed_s=time.perf_counter() - started,
-        first_token_s=first_token_s)
+        first_token_s=first_token_s, prefill_rate=prefill_rate)
     retrieval_s = time.perf_counter() - started
     yield SourcesFound(tuple(citations), tuple(warnings))
     prefill = spec.prefill or grounded_prefill(request, citations)

@@ -44,6 +44,9 @@ class EvalDraftsConfig(BaseModel):
     temperature: float = Field(default=0.0, ge=0.0, le=2.0)
     seed: int = 0
     first_token_s: float | None = Field(default=FIRST_TOKEN_S, gt=0)  # None: no target
+    prefill_rate: float | None = Field(
+        default=None, gt=0, description="tokens/s to size every prompt with (default: the "
+        "first local model's, measured once, then kept for every model and draft)")
     retrieval: bool = True
     n_ctx: int = Field(default=2048, ge=512, le=131072)
     format: str = Field(default="auto", pattern="^(auto|chat|document)$")
@@ -141,13 +144,20 @@ def evaluate_drafts(workspace: Workspace, models: Sequence[str], pairs: Sequence
     similarity = _similarity()
     total = len(models) * len(pairs)
     scores = []
+    # One prompt budget for the whole evaluation: the rate measured when the first local
+    # model loaded (or the one asked for), so that every model gets the same room for
+    # sources and a rerun with that rate reads the same prompts again, whatever the load.
+    rate = config.prefill_rate
     for index, name in enumerate(models):
         cache = ModelCache(n_ctx=config.n_ctx, capacity=1)
         try:  # a local GGUF, or a server (``endpoint:NAME`` or a URL): what analysts get
             model = open_text_model(workspace, name, cache, n_ctx=config.n_ctx)
+            if rate is None and config.first_token_s is not None:
+                measured = getattr(model, "prefill_rate", None)
+                rate = round(measured, 1) if measured else None
             results = draft_pairs(
                 model, pairs, retriever, settings, format=config.format,  # type: ignore[arg-type]
-                first_token_s=config.first_token_s,
+                first_token_s=config.first_token_s, prefill_rate=rate,
                 progress=lambda done, message, i=index: progress(i * len(pairs) + done, total,
                                                                  message),
                 cancelled=cancelled)
@@ -159,6 +169,8 @@ def evaluate_drafts(workspace: Workspace, models: Sequence[str], pairs: Sequence
         "created": now_iso(),
         "pairs": [p.model_dump(mode="json") for p in pairs],
         "settings": config.model_dump(mode="json"), "models": scores,
+        "prompt_budget": {"first_token_s": config.first_token_s, "prefill_rate": rate,
+                          "measured": config.prefill_rate is None and rate is not None},
         "similarity": "all-MiniLM-L6-v2 cosine" if similarity else None,
     }
 

@@ -76,10 +76,33 @@ def trained_on_line(model: dict[str, Any]) -> str:
     return line
 
 
+def report_rate(report: dict[str, Any]) -> float | None:
+    """The reading speed (tokens/s) every prompt of ``report`` was sized at, if any."""
+    budget = report.get("prompt_budget") or {}
+    rate = budget.get("prefill_rate") if budget.get("first_token_s") else None
+    return float(rate) if rate else None
+
+
+def budget_sentence(report: dict[str, Any]) -> str:
+    """How the prompts were sized, in words."""
+    budget = report.get("prompt_budget") or {}
+    target, rate = budget.get("first_token_s"), report_rate(report)
+    if not budget:
+        return "Prompts: sized by each model's own reading speed (an older report)."
+    if not target or not rate:
+        return "Prompts: as many sources as fit the context window."
+    how = "measured once" if budget.get("measured") else "as asked"
+    return (f"Prompts: sized to what a model reads in {target:g} s at {rate:g} tokens/s "
+            f"({how}), the same size for every model.")
+
+
 def format_report(report: dict[str, Any], show_drafts: bool = False) -> str:
     header = ["model", "format", *(title for _, title, _ in FIGURES)]
     parts = [f"{len(report.get('pairs', []))} held-out request(s); similarity: "
              f"{report.get('similarity') or 'not measured (no embedding model)'}",
+             budget_sentence(report) + (
+                 f" --prefill-rate {rate:g} drafts from the same prompts again."
+                 if (rate := report_rate(report)) else ""),
              _table(header, summary_rows(report))]
     lines = [line for m in report.get("models", []) if (line := trained_on_line(m))]
     if lines:

@@ -242,10 +242,11 @@ def score_model(name: str, results: Sequence[DraftResult], pairs: Sequence[EvalP
 
 def draft_pairs(model: TextModel, pairs: Sequence[EvalPair], retriever: Retriever | None,
                 settings: GenerationSettings, *, format: str = "auto",
-                first_token_s: float | None = FIRST_TOKEN_S,
+                first_token_s: float | None = FIRST_TOKEN_S, prefill_rate: float | None = None,
                 progress: Callable[[int, str], None] = lambda done, message: None,
                 cancelled: Callable[[], bool] = lambda: False) -> list[DraftResult]:
-    """One draft per pair, the reference's own documents kept out of retrieval."""
+    """One draft per pair, the reference's own documents kept out of retrieval; with a
+    ``prefill_rate``, every prompt is sized at that rate (``core.drafting.draft.fit_sources``)."""
     results = []
     for index, pair in enumerate(pairs):
         if cancelled():
@@ -254,6 +255,6 @@ def draft_pairs(model: TextModel, pairs: Sequence[EvalPair], retriever: Retrieve
                              settings=settings,
                              cancelled=cancelled, exclude_documents=pair.exclude,
                              format=format,  # type: ignore[arg-type]
-                             first_token_s=first_token_s))
+                             first_token_s=first_token_s, prefill_rate=prefill_rate))
         progress(index + 1, f"{model.name}: drafted {index + 1} of {len(pairs)}")
     return results

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from core.drafting.eval_job import EvalDraftsConfig, default_models, report_paths
-from core.drafting.eval_report import read_report
+from core.drafting.eval_report import read_report, report_rate
 from core.drafting.evaluate import DEFAULT_PAIRS, has_eval_pairs
 from core.errors import ScriptoriumError
 from core.generation.runtime import FALLBACK_MODEL, gguf_models
@@ -28,6 +28,7 @@ from core.workspace.registry import ModelRecord
 from desktop.jobs_monitor import JobMonitor
 from desktop.ops import CoreOp
 from desktop.qt import (
+    QCheckBox,
     QComboBox,
     QDialog,
     QFileDialog,
@@ -114,6 +115,13 @@ class CompareDraftsDialog(QDialog):
         self.pairs_file.textChanged.connect(self._update)
         browse = button("Choose…", "evalChoosePairs", self._choose_pairs)
         self.format = format_picker("evalFormat")
+        self.same_prompts = QCheckBox("Same prompts as the results below")
+        self.same_prompts.setObjectName("evalSamePrompts")
+        self.same_prompts.setEnabled(False)
+        self.same_prompts.setToolTip(
+            "Size every prompt as the run shown below did, so the new figures compare with "
+            "its figures whatever this computer is doing. Unticked, the reading speed is "
+            "measured once when the first model loads, and kept for every model.")
         self.run_button = button("Run", "evalRun", self.run)
         self.cancel_button = button("Cancel", "evalCancel", self.cancel)
         self.job = JobProgress(monitor, "evalProgress")
@@ -137,6 +145,7 @@ class CompareDraftsDialog(QDialog):
         form.addRow("Requests per model:", self.limit)
         form.addRow("Requests from a file:", files)
         form.addRow("Prompt format:", self.format)
+        form.addRow("", self.same_prompts)
         setup = QHBoxLayout()
         left = QVBoxLayout()
         left.addWidget(QLabel(f"Models (tick 1 to {MAX_MODELS}):"))
@@ -209,7 +218,11 @@ class CompareDraftsDialog(QDialog):
         return EvalDraftsConfig(
             models=tuple(self.checked()), limit=self.limit.value(),
             pairs_file=str(Path(pairs).expanduser().absolute()) if pairs else None,
-            format=str(self.format.currentData()))
+            format=str(self.format.currentData()),
+            prefill_rate=self._shown_rate() if self.same_prompts.isChecked() else None)
+
+    def _shown_rate(self) -> float | None:
+        return report_rate(self.view.report) if self.view.report else None
 
     def _on_item(self, item: QListWidgetItem) -> None:
         over = len(self.checked()) > MAX_MODELS
@@ -303,8 +316,21 @@ class CompareDraftsDialog(QDialog):
         index = self.earlier.findData(str(path))
         if index >= 0:
             self.earlier.setCurrentIndex(index)
-        CoreOp(self, lambda: read_report(path)).success(self.view.show_report).failure(
+        CoreOp(self, lambda: read_report(path)).success(self.show_report).failure(
             lambda error: self._error(str(error))).run()
 
     def show_report(self, report: dict[str, Any]) -> None:
         self.view.show_report(report)
+        self._offer_same_prompts()
+
+    def _offer_same_prompts(self) -> None:
+        rate = self._shown_rate()
+        self.same_prompts.setEnabled(rate is not None)
+        if rate is None:
+            self.same_prompts.setChecked(False)
+        self.same_prompts.setToolTip(
+            "Size every prompt as the run shown below did" + (
+                f" (the sources a model reads at {rate:g} tokens a second)" if rate else "")
+            + ", so the new figures compare with its figures whatever this computer is "
+            "doing. Unticked, the reading speed is measured once when the first model loads, "
+            "and kept for every model.")

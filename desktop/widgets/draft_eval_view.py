@@ -8,7 +8,12 @@ import html
 import textwrap
 from typing import Any
 
-from core.drafting.eval_report import FIGURES, summary_rows, trained_on_line
+from core.drafting.eval_report import (
+    FIGURES,
+    budget_sentence,
+    summary_rows,
+    trained_on_line,
+)
 from desktop.qt import (
     QAbstractItemView,
     QComboBox,
@@ -160,7 +165,8 @@ class EvalReportView(QWidget):
         self.summary.setText(
             f"{len(models)} model(s), each drafting the same {len(pairs)} held-out "
             f"request(s). Point at a row's name for what it means; a dash means there was "
-            f"nothing to score (no codes or rates quoted, say).{similarity}"
+            f"nothing to score (no codes or rates quoted, say).{similarity} "
+            f"{budget_sentence(report)}"
             + "".join(f"\n• {line}." for line in trained))
         labels = figure_labels()
         rows = summary_rows(report)  # per model: name, format, each figure

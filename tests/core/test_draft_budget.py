@@ -4,6 +4,7 @@ word); the real model's wait is measured in test_draft_quality_integration."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 
 import pytest
@@ -172,3 +173,25 @@ def test_a_slow_machine_gets_fewer_focused_sources_and_a_fast_one_all(fake_reply
     remote = _draft(SlowModel(prefill_rate=None), 1.5)  # an endpoint: no rate known
     assert not remote.checks["prompt_budget"]["limited"]
     assert slow.checks["first_token_with_retrieval_s"] >= slow.checks["time_to_first_token_s"]
+
+
+def test_a_pinned_rate_gives_every_model_the_same_prompt_whatever_it_measured(
+        fake_reply: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Evaluations pin the reading speed: two models that measured different rates, and a
+    search that took different times, still read the same prompt."""
+    prompts = []
+    for measured, search_s in ((180.0, 0.01), (420.0, 0.25)):
+        model = SlowModel(prefill_rate=measured)
+        clock = itertools.chain([100.0, 100.0 + search_s], itertools.repeat(100.5))
+        monkeypatch.setattr("core.drafting.draft.time.perf_counter", lambda c=clock: next(c))
+        events = list(stream_draft(model, "Staff the security operations center",
+                                   retriever=Retriever(), first_token_s=1.5, prefill_rate=300.0))
+        result = events[-1].extra["draft"]  # type: ignore[union-attr]
+        assert "300 tokens/s" in result.checks["prompt_budget"]["reason"]
+        prompts.append(model.sent[0])
+    assert prompts[0] == prompts[1]
+    unpinned = [SlowModel(prefill_rate=rate) for rate in (180.0, 420.0)]
+    for model in unpinned:
+        list(stream_draft(model, "Staff the security operations center",
+                          retriever=Retriever(), first_token_s=1.5))
+    assert count(unpinned[0].sent[0]) < count(unpinned[1].sent[0])  # what pinning prevents

@@ -217,3 +217,25 @@ def test_models_pane_opens_it_with_the_selected_model(qtbot, app_state: AppState
     qtbot.waitUntil(lambda: dialog.loaded, timeout=10_000)
     assert dialog.checked() == [FALLBACK_MODEL, "older-q4km"] and not dialog.isModal()
     assert pane.compare_drafts() is dialog  # still open: shown again, not a second one
+
+
+def test_a_rerun_can_read_the_same_prompts_as_the_results_shown(
+        dialog: CompareDraftsDialog, tmp_path: Path) -> None:
+    """The prompts' size follows the machine's reading speed; ticking "same prompts" sizes
+    the next run's prompts at the rate the shown run used, so their figures compare."""
+    assert not dialog.same_prompts.isEnabled()  # nothing shown yet
+    old = _report(tmp_path / "old.json")  # a report from before the rate was recorded
+    dialog.show_report(old)
+    assert not dialog.same_prompts.isEnabled()
+    assert "each model's own reading speed" in dialog.view.summary.text()
+    report = {**old, "prompt_budget": {"first_token_s": 1.5, "prefill_rate": 612.5,
+                                       "measured": True}}
+    dialog.show_report(report)
+    assert dialog.same_prompts.isEnabled() and "612.5 tokens" in dialog.same_prompts.toolTip()
+    assert "reads in 1.5 s at 612.5 tokens/s (measured once), the same size for every model" in \
+        dialog.view.summary.text()
+    assert dialog.config().prefill_rate is None  # unticked: measured afresh
+    dialog.same_prompts.setChecked(True)
+    assert dialog.config().prefill_rate == 612.5
+    dialog.show_report(old)
+    assert not dialog.same_prompts.isChecked() and dialog.config().prefill_rate is None
