@@ -108,3 +108,16 @@ def test_facts_from_a_truetype_pdf_are_exact(tmp_path: Path) -> None:
     for fact in ("SSE-3", "$145.00/hour", "01/10/2026", "DA-2", "$98.50/hour",
                  "final workflows are affixed"):
         assert fact in text, (fact, text)
+
+
+def test_a_pdf_under_an_unknown_security_handler_is_refused_as_encrypted(
+        tmp_path: Path) -> None:
+    """DRM schemes (a /Filter other than /Standard) cannot be opened by any library here:
+    the message says so, rather than calling the file damaged."""
+    from core.ingest.errors import EncryptedDocument
+
+    drm = (b"/Root 1 0 R /Encrypt << /Filter /AcmeDRM /V 9 /R 9 /Length 128 >> "
+           b"/ID [<00112233445566778899aabbccddeeff> <00112233445566778899aabbccddeeff>] >>")
+    path = _pdf(tmp_path, "drm.pdf", _two_pages().replace(b"/Root 1 0 R >>", drm))
+    with pytest.raises(EncryptedDocument, match="unsupported security handler"):
+        parse_file(path, "pdf")
