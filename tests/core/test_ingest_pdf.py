@@ -121,3 +121,72 @@ def test_a_pdf_under_an_unknown_security_handler_is_refused_as_encrypted(
     path = _pdf(tmp_path, "drm.pdf", _two_pages().replace(b"/Root 1 0 R >>", drm))
     with pytest.raises(EncryptedDocument, match="unsupported security handler"):
         parse_file(path, "pdf")
+
+
+# -- tables ---------------------------------------------------------------------------------
+def _placed(rows: list[list[str]], columns: list[float], top: float) -> str:
+    """Each cell its own piece of text at its column's x, one line a row (as word
+    processors and report tools write a table)."""
+    return "\n".join(f"BT /F1 10 Tf {x} {top - 14 * n} Td ({_escape(cell)}) Tj ET"
+                     for n, row in enumerate(rows) for x, cell in zip(columns, row, strict=True))
+
+
+def _page_blocks(tmp_path: Path, *parts: str) -> list[tuple[str, str, dict[str, str]]]:
+    path = _pdf(tmp_path, "page.pdf", pdf_from_streams([("\n".join(parts), False)]))
+    return [(b.kind, b.text, b.fields) for b in parse_file(path, "pdf").blocks]
+
+
+def test_a_table_becomes_rows_with_its_header_as_field_names(tmp_path: Path) -> None:
+    rates = [["Labour category", "Code", "Hourly rate", "Start"],
+             ["Senior Systems Engineer", "SSE-3", "$145.00", "01/10/2026"],
+             ["Data Analyst II", "DA-2", "$98.50", "01/11/2026"]]
+    blocks = _page_blocks(
+        tmp_path, text_object(["The labour categories, with their codes and rates:"], 72, 740),
+        _placed(rates, [72, 250, 330, 420], 700),
+        text_object(["The contractor shall hold these rates for the base period."], 72, 600))
+    assert blocks == [
+        ("paragraph", "The labour categories, with their codes and rates:", {}),
+        ("table_row", "Labour category: Senior Systems Engineer; Code: SSE-3; Hourly rate: "
+         "$145.00; Start: 01/10/2026", dict(zip(rates[0], rates[1], strict=True))),
+        ("table_row", "Labour category: Data Analyst II; Code: DA-2; Hourly rate: $98.50; "
+         "Start: 01/11/2026", dict(zip(rates[0], rates[2], strict=True))),
+        ("paragraph", "The contractor shall hold these rates for the base period.", {})]
+
+
+def test_labels_and_values_become_one_field_a_row(tmp_path: Path) -> None:
+    """A cover page's facts: the first line holds data, so it is no header."""
+    cover = [["Solicitation No.", "W91-26-R-0042"], ["Issue date", "01/10/2026"],
+             ["Offers due", "02/15/2026 2:00 PM"]]
+    contact = [["Contracting Officer:", "Jane Smith"], ["Phone:", "(555) 010-0100"],
+               ["Office:", "Acquisition Branch B"]]
+    assert _page_blocks(tmp_path, _placed(cover, [72, 250], 700)) == [
+        ("table_row", f"{label}: {value}", {label: value}) for label, value in cover]
+    assert [fields for _, _, fields in _page_blocks(tmp_path, _placed(contact, [72, 250], 700))
+            ] == [{"Contracting Officer": "Jane Smith"}, {"Phone": "(555) 010-0100"},
+                  {"Office": "Acquisition Branch B"}]
+
+
+def test_lists_and_prose_in_two_columns_are_not_tables(tmp_path: Path) -> None:
+    bullets = [["-", "Deliver monthly status reports to the program office on time."],
+               ["-", "Keep the risk register current and share it every week."],
+               ["-", "Staff the help desk from 7 am to 7 pm on working days."]]
+    assert [kind for kind, _, _ in _page_blocks(tmp_path, _placed(bullets, [72, 86], 700))
+            ] == ["list_item"] * 3
+    prose = [["The contractor shall provide engineering support for",
+              "the agency's program office and shall deliver status"],
+             ["reports each month, with the risks and the plans to",
+              "reduce them, to the contracting officer's representative."],
+             ["The government will review each report within ten",
+              "working days and will return comments in writing."]]
+    assert {kind for kind, _, _ in _page_blocks(tmp_path, _placed(prose, [72, 320], 700))
+            } == {"paragraph"}
+
+
+def test_a_table_drawn_column_by_column_stays_text(tmp_path: Path) -> None:
+    """Its lines are not in the text as rows: the text is kept as it reads, not lost."""
+    rows = [["Category", "Code", "Rate"], ["Senior Engineer", "SE-3", "$145.00"],
+            ["Analyst", "AN-2", "$98.50"]]
+    by_column = "\n".join(f"BT /F1 10 Tf {x} {700 - 14 * n} Td ({_escape(row[c])}) Tj ET"
+                          for c, x in enumerate([72, 250, 350]) for n, row in enumerate(rows))
+    text = " ".join(text for _, text, _ in _page_blocks(tmp_path, by_column))
+    assert all(cell in text for row in rows for cell in row)

@@ -15,8 +15,15 @@ from core.ingest.errors import (
     IngestError,
     NoTextLayer,
 )
+from core.ingest.parsers.pdf_tables import (
+    find_tables,
+    header_and_rows,
+    lines_of,
+    page_runs,
+    run_text,
+)
 from core.ingest.parsers.result import ParseResult
-from core.ingest.parsers.structure import BlockWriter, layout_lines_to_blocks
+from core.ingest.parsers.structure import BlockWriter, layout_lines_to_blocks, unique_header
 
 # PDFium marks a hyphen it took for a word broken across lines with one of these, and joins
 # the lines; the line break is put back so that the structure pass decides, as for pypdf.
@@ -36,6 +43,7 @@ class PdfText:
     title: str | None = None
     scanned: set[int] = field(default_factory=set)
     unreadable: list[int] = field(default_factory=list)
+    tables: dict[int, list[list[list[str]]]] = field(default_factory=dict)  # by page
 
 
 def _has_eof_marker(path: Path) -> bool:
@@ -95,6 +103,8 @@ def read_with_pdfium(path: Path, name: str) -> PdfText:
                 text = _pdfium_page_text(textpage.get_text_bounded(
                     left - _OVERFLOW_PT, bottom - _OVERFLOW_PT,
                     right + _OVERFLOW_PT, top + _OVERFLOW_PT))
+                if tables := find_tables(lines_of(page_runs(textpage)), run_text(textpage)):
+                    read.tables[number] = tables
                 textpage.close()
                 if not text.strip() and any(
                         True for _ in page.get_objects(filter=[raw.FPDF_PAGEOBJ_IMAGE])):
@@ -212,9 +222,33 @@ def parse_pdf(path: Path) -> ParseResult:
     writer = BlockWriter()
     for number, lines in enumerate(page_lines, 1):
         writer.page = number
-        layout_lines_to_blocks(lines, writer)
+        write_page(lines, read.tables.get(number, []), writer)
     return ParseResult(blocks=writer.blocks, pages=len(page_lines), warnings=warnings,
                        title=read.title)
+
+
+def write_page(lines: list[str], tables: list[list[list[str]]], writer: BlockWriter) -> None:
+    """A page's blocks: its text laid out, each table found on it (``pdf_tables``) as
+    rows where its lines stand in the text. A table whose lines are not found in the text
+    as they are in the table (another reading order) stays text."""
+    kept = [(index, " ".join(line.split())) for index, line in enumerate(lines)]
+    kept = [(index, text) for index, text in kept if text]
+    start = 0
+    for table in tables:
+        rows = [" ".join(" ".join(row).split()) for row in table]
+        found = next((k for k in range(len(kept) - len(rows) + 1)
+                      if kept[k][0] >= start
+                      and [text for _, text in kept[k: k + len(rows)]] == rows), None)
+        if found is None:
+            continue
+        first, last = kept[found][0], kept[found + len(rows) - 1][0]
+        layout_lines_to_blocks(lines[start:first], writer)
+        header, body = header_and_rows(table)
+        for cells in body:  # no header: each row a label and its value
+            writer.row(unique_header(header) if header else [cells[0].rstrip(": ")],
+                       cells if header else cells[1:])
+        start = last + 1
+    layout_lines_to_blocks(lines[start:], writer)
 
 
 def _unreadable(name: str, error: Exception, complete: bool) -> IngestError:
