@@ -190,3 +190,82 @@ def test_a_table_drawn_column_by_column_stays_text(tmp_path: Path) -> None:
                           for c, x in enumerate([72, 250, 350]) for n, row in enumerate(rows))
     text = " ".join(text for _, text, _ in _page_blocks(tmp_path, by_column))
     assert all(cell in text for row in rows for cell in row)
+
+
+def test_a_cell_wrapped_onto_more_lines_stays_in_its_row(tmp_path: Path) -> None:
+    """Real labour tables wrap their descriptions: the lines under a row that sit inside
+    the columns carry on its cells; the paragraph after the table, across them, does not."""
+    lines = [  # (y, [(x, text)])
+        (700, [(72, "Category"), (200, "Description"), (430, "Rate")]),
+        (686, [(72, "Senior Systems"), (200, "Leads the design of the agency's"),
+               (430, "$145.00")]),
+        (672, [(72, "Engineer (SSE-3)"), (200, "records systems")]),
+        (658, [(72, "Data Analyst II"), (200, "Builds the monthly reports"), (430, "$98.50")]),
+        (644, [(200, "and their dashboards")]),
+        (630, [(72, "Help Desk Lead"), (200, "Runs the help desk"), (430, "$77.25")]),
+    ]
+    ops = "\n".join(f"BT /F1 10 Tf {x} {y} Td ({_escape(text)}) Tj ET"
+                    for y, cells in lines for x, text in cells)
+    after = text_object(["Rates hold for the base period and both option periods of the "
+                         "contract."], 72, 616)
+    blocks = _page_blocks(tmp_path, ops, after)
+    assert [fields for kind, _, fields in blocks if kind == "table_row"] == [
+        {"Category": "Senior Systems Engineer (SSE-3)",
+         "Description": "Leads the design of the agency's records systems", "Rate": "$145.00"},
+        {"Category": "Data Analyst II", "Description": "Builds the monthly reports and their "
+         "dashboards", "Rate": "$98.50"},
+        {"Category": "Help Desk Lead", "Description": "Runs the help desk", "Rate": "$77.25"}]
+    assert blocks[-1][:2] == ("paragraph", "Rates hold for the base period and both option "
+                                           "periods of the contract.")
+
+
+@pytest.mark.parametrize("repeat_header", [True, False])
+def test_the_sample_labour_table_printed_to_pdf_gives_the_csv_rows(
+        tmp_path: Path, repeat_header: bool) -> None:
+    """The sample's 33 labour categories as a report tool prints them: landscape pages,
+    wrapped descriptions, the header repeated on every page (a running header, taken off
+    the text) or only on the first (the rows below take it from the page before). Every
+    row comes back with exactly the CSV's values."""
+    import csv
+    import textwrap
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.backends.backend_pdf import PdfPages
+
+    source = Path(__file__).parents[2] / "resources/sample/documents/reference"
+    with open(source / "labor-categories.csv", encoding="utf-8") as handle:
+        body = list(csv.reader(handle))[1:]
+    header = ["Code", "Labor category", "Description", "Education", "Years of experience",
+              "Hourly rate (USD)"]
+    columns = [(0.4, 12), (1.5, 22), (3.3, 42), (6.6, 30), (9.0, 10), (9.9, 10)]  # in, chars
+    width, height, path = 11.0, 8.5, tmp_path / "labor.pdf"
+
+    def draw(figure: object, cells: list[str], top: float) -> float:
+        wrapped = [textwrap.wrap(cell.replace("$", r"\$"), chars) or [""]
+                   for cell, (_, chars) in zip(cells, columns, strict=True)]
+        for line in range(max(len(w) for w in wrapped)):
+            for (x, _), lines in zip(columns, wrapped, strict=True):
+                if line < len(lines):
+                    figure.text(x / width, (top - 0.17 * line) / height, lines[line],  # type: ignore[attr-defined]
+                                fontsize=8)
+        return top - 0.17 * max(len(w) for w in wrapped) - 0.08
+
+    with matplotlib.rc_context({"pdf.fonttype": 42}), PdfPages(path) as pdf:
+        rows, first = list(body), True
+        while rows:
+            figure = plt.figure(figsize=(width, height))
+            figure.text(0.4 / width, (height - 0.35) / height, "Attachment J-3: Labor Categories")
+            top = height - 0.6
+            if first or repeat_header:
+                top = draw(figure, header, top)
+            while rows and top > 0.8:
+                top = draw(figure, rows.pop(0), top)
+            pdf.savefig(figure)
+            plt.close(figure)
+            first = False
+    got = [b.fields for b in parse_file(path, "pdf").blocks if b.kind == "table_row"]
+    assert got == [dict(zip(header, (" ".join(c.split()) for c in row), strict=True))
+                   for row in body]

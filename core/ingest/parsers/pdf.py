@@ -16,6 +16,7 @@ from core.ingest.errors import (
     NoTextLayer,
 )
 from core.ingest.parsers.pdf_tables import (
+    Table,
     find_tables,
     header_and_rows,
     lines_of,
@@ -43,7 +44,7 @@ class PdfText:
     title: str | None = None
     scanned: set[int] = field(default_factory=set)
     unreadable: list[int] = field(default_factory=list)
-    tables: dict[int, list[list[list[str]]]] = field(default_factory=dict)  # by page
+    tables: dict[int, list[Table]] = field(default_factory=dict)  # by page
 
 
 def _has_eof_marker(path: Path) -> bool:
@@ -220,35 +221,50 @@ def parse_pdf(path: Path) -> ParseResult:
     if removed:
         warnings.append(f"Removed {removed} running header/footer and page-number line(s).")
     writer = BlockWriter()
+    header: list[str] | None = None  # a table's, for its rows on the next page
     for number, lines in enumerate(page_lines, 1):
         writer.page = number
-        write_page(lines, read.tables.get(number, []), writer)
+        header = write_page(lines, read.tables.get(number, []), writer, header)
     return ParseResult(blocks=writer.blocks, pages=len(page_lines), warnings=warnings,
                        title=read.title)
 
 
-def write_page(lines: list[str], tables: list[list[list[str]]], writer: BlockWriter) -> None:
+def _find_lines(kept: list[tuple[int, str]], wanted: list[str], start: int
+                ) -> tuple[int, int] | None:
+    """Where ``wanted`` stands, line after line, in the page's non-blank ``kept`` lines
+    (from line ``start`` on): its first and last line numbers."""
+    for k in range(len(kept) - len(wanted) + 1):
+        if kept[k][0] >= start and [text for _, text in kept[k: k + len(wanted)]] == wanted:
+            return kept[k][0], kept[k + len(wanted) - 1][0]
+    return None
+
+
+def write_page(lines: list[str], tables: list[Table], writer: BlockWriter,
+               carried: list[str] | None = None) -> list[str] | None:
     """A page's blocks: its text laid out, each table found on it (``pdf_tables``) as
-    rows where its lines stand in the text. A table whose lines are not found in the text
-    as they are in the table (another reading order) stays text."""
+    rows where its lines stand in the text; returns the last table's header, which rows
+    at the top of the next page take when they have none. A table header repeated on
+    every page was taken off as a running header: the rows are found without it. A table
+    whose lines are not found in the text as they are in the table (another reading
+    order) stays text."""
     kept = [(index, " ".join(line.split())) for index, line in enumerate(lines)]
     kept = [(index, text) for index, text in kept if text]
-    start = 0
+    start, last_header = 0, carried
     for table in tables:
-        rows = [" ".join(" ".join(row).split()) for row in table]
-        found = next((k for k in range(len(kept) - len(rows) + 1)
-                      if kept[k][0] >= start
-                      and [text for _, text in kept[k: k + len(rows)]] == rows), None)
-        if found is None:
+        wanted = [" ".join(line.split()) for line in table.lines]
+        where = _find_lines(kept, wanted, start) or _find_lines(
+            kept, wanted[table.first_row_lines:], start)
+        if where is None:
             continue
-        first, last = kept[found][0], kept[found + len(rows) - 1][0]
-        layout_lines_to_blocks(lines[start:first], writer)
-        header, body = header_and_rows(table)
+        layout_lines_to_blocks(lines[start:where[0]], writer)
+        header, body = header_and_rows(table.rows, last_header if where[0] == kept[0][0]
+                                       else None)
         for cells in body:  # no header: each row a label and its value
             writer.row(unique_header(header) if header else [cells[0].rstrip(": ")],
                        cells if header else cells[1:])
-        start = last + 1
+        start, last_header = where[1] + 1, header or None
     layout_lines_to_blocks(lines[start:], writer)
+    return last_header
 
 
 def _unreadable(name: str, error: Exception, complete: bool) -> IngestError:

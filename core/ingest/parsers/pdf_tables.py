@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import statistics
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 MIN_ROWS = 3  # a header and two rows
@@ -84,36 +84,105 @@ def _aligned(a: Run, b: Run) -> bool:
             or abs((a.left + a.right) - (b.left + b.right)) / 2 <= ALIGN_PT)
 
 
-def _continues(table: list[list[Run]], line: list[Run]) -> bool:
-    """Whether ``line`` is one more row of ``table``: as many cells, each in the column of
-    the row above."""
-    return len(line) == len(table[-1]) and all(
-        _aligned(cell, above) for cell, above in zip(line, table[-1], strict=True))
+def _continues(columns: list[Run], line: list[Run]) -> bool:
+    """Whether ``line`` is a new row under ``columns`` (the cells of the last row's first
+    line): as many cells, each in its column."""
+    return len(line) == len(columns) and all(
+        _aligned(cell, column) for cell, column in zip(line, columns, strict=True))
 
 
-def find_tables(lines: list[list[Run]], read: Callable[[Run], str]
-                ) -> list[list[list[str]]]:
-    """Each table on the page as its rows of cell texts, the header first; ``read`` gives
-    a cell's text."""
-    tables: list[list[list[str]]] = []
-    current: list[list[Run]] = []
+def _wrapped(columns: list[Run], above: list[Run], line: list[Run]) -> list[int] | None:
+    """The columns of ``line``'s cells when it carries on the row above (its cells wrapped
+    onto a second line): fewer cells, right under the line above, each starting in a column
+    and ending before the next one begins (a line of prose crosses them)."""
+    if len(line) >= len(columns):
+        return None
+    height = max(r.top - r.bottom for r in above)
+    if min(r.bottom for r in above) - max(r.top for r in line) > height:
+        return None
+    found = []
+    for cell in line:
+        index = next((i for i, column in enumerate(columns)
+                      if column.left - ALIGN_PT <= cell.left
+                      and (i + 1 == len(columns) or cell.right < columns[i + 1].left)
+                      and (i + 1 == len(columns) or cell.left < columns[i + 1].left)), None)
+        if index is None or (found and index <= found[-1]):
+            return None
+        found.append(index)
+    return found
+
+
+@dataclass
+class Table:
+    """A table found on a page: its rows of cell texts (the first may be a header) and the
+    text of each line it covers, top to bottom, as the page's text has them."""
+
+    rows: list[list[str]]
+    lines: list[str]
+    first_row_lines: int = 1  # the lines the first row (a header, often) spans
+
+
+@dataclass
+class _Rows:
+    """A table being read: per row, per column, the runs of text in it."""
+
+    columns: list[Run] = field(default_factory=list)
+    cells: list[list[list[Run]]] = field(default_factory=list)
+    lines: list[list[Run]] = field(default_factory=list)
+    row_of_line: list[int] = field(default_factory=list)
+
+    def start_row(self, line: list[Run]) -> None:
+        self.columns = line
+        self.cells.append([[cell] for cell in line])
+        self.lines.append(line)
+        self.row_of_line.append(len(self.cells) - 1)
+
+    def carry_on(self, line: list[Run], columns: list[int]) -> None:
+        for cell, index in zip(line, columns, strict=True):
+            self.cells[-1][index].append(cell)
+        self.lines.append(line)
+        self.row_of_line.append(len(self.cells) - 1)
+
+
+def _join_cell(parts: list[str]) -> str:
+    """A cell's lines as one text. A line ending in a hyphen was broken where the word
+    had one (word processors do not hyphenate in tables): "infrastructure-" "as-code"."""
+    text = ""
+    for part in parts:
+        glue = "" if not text or (text.endswith("-") and text[-2:-1].isalnum()) else " "
+        text += glue + part
+    return text
+
+
+def find_tables(lines: list[list[Run]], read: Callable[[Run], str]) -> list[Table]:
+    """The tables on a page (lines from ``lines_of``); ``read`` gives a run's text."""
+    tables: list[Table] = []
+    current = _Rows()
 
     def close() -> None:
-        if len(current) < MIN_ROWS:
+        if len(current.cells) < MIN_ROWS:
             return
-        rows = [[read(cell) for cell in row] for row in current]
+        rows = [[_join_cell([read(run) for run in cell]) for cell in row]
+                for row in current.cells]
         if any(_MARKER.match(row[0]) for row in rows):
             return  # a list with its bullets or numbers apart
         if statistics.median(len(cell.split()) for row in rows for cell in row) \
                 <= MAX_CELL_WORDS:
-            tables.append(rows)
+            tables.append(Table(rows, [" ".join(read(c) for c in line)
+                                       for line in current.lines],
+                                current.row_of_line.count(0)))
 
     for line in lines:
-        if len(line) >= 2 and (not current or _continues(current, line)):
-            current.append(line)
+        if current.cells and (wrapped := _wrapped(current.columns, current.lines[-1], line)):
+            current.carry_on(line, wrapped)
+            continue
+        if len(line) >= 2 and (not current.cells or _continues(current.columns, line)):
+            current.start_row(line)
             continue
         close()
-        current = [line] if len(line) >= 2 else []
+        current = _Rows()
+        if len(line) >= 2:
+            current.start_row(line)
     close()
     return tables
 
@@ -121,15 +190,19 @@ def find_tables(lines: list[list[Run]], read: Callable[[Run], str]
 _DATA = re.compile(r"\d.*\d|[$%€£]\s*\d|\d\s*%")  # two digits, an amount or a share
 
 
-def header_and_rows(table: list[list[str]]) -> tuple[list[str], list[list[str]]]:
+def header_and_rows(table: list[list[str]], carried: list[str] | None = None
+                    ) -> tuple[list[str], list[list[str]]]:
     """The column names and the rows of a table found on a page. A first line that holds
-    data (an amount, a date, a code) is no header: a two-column table of them is a list of
-    labels and values (a cover page's "Solicitation No.  W91-26-R-0042"), each row its own
-    field; a wider one gets numbered columns. So is a two-column table whose labels end in
-    a colon."""
+    data (an amount, a date, a code) is no header: the table goes on from the page before
+    when that one's had as many columns (``carried``); else a two-column table of them is a
+    list of labels and values (a cover page's "Solicitation No.  W91-26-R-0042"), each row
+    its own field, and a wider one gets numbered columns. So is a two-column table whose
+    labels end in a colon."""
     first = table[0]
     labelled = len(first) == 2 and all(row[0].endswith(":") for row in table)
     if labelled or any(_DATA.search(cell) for cell in first):
+        if carried and len(carried) == len(first) and not labelled:
+            return carried, table
         if len(first) == 2:
             return [], table
         return [f"column {n}" for n in range(1, len(first) + 1)], table
