@@ -13,7 +13,8 @@ What fits is chosen by relevance, not by position: when the target limits the bu
 passage is *focused* on the request (its sentences sharing most content words with it,
 kept in their order, up to ``PASSAGE_TOKENS``, a line break between excerpts that are not
 adjacent); reference rows are short, kept whole and given up to ``ROW_SHARE`` of the
-budget (they hold the exact facts); passages fill the rest in rank order, the last one
+budget (they hold the exact facts; when the rows the request names do not all fit, rows
+are shown without their long fields); passages fill the rest in rank order, the last one
 focused on the room left. A base model's example section gets at most
 ``EXAMPLE_SHARE`` of the room.
 
@@ -42,6 +43,7 @@ EXAMPLE_SHARE = 0.25
 MIN_EXAMPLE_TOKENS = 48  # a shorter example shows no style; it is left out
 MIN_CUT_TOKENS = 32  # a shorter excerpt cites nothing
 ROW_SHARE = 0.35  # of the budget, for reference rows when there are passages too
+COMPACT_FIELD_CHARS = 60  # a longer field (a description) is left out of a compact row
 _GAP = "\n"  # between excerpts that are not adjacent (an ellipsis was copied into drafts)
 
 CountTokens = Callable[[str], int]
@@ -109,7 +111,10 @@ def fit_citations(citations: Sequence[Citation], query: str, budget: int,
     fill the rest in rank order, the last one cut to the room left."""
     rows = [c for c in citations if c.kind == "reference_row"]
     passages = [c for c in citations if c.kind != "reference_row"]
-    kept_rows, used = _take(rows, int(budget * ROW_SHARE) if passages else budget, count_tokens)
+    row_budget = int(budget * ROW_SHARE) if passages else budget
+    kept_rows, used = _take(rows, row_budget, count_tokens)
+    if len(kept_rows) < sum(c.score >= 1.0 for c in rows):  # rows the request names
+        kept_rows, used = _take([compact_row(c) for c in rows], row_budget, count_tokens)
     shown = [c.model_copy(update={"text": focus(c.text, query, PASSAGE_TOKENS, count_tokens)})
              if focused else c for c in passages]
     kept_passages, _ = _take(shown, budget - used, count_tokens,
@@ -118,6 +123,17 @@ def fit_citations(citations: Sequence[Citation], query: str, budget: int,
     kept = {c.key: c for c in kept_rows + kept_passages}
     ordered = [kept[c.key] for c in citations if c.key in kept]
     return [c.model_copy(update={"number": n}) for n, c in enumerate(ordered, start=1)]
+
+
+def compact_row(citation: Citation) -> Citation:
+    """A reference row without its long fields (descriptions): the codes, names, rates
+    and dates, which is what a facts table quotes. Rows the request names are shown so
+    when they do not all fit whole."""
+    short = {name: value for name, value in citation.fields.items()
+             if value and len(value) <= COMPACT_FIELD_CHARS}
+    if not short or len(short) == len(citation.fields):
+        return citation
+    return citation.model_copy(update={"text": "; ".join(f"{k}: {v}" for k, v in short.items())})
 
 
 def _take(citations: Sequence[Citation], budget: int, count_tokens: CountTokens,

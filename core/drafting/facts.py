@@ -55,7 +55,7 @@ def wants_dates(request: str) -> bool:
 
 def _label(name: str) -> str:
     text = name.replace("_", " ").strip()
-    text = re.sub(r"\busd\b", "(USD)", text, flags=re.IGNORECASE)
+    text = re.sub(r"(?<!\()\busd\b(?!\))", "(USD)", text, flags=re.IGNORECASE)
     return text[:1].upper() + text[1:]
 
 

@@ -95,9 +95,28 @@ def lookup(workspace: Workspace, term: str, limit: int = 20) -> list[ReferenceRo
     return [row for *_, row in ranked[:limit]]
 
 
-def _mentions(question: str, value: str) -> bool:
+def _mentions(question: str, value: str) -> list[tuple[int, int]]:
+    """Where ``question`` names ``value`` (a plural too): the spans."""
     pattern = rf"(?<!\w){re.escape(value)}(?:s|es)?(?!\w)"
-    return re.search(pattern, question) is not None
+    return [match.span() for match in re.finditer(pattern, question)]
+
+
+def _named_rows(question: str, rows: list[ReferenceRow]) -> dict[int, list[tuple[int, str]]]:
+    """Per row (by position), the (length, field) of each value ``question`` names. A
+    value named only inside a longer value another row has ("Program Manager" inside
+    "Deputy Program Manager") is not named: the question means the longer one."""
+    found: list[tuple[int, str, str, tuple[int, int]]] = []
+    for order, row in enumerate(rows):
+        for name, value in row.fields.items():
+            value = _normal(value)
+            if len(value) >= 3 and not value.replace(".", "").isdigit():
+                found += [(order, name, value, span) for span in _mentions(question, value)]
+    spans = {span for *_, span in found}
+    named: dict[int, list[tuple[int, str]]] = {}
+    for order, name, value, (start, end) in found:
+        if not any(a <= start and end <= b and (a, b) != (start, end) for a, b in spans):
+            named.setdefault(order, []).append((len(value), name))
+    return named
 
 
 def ask_reference(
@@ -107,15 +126,11 @@ def ask_reference(
     normal = _normal(question)
     rows = all_rows(workspace)
     mentioned: list[tuple[float, int, ReferenceRow]] = []
-    for order, row in enumerate(rows):
-        hits = [(len(v), name) for name, value in row.fields.items()
-                if len(v := _normal(value)) >= 3 and not v.replace(".", "").isdigit()
-                and _mentions(normal, v)]
-        if hits:
-            length, name = max(hits)
-            score = length + 0.1 * (len(hits) - 1)
-            mentioned.append((score, order, row.model_copy(update={
-                "match": "mentioned", "matched_field": name, "score": float(score)})))
+    for order, hits in _named_rows(normal, rows).items():
+        length, name = max(hits)
+        score = length + 0.1 * (len(hits) - 1)
+        mentioned.append((score, order, rows[order].model_copy(update={
+            "match": "mentioned", "matched_field": name, "score": float(score)})))
     mentioned.sort(key=lambda item: (-item[0], item[1]))
     results = [row for *_, row in mentioned][:k]
     if len(results) >= k or not rows:

@@ -195,3 +195,27 @@ def test_a_pinned_rate_gives_every_model_the_same_prompt_whatever_it_measured(
         list(stream_draft(model, "Staff the security operations center",
                           retriever=Retriever(), first_token_s=1.5))
     assert count(unpinned[0].sent[0]) < count(unpinned[1].sent[0])  # what pinning prevents
+
+
+def test_rows_the_request_names_are_shown_without_their_descriptions_to_fit() -> None:
+    """Two named labour categories whose descriptions would leave room for only one: both
+    are shown, with their codes, names and rates, and keep every field for the table."""
+    description = " ".join(["Builds and operates cloud landing zones, networking, identity."] * 4)
+    rows = [Source(kind="reference_row", doc_id="t", title="Labor", ref_id=f"r{i}", score=14.0,
+                   fields={"Code": code, "Labor category": name, "Description": description,
+                           "Hourly rate (USD)": rate},
+                   text=f"Code: {code}; Labor category: {name}; Description: {description}; "
+                        f"Hourly rate (USD): {rate}")
+            for i, (code, name, rate) in enumerate([("NAS-CA-02", "Cloud Engineer", "149.00"),
+                                                    ("NAS-PM-02", "Deputy PM", "178.50")])]
+    passages = [Source(doc_id=f"d{i}", title=f"Doc {i}", ref_id=f"c{i}",
+                       text=f"{FILLER} {RELEVANT}") for i in range(3)]
+    cited = number_sources([*rows, *passages])
+    fitted = fit_citations(cited, "staff the cloud work", 200, count)
+    shown = [c for c in fitted if c.kind == "reference_row"]
+    assert [c.fields["Code"] for c in shown] == ["NAS-CA-02", "NAS-PM-02"]
+    assert shown[0].text == "Code: NAS-CA-02; Labor category: Cloud Engineer; Hourly rate " \
+                            "(USD): 149.00"
+    assert shown[0].fields["Description"] == description  # the table still has it all
+    roomy = fit_citations(cited, "staff the cloud work", 2000, count)
+    assert description in roomy[0].text  # whole when they fit

@@ -577,3 +577,10 @@ def test_generated_pairs_are_never_references(workspace: Workspace,
                         lambda self, kind: SimpleNamespace(id="sft-v1", kind="sft"))
     monkeypatch.setattr(DatasetStore, "rows", lambda self, dataset, split="train": list(rows))
     assert [p.reference for p in heldout_pairs(workspace)] == ["Ours."]
+
+
+def test_a_column_named_with_its_currency_keeps_one_pair_of_brackets() -> None:
+    from core.drafting.facts import _label
+
+    assert _label("hourly_rate_usd") == "Hourly rate (USD)"
+    assert _label("Hourly rate (USD)") == "Hourly rate (USD)"  # a PDF table's own header

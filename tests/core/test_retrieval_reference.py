@@ -58,3 +58,15 @@ def test_question_without_a_name_falls_back_to_semantic_search(indexed: Workspac
     answers = ask_reference(indexed, "who handles security incidents and threats?", k=3)
     assert answers and all(a.match == "semantic" for a in answers)
     assert answers[0].fields.get("code") == "NAS-CY-04"
+
+
+def test_a_name_inside_a_longer_name_is_not_a_mention(indexed: Workspace) -> None:
+    """"Systems Engineer" is one row's name and part of "Senior Systems Engineer": a request
+    for the senior one names only it; a request naming both gets both."""
+    senior = ask_reference(indexed, "Hourly rate of the Senior Systems Engineer?", k=2)
+    assert [(a.fields["code"], a.match) for a in senior][:1] == [("NAS-SE-03", "mentioned")]
+    assert all(a.match != "mentioned" for a in senior[1:])
+    both = ask_reference(indexed, "Rates for a Senior Systems Engineer and a Systems Engineer",
+                         k=2)
+    assert sorted((a.fields["code"], a.match) for a in both) == [
+        ("NAS-SE-02", "mentioned"), ("NAS-SE-03", "mentioned")]
