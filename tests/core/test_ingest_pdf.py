@@ -266,6 +266,8 @@ def test_the_sample_labour_table_printed_to_pdf_gives_the_csv_rows(
             pdf.savefig(figure)
             plt.close(figure)
             first = False
-    got = [b.fields for b in parse_file(path, "pdf").blocks if b.kind == "table_row"]
+    blocks = parse_file(path, "pdf").blocks
+    assert {b.kind for b in blocks} == {"table_row"}  # no leftover of a header's lines
+    got = [b.fields for b in blocks]
     assert got == [dict(zip(header, (" ".join(c.split()) for c in row), strict=True))
                    for row in body]

@@ -252,8 +252,8 @@ def write_page(lines: list[str], tables: list[Table], writer: BlockWriter,
     start, last_header = 0, carried
     for table in tables:
         wanted = [" ".join(line.split()) for line in table.lines]
-        where = _find_lines(kept, wanted, start) or _find_lines(
-            kept, wanted[table.first_row_lines:], start)
+        where = next((found for skip in range(table.first_row_lines + 1)
+                      if (found := _find_lines(kept, wanted[skip:], start))), None)
         if where is None:
             continue
         layout_lines_to_blocks(lines[start:where[0]], writer)
