@@ -100,13 +100,16 @@ def read_with_pdfium(path: Path, name: str) -> PdfText:
                 continue
             try:
                 textpage = page.get_textpage()
-                left, bottom, right, top = page.get_bbox()
-                text = _pdfium_page_text(textpage.get_text_bounded(
-                    left - _OVERFLOW_PT, bottom - _OVERFLOW_PT,
-                    right + _OVERFLOW_PT, top + _OVERFLOW_PT))
-                if tables := find_tables(lines_of(page_runs(textpage)), run_text(textpage)):
-                    read.tables[number] = tables
-                textpage.close()
+                try:
+                    left, bottom, right, top = page.get_bbox()
+                    text = _pdfium_page_text(textpage.get_text_bounded(
+                        left - _OVERFLOW_PT, bottom - _OVERFLOW_PT,
+                        right + _OVERFLOW_PT, top + _OVERFLOW_PT))
+                    runs = lines_of(page_runs(textpage))
+                    if tables := find_tables(runs, run_text(textpage)):
+                        read.tables[number] = tables
+                finally:
+                    textpage.close()
                 if not text.strip() and any(
                         True for _ in page.get_objects(filter=[raw.FPDF_PAGEOBJ_IMAGE])):
                     read.scanned.add(number)

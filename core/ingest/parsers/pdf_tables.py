@@ -2,14 +2,17 @@
 
 A PDF has no tables, only text placed on the page. A row of a table is a line whose text
 sits in separate runs with wide gaps between them; a table is at least ``MIN_ROWS`` such
-lines in a row, each with the same number of cells, the cells of a column aligned (by
-their left or right edge, or their centre) and short, as cells are (prose set in two
-columns has long ones). The first line is the header. A row whose cell wraps onto a second
-line breaks the pattern: such a table stays text, as before.
+rows one under the other, each with the same number of cells, the cells of a column aligned
+(by their left or right edge, or their centre) and short, as cells are (prose set in two
+columns has long ones). A line under a row whose runs sit inside the columns carries on
+that row's cells (a wrapped description). Whether the first row is a header is for
+``header_and_rows`` to say. Only the boxes of the runs are read for every page; their text
+is read for the lines that may be a table.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import statistics
 from collections.abc import Callable
@@ -36,12 +39,13 @@ class Run:
 
 
 def page_runs(textpage: Any) -> list[Run]:
-    """The boxes of the page's runs of text, as PDFium's text rectangles give them (their
-    text is read only for the lines that may be a table: the common page costs no more)."""
+    """The boxes of the page's runs of text, as PDFium's text rectangles give them."""
     return [Run(*textpage.get_rect(index)) for index in range(textpage.count_rects())]
 
 
 def run_text(textpage: Any) -> Callable[[Run], str]:
+    """A run's text (each run read once)."""
+    @functools.cache
     def read(run: Run) -> str:
         return " ".join(textpage.get_text_bounded(run.left, run.bottom, run.right,
                                                   run.top).split())
@@ -104,8 +108,7 @@ def _wrapped(columns: list[Run], above: list[Run], line: list[Run]) -> list[int]
     for cell in line:
         index = next((i for i, column in enumerate(columns)
                       if column.left - ALIGN_PT <= cell.left
-                      and (i + 1 == len(columns) or cell.right < columns[i + 1].left)
-                      and (i + 1 == len(columns) or cell.left < columns[i + 1].left)), None)
+                      and (i + 1 == len(columns) or cell.right < columns[i + 1].left)), None)
         if index is None or (found and index <= found[-1]):
             return None
         found.append(index)
