@@ -154,6 +154,14 @@ class SignatureIndex:
             self._matrix[len(self._rows)] = sig
             self._rows[doc_id] = len(self._rows)
 
+    def restore(self, doc_id: str, before: tuple[str, list[int]] | None) -> None:
+        """Put back what ``doc_id`` had before a ``set`` (None: nothing), when the version
+        it was set for was not stored after all."""
+        if before is not None:
+            self.set(doc_id, *before)
+        elif self.signatures.pop(doc_id, None) is not None:
+            self._dirty, self._rows = True, None
+
     def _table(self) -> tuple[dict[str, int], np.ndarray]:
         """Row numbers and the matrix of every well-formed signature, in dict order."""
         if self._rows is None:

@@ -27,13 +27,24 @@ from core.ingest.parsers import ParseResult
 from core.ingest.preview import Preview, preview
 from core.ingest.report import FileResult, ImportReport
 from core.ingest.sniff import Sniffed
-from core.ingest.store import AlreadyStored, DocumentError, DocumentStore
+from core.ingest.store import (
+    AlreadyStored,
+    DocumentError,
+    DocumentStore,
+    NewVersion,
+    VersionBatch,
+)
 from core.ingest.titles import guess_title
 from core.workspace import Workspace
 
 Progress = Callable[[int, int, str], None]
 
 __all__ = ["Preview", "expand_paths", "import_paths", "preview"]
+
+# Parsed files are stored in groups, with one sync and one audit append per group (a
+# group commit): at most this many files, and none waits longer than this to be stored.
+BATCH_FILES = 16
+BATCH_SECONDS = 0.5
 
 
 def expand_paths(paths: Sequence[Path | str], recursive: bool = True) -> list[Path]:
@@ -68,12 +79,16 @@ class _Importer:
     limits: IngestLimits
     kinds: dict[str, str] = field(default_factory=dict)  # absolute path -> kind, per file
     store: DocumentStore = field(init=False)
+    batch: VersionBatch = field(init=False)
+    staged: list[tuple[_Plan, str, _Before]] = field(default_factory=list)
+    first_staged: float = 0.0  # when the oldest staged file was staged
     by_sha: dict[str, tuple[DocumentRecord, int]] = field(default_factory=dict)
     batch_sha: dict[str, int] = field(default_factory=dict)
     by_name: dict[str, DocumentRecord] = field(default_factory=dict)  # live, by source name
 
     def __post_init__(self) -> None:
         self.store = DocumentStore(self.workspace)
+        self.batch = self.store.batch()
         for record in self.store.list(include_deleted=True):
             for version in record.versions:
                 self.by_sha[version.sha256] = (record, version.version)
@@ -81,6 +96,7 @@ class _Importer:
                 self.by_name.setdefault(record.latest.source_name, record)
         self.signatures = SignatureIndex(self.workspace)
         self.signatures.sync(self.store)
+        self.store.sweep_staging()
 
     def plan(self, index: int, path: Path) -> _Plan:
         result = FileResult(path=str(path), name=path.name, status="failed")
@@ -99,6 +115,9 @@ class _Importer:
                 "unreadable",
             )
             return plan
+        if plan.sha256 in self.batch_sha:  # an earlier file of this import, maybe not
+            plan.duplicate_of = self.batch_sha[plan.sha256]  # committed yet: its outcome
+            return plan
         known = self.by_sha.get(plan.sha256)
         if known and known[0].deleted:
             plan.restore = known[0]
@@ -112,12 +131,13 @@ class _Importer:
             )
             result.message = f"already imported as {record.id} (version {version})"
             return plan
-        if plan.sha256 in self.batch_sha:
-            plan.duplicate_of = self.batch_sha[plan.sha256]
-            return plan
         self.batch_sha[plan.sha256] = index
         plan.parse = True
         return plan
+
+    def _record(self, doc_id: str) -> DocumentRecord:
+        """A document as this import sees it: as staged in the batch, else as stored."""
+        return self.batch.pending(doc_id) or self.store.get(doc_id)
 
     def _find_source(self, path: Path) -> DocumentRecord | None:
         """The live document this file is a new version of: the one last imported from a
@@ -126,7 +146,7 @@ class _Importer:
         record = self.by_name.get(path.name)
         if record is None:
             return None
-        record = self.store.get(record.id)
+        record = self._record(record.id)
         wanted = self.kind_for(path)
         return None if wanted and record.kind != wanted else record
 
@@ -134,8 +154,9 @@ class _Importer:
         """The kind the user asked for this file (per file, else for the batch), if any."""
         return self.kinds.get(str(path)) or self.kind
 
-    def store_file(self, plan: _Plan, parsed: ParseResult) -> None:
-        result, path = plan.result, plan.path
+    def stage_file(self, plan: _Plan, parsed: ParseResult) -> None:
+        """Write the file's version into the batch; ``commit`` stores it."""
+        path = plan.path
         assert plan.sniffed is not None
         warnings = plan.sniffed.warnings + parsed.warnings
         existing = plan.restore or self._find_source(path)
@@ -143,7 +164,7 @@ class _Importer:
         if sig:
             near = self.signatures.nearest(sig, exclude=existing.id if existing else None)
             if near:
-                other = self.store.get(near[0])
+                other = self._record(near[0])
                 warnings.append(
                     f"Nearly the same text as {other.title!r} ({other.id}): {near[1]:.0%} similar."
                 )
@@ -152,85 +173,139 @@ class _Importer:
         kind = self.kind_for(path) or (
             existing.kind if existing else parsed.kind or guess_kind(path.name, parsed.blocks)
         )
-        try:
-            record = self.store.add_version(
-                source=path,
-                sha256=plan.sha256,
-                format=plan.sniffed.format,
-                blocks=parsed.blocks,
-                title=guess_title(path.name, parsed.blocks, parsed.title),
-                kind=kind,
-                pages=parsed.pages,
-                warnings=warnings,
-                doc_id=existing.id if existing else None,
-            )
-        except AlreadyStored as stored:  # another import stored it since this one began
-            result.status, result.doc_id, result.version = (
-                "already-imported", stored.record.id, stored.version)
-            result.kind, result.message = stored.record.kind, str(stored)
-            return
-        if existing and record.kind != kind:
-            record = self.store.set_kind(record.id, kind)
-        version = record.latest
-        self.by_sha[plan.sha256] = (record, version.version)
+        record = self.batch.stage(NewVersion(
+            source=path, sha256=plan.sha256, format=plan.sniffed.format, blocks=parsed.blocks,
+            title=guess_title(path.name, parsed.blocks, parsed.title), kind=kind,
+            pages=parsed.pages, warnings=tuple(warnings),
+            doc_id=existing.id if existing else None,
+        ))
+        before = _Before(self.by_sha.get(plan.sha256), self.by_name.get(path.name),
+                         self.signatures.signatures.get(record.id),
+                         "new-version" if record.latest.version > 1 else "imported")
+        self.by_sha[plan.sha256] = (record, record.latest.version)
         self.by_name[path.name] = record
         if sig:
             self.signatures.set(record.id, plan.sha256, sig)
+        plan.result.warnings = warnings
+        self.staged.append((plan, record.id, before))
+        self.first_staged = self.first_staged or time.monotonic()
+
+    def staged_status(self, result: FileResult) -> str | None:
+        """What a staged file's status will be once committed (None: not staged)."""
+        return next((b.status for plan, _, b in self.staged if plan.result is result), None)
+
+    def due(self) -> bool:
+        """Time to commit: a full batch, or a stored file waiting long enough."""
+        return len(self.staged) >= BATCH_FILES or bool(
+            self.staged and time.monotonic() - self.first_staged >= BATCH_SECONDS)
+
+    def commit(self) -> list[FileResult]:
+        """Commit the staged files together; their results, final."""
+        staged, self.staged, self.first_staged = self.staged, [], 0.0
+        if not staged:
+            return []
+        outcomes = self.batch.commit()
+        for (plan, doc_id, before), outcome in zip(staged, outcomes):
+            if isinstance(outcome, DocumentRecord):
+                self._stored(plan, outcome)
+                continue
+            self._undo(plan, doc_id, before)
+            if isinstance(outcome, AlreadyStored):  # another import stored it since
+                result = plan.result
+                result.status, result.doc_id, result.version = (
+                    "already-imported", outcome.record.id, outcome.version)
+                result.kind, result.message = outcome.record.kind, str(outcome)
+                self.by_sha[plan.sha256] = (outcome.record, outcome.version)
+            else:
+                _failed_store(plan, outcome)
+        return [plan.result for plan, _, _ in staged]
+
+    def discard(self) -> None:
+        """Drop what is staged and not committed (the import stops on an error)."""
+        self.batch.discard()
+        self.staged = []
+
+    def _stored(self, plan: _Plan, record: DocumentRecord) -> None:
+        version = next(v for v in reversed(record.versions) if v.sha256 == plan.sha256)
+        self.by_sha[plan.sha256] = (record, version.version)
+        if self.by_name.get(plan.path.name, record).id == record.id:
+            self.by_name[plan.path.name] = record
+        result = plan.result
         result.status = "new-version" if version.version > 1 else "imported"
         result.doc_id, result.version, result.kind = record.id, version.version, record.kind
         result.pages, result.blocks, result.characters = (
-            version.pages,
-            version.blocks,
-            version.characters,
-        )
-        result.warnings = warnings
-        result.message = (
-            f"version {version.version} of {record.id}"
-            if version.version > 1
-            else f"imported as {record.id}"
-        )
+            version.pages, version.blocks, version.characters)
+        result.message = (f"version {version.version} of {record.id}"
+                          if version.version > 1 else f"imported as {record.id}")
+
+    def _undo(self, plan: _Plan, doc_id: str, before: _Before) -> None:
+        """Forget what staging told this import about a file that was not stored."""
+        if before.sha is None:
+            self.by_sha.pop(plan.sha256, None)
+        else:
+            self.by_sha[plan.sha256] = before.sha
+        if before.name is None:
+            self.by_name.pop(plan.path.name, None)
+        else:
+            self.by_name[plan.path.name] = before.name
+        self.signatures.restore(doc_id, before.signature)
+
+
+@dataclass(frozen=True)
+class _Before:
+    """What the importer knew of a file's bytes, name and document before staging it,
+    and the status the file will have once committed."""
+
+    sha: tuple[DocumentRecord, int] | None
+    name: DocumentRecord | None
+    signature: tuple[str, list[int]] | None
+    status: str
+
+
+def _failed_store(plan: _Plan, error: BaseException) -> None:
+    """A parsed file that could not be stored: why, in the user's words."""
+    result, name = plan.result, plan.path.name
+    if isinstance(error, DiskSpaceError):
+        result.message, result.reason = str(error), "disk-full"
+    elif isinstance(error, OSError):
+        full = error.errno == errno.ENOSPC
+        result.message = (f"The disk is full: {name} could not be stored." if full
+                          else f"{name} could not be stored: {error}")
+        result.reason = "disk-full" if full else "store"
+    else:
+        result.message, result.reason = f"{name} could not be stored: {error}", "store"
 
 
 def _settle(
     importer: _Importer, plans: list[_Plan], index: int, parsed: ParseResult | IngestError | None
 ) -> FileResult:
-    """Finish one file: store what parsed, explain what did not."""
+    """Take one file's turn: stage what parsed, explain what did not (a staged file's
+    result is final once ``commit`` has run)."""
     plan = plans[index]
     result = plan.result
     if plan.duplicate_of is not None:
-        first = plans[plan.duplicate_of].result
-        if first.doc_id:
+        first = plans[plan.duplicate_of]
+        if any(staged is first for staged, _, _ in importer.staged):
+            importer.commit()  # its outcome is this file's too
+        if first.result.doc_id:
             result.status, result.doc_id, result.version = (
                 "already-imported",
-                first.doc_id,
-                first.version,
+                first.result.doc_id,
+                first.result.version,
             )
-            result.message = f"same bytes as {first.name} ({first.doc_id})"
+            result.message = f"same bytes as {first.result.name} ({first.result.doc_id})"
         else:
             result.message, result.reason = (
-                f"same bytes as {first.name}: {first.message}",
-                first.reason,
+                f"same bytes as {first.result.name}: {first.result.message}",
+                first.result.reason,
             )
     elif isinstance(parsed, IngestError):
         result.message, result.reason = str(parsed), parsed.reason
     elif isinstance(parsed, ParseResult):
         try:
-            importer.store_file(plan, parsed)
-        except DiskSpaceError as error:
-            result.message, result.reason = str(error), "disk-full"
-        except OSError as error:
-            full = error.errno == errno.ENOSPC
-            result.message = (
-                f"The disk is full: {plan.path.name} could not be stored."
-                if full
-                else f"{plan.path.name} could not be stored: {error}"
-            )
-            result.reason = "disk-full" if full else "store"
-        except ScriptoriumError as error:
-            result.message, result.reason = (
-                f"{plan.path.name} could not be stored: {error}",
-                "store",
-            )
+            importer.stage_file(plan, parsed)
+        except (ScriptoriumError, OSError) as error:
+            _failed_store(plan, error)
     return result
 
 
@@ -277,18 +352,29 @@ def import_paths(
             yield (path, plan.sniffed.format) if plan.parse and plan.sniffed else None
 
     workers = min(workers or default_workers(limits), len(files))
-    with ParserPool(limits, workers) as pool:
-        for index, parsed in enumerate(pool.map(tasks(), cancelled)):
-            if cancelled and cancelled():
-                report.cancelled = True
-                pool.abort()
-                break
-            result = _settle(importer, plans, index, parsed)
-            report.files.append(result)
-            if progress:
-                progress(index + 1, len(files), f"{plans[index].path.name}: {result.status}")
-            if result.reason == "disk-full":
-                break
+
+    def commit_if_due() -> None:
+        if importer.due():
+            importer.commit()
+
+    try:
+        with ParserPool(limits, workers) as pool:
+            for index, parsed in enumerate(pool.map(tasks(), cancelled, commit_if_due)):
+                if cancelled and cancelled():
+                    report.cancelled = True
+                    pool.abort()
+                    break
+                result = _settle(importer, plans, index, parsed)
+                report.files.append(result)
+                if progress:  # a staged file as it will be once committed
+                    status = importer.staged_status(result) or result.status
+                    progress(index + 1, len(files), f"{result.name}: {status}")
+                if result.reason == "disk-full":
+                    break
+                commit_if_due()
+            importer.commit()  # what was parsed is kept, on a cancel too
+    finally:
+        importer.discard()  # only after an unexpected error: anything left uncommitted
     done = {r.path for r in report.files}
     for path in files:
         if str(path) not in done:

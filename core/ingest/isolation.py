@@ -326,12 +326,14 @@ class ParserPool:
         self,
         tasks: Iterable[tuple[Path, str] | None],
         cancelled: Callable[[], bool] | None = None,
+        waiting: Callable[[], object] | None = None,
     ) -> Iterator[ParseResult | IngestError | None]:
         """Parse ``(path, format)`` tasks, ``READ_AHEAD`` per parser ahead of the one being
         yielded; ``None`` tasks yield ``None``.
 
-        While waiting, ``cancelled`` is polled; when it turns true the pool is aborted,
-        so a long parse does not delay a cancel.
+        While waiting, ``cancelled`` is polled, and ``waiting`` called, every 0.2 s; when
+        ``cancelled`` turns true the pool is aborted, so a long parse does not delay a
+        cancel. (The importer commits what it has stored so far while it waits.)
         """
         pending: list[_Slot | None] = []
         ahead = self.workers * READ_AHEAD
@@ -358,6 +360,8 @@ class ParserPool:
                 while not slot.done.wait(0.2):
                     if cancelled and cancelled():
                         self.abort()
+                    elif waiting is not None:
+                        waiting()
                 yield slot.outcome
 
 

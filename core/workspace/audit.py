@@ -20,13 +20,21 @@ import json
 import os
 import secrets
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from core.clock import now_iso
 from core.errors import WorkspaceError
-from core.fsutil import FILE_MODE, append_line, atomic_write_json, make_private_dir, read_json
+from core.fsutil import (
+    FILE_MODE,
+    append_line,
+    append_lines,
+    atomic_write_json,
+    make_private_dir,
+    read_json,
+)
 from core.workspace.locking import file_lock
 
 GENESIS = "0" * 64
@@ -142,28 +150,36 @@ class AuditLog:
     def record(self, action: str, actor: str = "user", **details: Any) -> None:
         """Append one entry (atomic per line, serialised across processes); ``AuditHeld``
         while the log is held."""
+        self.record_many([(action, details)], actor)
+
+    def record_many(self, entries: Sequence[tuple[str, dict[str, Any]]],
+                    actor: str = "user") -> None:
+        """Append several entries (action, details) in order, chained as one ``record``
+        each would chain them, with one write, one sync and one anchor: an import of many
+        documents records them together."""
+        if not entries:
+            return
         with file_lock(self._lock):
             if self.hold_path.exists():
                 raise self._held()
-            entry = {
-                "time": now_iso(),
-                "actor": actor,
-                "action": action,
-                "details": details,
-                "prev": self._last_hash(),
-            }
-            line = json.dumps(entry, sort_keys=True, default=str)
-            append_line(self.path, line)
-            self._anchor(_digest(line))
+            previous, lines = self._last_hash(), []
+            for action, details in entries:
+                line = json.dumps({"time": now_iso(), "actor": actor, "action": action,
+                                   "details": details, "prev": previous},
+                                  sort_keys=True, default=str)
+                lines.append(line)
+                previous = _digest(line)
+            append_lines(self.path, lines)
+            self._anchor(previous, added=len(lines))
 
-    def _anchor(self, last: str, recount: bool = False) -> None:
-        """Count the new entry in the anchor and sign it (a missing or unreadable anchor is
-        rebuilt by counting the lines, as is every anchor when ``recount``)."""
+    def _anchor(self, last: str, recount: bool = False, added: int = 1) -> None:
+        """Count the ``added`` entries in the anchor and sign it (a missing or unreadable
+        anchor is rebuilt by counting the lines, as is every anchor when ``recount``)."""
         anchor = self._read_anchor()
         if recount or anchor is None or anchor.get("last") == last:
             entries = self._line_count()
         else:
-            entries = int(anchor.get("entries", 0)) + 1
+            entries = int(anchor.get("entries", 0)) + added
         try:
             key = _key(create=True)
         except OSError:  # no settings folder to keep the key in: counts only

@@ -7,6 +7,7 @@ import hashlib
 import os
 import shutil
 import stat
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -282,3 +283,24 @@ def test_staging_dir_flushes_its_files_to_disk_before_the_rename(
     assert {"sync source.pdf", "sync blocks.jsonl", "sync pages"} <= set(before)
     assert any(e.startswith("sync .v1.") for e in before)  # the staging folder itself
     assert ("sync docs" in events[renamed:]) is sync
+
+
+def test_append_lines_writes_every_line_with_one_sync(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "log.jsonl"
+    fsutil.append_line(path, "first")
+    syncs: list[int] = []
+    real = os.fsync
+    monkeypatch.setattr(fsutil.os, "fsync", lambda fd: syncs.append(fd) or real(fd))
+    fsutil.append_lines(path, ["second", "third\n"])
+    assert path.read_text() == "first\nsecond\nthird\n" and len(syncs) == 1
+
+
+def test_sync_filesystem_flushes_with_one_call_where_the_system_has_one(tmp_path: Path) -> None:
+    temp = fsutil.write_temp(tmp_path / "record.json", b"{}")
+    assert temp.read_bytes() == b"{}" and temp.name.startswith(".record.json.")
+    assert stat.S_IMODE(temp.stat().st_mode) == fsutil.FILE_MODE
+    expected = sys.platform.startswith("linux")
+    assert fsutil.sync_filesystem(tmp_path) is expected
+    assert fsutil.sync_filesystem(tmp_path / "missing") is False

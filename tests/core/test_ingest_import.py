@@ -233,6 +233,53 @@ def test_cancel_stops_between_files(workspace: Workspace, tmp_path: Path) -> Non
     assert len(DocumentStore(workspace).list()) == 2
 
 
+def test_files_are_committed_in_groups_with_one_audit_append_each(
+    workspace: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import core.ingest.importer as importer_module
+
+    monkeypatch.setattr(importer_module, "BATCH_FILES", 2)
+    for n in range(5):
+        (tmp_path / f"d{n}.md").write_text(f"# Doc {n}\n\nText {n}.\n")
+    appends: list[int] = []
+    real = type(workspace.audit).record_many
+
+    def record_many(log: object, entries: list[object], actor: str = "user") -> None:
+        appends.append(len(entries))
+        real(log, entries, actor)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(type(workspace.audit), "record_many", record_many)
+    seen: list[tuple[int, str]] = []
+    report = import_paths(workspace, [tmp_path], workers=1,
+                          progress=lambda step, total, message: seen.append((step, message)))
+    assert [r.status for r in report.files] == ["imported"] * 5
+    assert appends == [2, 2, 1]
+    assert seen == [(n + 1, f"d{n}.md: imported") for n in range(5)]
+    assert workspace.audit.verify().ok
+    assert_consistent(workspace)
+
+
+def test_a_stored_file_is_committed_while_a_slow_one_parses(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "a-quick.md").write_text("# Quick\n\nA short note.\n")
+    (folder / "b-slow.md").write_text(
+        "\n\n".join(f"Paragraph {n} of a long file." for n in range(60_000)))
+    visible: list[int] = []
+    store = DocumentStore(workspace)
+
+    def watch() -> bool:  # polled while the import waits for the slow file
+        visible.append(len(store.list()))
+        return False
+
+    report = import_paths(workspace, [folder], cancelled=watch, workers=1,
+                          limits=IngestLimits(timeout_s=60))
+    assert [r.status for r in report.files] == ["imported", "imported"]
+    assert 1 in visible  # the quick file was stored before the slow one was done
+
+
 def test_cancel_does_not_wait_for_a_slow_file(workspace: Workspace, tmp_path: Path) -> None:
     slow = tmp_path / "in" / "huge.md"
     slow.parent.mkdir()
@@ -326,7 +373,8 @@ def test_killed_import_job_leaves_a_consistent_workspace(
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         events, final = handle.poll()
-        if any(e.type == "progress" and e.step >= 3 for e in events) or final:
+        if any(e.type == "progress" and e.step >= 20 for e in events) or final:
+            # (files are committed 16 at a time: the first group is stored by now)
             break
         time.sleep(0.02)
     os.killpg(os.getpgid(handle._process.pid), signal.SIGKILL)
