@@ -12,7 +12,6 @@ A version folder not named in ``document.json`` (a crash mid-import) is ignored.
 from __future__ import annotations
 
 import errno
-import json
 import os
 import re
 import shutil
@@ -380,7 +379,7 @@ class VersionBatch:
         cannot be written fails: its versions stay unnamed, as after a crash."""
         temps: dict[str, Path] = {}
         for doc_id, record in records.items():
-            data = json.dumps(record.model_dump(mode="json"), indent=2, sort_keys=True) + "\n"
+            data = record.model_dump_json(indent=2) + "\n"  # (pydantic's fast encoder)
             try:
                 temps[doc_id] = write_temp(self.store.root / doc_id / RECORD,
                                            data.encode("utf-8"))
