@@ -18,7 +18,7 @@ from core.cli.verbs_synth import (
     cmd_synth,
     cmd_synthetic,
 )
-from core.datasets.model import DATASET_KINDS, DatasetError, DatasetRecord
+from core.datasets.model import DATASET_KINDS, DatasetError, DatasetRecord, grounding_line
 from core.errors import ConfigError
 
 
@@ -31,7 +31,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     build.add_argument("--set", dest="overrides", action="append", default=[],
                        metavar="KEY=VALUE",
                        help="seq_len, heldout_fraction, seed, document_kinds, match_threshold, "
-                            "reuse (repeatable)")
+                            "grounded (sft: sources in each prompt, as drafting shows them; "
+                            "default true), source_tokens (default 256), reuse (repeatable)")
     build.add_argument("--force", action="store_true",
                        help="build a new version even if nothing changed")
     add_synth_options(build)
@@ -98,6 +99,8 @@ def cmd_dataset(args: argparse.Namespace) -> int:
     summary = result.get("summary", {})
     print(f"{verb} {result['dataset_id']}: {summary.get('train', 0)} train / "
           f"{summary.get('heldout', 0)} held-out rows from {result.get('documents', 0)} documents")
+    if args.kind == "sft":
+        print(grounding_line(summary))
     return 0
 
 

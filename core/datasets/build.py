@@ -23,8 +23,8 @@ from core.fsutil import sha256_file
 from core.ingest.store import DocumentStore
 from core.workspace import Workspace
 
-FORMAT = 2  # bump when builders change what they write: old builds are then not reused
-# (2: CPT rows start with BOS)
+FORMAT = 3  # bump when builders change what they write: old builds are then not reused
+# (2: CPT rows start with BOS; 3: SFT prompts grounded in retrieved sources)
 BUILDERS: dict[str, Callable[..., Built]] = {"cpt": build_cpt, "sft": build_sft,
                                              "prefs": build_prefs}
 
@@ -43,8 +43,10 @@ def _inputs(workspace: Workspace, config: BuildDatasetConfig) -> Any:
     documents = [[r.id, r.latest.version, r.latest.sha256, r.kind, list(r.paired_with)]
                  for r in live_documents(DocumentStore(workspace), kinds)]
     if config.kind == "sft":
+        manifest = workspace.index_dir / "manifest.json"  # what grounded prompts retrieve
+        index = sha256_file(manifest) if config.grounded and manifest.exists() else None
         return {"documents": documents, "user_pairs": user_pairs_digest(workspace),
-                "synthetic": accepted_digest(workspace)}
+                "synthetic": accepted_digest(workspace), "index": index}
     return documents
 
 

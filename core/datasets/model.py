@@ -44,6 +44,13 @@ class BuildDatasetConfig(BaseModel):
     match_threshold: float = Field(
         default=0.15, ge=0.0, le=1.0,
         description="lowest TF-IDF cosine for a requirement↔response match without a number")
+    grounded: bool = Field(
+        default=True,
+        description="SFT: each prompt carries the sources retrieval finds for it (never the "
+                    "answer's own document), as drafting's prompts do; needs the index")
+    source_tokens: int = Field(
+        default=256, ge=16, le=32_768,
+        description="SFT: most tokens of sources in a grounded prompt")
     reuse: bool = Field(default=True,
                         description="return the latest dataset when inputs and config are the same")
 
@@ -56,7 +63,8 @@ class BuildDatasetConfig(BaseModel):
 
     def fingerprint_dict(self) -> dict[str, Any]:
         """The config values that change what is built (``reuse`` does not)."""
-        return self.model_dump(mode="json", exclude={"reuse"})
+        sft_only = set() if self.kind == "sft" else {"grounded", "source_tokens"}
+        return self.model_dump(mode="json", exclude={"reuse", *sft_only})
 
 
 class DatasetRecord(BaseModel):
@@ -78,8 +86,24 @@ class DatasetRecord(BaseModel):
 
     def describe(self) -> str:
         s = self.summary
+        grounded = ", prompts with their sources" if s.get("grounded") else ""
         return (f"{self.id} ({self.kind} v{self.version}, {s.get('train', 0)} train / "
-                f"{s.get('heldout', 0)} held-out rows, {len(self.documents)} documents)")
+                f"{s.get('heldout', 0)} held-out rows, {len(self.documents)} documents"
+                f"{grounded})")
+
+
+def grounding_line(summary: dict[str, Any]) -> str:
+    """How an SFT dataset's prompts were written, in a sentence."""
+    grounded, total = summary.get("grounded"), summary.get("examples", 0)
+    if grounded:
+        return (f"{grounded} of its {total} prompts show the sources retrieval finds for "
+                "them, as drafting does (never the answer's own document).")
+    if grounded is None:
+        return "Its prompts are the bare requests: it was built before prompts had sources."
+    reason = summary.get("not_grounded") or "retrieval found no sources"
+    if reason == "grounded=false":
+        reason = "sources were turned off (grounded=false)"
+    return f"Its prompts are the bare requests: {reason}."
 
 
 class Built(BaseModel):

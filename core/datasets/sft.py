@@ -11,6 +11,7 @@ its end-of-turn marker), so training puts the loss on the response only.
 from __future__ import annotations
 
 import hashlib
+import importlib
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -27,6 +28,7 @@ from core.workspace import Workspace
 from core.workspace.registry import DocumentRef
 
 Progress = Callable[[int, int, str], None]
+GROUNDING = "core.drafting.grounding:sft_grounder"  # SFT prompts as drafting writes them
 REQUIREMENT_PROMPT = ("Write the section of our proposal that responds to this RFP "
                       "requirement{number}:\n\n{text}")
 
@@ -93,6 +95,28 @@ def synthetic_lineage(examples: list[dict[str, Any]], workspace: Workspace) -> d
             for record in list_batches(workspace) if record["id"] in used}
 
 
+def grounder(workspace: Workspace, config: BuildDatasetConfig, tokenizer: Any,
+             ) -> tuple[Any, str]:
+    """The drafting layer's grounder (``core.drafting.grounding``, named by string: that
+    layer sits above this one), or None and why the prompts stay bare."""
+    if not config.grounded:
+        return None, "grounded=false"
+    module, name = GROUNDING.split(":")
+    factory = getattr(importlib.import_module(module), name)
+    return factory(workspace, tokenizer, config.source_tokens)
+
+
+def answer_documents(example: dict[str, Any]) -> tuple[list[str], str | None]:
+    """The documents that hold an example's answer (never shown as its sources), and the
+    RFP it answers, if any (its sources come from that RFP and the company's material)."""
+    documents = list(example.get("documents") or [])
+    if example["source"] == "rfp-proposal" and len(documents) == 2:
+        return documents[1:], documents[0]
+    if example["source"] == "imported":
+        return documents, None
+    return [], None
+
+
 def instruction_key(text: str) -> str:
     """The key an instruction is split by (held out or trained on)."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
@@ -114,16 +138,27 @@ def build_sft(workspace: Workspace, config: BuildDatasetConfig, tokenizer: Any,
                                   config.heldout_fraction, config.seed)
     train: list[dict[str, Any]] = []
     heldout: list[dict[str, Any]] = []
-    longer = 0
-    for example in unique.values():
+    longer = grounded = 0
+    ground, why_not = grounder(workspace, config, tokenizer)
+    for step, example in enumerate(unique.values(), 1):
         check_cancelled()
-        prompt, completion = render_pair(tokenizer, example["instruction"], example["response"])
+        turn, shown = example["instruction"], None
+        if ground is not None:
+            progress(step, len(unique), f"finding the sources of example {step}")
+            exclude, rfp = answer_documents(example)
+            found = ground(example["instruction"], exclude, rfp)
+            turn, shown = found.text, list(found.sources)
+            grounded += bool(shown)
+        prompt, completion = render_pair(tokenizer, turn, example["response"])
         row = {"prompt": prompt, "completion": completion, **example,
+               **({"sources_shown": shown} if shown is not None else {}),
                "prompt_tokens": count_tokens(tokenizer, prompt),
                "completion_tokens": count_tokens(tokenizer, completion)}
         longer += row["prompt_tokens"] + row["completion_tokens"] > config.seq_len
         (heldout if instruction_key(example["instruction"]) in heldout_keys else train).append(row)
-    used = sorted({doc for example in unique.values() for doc in example["documents"]})
+    used = sorted({doc for example in unique.values() for doc in example["documents"]}
+                  | {source.split("#")[0] for row in train + heldout  # shown in prompts
+                     for source in row.get("sources_shown") or []})
     store = DocumentStore(workspace)
     documents = [DocumentRef(document_id=d, version=store.get(d).latest.version,
                              sha256=store.get(d).latest.sha256) for d in used]
@@ -135,6 +170,7 @@ def build_sft(workspace: Workspace, config: BuildDatasetConfig, tokenizer: Any,
         "prompt_tokens": sum(r["prompt_tokens"] for r in rows),
         "completion_tokens": sum(r["completion_tokens"] for r in rows),
         "longer_than_seq_len": longer, "seq_len": config.seq_len,
+        "grounded": grounded, **({"not_grounded": why_not} if why_not else {}),
     }
     summary["tokens"] = summary["prompt_tokens"] + summary["completion_tokens"]
     sources: dict[str, Any] = {"user_pairs_sha256": user_pairs_digest(workspace)}

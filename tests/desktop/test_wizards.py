@@ -206,3 +206,26 @@ def test_the_wizard_says_what_a_base_cannot_go_through(qtbot, window, workspace,
     wizard.setup.model.setCurrentIndex(wizard.setup.model.findData("from-gguf"))
     text = wizard.setup.support.text()
     assert "from-gguf cannot be exported to GGUF" in text and "tokenizer" in text
+
+
+def test_building_an_sft_dataset_says_how_its_prompts_were_written(  # noqa: ANN001
+        qtbot, tiny_window, tmp_path) -> None:
+    from core.datasets import add_user_pair
+
+    window, _ = tiny_window
+    add_user_pair(window.state.workspace, "Name our quality manager.",
+                  "Dana Ruiz leads quality assurance for every contract.")
+    wizard = TrainWizard(window.state, window.monitor, window)
+    qtbot.addWidget(wizard)
+    wizard.show()
+    setup = wizard.setup
+    setup.model.setCurrentIndex(setup.model.findData(TINY_BASE))
+    setup.stage.setCurrentIndex(setup.stage.findData("sft"))
+    with qtbot.waitSignal(window.monitor.finished, timeout=120_000) as finished:
+        setup.build.click()
+    assert finished.args[1].state == "succeeded", finished.args[1].error
+    qtbot.waitUntil(lambda: "Built sft-" in setup.note.text(), timeout=10_000)
+    # no index in this workspace: the prompts are the bare requests, and the note says why
+    assert "bare requests" in setup.note.text() and "no knowledge base" in setup.note.text()
+    qtbot.wait(100)  # the layout takes the wrapped note on the next event-loop turn
+    wizard.grab().save(str(tmp_path / "train-setup-sft.png"))

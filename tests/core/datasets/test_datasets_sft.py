@@ -118,3 +118,55 @@ def test_no_pairs_is_a_clear_error(ds_workspace: Workspace) -> None:
         build_dataset(ds_workspace, sft())
     with pytest.raises(DatasetError, match="needs both"):
         add_user_pair(ds_workspace, "  ", "x")
+
+
+def test_grounded_prompts_show_retrieved_sources_and_never_the_answer(
+    paired_workspace: Workspace, tiny_tokenizer: Any
+) -> None:
+    from core.drafting.prompt import DOCUMENT_HEADER, SHORT_INSTRUCTION
+    from core.ingest.store import DocumentStore
+    from core.retrieval.index import update_index
+
+    bare = build_dataset(paired_workspace, sft()).record
+    assert bare.summary["grounded"] == 0 and "no knowledge base" in bare.summary["not_grounded"]
+    update_index(paired_workspace)
+    record = build_dataset(paired_workspace, sft()).record  # the index is an input: rebuilt
+    assert record.id != bare.id and record.summary["grounded"] == record.summary["examples"]
+    store = DatasetStore(paired_workspace)
+    rows = store.rows(record.id, "train") + store.rows(record.id, "heldout")
+    ids = {r.title: r.id for r in DocumentStore(paired_workspace).list()}
+    for row in rows:
+        # the user turn drafting sends a model tuned here: sources, request, how to cite
+        where = [row["prompt"].index(part) for part in (
+            DOCUMENT_HEADER, "[1] ", row["instruction"], SHORT_INSTRUCTION)]
+        assert where == sorted(where)
+        assert row["response"] not in row["prompt"]
+        shown = {source.split("#")[0] for source in row["sources_shown"]}
+        answer = row["documents"][1:] if row["source"] == "rfp-proposal" else row["documents"]
+        assert shown and not shown & set(answer)
+    from_rfp = next(r for r in rows if r.get("requirement") == "3.2")
+    assert ids["rfp-atlas"] in {s.split("#")[0] for s in from_rfp["sources_shown"]}
+    assert "within 5 days of month end" in from_rfp["prompt"].split(from_rfp["instruction"])[0]
+    assert "3.2 The contractor shall deliver" in from_rfp["instruction"]  # kept bare: eval-drafts
+    # reads it
+    assert build_dataset(paired_workspace, sft()).reused
+    plain = build_dataset(paired_workspace, sft(grounded=False)).record
+    assert plain.summary["grounded"] == 0 and plain.summary["not_grounded"] == "grounded=false"
+    assert DOCUMENT_HEADER not in store.rows(plain.id, "train")[0]["prompt"]
+
+
+def test_grounded_sources_stay_within_their_token_budget(
+    paired_workspace: Workspace, tiny_tokenizer: Any
+) -> None:
+    from core.datasets.chat import count_tokens, render_pair
+    from core.retrieval.index import update_index
+
+    update_index(paired_workspace)
+    for budget in (24, 400):
+        record = build_dataset(paired_workspace, sft(source_tokens=budget)).record
+        for row in DatasetStore(paired_workspace).rows(record.id, "train"):
+            bare, _ = render_pair(tiny_tokenizer, row["instruction"], row["response"])
+            extra = count_tokens(tiny_tokenizer, row["prompt"]) - count_tokens(tiny_tokenizer, bare)
+            # the header and the citing line are part of the budget once a source is shown
+            assert extra <= budget or not row["sources_shown"]
+            assert budget == 24 or row["sources_shown"]
