@@ -56,7 +56,7 @@ class AdaptRunConfig(BaseModel):
     training_overrides: tuple[str, ...] = Field(
         default=(), description="key=value settings applied to every stage")
     seq_len: int = Field(default=256, ge=16, le=8192, description="tokens per CPT row")
-    quant: str = "q4_k_m"
+    quant: str | None = None  # GGUF type (default: by the model's size, core.export.config)
     pre_tokenizer: str | None = Field(
         default=None, description="llama.cpp pre-tokenizer name, for tokenizers it cannot tell")
     promote: bool = Field(default=False, description="release the candidate if the gate passes")
@@ -139,12 +139,12 @@ def run_adaptation(workspace: Workspace, config: AdaptRunConfig,
     from core.export.job import export_model
 
     export_ctx = StageContext(ctx, ctx.job_dir / "export", len(stages), count, "export")
-    export: dict[str, Any] = {"model": init, "quants": [config.quant]}
+    export: dict[str, Any] = {"model": init, "quants": [config.quant] if config.quant else []}
     if config.pre_tokenizer:
         export["pre_tokenizer"] = config.pre_tokenizer
     exported = export_model(workspace, parse_export_config(export), export_ctx)
     # the file of that type, or the more precise one the export fell back on to keep the gain
-    candidate = exported["recommended"][config.quant]
+    candidate = exported["recommended"][config.quant or exported["quants"][0]]
     for warning in exported["warnings"]:
         ctx.log(f"export: {warning}", level="warning")
     ctx.check_cancelled()

@@ -47,7 +47,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     adapt.add_argument("--preset", default="quick", help="--run: training preset")
     adapt.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                        help="--run: a training setting for every stage (repeatable)")
-    adapt.add_argument("--quant", default="q4_k_m", help="--run: GGUF quantization")
+    adapt.add_argument("--quant", help="--run: GGUF quantization (default: Q8_0 for a model "
+                       "under 1B parameters, else Q4_K_M)")
     adapt.add_argument("--promote", action="store_true",
                        help="--run: release the candidate when the gate passes")
     adapt.set_defaults(handler=cmd_adapt)

@@ -47,7 +47,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_common(export)
     export.add_argument("model", help="model id (base, merged or adapter)")
     export.add_argument("--quant", action="append", choices=QUANTS, metavar="TYPE",
-                        help=f"output type, repeatable ({', '.join(QUANTS)}; default q4_k_m)")
+                        help=f"output type, repeatable ({', '.join(QUANTS)}; default q8_0 for a "
+                        "model under 1B parameters, else q4_k_m)")
     export.add_argument("--name", help="general.name written in the GGUF")
     export.add_argument("--pre-tokenizer", help="llama.cpp pre-tokenizer name for a tokenizer "
                         "the converter does not recognise (e.g. gpt-2)")
@@ -131,7 +132,7 @@ def cmd_merge(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     workspace = open_workspace(args)
-    raw: dict[str, Any] = {"model": args.model, "quants": args.quant or ["q4_k_m"]}
+    raw: dict[str, Any] = {"model": args.model, "quants": args.quant or []}
     for key, value in (("name", args.name), ("pre_tokenizer", args.pre_tokenizer),
                        ("heldout_file", args.heldout), ("eval_tokens", args.eval_tokens),
                        ("gain_tokens", args.gain_tokens)):

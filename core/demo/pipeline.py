@@ -41,7 +41,8 @@ class DemoConfig(BaseModel):
     seq_len: int = Field(default=128, ge=32, le=4096, description="tokens per training row")
     batch_size: int = Field(default=4, ge=1, le=256)
     merge_method: Literal["ties", "linear", "dare_ties", "task_arithmetic"] = "ties"
-    quant: str = "q4_k_m"
+    quant: str | None = Field(default=None, description="GGUF type (default: by the model's "
+                              "size, Q8_0 under 1B parameters: core.export.config)")
     draft_tokens: int = Field(default=160, ge=16, le=2048)
     eval_pairs: int = Field(default=3, ge=1, le=50, description="held-out pairs drafted by "
                             "the base and the tuned model for the draft-quality figures")
@@ -106,8 +107,11 @@ def _train(state: DemoState, ctx: JobContext, recipe: str, steps: int,
     from core.training.stage import train_stage
 
     config = state.config
+    # SFT rows carry their sources (up to 256 tokens, as drafting shows them) before the
+    # answer: room for both
+    length = config.seq_len * {"cpt": 1, "sft": 4}.get(recipe, 2)
     overrides = [f"max_steps={steps}", f"batch_size={config.batch_size}",
-                 f"max_length={config.seq_len * (2 if recipe != 'cpt' else 1)}",
+                 f"max_length={length}",
                  "eval_every=0", f"save_every={max(1, steps // 2)}", f"seed={config.seed}"]
     run = train_stage(state.workspace, recipe, ctx, base=state.models["base"],
                       init_adapter=init, overrides=overrides, seed=config.seed,
@@ -158,15 +162,16 @@ def _export(state: DemoState, ctx: JobContext) -> dict[str, Any]:
     from core.export import parse_export_config
     from core.export.job import export_model
 
+    quant = state.config.quant
     config = parse_export_config({"model": state.models["merged"],
-                                  "quants": [state.config.quant]})
+                                  "quants": [quant] if quant else []})
     result = export_model(state.workspace, config, ctx)
+    quant = quant or result["quants"][0]
     # the file of that type, or the more precise one the export fell back on when the
     # quantization rounded the adaptation away (core.export.gain)
-    chosen = result.get("recommended", {}).get(state.config.quant)
+    chosen = result.get("recommended", {}).get(quant)
     output = next(o for o in result["outputs"]
-                  if o["model_id"] == chosen or (chosen is None
-                                                 and o["quant"] == state.config.quant))
+                  if o["model_id"] == chosen or (chosen is None and o["quant"] == quant))
     state.models["gguf"] = output["model_id"]
     return {key: value for key, value in output.items() if not isinstance(value, dict | list)}
 

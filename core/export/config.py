@@ -14,6 +14,16 @@ QUANTS: tuple[str, ...] = ("f16", "q8_0", "q6_k", "q5_k_m", "q4_k_m")
 # Bytes per parameter of each file, roughly (for the free-disk check before starting).
 BYTES_PER_PARAM: dict[str, float] = {
     "f16": 2.0, "q8_0": 1.07, "q6_k": 0.83, "q5_k_m": 0.72, "q4_k_m": 0.62}
+# Below this many parameters a 4-bit file loses too much: the tuned 270M demo model at
+# Q4_K_M kept 81 % of its perplexity gain, yet copied its prompt back on every first
+# attempt; at Q8_0 it kept all of it and wrote its sections.
+SMALL_MODEL_PARAMETERS = 1_000_000_000
+
+
+def default_quants(parameters: int | None) -> tuple[str, ...]:
+    """The GGUF type an export makes when none is asked for: Q8_0 for a model under a
+    billion parameters (or of unknown size), Q4_K_M for larger ones."""
+    return ("q4_k_m",) if parameters and parameters >= SMALL_MODEL_PARAMETERS else ("q8_0",)
 
 
 class ExportConfig(BaseModel):
@@ -23,8 +33,8 @@ class ExportConfig(BaseModel):
 
     model: str = Field(min_length=1, description="registry id (base, merged or adapter)")
     quants: tuple[QuantType, ...] = Field(
-        default=("q4_k_m",), min_length=1,
-        description="files to register; f16 is always made first, kept only if listed")
+        default=(), description="files to register; f16 is always made first, kept only if "
+        "listed (none: Q8_0 for a model under 1B parameters, else Q4_K_M)")
     name: str | None = Field(default=None, description="general.name in the GGUF")
     pre_tokenizer: str | None = Field(
         default=None, description="llama.cpp BPE pre-tokenizer name (e.g. gpt-2) for a "

@@ -21,7 +21,7 @@ from typing import Any
 
 from core.clock import now_iso
 from core.errors import ModelError
-from core.export.config import BYTES_PER_PARAM, QUANTS, ExportConfig
+from core.export.config import BYTES_PER_PARAM, QUANTS, ExportConfig, default_quants
 from core.export.convert import convert_to_f16
 from core.export.gain import GainCheck, GainKept, plan_gain_check
 from core.export.quantize import LABELS, quantize
@@ -74,6 +74,8 @@ def export_model(workspace: Workspace, config: ExportConfig, ctx: JobContext | N
                          f"from ({', '.join(record.parents) or 'unknown'}).")
     if (refused := refusal(registry, record.id, "export")) is not None:
         raise ModelError(refused, hint="see the support table in the README")
+    if not config.quants:
+        config = config.model_copy(update={"quants": default_quants(record.parameters)})
     quants = [q for q in config.quants if q != "f16"]
     plan = plan_gain_check(workspace, record) if config.gain_tokens else \
         "turned off (gain_tokens: 0)"
@@ -139,7 +141,8 @@ def export_model(workspace: Workspace, config: ExportConfig, ctx: JobContext | N
             ctx.log(warning, level="warning")
     adaptation = gains.summary() if gains else {"checked": False, "reason": plan}
     by_id = {o["model_id"]: o for o in outputs}
-    return {"model": record.id, "f16_perplexity": baseline.perplexity,
+    return {"model": record.id, "quants": list(config.quants),
+            "f16_perplexity": baseline.perplexity,
             "tokens_scored": baseline.tokens_scored, "outputs": outputs,
             "adaptation": adaptation, "recommended": recommended,
             "verified": all(o["verified"] for o in outputs),

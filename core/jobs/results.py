@@ -39,6 +39,7 @@ class MergeResult(JobResult):
 
 class ExportResult(JobResult):
     model: str
+    quants: list[str] = []  # the types made (asked for, or by the model's size)
     f16_perplexity: float | None = None
     tokens_scored: int = 0
     outputs: list[dict[str, Any]] = []  # one per quantization: model_id, label, verified, …

@@ -47,6 +47,26 @@ def test_config_normalises_and_validates() -> None:
         parse_export_config({"model": "m", "quants": ["q3_k"]})
 
 
+def test_without_a_type_a_small_model_gets_q8_and_a_large_one_q4() -> None:
+    from core.export.config import SMALL_MODEL_PARAMETERS, default_quants
+
+    assert parse_export_config({"model": "m"}).quants == ()
+    assert default_quants(268_098_176) == ("q8_0",)  # the bundled Gemma 3 270M
+    assert default_quants(None) == ("q8_0",)
+    assert default_quants(SMALL_MODEL_PARAMETERS) == ("q4_k_m",)
+    assert default_quants(8_030_261_248) == ("q4_k_m",)
+
+
+def test_an_export_without_a_type_makes_the_default_for_the_size(
+    tiny_workspace: Workspace
+) -> None:
+    config = parse_export_config({"model": "tiny-ft", "pre_tokenizer": "gpt-2",
+                                  "eval_tokens": 32, "gain_tokens": 0})
+    result = export_model(tiny_workspace, config)
+    assert result["quants"] == ["q8_0"]
+    assert [o["quant"] for o in result["outputs"]] == ["q8_0"]
+
+
 def test_export_f16_and_q8_verified_and_registered(tiny_workspace: Workspace) -> None:
     from gguf import GGUFReader
 

@@ -36,3 +36,29 @@ def test_the_tokenizer_type_shows_only_when_an_export_asks_for_it(qtbot, window)
                                 "tokenizer (its BPE pre-tokenizer is not in its list)."))
     assert pane.pre_tokenizer.isVisible() and pane.tokenizer_label.isVisible()
     assert "Pick its tokenizer type" in pane.message.text()
+
+
+def test_the_pane_preselects_the_type_for_the_chosen_models_size(  # noqa: ANN001
+        qtbot, window, workspace) -> None:
+    from core.workspace.registry import ModelRecord, ModelRegistry
+
+    registry = ModelRegistry(workspace)
+    for model_id, parameters in (("small-ft", 268_098_176), ("large-ft", 8_030_261_248)):
+        record = ModelRecord(id=model_id, name=model_id, kind="merged",
+                             architecture="Gemma3ForCausalLM", parameters=parameters)
+        with registry.create(model_id, lambda folder, r=record: r) as folder:
+            (folder / "config.json").write_text("{}")
+    window.state.models_changed.emit()
+    pane = window.panes["Export"]
+
+    def ticked() -> list[str]:
+        return pane.selected_quants()
+
+    pane.model.setCurrentIndex(pane.model.findData("large-ft"))
+    assert ticked() == ["q4_k_m"]
+    pane.model.setCurrentIndex(pane.model.findData("small-ft"))
+    assert ticked() == ["q8_0"]
+    assert "under a billion parameters" in pane.quants["q8_0"].toolTip()
+    pane.quants["f16"].setChecked(True)  # the user's choice
+    window.state.models_changed.emit()  # a refresh keeps it for the same model
+    assert ticked() == ["f16", "q8_0"]
