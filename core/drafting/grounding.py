@@ -2,11 +2,12 @@
 
 A model instruction-tuned on bare requests has never seen the numbered reference material
 that drafting puts before every request; shown it, a small one copies it back (the demo's
-tuned model did on every first attempt). ``sft_grounder`` gives the dataset builder
-(``core.datasets.sft``, which names this module by string, as job kinds do, since the
-datasets layer sits below drafting) a function that renders an example's request the way
-``core.drafting.prompt.chat_prompt`` renders it for a model tuned here: the sources
-retrieval finds for it, then the request and the citing instruction.
+tuned model did on 4 of 7 first attempts at Q8_0, and on all 7 at Q4_K_M).
+``sft_grounder`` gives the dataset builder (``core.datasets.sft``, which names this
+module by string, as job kinds do, since the datasets layer sits below drafting) a
+function that renders an example's request the way ``core.drafting.prompt.chat_prompt``
+renders it for a model tuned here: the sources retrieval finds for it, then the request
+and the citing instruction.
 
 The documents that hold the example's answer are never among its sources (a proposal
 section is not shown to the model that learns to write it), and an example from an RFP

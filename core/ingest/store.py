@@ -82,9 +82,14 @@ class DocumentStore:
                 records.append(record)
         return records
 
-    def get(self, doc_id: str) -> DocumentRecord:
+    def record_path(self, doc_id: str) -> Path | None:
+        """Where ``doc_id``'s record is, if it has one (None for a name that is no id)."""
         path = self.root / doc_id / RECORD
-        if "/" in doc_id or doc_id.startswith(".") or not path.exists():
+        return None if "/" in doc_id or doc_id.startswith(".") or not path.exists() else path
+
+    def get(self, doc_id: str) -> DocumentRecord:
+        path = self.record_path(doc_id)
+        if path is None:
             raise DocumentError(f"No document {doc_id!r} in this workspace.")
         return DocumentRecord.model_validate(read_json(path))
 
@@ -309,8 +314,8 @@ class VersionBatch:
         return record
 
     def _stored(self, doc_id: str) -> DocumentRecord | None:
-        path = self.store.root / doc_id / RECORD
-        if "/" in doc_id or doc_id.startswith(".") or not path.exists():
+        path = self.store.record_path(doc_id)
+        if path is None:
             return None
         try:
             return DocumentRecord.model_validate(read_json(path))
