@@ -213,8 +213,11 @@ def cmd_draft(args: argparse.Namespace) -> int:
 
 
 def _print_outcome(result) -> None:  # noqa: ANN001
-    """What hygiene changed and, for a failed draft, why; the final text when it differs."""
-    if result.cleaned or result.attempts > 1:
+    """What hygiene changed and, for a failed draft, why; the final text when it differs
+    from what was streamed (cleaned, a second attempt, figures put right or marked)."""
+    facts = result.checks.get("facts", {})
+    if result.cleaned or result.attempts > 1 or facts.get("corrected") or facts.get(
+            "unverified"):
         print("\n--- the draft as checked ---\n" + result.text, file=sys.stderr)
         if result.cleaned:
             print("removed: " + "; ".join(result.cleaned), file=sys.stderr)

@@ -42,7 +42,13 @@ from core.drafting.budget import (
     prompt_budget,
 )
 from core.drafting.citecheck import attribute, check_citations
-from core.drafting.facts import check_facts, citation_values, grounded_prefill
+from core.drafting.facts import (
+    check_facts,
+    citation_values,
+    fact_warnings,
+    grounded_prefill,
+    settle_facts,
+)
 from core.drafting.hygiene import Cleaned, clean_draft, has_echo
 from core.drafting.prompt import DraftPrompt, DraftSpec, build_prompt, heading_for
 from core.drafting.sources import Citation, Retriever, Source, cited_numbers, number_sources
@@ -312,14 +318,18 @@ def _checked(prose: str, facts_text: str, citations: Sequence[Citation],
     its citations checked and its codes and rates matched against the values shown; the
     checks, and warnings for what they found."""
     written = check_citations(prose, citations)  # what the model itself cited, unaltered
+    shown = citation_values(citations) + [request]
+    own = check_facts(prose, shown)  # the model's own figures, before they were settled
+    prose, settled = settle_facts(prose, citations, shown)
     fixed = attribute(_compose(prose, facts_text), citations)
     text = fixed.text
     citing = check_citations(text, citations)
-    facts = check_facts(text, citation_values(citations) + [request])
-    warnings = []
-    if facts.unmatched:
-        warnings.append("Codes or rates that match no source shown: "
-                        + ", ".join(facts.unmatched[:8]))
+    facts = check_facts(text, shown)
+    warnings = fact_warnings(settled)
+    marked = {s.written for s in settled}
+    if unmarked := [f for f in facts.unmatched if f not in marked]:
+        warnings.append("Codes, rates or dates that match no source shown: "
+                        + ", ".join(unmarked[:8]))
     if fixed.removed:
         warnings.append(f"{fixed.removed} citation marker(s) naming no shown source were "
                         "removed.")
@@ -334,7 +344,11 @@ def _checked(prose: str, facts_text: str, citations: Sequence[Citation],
                             "cited_sentences": citing.cited_sentences,
                             "model_markers": written.markers, "model_valid": written.valid},
               "facts": {"quoted": list(facts.facts), "unmatched": list(facts.unmatched),
-                        "exactness": facts.exactness}}
+                        "exactness": facts.exactness,
+                        "model_quoted": list(own.facts), "model_exactness": own.exactness,
+                        "corrected": [{"written": s.written, "now": s.now, "row": s.row}
+                                      for s in settled if s.corrected],
+                        "unverified": [s.written for s in settled if not s.corrected]}}
     return text, checks, warnings
 
 

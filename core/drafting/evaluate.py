@@ -12,7 +12,9 @@ documents that hold the reference answer kept out of retrieval. Per model:
   ``SUPPORT_SIMILARITY``, ``core.drafting.citecheck``); also for the markers the model
   wrote itself (not those attribution added);
 - **fact exactness**: share of codes and rates in the drafts that match a reference-table
-  row or a value of the sources shown;
+  row or a value of the sources shown; also of those the model wrote itself, before
+  drafting put them right from the reference row their sentence names or marked them
+  ``[unverified: …]`` (``core.drafting.facts.settle_facts``), with the counts of each;
 - **ROUGE-L** (F1 over words) and **embedding similarity** to the reference; length;
 - time to first token and tokens/s.
 """
@@ -188,6 +190,7 @@ def score_model(name: str, results: Sequence[DraftResult], pairs: Sequence[EvalP
     from core.drafting.citecheck import check_citations
 
     markers = valid = written = written_valid = facts = exact = 0
+    own_facts = own_exact = corrected = unverified = 0
     rows = []
     for pair, result in zip(pairs, results):
         citing = check_citations(result.text, result.citations, similarity)
@@ -203,6 +206,19 @@ def score_model(name: str, results: Sequence[DraftResult], pairs: Sequence[EvalP
                            + citation_values(result.citations) + [pair.request])
         facts += len(fact.facts)
         exact += len(fact.facts) - len(fact.unmatched)
+        settled = result.checks.get("facts", {})
+        fixed = [c["written"] for c in settled.get("corrected", [])]
+        marked = list(settled.get("unverified", []))
+        # the model's own figures, scored before they were put right or marked (older
+        # drafts: the delivered ones)
+        if "model_quoted" in settled:
+            own_facts += len(settled["model_quoted"])
+            own_exact += len(settled["model_quoted"]) - len(fixed) - len(marked)
+        else:
+            own_facts, own_exact = own_facts + len(fact.facts), own_exact + (
+                len(fact.facts) - len(fact.unmatched))
+        corrected += len(fixed)
+        unverified += len(marked)
         echo = result.checks.get("echo", {})
         rows.append({
             "pair": pair.id, "status": result.status, "format": result.prompt_format,
@@ -212,6 +228,7 @@ def score_model(name: str, results: Sequence[DraftResult], pairs: Sequence[EvalP
                 similarity(result.text, pair.reference), 4),
             "words": len(result.text.split()), "markers": citing.markers,
             "valid_markers": citing.valid, "unmatched_facts": list(fact.unmatched),
+            "corrected_facts": fixed, "unverified_facts": marked,
             "ttft_s": result.checks.get("time_to_first_token_s",
                                         result.stats.get("time_to_first_token_s")),
             "ttft_with_retrieval_s": result.checks.get("first_token_with_retrieval_s"),
@@ -229,6 +246,8 @@ def score_model(name: str, results: Sequence[DraftResult], pairs: Sequence[EvalP
         "citation_validity": _share(valid, markers), "citation_markers": markers,
         "citation_validity_model_written": _share(written_valid, written),
         "fact_exactness": _share(exact, facts), "facts_quoted": facts,
+        "fact_exactness_model_written": _share(own_exact, own_facts),
+        "facts_corrected": corrected, "facts_unverified": unverified,
         "rouge_l": _mean([r["rouge_l"] for r in rows]),
         "similarity": _mean([r["similarity"] for r in rows]),
         "words": _mean([float(r["words"]) for r in rows]),

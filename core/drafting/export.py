@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from core.drafting.draft import DraftResult
+from core.drafting.facts import UNVERIFIED_MARK
 from core.drafting.proposal import Proposal, ProposalSection
 from core.drafting.sources import Citation, cited_numbers, renumber
 from core.errors import ScriptoriumError
@@ -105,6 +106,18 @@ def _table_rows(paragraph: str) -> list[list[str]] | None:
     return [row for row in rows if not all(set(cell) <= set("-: ") for cell in row)]
 
 
+def _add_text(paragraph: Any, text: str) -> None:
+    """``text`` as runs of ``paragraph``, a figure marked ``[unverified: …]`` highlighted
+    (the reader of the document must not take it for a fact)."""
+    from docx.enum.text import WD_COLOR_INDEX
+
+    for index, piece in enumerate(UNVERIFIED_MARK.split(text)):
+        if piece:
+            run = paragraph.add_run(piece)
+            if index % 2:
+                run.font.highlight_color = WD_COLOR_INDEX.YELLOW
+
+
 def add_body(document: Any, text: str) -> None:
     """Paragraphs, bullet lists and Markdown tables of a draft as DOCX content."""
     for paragraph in _paragraphs(text):
@@ -119,9 +132,10 @@ def add_body(document: Any, text: str) -> None:
                     cell.text = value
         elif paragraph.startswith(("- ", "* ")):
             for item in paragraph.splitlines():
-                document.add_paragraph(item.lstrip("-* ").strip(), style="List Bullet")
+                _add_text(document.add_paragraph(style="List Bullet"),
+                          item.lstrip("-* ").strip())
         else:
-            document.add_paragraph(paragraph)
+            _add_text(document.add_paragraph(), paragraph)
 
 
 def proposal_docx_bytes(proposal: Proposal) -> bytes:

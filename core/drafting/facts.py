@@ -4,12 +4,16 @@
   rows retrieved for it become a Markdown table with their exact values, each row cited.
 - ``key_facts``: when it asks for due dates, deadlines or page limits, the sentences of the
   retrieved solicitation text that state them are listed verbatim, each cited.
-- ``check_facts``: codes and rates quoted in the model's prose are compared with the values
-  it was shown (reference rows, sources, the request); those that match nothing are
-  flagged.
+- ``check_facts``: codes, rates and dates quoted in the model's prose are compared with
+  the values it was shown (reference rows, sources, the request; a date in any of its
+  usual spellings); those that match nothing are flagged.
+- ``settle_facts``: such a code, rate or date is put right from the reference row its sentence
+  names (when exactly one row, with exactly one value of that kind), cited; otherwise it
+  stays in the text marked ``[unverified: …]``, so that an invented figure is never read
+  (or exported) as a fact.
 
 The model writes the prose around these; it never changes a value (``core.drafting.draft``
-puts the deterministic part in front of the model's text and re-checks the whole).
+puts the deterministic part after the model's text and re-checks the whole).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from core.drafting.sources import Citation
 
@@ -40,6 +45,11 @@ CODE = re.compile(r"(?<![\w-])(?=[A-Z0-9-]*\d)(?=[A-Z0-9-]*[A-Z])[A-Z0-9]{1,12}"
 RATE = re.compile(r"\$\s?\d{1,3}(?:,\d{3})*(?:\.\d{1,2})?(?!\d)|"
                   r"\b\d{1,4}(?:\.\d{2})\s*(?:/\s*(?:hr|hour)|per\s+hour|an\s+hour)\b",
                   re.IGNORECASE)
+UNVERIFIED = "[unverified: {}]"
+UNVERIFIED_MARK = re.compile(r"(\[unverified: [^\]\n]*\])")  # split keeps it
+_NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
+_MONEY_VALUE = re.compile(r"\$?\s?\d{1,6}(?:,\d{3})*\.\d{2}")
+_SENTENCE_END = re.compile(r"[.!?;:](?:\s|$)|\n")
 MAX_TABLE_ROWS = 12
 MAX_KEY_FACTS = 6
 _WIDE = 60  # a column whose values average more characters than this stays out
@@ -146,16 +156,51 @@ def _money(text: str) -> str | None:
         return None
 
 
+FactKind = Literal["code", "rate", "date"]
+_MONTH_NUMBERS = {name: number for number, name in enumerate(
+    ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1)}
+
+
+def _date_keys(text: str) -> set[tuple[int, int, int]]:
+    """The (year, month, day) a date as written can mean: both readings of 03/04/2027."""
+    numbers = [int(n) for n in re.findall(r"\d+", text)]
+    month = re.search(r"[A-Za-z]{3}", text)
+    readings: list[tuple[int, int, int]] = []
+    if month and len(numbers) == 2:
+        day, year = sorted(numbers)  # "March 14, 2027" and "14 March 2027"
+        readings.append((year, _MONTH_NUMBERS.get(month.group(0).lower(), 0), day))
+    elif len(numbers) == 3 and "-" in text:  # 2027-03-14
+        readings.append((numbers[0], numbers[1], numbers[2]))
+    elif len(numbers) == 3:  # 03/14/2027 (US) or 14/03/2027
+        first, second, year = numbers
+        year += (2000 if year < 70 else 1900) if year < 100 else 0
+        readings += [(year, first, second), (year, second, first)]
+    return {(y, m, d) for y, m, d in readings if 1 <= m <= 12 and 1 <= d <= 31}
+
+
+def _spans(text: str) -> list[tuple[int, int, FactKind]]:
+    """Where codes, rates and dates are quoted in ``text``, in order."""
+    found: list[tuple[int, int, FactKind]] = [(m.start(), m.end(), "code")
+                                              for m in CODE.finditer(text)]
+    found += [(m.start(), m.end(), "rate") for m in RATE.finditer(text)]
+    found += [(m.start(), m.end(), "date") for m in _DATE.finditer(text)]
+    return sorted(found)
+
+
 def quoted_facts(text: str) -> list[str]:
-    """Codes and rates quoted in ``text``, in order (duplicates kept once)."""
-    found = [m.group(0).strip() for m in CODE.finditer(text)]
-    found += [m.group(0).strip() for m in RATE.finditer(text)]
-    return list(dict.fromkeys(found))
+    """Codes, rates and dates quoted in ``text``, in order (duplicates kept once)."""
+    return list(dict.fromkeys(text[start:end].strip() for start, end, _ in _spans(text)))
+
+
+def fact_kind(fact: str) -> FactKind:
+    if CODE.fullmatch(fact):
+        return "code"
+    return "date" if _DATE.fullmatch(fact) else "rate"
 
 
 @dataclass(frozen=True)
 class FactCheck:
-    """Codes and rates in a draft and whether each matches a value it was shown."""
+    """Codes, rates and dates in a draft and whether each matches a value it was shown."""
 
     facts: tuple[str, ...]
     unmatched: tuple[str, ...]
@@ -167,31 +212,43 @@ class FactCheck:
         return 1 - len(self.unmatched) / len(self.facts)
 
 
-def known_values(texts: Iterable[str]) -> tuple[set[str], set[str]]:
-    """Codes (upper-cased) and money amounts (two decimals) found in ``texts``."""
+@dataclass(frozen=True)
+class Known:
+    """The codes (upper-cased), money amounts (two decimals) and dates found in texts."""
+
+    codes: frozenset[str]
+    amounts: frozenset[str]
+    dates: frozenset[tuple[int, int, int]]
+
+    def holds(self, fact: str, kind: FactKind) -> bool:
+        if kind == "code":
+            return fact.upper() in self.codes
+        if kind == "date":
+            return bool(_date_keys(fact) & self.dates)
+        return _money(fact) in self.amounts
+
+
+def known_values(texts: Iterable[str]) -> Known:
+    """What values ``texts`` state (see ``Known``)."""
     codes: set[str] = set()
     amounts: set[str] = set()
+    dates: set[tuple[int, int, int]] = set()
     for text in texts:
         codes.update(m.group(0).upper() for m in CODE.finditer(text))
         for match in re.finditer(r"\$?\s?\d{1,3}(?:,\d{3})*(?:\.\d{1,2})?|\d+(?:\.\d+)?", text):
             value = _money(match.group(0))
             if value is not None:
                 amounts.add(value)
-    return codes, amounts
+        for match in _DATE.finditer(text):
+            dates.update(_date_keys(match.group(0)))
+    return Known(frozenset(codes), frozenset(amounts), frozenset(dates))
 
 
 def check_facts(text: str, shown: Iterable[str]) -> FactCheck:
-    """Which codes and rates in ``text`` match a value in the ``shown`` texts."""
-    codes, amounts = known_values(shown)
+    """Which codes, rates and dates in ``text`` match a value in the ``shown`` texts."""
+    known = known_values(shown)
     facts = quoted_facts(text)
-    unmatched = []
-    for fact in facts:
-        if CODE.fullmatch(fact):
-            ok = fact.upper() in codes
-        else:
-            ok = _money(fact) in amounts
-        if not ok:
-            unmatched.append(fact)
+    unmatched = [fact for fact in facts if not known.holds(fact, fact_kind(fact))]
     return FactCheck(tuple(facts), tuple(unmatched))
 
 
@@ -200,3 +257,131 @@ def citation_values(citations: Sequence[Citation]) -> list[str]:
     texts = [c.text for c in citations]
     texts += [" ".join(c.fields.values()) for c in citations if c.fields]
     return texts
+
+
+@dataclass(frozen=True)
+class Settled:
+    """A code, rate or date of the model's that matched nothing shown: what it wrote, and
+    what the text says now (the reference row's value, or the figure marked unverified)."""
+
+    written: str
+    now: str
+    row: str = ""  # the row it was put right from (its label), or "" when only marked
+    number: int | None = None  # that row's citation number
+
+    @property
+    def corrected(self) -> bool:
+        return self.number is not None
+
+    def describe(self) -> str:
+        if self.corrected:
+            return f"{self.written} → {self.now} ({self.row})"
+        return self.written
+
+
+def _money_like(value: str) -> bool:
+    return bool(_MONEY_VALUE.fullmatch(value.strip()))
+
+
+def _sentence_around(text: str, start: int, end: int) -> tuple[int, int]:
+    """Where the sentence (or list item, or table line) holding ``text[start:end]`` starts
+    and ends (at its closing stop, if any)."""
+    before = [m.end() for m in _SENTENCE_END.finditer(text, 0, start)]
+    after = _SENTENCE_END.search(text, end)
+    return before[-1] if before else 0, after.start() if after else len(text.rstrip())
+
+
+def _value_of(value: str, kind: FactKind) -> bool:
+    """Whether a reference row's ``value`` is a code, an amount or a date."""
+    value = value.strip()
+    if kind == "code":
+        return bool(CODE.fullmatch(value.upper()))
+    if kind == "date":
+        return bool(_DATE.fullmatch(value))
+    return _money_like(value)
+
+
+def _labels(row: Citation) -> list[str]:
+    """The values that name a row: its category's name and the like (no figure, code or
+    long description)."""
+    return [v.strip() for v in row.fields.values()
+            if v.strip() and len(v) <= _WIDE
+            and not any(_value_of(v, kind) for kind in ("code", "rate", "date"))]
+
+
+def _names(row: Citation, sentence: str) -> bool:
+    """Whether ``sentence`` names this reference row: by its code or by a label."""
+    upper = sentence.upper()
+    for value in row.fields.values():
+        if _value_of(value, "code") and re.search(
+                rf"(?<![\w-]){re.escape(value.strip().upper())}(?![\w-])", upper):
+            return True
+    folded = " ".join(sentence.casefold().split())
+    return any(_named(label, [folded]) for label in _labels(row))
+
+
+def _row_label(row: Citation) -> str:
+    labels = _labels(row)
+    return f"{labels[0] if labels else row.title}, [{row.number}]"
+
+
+def _from_row(written: str, kind: FactKind, sentence: str,
+              rows: Sequence[Citation]) -> Settled | None:
+    """``written`` put right from the one row ``sentence`` names, if that row has exactly
+    one value of the kind (a code, an amount, a date)."""
+    named = [row for row in rows if _names(row, sentence)]
+    if len(named) != 1:
+        return None
+    row = named[0]
+    values = [v.strip() for v in row.fields.values() if _value_of(v, kind)]
+    if len(values) != 1:
+        return None
+    if kind == "rate":  # the amount, in the model's wording ("$…", "… per hour")
+        amount = _NUMBER.search(values[0])
+        assert amount is not None
+        now = _NUMBER.sub(amount.group(0), written, count=1)
+    else:
+        now = values[0]
+    return Settled(written, now, _row_label(row), row.number)
+
+
+def settle_facts(prose: str, citations: Sequence[Citation],
+                 shown: Iterable[str]) -> tuple[str, list[Settled]]:
+    """``prose`` with each code, rate and date that matches none of the ``shown`` values
+    put right from the reference row its sentence names (the sentence then cites the row),
+    or else marked ``[unverified: …]``; and what was done, in reading order."""
+    known = known_values(shown)
+    rows = [c for c in citations if c.kind == "reference_row" and c.fields]
+    settled: list[Settled] = []
+    edits: dict[int, tuple[int, str]] = {}  # start -> (end, replacement)
+    last_end = -1
+    for start, end, kind in _spans(prose):
+        written = prose[start:end]
+        if start < last_end or known.holds(written, kind):
+            continue
+        last_end = end
+        begin, stop = _sentence_around(prose, start, end)
+        sentence = prose[begin:stop]
+        fix = _from_row(written, kind, sentence, rows)
+        if fix is None:
+            fix = Settled(written, UNVERIFIED.format(written))
+        elif f"[{fix.number}]" not in sentence:
+            edits[stop] = (stop, f" [{fix.number}]")  # once per sentence: one row names it
+        edits[start] = (end, fix.now)
+        settled.append(fix)
+    for start in sorted(edits, reverse=True):
+        end, replacement = edits[start]
+        prose = prose[:start] + replacement + prose[end:]
+    return prose, settled
+
+
+def fact_warnings(settled: Sequence[Settled]) -> list[str]:
+    """What ``settle_facts`` did, in the reader's words."""
+    lines = []
+    if corrected := [s.describe() for s in settled if s.corrected]:
+        lines.append("Put right from the reference tables (the model's figure matched no "
+                     "source): " + "; ".join(corrected[:8]) + ".")
+    if marked := [s.written for s in settled if not s.corrected]:
+        lines.append("Marked [unverified: …] in the text, for you to check or delete (they "
+                     "match no source shown): " + ", ".join(marked[:8]) + ".")
+    return lines

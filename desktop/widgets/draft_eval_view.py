@@ -54,7 +54,20 @@ PLAIN: dict[str, tuple[str, str]] = {
                                         "itself cites. Higher is better."),
     "fact_exactness": ("Codes and rates correct",
                        "Share of labour codes, rates and similar figures in the drafts that "
-                       "match a reference table or a source shown. Higher is better."),
+                       "match a reference table or a source shown. A figure marked "
+                       "[unverified: …] counts as not correct. Higher is better."),
+    "fact_exactness_model_written": ("Model's own codes and rates correct",
+                                     "The same for the figures the model wrote, before "
+                                     "Scriptorium put them right from the reference tables "
+                                     "or marked them: how far the model itself can be "
+                                     "trusted with figures. Higher is better."),
+    "facts_corrected": ("Figures put right from the tables",
+                        "Codes and rates the model got wrong that Scriptorium replaced with "
+                        "the value of the reference row the sentence names, cited."),
+    "facts_unverified": ("Figures marked [unverified]",
+                         "Codes and rates that match no source and name no reference row: "
+                         "left in the draft, marked [unverified: …], for the analyst to "
+                         "check or delete. Lower is better."),
     "rouge_l": ("Wording like the reference (ROUGE-L)",
                 "How much of the reference section's wording the draft shares, in the same "
                 "order, from 0 (none) to 1 (all). Higher is closer."),

@@ -7,16 +7,22 @@ import re
 from collections.abc import Sequence
 
 from core.drafting.conversations import Turn
+from core.drafting.facts import UNVERIFIED_MARK
 from core.drafting.session import Answer
 from core.drafting.sources import Citation
 from desktop.widgets.draft_outcome import failed_html, turn_failed, turn_problems
 
 _MARK = re.compile(r"\[(\d{1,3})\]")
+UNVERIFIED_BACKGROUND = "#ffe98a"  # as Word's yellow highlight, softened for the screen
 
 
 def linked(text: str, scope: str = "") -> str:
-    """Escaped text with each [n] a ``cite:`` link (``scope`` names the answer)."""
+    """Escaped text with each [n] a ``cite:`` link (``scope`` names the answer) and each
+    figure marked [unverified: …] highlighted."""
     escaped = html.escape(text).replace("\n", "<br>")
+    escaped = UNVERIFIED_MARK.sub(
+        lambda m: f"<span style='background:{UNVERIFIED_BACKGROUND}'>{m.group(1)}</span>",
+        escaped)
     return _MARK.sub(lambda m: f'<a href="cite:{scope}{m.group(1)}">[{m.group(1)}]</a>', escaped)
 
 

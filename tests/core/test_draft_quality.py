@@ -12,9 +12,16 @@ import pytest
 
 from core.drafting.citecheck import attribute, check_citations, overlap
 from core.drafting.draft import DraftResult, Retrying, choose_format, draft, stream_draft
-from core.drafting.evaluate import EvalError, read_pairs, rouge_l
+from core.drafting.evaluate import EvalError, EvalPair, read_pairs, rouge_l, score_model
 from core.drafting.export import export_draft, proposal_docx_bytes, proposal_markdown
-from core.drafting.facts import check_facts, facts_table, grounded_prefill, key_facts
+from core.drafting.facts import (
+    check_facts,
+    citation_values,
+    facts_table,
+    grounded_prefill,
+    key_facts,
+    settle_facts,
+)
 from core.drafting.hygiene import clean_draft, echoed_phrases, has_echo
 from core.drafting.prompt import (
     DOCUMENT_HEADER,
@@ -400,6 +407,22 @@ def test_the_facts_table_becomes_a_docx_table(tmp_path: Path) -> None:
     assert "NAS-CY-02" in cells and "131.00" in cells
 
 
+def test_an_unverified_figure_is_highlighted_in_the_docx() -> None:
+    from docx import Document
+    from docx.enum.text import WD_COLOR_INDEX
+
+    text = "Travel is [unverified: $35] a day.\n\n- Badges [unverified: NAS-XX-1] issued."
+    section = ProposalSection(key="s", title="Staffing Plan", guidance="g", text=text,
+                              status="drafted")
+    proposal = Proposal(title="P", rfp_id="r", rfp_title="R", sections=(section,))
+    document = Document(__import__("io").BytesIO(proposal_docx_bytes(proposal)))
+    runs = [(r.text, r.font.highlight_color) for p in document.paragraphs for r in p.runs
+            if "unverified" in p.text]
+    assert ("[unverified: $35]", WD_COLOR_INDEX.YELLOW) in runs
+    assert ("[unverified: NAS-XX-1]", WD_COLOR_INDEX.YELLOW) in runs
+    assert ("Travel is ", None) in runs and (" a day.", None) in runs
+
+
 # -- evaluation figures ---------------------------------------------------------------------------
 def test_rouge_l() -> None:
     assert rouge_l("the cat sat on the mat", "the cat sat on the mat") == 1.0
@@ -584,3 +607,91 @@ def test_a_column_named_with_its_currency_keeps_one_pair_of_brackets() -> None:
 
     assert _label("hourly_rate_usd") == "Hourly rate (USD)"
     assert _label("Hourly rate (USD)") == "Hourly rate (USD)"  # a PDF table's own header
+
+
+# -- figures the model got wrong ------------------------------------------------------------
+def _settle(prose: str) -> tuple[str, list]:
+    citations = cites(ROWS + PASSAGES)
+    return settle_facts(prose, citations, citation_values(citations))
+
+
+def test_a_wrong_rate_or_code_is_put_right_from_the_row_its_sentence_names() -> None:
+    text, settled = _settle("Our Cyber Analyst II (NAS-CY-09) bills $150.00 per hour. The "
+                            "Program Manager bills $212.00 per hour. NAS-PM-01 costs $180.00.")
+    assert text == ("Our Cyber Analyst II (NAS-CY-02) bills $131.00 per hour [1]. The "
+                    "Program Manager bills $212.00 per hour. NAS-PM-01 costs $212.00 [2].")
+    # one marker per sentence, before its stop; a row is named by its code too
+    assert [(s.written, s.now, s.corrected) for s in settled] == [
+        ("NAS-CY-09", "NAS-CY-02", True), ("$150.00", "$131.00", True),
+        ("$180.00", "$212.00", True)]
+    assert "Cyber Analyst II, [1]" in settled[0].describe()
+
+
+def test_a_figure_no_row_vouches_for_is_marked_unverified_in_the_text() -> None:
+    text, settled = _settle("1. A live stream, with an hourly rate of $35 per hour;\n"
+                            "2. Both the Program Manager and the Cyber Analyst II at $99.00.")
+    # no row named, then two rows named: neither can say which value was meant
+    assert "an hourly rate of [unverified: $35] per hour;" in text
+    assert "Cyber Analyst II at [unverified: $99.00]." in text
+    assert [s.corrected for s in settled] == [False, False]
+    assert check_facts(text, citation_values(cites(ROWS))).unmatched  # still not a fact
+
+
+def test_a_date_is_checked_in_any_of_its_spellings() -> None:
+    shown = [p.text for p in PASSAGES]  # "due no later than March 14, 2027"
+    assert check_facts("Due 03/14/2027, or 14 March 2027, or 2027-03-14.", shown).unmatched == ()
+    assert check_facts("Due Mar. 14, 2027.", shown).exactness == 1.0
+    text, settled = _settle("Proposals are due March 3, 2027, by noon.")
+    assert text == "Proposals are due [unverified: March 3, 2027], by noon."
+    assert [s.written for s in settled] == ["March 3, 2027"]
+
+
+def test_a_date_is_put_right_from_the_row_that_names_it() -> None:
+    row = Source(kind="reference_row", doc_id="vehicles", title="Contract vehicles",
+                 ref_id="v1", text="vehicle: OASIS+ SB | expires: 2029-06-30",
+                 fields={"vehicle": "OASIS+ SB", "expires": "2029-06-30"}, score=3.0)
+    citations = cites([row])
+    text, settled = settle_facts("Our OASIS+ SB contract runs until June 30, 2028.",
+                                 citations, citation_values(citations))
+    assert text == "Our OASIS+ SB contract runs until 2029-06-30 [1]."
+    assert settled[0].corrected and settled[0].written == "June 30, 2028"
+
+
+def test_figures_that_match_a_source_are_left_alone() -> None:
+    prose = ("Proposals are due March 14, 2027; our Program Manager (NAS-PM-01) is billed "
+             "at $212.00 per hour and our analysts at $131.00.")
+    assert _settle(prose) == (prose, [])
+
+
+def test_the_draft_puts_figures_right_and_says_so(fake_reply: None) -> None:
+    model = FakeModel([GOOD + " A Cyber Analyst II costs $150.00 per hour. Travel is $35."])
+    result = draft(model, "Draft the Staffing Plan section with labour categories and rates",
+                   retriever=FakeRetriever(PASSAGES, ROWS))
+    assert "costs $131.00 per hour [1]." in result.text and "$150.00" not in result.text
+    assert "Travel is [unverified: $35]." in result.text
+    facts = result.checks["facts"]
+    assert facts["corrected"] == [{"written": "$150.00", "now": "$131.00",
+                                   "row": "Cyber Analyst II, [1]"}]
+    assert facts["unverified"] == ["$35"] and facts["model_exactness"] == 0.0
+    assert any("Put right from the reference tables" in w and "$150.00 → $131.00" in w
+               for w in result.warnings)
+    assert any("[unverified: …]" in w and "$35" in w for w in result.warnings)
+    assert not any(w.startswith("Codes, rates or dates that match") for w in result.warnings)
+    pair = EvalPair(request="Draft the staffing plan", reference="Four shift teams.")
+    scores = score_model("fake", [result], [pair], [], None)
+    assert (scores["facts_corrected"], scores["facts_unverified"]) == (1, 1)
+    assert scores["fact_exactness_model_written"] == 0.0  # $150.00 and $35, both wrong
+    assert scores["fact_exactness"] == 0.75  # the table's values and $131.00; $35 marked
+    assert scores["per_pair"][0]["corrected_facts"] == ["$150.00"]
+
+
+def test_the_cli_prints_the_draft_again_when_figures_were_put_right(
+        fake_reply: None, capsys: pytest.CaptureFixture[str]) -> None:
+    from core.cli.verbs_draft import _print_outcome
+
+    model = FakeModel([GOOD + " A Cyber Analyst II costs $150.00 per hour."])
+    _print_outcome(draft(model, "Draft the staffing plan with rates",
+                         retriever=FakeRetriever(PASSAGES, ROWS)))
+    err = capsys.readouterr().err  # what streamed said $150.00: the checked text follows
+    assert "--- the draft as checked ---" in err and "costs $131.00 per hour [1]." in err
+    assert "warning: Put right from the reference tables" in err

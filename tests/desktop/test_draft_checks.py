@@ -87,11 +87,32 @@ def test_a_failed_draft_is_marked_and_exported_as_a_note(qtbot, pane: DraftPane,
 def test_warnings_of_a_good_draft_are_shown(pane: DraftPane) -> None:
     result = _result(text="The Cyber Analyst II is billed at $152.00 per hour.",
                      prompt_format="chat", format_reason="SFT stage in its lineage",
-                     warnings=("Codes or rates that match no source shown: $152.00",))
+                     warnings=("Codes, rates or dates that match no source shown: $152.00",))
     pane._on_event(pane.main, Finished(result.text, _stats(), {"draft": result}))
     assert "match no source shown: $152.00" in pane.notice.plain()
     assert "chat prompt — instruction-following model (SFT stage" in pane.stats.text()
     assert "failed the quality checks" not in pane.main.view.toPlainText()
+
+
+def test_figures_put_right_or_marked_unverified_are_shown(qtbot, pane: DraftPane,  # noqa: ANN001
+                                                          tmp_path: Path) -> None:
+    from core.drafting.facts import Settled, fact_warnings
+
+    settled = [Settled("$150.00", "$131.00", "Cyber Analyst II, [1]", 1),
+               Settled("$35", "[unverified: $35]")]
+    result = _result(text="Our Cyber Analyst II bills $131.00 per hour [1]. Travel is "
+                          "[unverified: $35] a day.", prompt_format="chat",
+                     format_reason="SFT stage in its lineage", warnings=tuple(
+                         fact_warnings(settled)))
+    pane.resize(1100, 700)
+    pane._on_event(pane.main, Finished(result.text, _stats(), {"draft": result}))
+    notice = pane.notice.plain()
+    assert "Put right from the reference tables" in notice and "$150.00 → $131.00" in notice
+    assert "Marked [unverified: …] in the text" in notice and "$35" in notice
+    assert "background-color:#ffe98a" in pane.main.view.toHtml()  # the figure stands out
+    assert "[unverified: $35]" in pane.main.view.toPlainText()
+    qtbot.wait(100)  # the wrapped notice is laid out on the next turn of the event loop
+    pane.grab().save(str(tmp_path / "draft-figures.png"))
 
 
 def test_the_prompt_format_choice_reaches_the_engine(qtbot, pane: DraftPane,  # noqa: ANN001
