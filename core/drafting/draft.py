@@ -14,7 +14,10 @@ runs), then a ``Finished`` whose ``extra`` holds the ``DraftResult``. The steps:
 4. hygiene (``core.drafting.hygiene``): scaffolding echoes, markup and repeats stripped; a
    draft still wrong is retried once with another seed, then marked failed;
 5. citations checked against their sources, clearly supported sentences attributed
-   (``core.drafting.citecheck``); codes and rates checked against the values shown.
+   (``core.drafting.citecheck``); codes, rates and dates checked against the values
+   shown. A code or rate that matches none is put right from the reference row its
+   sentence names (looked up in the reference tables when the model was not shown it; the
+   row then joins the citations), or marked ``[unverified: …]`` (``core.drafting.facts``).
 
 With retrieval off, or when the knowledge base is not indexed yet (a warning says so), the
 draft has no sources. The model is a local one or a remote endpoint
@@ -43,10 +46,13 @@ from core.drafting.budget import (
 )
 from core.drafting.citecheck import attribute, check_citations
 from core.drafting.facts import (
+    Settled,
     check_facts,
     citation_values,
     fact_warnings,
+    figure_sentences,
     grounded_prefill,
+    rows_named,
     settle_facts,
 )
 from core.drafting.hygiene import Cleaned, clean_draft, has_echo
@@ -67,6 +73,7 @@ from core.serving.backend import TextModel, stream_reply
 
 DEFAULT_K = 5
 REFERENCE_K = 4
+FIGURE_LOOKUPS = 6  # sentences with a figure that matches nothing, looked up in the tables
 FormatChoice = Literal["auto", "chat", "document"]
 DraftStatus = Literal["ok", "failed"]
 
@@ -290,7 +297,10 @@ def stream_draft(
         yield Retrying("; ".join(cleaned.problems))
     if prefill:
         yield Token(("\n\n" if final.text.strip() else "") + prefill.strip())
-    text, checks, found = _checked(cleaned.text, prefill, citations, request)
+    looked_up = [] if retriever is None else rows_for_figures(
+        retriever, cleaned.text, citations, request)
+    text, checks, found, citations = _checked(cleaned.text, prefill, citations, request,
+                                              looked_up)
     failed = not cleaned.ok and final.stats.finish != "cancelled"
     numbers = [n for n in cited_numbers(text) if 1 <= n <= len(citations)]
     result = DraftResult(
@@ -312,21 +322,59 @@ def stream_draft(
     yield Finished(final.text, final.stats, {"draft": result})
 
 
-def _checked(prose: str, facts_text: str, citations: Sequence[Citation],
-             request: str) -> tuple[str, dict[str, Any], list[str]]:
+def rows_for_figures(retriever: Retriever, prose: str, citations: Sequence[Citation],
+                     request: str = "") -> list[Citation]:
+    """Reference rows the model was not shown that a sentence of ``prose`` holding a code
+    or rate matching nothing names (it wrote from memory), numbered after ``citations``:
+    ``settle_facts`` can put the figure right from the one row its sentence names, or
+    confirm it, and cite it (a sentence naming two rows stays ambiguous)."""
+    keys = {c.key for c in citations}
+    shown = [c for c in citations if c.kind == "reference_row" and c.fields]
+    found: list[Citation] = []
+    for sentence in figure_sentences(prose, citation_values(citations) + [request])[
+            :FIGURE_LOOKUPS]:
+        try:
+            looked_up = retriever.lookup(sentence, k=3)
+        except ScriptoriumError:
+            return found  # no tables to look in: the figures are marked instead
+        rows = [Citation(**s.model_dump(), number=0) for s in looked_up
+                if s.kind == "reference_row" and s.fields and s.key not in keys]
+        for row in rows_named(sentence, [*shown, *found, *rows]):
+            if row.number == 0:
+                keys.add(row.key)
+                found.append(row.model_copy(
+                    update={"number": len(citations) + len(found) + 1}))
+    return found
+
+
+def _own_exactness(facts: Sequence[str], settled: Sequence[Settled]) -> float | None:
+    """Share of the model's figures the tables bear out: neither put right nor marked."""
+    wrong = {s.written for s in settled if not s.confirmed}
+    return None if not facts else 1 - len(wrong & set(facts)) / len(facts)
+
+
+def _checked(prose: str, facts_text: str, citations: Sequence[Citation], request: str,
+             looked_up: Sequence[Citation] = ()
+             ) -> tuple[str, dict[str, Any], list[str], list[Citation]]:
     """The section (the prose, then the facts filled in) with supported sentences cited,
-    its citations checked and its codes and rates matched against the values shown; the
-    checks, and warnings for what they found."""
+    its citations checked and its codes, rates and dates settled (``settle_facts``) and
+    matched against the values shown; the checks, warnings for what they found, and the
+    citations (with the ``looked_up`` rows that put a figure right or confirmed it)."""
     written = check_citations(prose, citations)  # what the model itself cited, unaltered
     shown = citation_values(citations) + [request]
     own = check_facts(prose, shown)  # the model's own figures, before they were settled
-    prose, settled = settle_facts(prose, citations, shown)
+    used = {s.number for s in settle_facts(prose, [*citations, *looked_up], shown)[1]}
+    kept = [row for row in looked_up if row.number in used]  # numbered on, without gaps
+    citations = [*citations, *(row.model_copy(update={"number": len(citations) + index})
+                               for index, row in enumerate(kept, 1))]
+    prose, settled = settle_facts(prose, citations, shown, also_named=[
+        row for row in looked_up if row.number not in used])  # the same rows, renumbered
     fixed = attribute(_compose(prose, facts_text), citations)
     text = fixed.text
     citing = check_citations(text, citations)
-    facts = check_facts(text, shown)
+    facts = check_facts(text, citation_values(citations) + [request])
     warnings = fact_warnings(settled)
-    marked = {s.written for s in settled}
+    marked = {s.written for s in settled if s.number is None}
     if unmarked := [f for f in facts.unmatched if f not in marked]:
         warnings.append("Codes, rates or dates that match no source shown: "
                         + ", ".join(unmarked[:8]))
@@ -345,11 +393,16 @@ def _checked(prose: str, facts_text: str, citations: Sequence[Citation],
                             "model_markers": written.markers, "model_valid": written.valid},
               "facts": {"quoted": list(facts.facts), "unmatched": list(facts.unmatched),
                         "exactness": facts.exactness,
-                        "model_quoted": list(own.facts), "model_exactness": own.exactness,
-                        "corrected": [{"written": s.written, "now": s.now, "row": s.row}
-                                      for s in settled if s.corrected],
-                        "unverified": [s.written for s in settled if not s.corrected]}}
-    return text, checks, warnings
+                        "model_quoted": list(own.facts), "model_exactness": _own_exactness(
+                            own.facts, settled),
+                        "corrected": list({s.written: {"written": s.written, "now": s.now,
+                                                       "row": s.row}
+                                           for s in settled if s.corrected}.values()),
+                        "confirmed": list(dict.fromkeys(
+                            s.written for s in settled if s.confirmed)),
+                        "unverified": list(dict.fromkeys(
+                            s.written for s in settled if s.number is None))}}
+    return text, checks, warnings, citations
 
 
 def draft(model: TextModel, request: str, **kwargs: Any) -> DraftResult:

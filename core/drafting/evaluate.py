@@ -211,9 +211,9 @@ def score_model(name: str, results: Sequence[DraftResult], pairs: Sequence[EvalP
         marked = list(settled.get("unverified", []))
         # the model's own figures, scored before they were put right or marked (older
         # drafts: the delivered ones)
-        if "model_quoted" in settled:
+        if "model_quoted" in settled:  # (a figure both put right and marked counts once)
             own_facts += len(settled["model_quoted"])
-            own_exact += len(settled["model_quoted"]) - len(fixed) - len(marked)
+            own_exact += len(set(settled["model_quoted"]) - set(fixed) - set(marked))
         else:
             own_facts, own_exact = own_facts + len(fact.facts), own_exact + (
                 len(fact.facts) - len(fact.unmatched))

@@ -7,10 +7,11 @@
 - ``check_facts``: codes, rates and dates quoted in the model's prose are compared with
   the values it was shown (reference rows, sources, the request; a date in any of its
   usual spellings); those that match nothing are flagged.
-- ``settle_facts``: such a code, rate or date is put right from the reference row its sentence
-  names (when exactly one row, with exactly one value of that kind), cited; otherwise it
-  stays in the text marked ``[unverified: …]``, so that an invented figure is never read
-  (or exported) as a fact.
+- ``settle_facts``: such a code or hourly rate is put right from the reference row its
+  sentence names (when exactly one row, with exactly one value of that kind: a code of
+  the same scheme, a rate in a sentence about rates), cited; anything else that matches
+  nothing, dates included, stays in the text marked ``[unverified: …]``, so that an
+  invented figure is never read (or exported) as a fact.
 
 The model writes the prose around these; it never changes a value (``core.drafting.draft``
 puts the deterministic part after the model's text and re-checks the whole).
@@ -19,7 +20,8 @@ puts the deterministic part after the model's text and re-checks the whole).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections import Counter
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -49,7 +51,10 @@ UNVERIFIED = "[unverified: {}]"
 UNVERIFIED_MARK = re.compile(r"(\[unverified: [^\]\n]*\])")  # split keeps it
 _NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
 _MONEY_VALUE = re.compile(r"\$?\s?\d{1,6}(?:,\d{3})*\.\d{2}")
-_SENTENCE_END = re.compile(r"[.!?;:](?:\s|$)|\n")
+_MAGNITUDE = re.compile(r"\s*(?:million|billion|thousand|mn|bn|[mbk])\b", re.IGNORECASE)
+_RATE_WORDS = re.compile(r"\b(?:per\s+hour|an\s+hour|hourly|rates?)\b|/\s*(?:hr|hour)\b",
+                         re.IGNORECASE)
+_SENTENCE_END = re.compile(r"[.!?](?:\s|$)|\n")
 MAX_TABLE_ROWS = 12
 MAX_KEY_FACTS = 6
 _WIDE = 60  # a column whose values average more characters than this stays out
@@ -271,7 +276,14 @@ class Settled:
 
     @property
     def corrected(self) -> bool:
-        return self.number is not None
+        """Put right from a row (a figure the row confirms is left as written)."""
+        return self.number is not None and self.now != self.written
+
+    @property
+    def confirmed(self) -> bool:
+        """Matched nothing the model was shown, but is the value of the row its sentence
+        names (looked up in the tables): left as written, the row cited."""
+        return self.number is not None and self.now == self.written
 
     def describe(self) -> str:
         if self.corrected:
@@ -301,57 +313,109 @@ def _value_of(value: str, kind: FactKind) -> bool:
     return _money_like(value)
 
 
-def _labels(row: Citation) -> list[str]:
+def _labels(row: Citation, shared: Collection[str] = ()) -> list[str]:
     """The values that name a row: its category's name and the like (no figure, code or
-    long description)."""
-    return [v.strip() for v in row.fields.values()
-            if v.strip() and len(v) <= _WIDE
+    long description, and none of the ``shared`` values other rows have too)."""
+    return [" ".join(v.split()).casefold() for v in row.fields.values()
+            if v.strip() and len(v) <= _WIDE and " ".join(v.split()).casefold() not in shared
             and not any(_value_of(v, kind) for kind in ("code", "rate", "date"))]
 
 
-def _names(row: Citation, sentence: str) -> bool:
-    """Whether ``sentence`` names this reference row: by its code or by a label."""
-    upper = sentence.upper()
-    for value in row.fields.values():
-        if _value_of(value, "code") and re.search(
-                rf"(?<![\w-]){re.escape(value.strip().upper())}(?![\w-])", upper):
-            return True
-    folded = " ".join(sentence.casefold().split())
-    return any(_named(label, [folded]) for label in _labels(row))
+def _shared_labels(rows: Sequence[Citation]) -> set[str]:
+    """Label values (case-folded) found in more than one row: "Bachelor's degree" names
+    no row."""
+    counts = Counter(label for row in rows for label in set(_labels(row)))
+    return {label for label, count in counts.items() if count > 1}
+
+
+def rows_named(sentence: str, rows: Sequence[Citation]) -> list[Citation]:
+    """The reference rows ``sentence`` names: by a code, or by a label only that row has.
+    A label named only inside a longer one of another row ("Program Manager" inside
+    "Deputy Program Manager") does not count: the sentence means the longer one."""
+    folded = " ".join(sentence.split()).casefold()
+    shared = _shared_labels(rows)
+    hits: list[tuple[int, tuple[int, int]]] = []
+    for index, row in enumerate(rows):
+        for value in row.fields.values():
+            value = " ".join(value.split()).casefold()
+            if _value_of(value, "code"):
+                pattern = rf"(?<![\w-]){re.escape(value)}(?![\w-])"
+            elif value in _labels(row, shared):
+                pattern = rf"(?<!\w){re.escape(value)}(?:s|es)?(?!\w)" if len(value) >= 4 else ""
+            else:
+                continue
+            hits += [(index, m.span()) for m in re.finditer(pattern, folded)] if pattern else []
+    spans = {span for _, span in hits}
+    named = {index for index, (start, end) in hits
+             if not any(a <= start and end <= b and (a, b) != (start, end) for a, b in spans)}
+    return [rows[index] for index in sorted(named)]
 
 
 def _row_label(row: Citation) -> str:
-    labels = _labels(row)
+    labels = [v.strip() for v in row.fields.values()
+              if " ".join(v.split()).casefold() in _labels(row)]
     return f"{labels[0] if labels else row.title}, [{row.number}]"
+
+
+def _same_shape(written: str, code: str) -> bool:
+    """Whether two codes are of one scheme (NAS-CY-09 and NAS-CY-02; not a contract number
+    and a labour category code)."""
+    ours, theirs = written.upper().split("-"), code.upper().split("-")
+    return len(ours) == len(theirs) and ours[0] == theirs[0]
 
 
 def _from_row(written: str, kind: FactKind, sentence: str,
               rows: Sequence[Citation]) -> Settled | None:
     """``written`` put right from the one row ``sentence`` names, if that row has exactly
-    one value of the kind (a code, an amount, a date)."""
-    named = [row for row in rows if _names(row, sentence)]
-    if len(named) != 1:
+    one value of the kind and it can only be that value the sentence meant: a code of the
+    same scheme, or an hourly rate (``_a_rate``). Dates are never put right (a row's date
+    and the sentence's may be different events): they are only marked."""
+    named = rows_named(sentence, rows)
+    if kind == "date" or len(named) != 1:
         return None
     row = named[0]
     values = [v.strip() for v in row.fields.values() if _value_of(v, kind)]
     if len(values) != 1:
         return None
-    if kind == "rate":  # the amount, in the model's wording ("$…", "… per hour")
-        amount = _NUMBER.search(values[0])
-        assert amount is not None
-        now = _NUMBER.sub(amount.group(0), written, count=1)
-    else:
-        now = values[0]
-    return Settled(written, now, _row_label(row), row.number)
+    if kind == "code":
+        if not _same_shape(written, values[0]):
+            return None
+        return Settled(written, values[0], _row_label(row), row.number)
+    amount = _NUMBER.search(values[0])  # in the model's wording ("$…", "… per hour")
+    assert amount is not None
+    return Settled(written, _NUMBER.sub(amount.group(0), written, count=1), _row_label(row),
+                   row.number)
 
 
-def settle_facts(prose: str, citations: Sequence[Citation],
-                 shown: Iterable[str]) -> tuple[str, list[Settled]]:
+def _a_rate(prose: str, end: int, sentence: str) -> bool:
+    """Whether the amount ending at ``end`` reads as an hourly rate: its sentence speaks of
+    rates or hours, and it is not "$3.5 million"."""
+    return bool(_RATE_WORDS.search(sentence)) and not _MAGNITUDE.match(prose, end)
+
+
+def figure_sentences(prose: str, shown: Iterable[str]) -> list[str]:
+    """The sentences of ``prose`` holding a code or rate that matches none of the ``shown``
+    values: where a reference row the model was not shown could put it right."""
+    known = known_values(shown)
+    found = []
+    for start, end, kind in _spans(prose):
+        if kind != "date" and not known.holds(prose[start:end], kind):
+            begin, stop = _sentence_around(prose, start, end)
+            found.append(prose[begin:stop])
+    return list(dict.fromkeys(found))
+
+
+def settle_facts(prose: str, citations: Sequence[Citation], shown: Iterable[str],
+                 also_named: Sequence[Citation] = ()) -> tuple[str, list[Settled]]:
     """``prose`` with each code, rate and date that matches none of the ``shown`` values
     put right from the reference row its sentence names (the sentence then cites the row),
-    or else marked ``[unverified: …]``; and what was done, in reading order."""
+    or else marked ``[unverified: …]``; and what was done, in reading order.
+
+    ``also_named`` rows are not cited, but a sentence naming one of them names more than
+    one row: its figure is marked, not put right from the other."""
     known = known_values(shown)
-    rows = [c for c in citations if c.kind == "reference_row" and c.fields]
+    numbers = {c.number for c in citations}
+    rows = [c for c in [*citations, *also_named] if c.kind == "reference_row" and c.fields]
     settled: list[Settled] = []
     edits: dict[int, tuple[int, str]] = {}  # start -> (end, replacement)
     last_end = -1
@@ -362,8 +426,9 @@ def settle_facts(prose: str, citations: Sequence[Citation],
         last_end = end
         begin, stop = _sentence_around(prose, start, end)
         sentence = prose[begin:stop]
-        fix = _from_row(written, kind, sentence, rows)
-        if fix is None:
+        fix = None if kind == "rate" and not _a_rate(prose, end, sentence) else _from_row(
+            written, kind, sentence, rows)
+        if fix is None or fix.number not in numbers:
             fix = Settled(written, UNVERIFIED.format(written))
         elif f"[{fix.number}]" not in sentence:
             edits[stop] = (stop, f" [{fix.number}]")  # once per sentence: one row names it
@@ -378,10 +443,10 @@ def settle_facts(prose: str, citations: Sequence[Citation],
 def fact_warnings(settled: Sequence[Settled]) -> list[str]:
     """What ``settle_facts`` did, in the reader's words."""
     lines = []
-    if corrected := [s.describe() for s in settled if s.corrected]:
+    if corrected := list(dict.fromkeys(s.describe() for s in settled if s.corrected)):
         lines.append("Put right from the reference tables (the model's figure matched no "
                      "source): " + "; ".join(corrected[:8]) + ".")
-    if marked := [s.written for s in settled if not s.corrected]:
+    if marked := list(dict.fromkeys(s.written for s in settled if s.number is None)):
         lines.append("Marked [unverified: …] in the text, for you to check or delete (they "
                      "match no source shown): " + ", ".join(marked[:8]) + ".")
     return lines

@@ -217,6 +217,8 @@ class DraftPane(QWidget):
             self.stats.setText(stats_line(result, event.stats, answer.first_token_s))
             if side is self.main:
                 self.notice.outcome(result)
+                if len(result.citations) > len(answer.citations):  # rows looked up for
+                    self.sources.set_citations(result.citations)  # figures put right
             self._write(save, lambda _: self.conversations.refresh())
         self._render()
 

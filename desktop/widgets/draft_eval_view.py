@@ -29,6 +29,7 @@ from desktop.qt import (
     QWidget,
 )
 from desktop.widgets.draft_outcome import FAILED_COLOUR, FORMAT_TIP
+from desktop.widgets.draft_render import mark_unverified
 from desktop.widgets.icons import icon_html
 
 # What each figure of FIGURES is called here and what it means, for someone who has never
@@ -52,22 +53,22 @@ PLAIN: dict[str, tuple[str, str]] = {
                                         "The same for the markers the model wrote, before "
                                         "Scriptorium put them right: how well the model "
                                         "itself cites. Higher is better."),
-    "fact_exactness": ("Codes and rates correct",
-                       "Share of labour codes, rates and similar figures in the drafts that "
-                       "match a reference table or a source shown. A figure marked "
+    "fact_exactness": ("Figures correct (codes, rates, dates)",
+                       "Share of labour codes, rates, dates and similar figures in the drafts "
+                       "that match a reference table or a source shown. A figure marked "
                        "[unverified: …] counts as not correct. Higher is better."),
-    "fact_exactness_model_written": ("Model's own codes and rates correct",
+    "fact_exactness_model_written": ("Model's own figures correct",
                                      "The same for the figures the model wrote, before "
                                      "Scriptorium put them right from the reference tables "
                                      "or marked them: how far the model itself can be "
                                      "trusted with figures. Higher is better."),
     "facts_corrected": ("Figures put right from the tables",
-                        "Codes and rates the model got wrong that Scriptorium replaced with "
-                        "the value of the reference row the sentence names, cited."),
+                        "Codes and hourly rates the model got wrong that Scriptorium replaced "
+                        "with the value of the reference row the sentence names, cited."),
     "facts_unverified": ("Figures marked [unverified]",
-                         "Codes and rates that match no source and name no reference row: "
-                         "left in the draft, marked [unverified: …], for the analyst to "
-                         "check or delete. Lower is better."),
+                         "Codes, rates and dates that match no source and that no reference "
+                         "row can put right: left in the draft, marked [unverified: …], for "
+                         "the analyst to check or delete. Lower is better."),
     "rouge_l": ("Wording like the reference (ROUGE-L)",
                 "How much of the reference section's wording the draft shares, in the same "
                 "order, from 0 (none) to 1 (all). Higher is closer."),
@@ -94,7 +95,7 @@ def figure_labels() -> list[tuple[str, str]]:
 
 
 def _cell(text: str) -> str:
-    return html.escape(text.strip()).replace("\n", "<br>")
+    return mark_unverified(html.escape(text.strip()).replace("\n", "<br>"))
 
 
 def pair_html(report: dict[str, Any], index: int) -> str:
@@ -178,7 +179,7 @@ class EvalReportView(QWidget):
         self.summary.setText(
             f"{len(models)} model(s), each drafting the same {len(pairs)} held-out "
             f"request(s). Point at a row's name for what it means; a dash means there was "
-            f"nothing to score (no codes or rates quoted, say).{similarity} "
+            f"nothing to score (no codes, rates or dates quoted, say).{similarity} "
             f"{budget_sentence(report)}"
             + "".join(f"\n• {line}." for line in trained))
         labels = figure_labels()

@@ -16,13 +16,17 @@ _MARK = re.compile(r"\[(\d{1,3})\]")
 UNVERIFIED_BACKGROUND = "#ffe98a"  # as Word's yellow highlight, softened for the screen
 
 
+def mark_unverified(escaped: str) -> str:
+    """Escaped text with each figure marked [unverified: …] on a highlight."""
+    return UNVERIFIED_MARK.sub(
+        lambda m: f"<span style='background:{UNVERIFIED_BACKGROUND}'>{m.group(1)}</span>",
+        escaped)
+
+
 def linked(text: str, scope: str = "") -> str:
     """Escaped text with each [n] a ``cite:`` link (``scope`` names the answer) and each
     figure marked [unverified: …] highlighted."""
-    escaped = html.escape(text).replace("\n", "<br>")
-    escaped = UNVERIFIED_MARK.sub(
-        lambda m: f"<span style='background:{UNVERIFIED_BACKGROUND}'>{m.group(1)}</span>",
-        escaped)
+    escaped = mark_unverified(html.escape(text).replace("\n", "<br>"))
     return _MARK.sub(lambda m: f'<a href="cite:{scope}{m.group(1)}">[{m.group(1)}]</a>', escaped)
 
 

@@ -20,6 +20,7 @@ from core.drafting.facts import (
     facts_table,
     grounded_prefill,
     key_facts,
+    rows_named,
     settle_facts,
 )
 from core.drafting.hygiene import clean_draft, echoed_phrases, has_echo
@@ -617,9 +618,11 @@ def _settle(prose: str) -> tuple[str, list]:
 
 def test_a_wrong_rate_or_code_is_put_right_from_the_row_its_sentence_names() -> None:
     text, settled = _settle("Our Cyber Analyst II (NAS-CY-09) bills $150.00 per hour. The "
-                            "Program Manager bills $212.00 per hour. NAS-PM-01 costs $180.00.")
+                            "Program Manager bills $212.00 per hour. NAS-PM-01's hourly rate "
+                            "is $180.00.")
     assert text == ("Our Cyber Analyst II (NAS-CY-02) bills $131.00 per hour [1]. The "
-                    "Program Manager bills $212.00 per hour. NAS-PM-01 costs $212.00 [2].")
+                    "Program Manager bills $212.00 per hour. NAS-PM-01's hourly rate is "
+                    "$212.00 [2].")
     # one marker per sentence, before its stop; a row is named by its code too
     assert [(s.written, s.now, s.corrected) for s in settled] == [
         ("NAS-CY-09", "NAS-CY-02", True), ("$150.00", "$131.00", True),
@@ -646,15 +649,95 @@ def test_a_date_is_checked_in_any_of_its_spellings() -> None:
     assert [s.written for s in settled] == ["March 3, 2027"]
 
 
-def test_a_date_is_put_right_from_the_row_that_names_it() -> None:
-    row = Source(kind="reference_row", doc_id="vehicles", title="Contract vehicles",
-                 ref_id="v1", text="vehicle: OASIS+ SB | expires: 2029-06-30",
-                 fields={"vehicle": "OASIS+ SB", "expires": "2029-06-30"}, score=3.0)
-    citations = cites([row])
-    text, settled = settle_facts("Our OASIS+ SB contract runs until June 30, 2028.",
-                                 citations, citation_values(citations))
-    assert text == "Our OASIS+ SB contract runs until 2029-06-30 [1]."
-    assert settled[0].corrected and settled[0].written == "June 30, 2028"
+def test_only_a_value_that_can_only_be_the_rows_is_put_right() -> None:
+    vehicle = Source(kind="reference_row", doc_id="vehicles", title="Contract vehicles",
+                     ref_id="v1", text="vehicle: OASIS+ SB | expires: 2029-06-30",
+                     fields={"vehicle": "OASIS+ SB", "expires": "2029-06-30"}, score=3.0)
+    citations = cites(ROWS + [vehicle])
+    prose = ("The Program Manager oversees a $3.5 million labor budget. "  # not a rate
+             "The Program Manager reports on task order W91-26-R-0043 monthly. "  # another scheme
+             "The Cyber Analyst II works in shifts at $95.00 a shift. "  # not about rates
+             "Our OASIS+ SB contract runs until June 30, 2028.")  # a date: whose event?
+    text, settled = settle_facts(prose, citations, citation_values(citations))
+    assert [s.corrected for s in settled] == [False] * 4
+    assert text == ("The Program Manager oversees a [unverified: $3.5] million labor budget. "
+                    "The Program Manager reports on task order [unverified: W91-26-R-0043] "
+                    "monthly. The Cyber Analyst II works in shifts at [unverified: $95.00] a "
+                    "shift. Our OASIS+ SB contract runs until [unverified: June 30, 2028].")
+
+
+def test_a_value_other_rows_share_names_no_row() -> None:
+    rows = [r.model_copy(update={"fields": {**r.fields, "education": "Bachelor's degree"}})
+            for r in ROWS]
+    citations = cites(rows)
+    text, settled = settle_facts(
+        "Staff with a Bachelor's degree bill $150.00 per hour.\n"
+        "code: NAS-CY-09; labor_category: Cyber Analyst II; education: Bachelor's degree",
+        citations, citation_values(citations))
+    assert text.startswith("Staff with a Bachelor's degree bill [unverified: $150.00] per hour.")
+    assert text.endswith("code: NAS-CY-02; labor_category: Cyber Analyst II; education: "
+                         "Bachelor's degree [1]")  # a copied row line: one sentence
+    assert [s.corrected for s in settled] == [False, True]
+
+
+class TableRetriever(FakeRetriever):
+    """Looks rows up as the reference tables do: the rows a question names."""
+
+    def lookup(self, question: str, k: int = 5) -> list[Source]:
+        self.asked = [*getattr(self, "asked", []), question]
+        return [r for r in self.rows if any(v.lower() in question.lower()
+                                            for v in r.fields.values())][:k]
+
+
+def test_a_row_the_model_was_not_shown_is_looked_up_to_put_its_figure_right(
+        fake_reply: None) -> None:
+    retriever = TableRetriever(PASSAGES, ROWS)
+    model = FakeModel([GOOD + " Our Program Manager bills $199.00 per hour."])
+    result = draft(model, "Describe our shift coverage", retriever=retriever)
+    assert len(result.citations) == 3  # the two passages, then the row looked up
+    assert result.citations[-1].fields["code"] == "NAS-PM-01"
+    assert "Our Program Manager bills $212.00 per hour [3]." in result.text
+    assert result.checks["facts"]["corrected"][0]["row"] == "Program Manager, [3]"
+    assert retriever.asked[-1] == "Our Program Manager bills $199.00 per hour"  # its sentence
+
+
+def test_a_figure_from_memory_that_the_row_bears_out_is_kept_and_cited(
+        fake_reply: None) -> None:
+    model = FakeModel([GOOD + " Our Program Manager bills $212.00 per hour. Our Program "
+                              "Manager (NAS-CY-02) leads the floor."])
+    result = draft(model, "Describe our shift coverage",
+                   retriever=TableRetriever(PASSAGES, ROWS))
+    assert "Our Program Manager bills $212.00 per hour [3]." in result.text  # confirmed
+    # a code of another row beside this row's name: which is wrong? marked, not guessed
+    assert "Our Program Manager ([unverified: NAS-CY-02]) leads the floor" in result.text
+    facts = result.checks["facts"]
+    assert facts["confirmed"] == ["$212.00"] and facts["corrected"] == []
+    assert facts["unverified"] == ["NAS-CY-02"] and facts["model_exactness"] == 0.5
+    assert [c.fields.get("code") for c in result.citations[2:]] == ["NAS-PM-01"]
+    assert not any("Put right" in w for w in result.warnings)
+
+
+def test_a_sentence_naming_the_longer_label_names_only_that_row() -> None:
+    deputy = Source(kind="reference_row", doc_id="labor", title="Labor categories", ref_id="r3",
+                    text="code: NAS-PM-02 | labor_category: Deputy Program Manager",
+                    fields={"code": "NAS-PM-02", "labor_category": "Deputy Program Manager",
+                            "hourly_rate_usd": "171.00"})
+    rows = cites(ROWS + [deputy])
+    assert [r.fields["code"] for r in rows_named("Our Deputy Program Manager, Ana.", rows)] == [
+        "NAS-PM-02"]
+    assert [r.fields["code"] for r in rows_named("Program Managers and NAS-CY-02", rows)] == [
+        "NAS-CY-02", "NAS-PM-01"]
+
+
+def test_a_figure_written_twice_is_reported_once(fake_reply: None) -> None:
+    model = FakeModel([GOOD + " Travel is $35. Lodging is $35 as well."])
+    result = draft(model, "Draft the staffing plan", retriever=FakeRetriever(PASSAGES, ROWS))
+    assert result.text.count("[unverified: $35]") == 2
+    assert result.checks["facts"]["unverified"] == ["$35"]
+    assert any(w.endswith("shown): $35.") for w in result.warnings)
+    pair = EvalPair(request="Draft the staffing plan", reference="Four shift teams.")
+    assert score_model("fake", [result], [pair], [], None)[
+        "fact_exactness_model_written"] == 0.0
 
 
 def test_figures_that_match_a_source_are_left_alone() -> None:

@@ -55,7 +55,8 @@ def _report(path: Path) -> dict[str, Any]:
             {"model": NEWEST, "format": ["chat"], "echo_rate": 0.0, "failed_rate": 0.0,
              "citation_validity": 0.8, "rouge_l": 0.31,
              "per_pair": [row("ok", "Four shifts of three analysts.", []),
-                          row("ok", "We kept 42 radar sites since 2017.", [])]}]}
+                          row("ok", "We kept 42 radar sites since 2017 for "
+                              "[unverified: $35] a day.", [])]}]}
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report), encoding="utf-8")
     return report
@@ -156,6 +157,7 @@ def test_a_finished_job_shows_its_report(qtbot, dialog: CompareDraftsDialog,  # 
     assert "Four shifts of three analysts." in shown
     view.pair_choice.setCurrentIndex(1)
     assert "42 radar sites" in view.drafts.toPlainText()
+    assert "background-color:#ffe98a" in view.drafts.toHtml()  # the marked figure stands out
 
 
 def test_a_saved_report_renders_without_a_job(qtbot, dialog: CompareDraftsDialog,  # noqa: ANN001

@@ -100,12 +100,18 @@ def test_figures_put_right_or_marked_unverified_are_shown(qtbot, pane: DraftPane
 
     settled = [Settled("$150.00", "$131.00", "Cyber Analyst II, [1]", 1),
                Settled("$35", "[unverified: $35]")]
+    row = Citation(kind="reference_row", doc_id="labor", title="Labor categories",
+                   text="code: NAS-CY-02 | labor_category: Cyber Analyst II | rate: 131.00",
+                   fields={"code": "NAS-CY-02", "labor_category": "Cyber Analyst II",
+                           "rate": "131.00"}, number=1)
     result = _result(text="Our Cyber Analyst II bills $131.00 per hour [1]. Travel is "
                           "[unverified: $35] a day.", prompt_format="chat",
                      format_reason="SFT stage in its lineage", warnings=tuple(
-                         fact_warnings(settled)))
+                         fact_warnings(settled)), citations=(row,))
     pane.resize(1100, 700)
+    pane._on_event(pane.main, SourcesFound(()))  # the model was shown no row
     pane._on_event(pane.main, Finished(result.text, _stats(), {"draft": result}))
+    assert pane.sources.citations == (row,)  # the row looked up to put $150.00 right
     notice = pane.notice.plain()
     assert "Put right from the reference tables" in notice and "$150.00 → $131.00" in notice
     assert "Marked [unverified: …] in the text" in notice and "$35" in notice
