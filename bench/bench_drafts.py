@@ -31,6 +31,7 @@ from result_json import add_json_argument, figure, write_result  # noqa: E402
 # (key, unit, better) of the figures compared tuned vs base
 COMPARED = (("rouge_l", "F1", "higher"), ("similarity", "cosine", "higher"),
             ("citation_validity", "share", "higher"), ("fact_exactness", "share", "higher"),
+            ("fact_exactness_model_written", "share", "higher"),
             ("echo_rate", "share", "lower"), ("failed_rate", "share", "lower"),
             ("ttft_with_retrieval_s", "s", "lower"))
 
