@@ -18,7 +18,7 @@ from core.cli.verbs_synth import (
     cmd_synth,
     cmd_synthetic,
 )
-from core.datasets.model import DATASET_KINDS, DatasetError, DatasetRecord, grounding_line
+from core.datasets.model import DATASET_KINDS, DatasetError, DatasetRecord, built_note
 from core.errors import ConfigError
 
 
@@ -99,8 +99,8 @@ def cmd_dataset(args: argparse.Namespace) -> int:
     summary = result.get("summary", {})
     print(f"{verb} {result['dataset_id']}: {summary.get('train', 0)} train / "
           f"{summary.get('heldout', 0)} held-out rows from {result.get('documents', 0)} documents")
-    if args.kind == "sft":
-        print(grounding_line(summary))
+    if note := built_note(args.kind, summary):
+        print(note)
     return 0
 
 

@@ -106,6 +106,17 @@ def grounding_line(summary: dict[str, Any]) -> str:
     return f"Its prompts are the bare requests: {reason}."
 
 
+def built_note(kind: str, summary: dict[str, Any]) -> str:
+    """What a user should know of a dataset just built, in a sentence ("" for nothing)."""
+    if kind == "sft":
+        return grounding_line(summary)
+    if kind == "prefs" and (unchecked := summary.get("chosen_unverified")):
+        return (f"{unchecked} feedback pair(s) were left out: the preferred draft still holds "
+                "figures marked [unverified: …]. Edit those drafts (correct or delete the "
+                "figures) to use them.")
+    return ""
+
+
 class Built(BaseModel):
     """What a builder hands to the store: data files, lineage and a summary."""
 

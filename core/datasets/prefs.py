@@ -6,12 +6,18 @@ an object (bad JSON, a missing or empty field, chosen equal to rejected) are ski
 counted. Rows take the shape TRL's DPO and ORPO trainers read: ``prompt`` rendered with
 the chat template up to the reply, ``chosen``/``rejected`` the replies with their
 end-of-turn marker.
+
+Drafting marks a figure no source bears out ``[unverified: …]``
+(``core.drafting.facts.UNVERIFIED``). A chosen reply still holding one is left out (the
+model must not learn to write an unchecked figure, nor the marker); in a rejected reply
+the marker is taken off, so that the figure the model wrote is what it learns to avoid.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -22,6 +28,7 @@ from core.fsutil import sha256_file
 from core.workspace import Workspace
 
 Progress = Callable[[int, int, str], None]
+UNVERIFIED = re.compile(r"\[unverified: ([^\]\n]*)\]")  # as core.drafting.facts writes it
 
 
 def _valid(item: Any) -> bool:
@@ -71,21 +78,33 @@ def build_prefs(workspace: Workspace, config: BuildDatasetConfig, tokenizer: Any
             f"({len(files)} files, {malformed} malformed lines).",
             hint="accept or reject drafts in the drafting pane to collect feedback")
     rows: dict[str, dict[str, Any]] = {}
+    unchecked = 0
     for step, pair in enumerate(pairs, 1):
         check_cancelled()
+        progress(step, len(pairs), f"rendered {pair['file']}:{pair['line']}")
+        if UNVERIFIED.search(pair["chosen"]):
+            unchecked += 1
+            continue
         prompt, chosen = render_pair(tokenizer, pair["prompt"], pair["chosen"])
-        _, rejected = render_pair(tokenizer, pair["prompt"], pair["rejected"])
+        _, rejected = render_pair(tokenizer, pair["prompt"],
+                                  UNVERIFIED.sub(r"\1", pair["rejected"]))
         key = hashlib.sha256(json.dumps([prompt, chosen, rejected]).encode()).hexdigest()
         rows.setdefault(key, {"prompt": prompt, "chosen": chosen, "rejected": rejected,
                               "file": pair["file"], "line": pair["line"]})
-        progress(step, len(pairs), f"rendered {pair['file']}:{pair['line']}")
+    if not rows:
+        raise DatasetError(
+            f"All {len(pairs)} preference pair(s) prefer a draft that still holds figures "
+            "marked [unverified: …].",
+            hint="edit the drafts you rated up: correct or delete the marked figures")
     # Rows with the same prompt stay on one side of the split.
     prompt_key = {k: hashlib.sha256(r["prompt"].encode()).hexdigest() for k, r in rows.items()}
     heldout_prompts = choose_heldout(prompt_key.values(), config.heldout_fraction, config.seed)
     train = [r for k, r in rows.items() if prompt_key[k] not in heldout_prompts]
     heldout = [r for k, r in rows.items() if prompt_key[k] in heldout_prompts]
     summary = {"pairs": len(rows), "train": len(train), "heldout": len(heldout),
-               "malformed_lines": malformed, "duplicates_dropped": len(pairs) - len(rows),
+               "malformed_lines": malformed,
+               "duplicates_dropped": len(pairs) - unchecked - len(rows),
+               "chosen_unverified": unchecked,
                "feedback_files": len(files)}
     return Built(files={"train.jsonl": train, "heldout.jsonl": heldout},
                  sources={"feedback": files}, summary=summary)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.datasets.model import grounding_line
+from core.datasets.model import built_note
 from core.datasets.store import DatasetStore
 from core.errors import ScriptoriumError
 from core.formatting import format_duration as duration
@@ -165,9 +165,10 @@ class SetupPage(QWizardPage):
         self._fill_datasets()
         if status.state != "succeeded":
             self.note.setText(f"Building the dataset failed: {status.error}")
-        elif DATASET_KIND[self.recipe()] == "sft" and (record := DatasetStore(
-                self.state.workspace).latest("sft")) is not None:  # type: ignore[arg-type]
-            self.note.setText(f"Built {record.id}. {grounding_line(record.summary)}")
+        elif (record := DatasetStore(self.state.workspace).latest(  # type: ignore[arg-type]
+                DATASET_KIND[self.recipe()])) is not None:
+            self.note.setText(f"Built {record.id}. {built_note(record.kind, record.summary)}"
+                              .strip())
 
     def isComplete(self) -> bool:  # noqa: N802 - Qt name
         return bool(self.choice()[0]) and self.dataset.currentData() is not None

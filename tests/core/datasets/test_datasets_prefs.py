@@ -65,3 +65,29 @@ def test_no_feedback_is_a_clear_error(ds_workspace: Workspace) -> None:
     write_feedback(ds_workspace, "bad.jsonl", ["nope"])
     with pytest.raises(DatasetError, match="1 malformed lines"):
         build_dataset(ds_workspace, prefs())
+
+
+def test_marked_figures_never_become_a_preferred_answer(ds_workspace: Workspace) -> None:
+    from core.datasets.model import built_note
+    from core.datasets.prefs import UNVERIFIED
+    from core.drafting.facts import UNVERIFIED as WRITTEN
+
+    assert UNVERIFIED.fullmatch(WRITTEN.format("$35"))  # the marker drafting writes
+    marked = {"prompt": "Draft the travel section.", "chosen": "Travel is [unverified: $35].",
+              "rejected": "Travel is cheap."}
+    edited = {"prompt": "Draft the rates.", "chosen": "Analysts bill $131.00 per hour.",
+              "rejected": "Analysts bill [unverified: $150.00] per hour."}
+    write_feedback(ds_workspace, "a.jsonl", [marked, edited, good(1), good(2)])
+    record = build_dataset(ds_workspace, prefs(heldout_fraction=0.0)).record
+    assert record.summary["chosen_unverified"] == 1 and record.summary["pairs"] == 3
+    rows = DatasetStore(ds_workspace).rows(record.id, "train")
+    assert not any("unverified" in row["chosen"] + row["rejected"] for row in rows)
+    assert any(row["rejected"].startswith("Analysts bill $150.00 per hour.") for row in rows)
+    assert "1 feedback pair(s) were left out" in built_note("prefs", record.summary)
+
+
+def test_only_marked_preferred_answers_is_a_clear_error(ds_workspace: Workspace) -> None:
+    write_feedback(ds_workspace, "a.jsonl", [{"prompt": "Draft it.", "chosen": "[unverified: "
+                                              "NAS-XX-1] leads.", "rejected": "Nobody leads."}])
+    with pytest.raises(DatasetError, match=r"marked \[unverified"):
+        build_dataset(ds_workspace, prefs())
