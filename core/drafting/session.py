@@ -24,6 +24,7 @@ from typing import Literal, TypeVar
 from core.drafting.budget import FIRST_TOKEN_S
 from core.drafting.conversations import Conversation, ConversationStore, Turn
 from core.drafting.draft import DraftResult, Retrying, SourcesFound, stream_draft
+from core.drafting.facts import UNVERIFIED_MARK
 from core.drafting.feedback import FeedbackLog
 from core.drafting.sources import Citation, Retriever, WorkspaceRetriever
 from core.endpoints import RemoteEndpoint
@@ -45,6 +46,11 @@ class ModelOption:
 
     id: str  # a registry id, or ``endpoint:NAME`` for a remote endpoint
     label: str
+
+# Said when a preferred answer still holds a figure marked unverified (core.datasets.prefs
+# leaves such a pair out of preference training).
+_UNCHECKED = (". It holds figures marked [unverified: …]: training will not learn from it "
+              "as a preferred answer until you correct or delete them (Edit…)")
 
 
 def model_options(workspace: Workspace | None,
@@ -240,7 +246,8 @@ class DraftSession:
             if save is not None:
                 save()
             saved = f"; {len(pairs)} preference pair(s) saved" if pairs else ""
-            return f"Thanks: rated {rating}{saved}"
+            return f"Thanks: rated {rating}{saved}" + (
+                _UNCHECKED if rating == "up" and UNVERIFIED_MARK.search(turn.content) else "")
 
         return write
 
@@ -258,7 +265,8 @@ class DraftSession:
                               draft_id=rejected.id)
             pairs = log.record_rating(chosen.prompt, chosen.text, "up", model=chosen.model,
                                       draft_id=chosen.id)
-            return f"Saved {len(pairs)} preference pair(s)."
+            return f"Saved {len(pairs)} preference pair(s)." + (
+                _UNCHECKED if UNVERIFIED_MARK.search(chosen.text) else "")
 
         return write
 

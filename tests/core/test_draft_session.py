@@ -95,6 +95,21 @@ def test_side_by_side_and_the_preferred_answer(session: DraftSession,
         session.start("too many", ["a", "b", "a"], DraftOptions())
 
 
+def test_rating_up_a_draft_with_marked_figures_says_it_will_not_train(
+        workspace: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    texts = {"a": ["Travel is [unverified: $35] a day [1]."], "b": ["We staff the SOC [1]."]}
+    monkeypatch.setattr("core.drafting.session.stream_draft", _fake_stream(texts))
+    session = DraftSession(workspace, ModelCache())
+    session.loader = lambda model_id: lambda: model_id  # type: ignore[method-assign]
+    _run(session, "Travel", ["a", "b"])
+    write = session.rate("up")
+    assert write is not None and "training will not learn from it" in write()
+    write = session.prefer(0)
+    assert write is not None and "until you correct or delete them (Edit…)" in write()
+    write = session.prefer(1)  # the unmarked one preferred: nothing to say
+    assert write is not None and write() == "Saved 1 preference pair(s)."
+
+
 def test_ratings_and_edits_become_feedback(session: DraftSession, workspace: Workspace) -> None:
     assert session.rate("up") is None  # nothing answered yet
     _run(session, "Staffing plan", ["a"])

@@ -117,6 +117,9 @@ def test_figures_put_right_or_marked_unverified_are_shown(qtbot, pane: DraftPane
     assert "Marked [unverified: …] in the text" in notice and "$35" in notice
     assert "background-color:#ffe98a" in pane.main.view.toHtml()  # the figure stands out
     assert "[unverified: $35]" in pane.main.view.toPlainText()
+    pane.rate("up")  # the analyst is told why this one will not train the model
+    qtbot.waitUntil(lambda: "training will not learn from it" in pane.stats.text(),
+                    timeout=10_000)
     qtbot.wait(100)  # the wrapped notice is laid out on the next turn of the event loop
     pane.grab().save(str(tmp_path / "draft-figures.png"))
 
