@@ -46,6 +46,7 @@ from core.drafting.budget import (
 )
 from core.drafting.citecheck import attribute, check_citations
 from core.drafting.facts import (
+    FactCheck,
     Settled,
     check_facts,
     citation_values,
@@ -347,12 +348,6 @@ def rows_for_figures(retriever: Retriever, prose: str, citations: Sequence[Citat
     return found
 
 
-def _own_exactness(facts: Sequence[str], settled: Sequence[Settled]) -> float | None:
-    """Share of the model's figures the tables bear out: neither put right nor marked."""
-    wrong = {s.written for s in settled if not s.confirmed}
-    return None if not facts else 1 - len(wrong & set(facts)) / len(facts)
-
-
 def _checked(prose: str, facts_text: str, citations: Sequence[Citation], request: str,
              looked_up: Sequence[Citation] = ()
              ) -> tuple[str, dict[str, Any], list[str], list[Citation]]:
@@ -391,18 +386,23 @@ def _checked(prose: str, facts_text: str, citations: Sequence[Citation], request
                             "dropped": fixed.dropped, "sentences": citing.sentences,
                             "cited_sentences": citing.cited_sentences,
                             "model_markers": written.markers, "model_valid": written.valid},
-              "facts": {"quoted": list(facts.facts), "unmatched": list(facts.unmatched),
-                        "exactness": facts.exactness,
-                        "model_quoted": list(own.facts), "model_exactness": _own_exactness(
-                            own.facts, settled),
-                        "corrected": list({s.written: {"written": s.written, "now": s.now,
-                                                       "row": s.row}
-                                           for s in settled if s.corrected}.values()),
-                        "confirmed": list(dict.fromkeys(
-                            s.written for s in settled if s.confirmed)),
-                        "unverified": list(dict.fromkeys(
-                            s.written for s in settled if s.number is None))}}
+              "facts": _fact_checks(own, facts, settled)}
     return text, checks, warnings, citations
+
+
+def _fact_checks(own: FactCheck, delivered: FactCheck,
+                 settled: Sequence[Settled]) -> dict[str, Any]:
+    """The figures of a draft as delivered, and as the model wrote them: which it got
+    wrong and were put right, which a looked-up row bore out, which were marked."""
+    wrong = {s.written for s in settled if not s.confirmed}
+    return {"quoted": list(delivered.facts), "unmatched": list(delivered.unmatched),
+            "exactness": delivered.exactness, "model_quoted": list(own.facts),
+            "model_exactness": None if not own.facts else 1 - len(
+                wrong & set(own.facts)) / len(own.facts),
+            "corrected": list({s.written: {"written": s.written, "now": s.now, "row": s.row}
+                               for s in settled if s.corrected}.values()),
+            "confirmed": list(dict.fromkeys(s.written for s in settled if s.confirmed)),
+            "unverified": list(dict.fromkeys(s.written for s in settled if s.number is None))}
 
 
 def draft(model: TextModel, request: str, **kwargs: Any) -> DraftResult:

@@ -336,15 +336,16 @@ def rows_named(sentence: str, rows: Sequence[Citation]) -> list[Citation]:
     shared = _shared_labels(rows)
     hits: list[tuple[int, tuple[int, int]]] = []
     for index, row in enumerate(rows):
+        labels = set(_labels(row, shared))
         for value in row.fields.values():
             value = " ".join(value.split()).casefold()
             if _value_of(value, "code"):
                 pattern = rf"(?<![\w-]){re.escape(value)}(?![\w-])"
-            elif value in _labels(row, shared):
-                pattern = rf"(?<!\w){re.escape(value)}(?:s|es)?(?!\w)" if len(value) >= 4 else ""
+            elif value in labels and len(value) >= 4:
+                pattern = rf"(?<!\w){re.escape(value)}(?:s|es)?(?!\w)"
             else:
                 continue
-            hits += [(index, m.span()) for m in re.finditer(pattern, folded)] if pattern else []
+            hits += [(index, m.span()) for m in re.finditer(pattern, folded)]
     spans = {span for _, span in hits}
     named = {index for index, (start, end) in hits
              if not any(a <= start and end <= b and (a, b) != (start, end) for a, b in spans)}
