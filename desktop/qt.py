@@ -30,7 +30,10 @@ from PySide6.QtGui import (  # noqa: F401
     QPalette,
     QPen,
     QPixmap,
+    QSyntaxHighlighter,
+    QTextCharFormat,
     QTextCursor,
+    QTextDocument,
 )
 from PySide6.QtWidgets import (  # noqa: F401
     QAbstractItemView,

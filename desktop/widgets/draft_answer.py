@@ -15,6 +15,7 @@ from desktop.dialogs.save_as import ask_save_path
 from desktop.ops import CoreOp
 from desktop.qt import QApplication, QHBoxLayout, QLabel, QPlainTextEdit, QVBoxLayout, QWidget
 from desktop.widgets.buttons import button
+from desktop.widgets.draft_render import UnverifiedHighlighter
 from desktop.widgets.icons import icon
 
 if TYPE_CHECKING:
@@ -53,6 +54,7 @@ class AnswerActions:
 
         self.editor = QPlainTextEdit()
         self.editor.setObjectName("answerEditor")
+        self.highlighter = UnverifiedHighlighter(self.editor.document())
         self.save_edit_button = button("Save as preferred", "saveAsPreferred", self.save_edit)
         edit_row = QHBoxLayout()
         edit_row.addStretch(1)

@@ -46,6 +46,7 @@ from desktop.qt import (
 from desktop.state import AppState
 from desktop.widgets.buttons import button
 from desktop.widgets.draft_outcome import FAILED_COLOUR, DraftNotice, format_note, warning_lines
+from desktop.widgets.draft_render import UnverifiedHighlighter
 from desktop.widgets.draft_worker import GenerationWorker
 from desktop.widgets.sources_panel import SourcesPanel
 
@@ -91,6 +92,7 @@ class ProposalTab(QWidget):
         self.sections.currentRowChanged.connect(lambda _: self._show_section())
         self.editor = QPlainTextEdit()
         self.editor.setObjectName("sectionEditor")
+        self.highlighter = UnverifiedHighlighter(self.editor.document())
         self.sources = SourcesPanel("section", "Click a source to read its passage.")
         self.draft_button = button("Draft section", "draftSection", self.draft_current)
         self.draft_all_button = button("Draft all", "draftAll", self.draft_all)

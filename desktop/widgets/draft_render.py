@@ -10,6 +10,7 @@ from core.drafting.conversations import Turn
 from core.drafting.facts import UNVERIFIED_MARK
 from core.drafting.session import Answer
 from core.drafting.sources import Citation
+from desktop.qt import QColor, QSyntaxHighlighter, QTextCharFormat, QTextDocument
 from desktop.widgets.draft_outcome import failed_html, turn_failed, turn_problems
 
 _MARK = re.compile(r"\[(\d{1,3})\]")
@@ -68,3 +69,17 @@ def answer_html(answer: Answer, model: str) -> str:
         if answer.result.failed:
             text = failed_html(answer.result.problems) + text
     return f"<p><b>{html.escape(model)}</b></p><p>{text}</p>"
+
+
+class UnverifiedHighlighter(QSyntaxHighlighter):
+    """Figures marked [unverified: …] on a highlight in an editor, as in the transcript:
+    while an analyst edits a draft, what is left to check stays in sight."""
+
+    def __init__(self, document: QTextDocument) -> None:
+        super().__init__(document)
+        self.marked = QTextCharFormat()
+        self.marked.setBackground(QColor(UNVERIFIED_BACKGROUND))
+
+    def highlightBlock(self, text: str) -> None:  # noqa: N802 - Qt name
+        for match in UNVERIFIED_MARK.finditer(text):
+            self.setFormat(match.start(), match.end() - match.start(), self.marked)

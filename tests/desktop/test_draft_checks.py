@@ -117,6 +117,16 @@ def test_figures_put_right_or_marked_unverified_are_shown(qtbot, pane: DraftPane
     assert "Marked [unverified: …] in the text" in notice and "$35" in notice
     assert "background-color:#ffe98a" in pane.main.view.toHtml()  # the figure stands out
     assert "[unverified: $35]" in pane.main.view.toPlainText()
+    pane.actions.begin_edit()  # editing it, the marked figure stays in sight
+    block = pane.actions.editor.document().firstBlock()
+    marked = [(r.start, r.length) for r in block.layout().formats()
+              if r.format.background().color().name() == "#ffe98a"]
+    assert marked == [(block.text().index("[unverified: $35]"), len("[unverified: $35]"))]
+    pane.actions.editor.resize(600, 120)
+    pane.actions.editor.grab().save(str(tmp_path / "draft-edit.png"))
+    pane.actions.end_edit()
+    proposal = pane.proposal_tab  # a proposal section's editor highlights them too
+    assert proposal.highlighter.document() is proposal.editor.document()
     pane.rate("up")  # the analyst is told why this one will not train the model
     qtbot.waitUntil(lambda: "training will not learn from it" in pane.stats.text(),
                     timeout=10_000)
