@@ -5,7 +5,9 @@ The environment is set at import time, before any test module imports ``core``:
 - ``SCRIPTORIUM_CONFIG_DIR`` and ``SCRIPTORIUM_CACHE_DIR`` point under
   ``$SCRIPTORIUM_TEST_HOME`` (default ``<repo>/.test-home``), so the tests never touch the
   user's folders and the converted bundled model is cached from one run to the next;
-- ``QT_QPA_PLATFORM`` defaults to ``offscreen``.
+- ``QT_QPA_PLATFORM`` defaults to ``offscreen``;
+- ``SCRIPTORIUM_RUNTIME_DIR`` is a fresh folder, so imports use a parser host of this
+  session's own (``core.ingest.host``), stopped when the session ends.
 
 Each test additionally gets its own empty config folder (``private_config``), so settings a
 test saves never leak into another test.
@@ -14,6 +16,8 @@ test saves never leak into another test.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,8 +29,18 @@ os.environ["SCRIPTORIUM_TEST_HOME"] = str(TEST_HOME)
 os.environ["SCRIPTORIUM_CONFIG_DIR"] = str(TEST_HOME / "config")
 os.environ["SCRIPTORIUM_CACHE_DIR"] = str(TEST_HOME / "cache")
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+RUNTIME_DIR = Path(tempfile.mkdtemp(prefix="scr-run-"))  # short: a socket's path is
+os.environ["SCRIPTORIUM_RUNTIME_DIR"] = str(RUNTIME_DIR)  # at most about 100 bytes
 
 from core.workspace import Workspace  # noqa: E402  (after the environment is set)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Stop this session's parser host (it would exit on its own after its idle time)."""
+    from core.ingest.host import stop_hosts
+
+    stop_hosts(RUNTIME_DIR)
+    shutil.rmtree(RUNTIME_DIR, ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)

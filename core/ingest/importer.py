@@ -20,6 +20,8 @@ from core.ingest.dedup import SignatureIndex
 from core.ingest.errors import IngestError
 from core.ingest.files import check_file, collect_files
 from core.ingest.guess import guess_kind
+from core.ingest.host import HostedParser
+from core.ingest.host import enabled as host_enabled
 from core.ingest.isolation import ParserPool
 from core.ingest.limits import MB, IngestLimits
 from core.ingest.model import DOCUMENT_KINDS, DocumentKind, DocumentRecord
@@ -309,6 +311,12 @@ def _settle(
     return result
 
 
+def _parser_maker() -> Callable[[IngestLimits, int], HostedParser] | None:
+    """Warm parsers from this user's parser host where it can be used, else ``None``
+    (the import starts its own workers)."""
+    return HostedParser if host_enabled() else None
+
+
 def import_paths(
     workspace: Workspace,
     paths: Sequence[Path | str],
@@ -358,7 +366,7 @@ def import_paths(
             importer.commit()
 
     try:
-        with ParserPool(limits, workers) as pool:
+        with ParserPool(limits, workers, make_parser=_parser_maker()) as pool:
             for index, parsed in enumerate(pool.map(tasks(), cancelled, commit_if_due)):
                 if cancelled and cancelled():
                     report.cancelled = True

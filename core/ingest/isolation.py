@@ -5,7 +5,8 @@ file to file, for ``RECYCLE_AFTER`` files, then starts a fresh one (whatever a p
 library leaks or fragments goes with it); a file that times out, exhausts memory or
 crashes the parser costs only that file: the worker is killed and the next file starts
 a fresh one.
-``ParserPool`` runs several of them side by side.
+``ParserPool`` runs several of them side by side (or several ``core.ingest.host``
+parsers: warm workers kept between imports).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import Protocol
 
 import core
 from core.ingest.errors import (
@@ -36,6 +38,7 @@ STARTUP_TIMEOUT_S = 120.0
 Task = tuple[Path, str]  # a file and its format
 READ_AHEAD = 4  # files queued per parser: a long file does not leave the others idle
 RECYCLE_AFTER = 400  # files one worker reads before a fresh one takes over (leaks, heap)
+ANSWERED_OK = b'{"ok": true, '  # how core.ingest.worker begins a successful answer
 
 
 class IsolatedParser:
@@ -91,17 +94,17 @@ class IsolatedParser:
         threading.Thread(target=pump, daemon=True, name="ingest-worker-reader").start()
         self._process, self._lines = process, lines
         ready = self._read(STARTUP_TIMEOUT_S)
-        if not ready or not ready.get("ready"):
+        if not ready or not json.loads(ready).get("ready"):
             self._kill()
             raise ParserCrashed("The document parser could not start; see the log for why.")
         return process
 
-    def _read(self, timeout: float) -> dict[str, object] | None:
+    def _read(self, timeout: float) -> bytes | None:
+        """The worker's next answer line as it came (``None``: the worker is gone)."""
         try:
-            line = self._lines.get(timeout=timeout)
+            return self._lines.get(timeout=timeout)
         except queue.Empty:
             raise TimeoutError from None
-        return None if line is None else json.loads(line)
 
     def _kill(self) -> None:
         if self._process is not None:
@@ -153,12 +156,22 @@ class IsolatedParser:
         dies without answering is replaced and the file tried once more (the worker may
         have died before it ever saw the file); what was sent ahead is sent again.
         """
+        answer = json.loads(self.parse_raw(path, format, then))
+        return ParseResult.from_json(answer["result"])
+
+    def parse_raw(self, path: Path, format: str, then: Task | None = None) -> bytes:
+        """``parse``, answered with the worker's own JSON line (``{"ok": true, "result":
+        ...}``) undecoded, for passing on (``core.ingest.host``); raises ``IngestError``."""
         try:
             return self._parse_once(path, format, then)
         except ParserCrashed:
             if self._aborted:
                 raise
             return self._parse_once(path, format, then)
+
+    def idle(self) -> bool:
+        """Whether it may take another file at once: not aborted, nothing sent ahead."""
+        return not self._aborted and not self._sent
 
     def abort(self) -> None:
         """Kill the worker now and start no other (a parse under way fails)."""
@@ -181,7 +194,7 @@ class IsolatedParser:
         process.stdin.flush()
         self._sent.append((absolute, format))
 
-    def _parse_once(self, path: Path, format: str, then: Task | None = None) -> ParseResult:
+    def _parse_once(self, path: Path, format: str, then: Task | None = None) -> bytes:
         name = Path(path).name
         if not self._sent and self._answered >= self.recycle_after:
             self.close()  # it has read its share: a fresh worker takes the next files
@@ -220,19 +233,29 @@ class IsolatedParser:
                 f"The parser crashed while reading {name} (it {how}; out of "
                 "memory, or the file is damaged)."
             )
-        if answer.get("ok"):
-            return ParseResult.from_json(answer["result"])  # type: ignore[arg-type]
-        error_name = str(answer.get("error"))
+        if answer.startswith(ANSWERED_OK):  # the worker's own layout: no need to decode it
+            return answer
+        failure = json.loads(answer)
+        error_name = str(failure.get("error"))
         if error_name == "ParseMemoryError":
             self._kill()
             raise ParseMemoryError(self._memory_message(name))
-        raise error_from_name(error_name, str(answer.get("message")))
+        raise error_from_name(error_name, str(failure.get("message")))
 
     def _memory_message(self, name: str) -> str:
         return (
             f"{name} needs more than {self.limits.memory_bytes / (1 << 30):.1f} GiB of memory "
             "to read and was stopped; it may be damaged or hostile."
         )
+
+
+class Parser(Protocol):
+    """What ``ParserPool`` drives: ``IsolatedParser``, or ``core.ingest.host.HostedParser``."""
+
+    def parse(self, path: Path, format: str, then: Task | None = None) -> ParseResult: ...
+    def abort(self) -> None: ...
+    def end_input(self) -> None: ...
+    def reap(self, timeout: float = 5.0) -> None: ...
 
 
 class _Slot:
@@ -253,11 +276,12 @@ class ParserPool:
     """
 
     def __init__(self, limits: IngestLimits | None = None, workers: int = 1,
-                 recycle_after: int = RECYCLE_AFTER) -> None:
+                 recycle_after: int = RECYCLE_AFTER,
+                 make_parser: Callable[[IngestLimits, int], Parser] | None = None) -> None:
         self.limits = limits or IngestLimits()
         self.workers = max(1, workers)
-        self._parsers = [IsolatedParser(self.limits, recycle_after)
-                         for _ in range(self.workers)]
+        make = make_parser or IsolatedParser
+        self._parsers = [make(self.limits, recycle_after) for _ in range(self.workers)]
         self._queue: queue.Queue[_Slot | None] = queue.Queue()
         self._stopped = [threading.Event() for _ in self._parsers]
         for parser, stopped in zip(self._parsers, self._stopped):
@@ -271,7 +295,7 @@ class ParserPool:
     def __exit__(self, *_exc: object) -> None:
         self.close()
 
-    def _serve(self, parser: IsolatedParser, stopped: threading.Event) -> None:
+    def _serve(self, parser: Parser, stopped: threading.Event) -> None:
         try:
             slot = self._queue.get()
             while slot is not None:

@@ -8,6 +8,8 @@ from pathlib import Path
 from core.ingest.errors import IngestError
 from core.ingest.files import check_file
 from core.ingest.guess import guess_kind
+from core.ingest.host import HostedParser
+from core.ingest.host import enabled as host_enabled
 from core.ingest.isolation import IsolatedParser, parse_isolated
 from core.ingest.limits import IngestLimits
 from core.ingest.model import Block
@@ -45,8 +47,9 @@ def preview(
     """Parse ``path`` in an isolated process and guess its kind; writes nothing.
 
     A file that cannot be imported gives a preview with ``error`` set (it does not
-    raise), so a list of previews can show every file's fate. Pass a ``parser`` to reuse
-    one worker process across many previews.
+    raise), so a list of previews can show every file's fate. It borrows a warm worker
+    from the parser host (``core.ingest.host``) where there is one; pass a ``parser`` to
+    use that one instead.
     """
     path = Path(path).expanduser().absolute()
     limits = parser.limits if parser else (limits or IngestLimits())
@@ -54,6 +57,9 @@ def preview(
         sniffed = check_file(path, limits)
         if parser:
             parsed = parser.parse(path, sniffed.format)
+        elif host_enabled():  # a warm worker, which the import then finds warm too
+            with HostedParser(limits) as hosted:
+                parsed = hosted.parse(path, sniffed.format)
         else:
             parsed = parse_isolated(path, sniffed.format, limits)
     except IngestError as error:
