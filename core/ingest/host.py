@@ -64,6 +64,8 @@ KEEP_IDLE = 4  # warm parsers kept per set of limits
 START_TIMEOUT_S = 30.0
 START_WAIT_S = 3.0  # for a host started elsewhere to listen
 _STARTING = threading.Lock()
+RETRY_START_S = 60.0  # after a host failed to start, imports use their own workers this long
+_failed_start = [-RETRY_START_S]  # when it last failed (time.monotonic())
 ANSWER_GRACE_S = 30.0  # beyond a file's own time limit, before the host counts as gone
 _MAX_SOCKET_PATH = 100  # sockaddr_un holds 104-108 bytes
 
@@ -84,16 +86,20 @@ def enabled() -> bool:
     )
 
 
+def runtime_candidate() -> Path:
+    """Where this user's socket folder is (or would be)."""
+    override = os.environ.get(RUNTIME_ENV)
+    if override:
+        return Path(override)
+    if os.environ.get("XDG_RUNTIME_DIR"):
+        return Path(os.environ["XDG_RUNTIME_DIR"]) / "scriptorium"
+    return Path(tempfile.gettempdir()) / f"scriptorium-{os.getuid()}"
+
+
 def runtime_dir() -> Path | None:
     """This user's private folder for the socket, created 0700; ``None`` when it exists but
     is not private to this user (then the host is not used)."""
-    override = os.environ.get(RUNTIME_ENV)
-    if override:
-        folder = Path(override)
-    elif os.environ.get("XDG_RUNTIME_DIR"):
-        folder = Path(os.environ["XDG_RUNTIME_DIR"]) / "scriptorium"
-    else:
-        folder = Path(tempfile.gettempdir()) / f"scriptorium-{os.getuid()}"
+    folder = runtime_candidate()
     try:
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         facts = folder.lstat()
@@ -183,12 +189,14 @@ def connect(limits: IngestLimits) -> tuple[socket.socket, BinaryIO] | None:
     if sock is None:
         with _STARTING:  # one start per process, however many parsers ask at once
             sock = _open(address)
-            if sock is None:
+            if sock is None and time.monotonic() - _failed_start[0] > RETRY_START_S:
                 _start_host(address)
                 deadline = time.monotonic() + START_WAIT_S
                 # (another process's host may hold the lock and not listen quite yet)
                 while (sock := _open(address)) is None and time.monotonic() < deadline:
                     time.sleep(0.02)
+                if sock is None:  # say why in the log; parse here meanwhile
+                    _failed_start[0] = time.monotonic()
     if sock is None:
         return None
     sock.settimeout(STARTUP_TIMEOUT_S)
@@ -502,24 +510,53 @@ def _lock_file(address: Path) -> object | None:
     return handle
 
 
+def _holder(lock: Path) -> int | None:
+    """The pid of the host holding ``lock``, or ``None`` (no host holds it)."""
+    import fcntl
+
+    try:
+        with open(lock) as handle:
+            try:  # taken at once: no host holds it, and its pid may be anyone's now
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return None
+            except OSError:
+                return int(handle.read().strip() or 0) or None
+    except (OSError, ValueError):
+        return None
+
+
+def describe() -> tuple[bool, str]:
+    """Whether the parser host can be used here, and a line saying how it stands (doctor)."""
+    if not enabled():
+        return True, ("off: each import starts its own parser workers"
+                      + (f" ({SWITCH_ENV}=0)" if os.environ.get(SWITCH_ENV) else ""))
+    if runtime_dir() is None:
+        return False, (f"{runtime_candidate()} is not a folder private to you, so the host "
+                       "is not used: each import starts its own parser workers")
+    address = host_address()
+    if address is None:
+        return False, f"the socket path under {runtime_candidate()} is too long"
+    pid = _holder(address.with_suffix(".lock"))
+    if pid is None:
+        return True, "not running (it starts with the next import or preview)"
+    import psutil
+
+    try:
+        warm = [c for c in psutil.Process(pid).children() if c.status() != psutil.STATUS_ZOMBIE]
+    except psutil.Error:
+        warm = []
+    return True, (f"running (pid {pid}), {len(warm)} parser worker(s) warm; it leaves after "
+                  f"{float(os.environ.get(IDLE_ENV) or IDLE_S) / 60:g} min without imports")
+
+
 def stop_hosts(folder: Path | None = None) -> int:
     """Stop every parser host whose socket is in ``folder`` (default: this user's runtime
     folder); returns how many were told to stop. (Tests; an uninstall.)"""
-    import fcntl
-
     folder = folder or runtime_dir()
     stopped = 0
     for lock in sorted(folder.glob("parsers-*.lock")) if folder else []:
-        try:
-            with open(lock) as handle:
-                try:  # taken at once: no host holds it, and its pid may be anyone's now
-                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    continue
-                except OSError:
-                    pid = int(handle.read().strip() or 0)
-        except (OSError, ValueError):
-            continue
-        if pid > 0:
+        pid = _holder(lock)
+        if pid is not None:
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGTERM)
                 stopped += 1

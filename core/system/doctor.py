@@ -250,6 +250,18 @@ def check_disk(places: dict[str, Path]) -> list[Check]:
     return checks
 
 
+def check_parser_host() -> Check:
+    """The parser host (warm parser workers between imports): off, idle or running."""
+    from core.ingest.host import RUNTIME_ENV, describe, runtime_candidate
+
+    usable, detail = describe()
+    if usable:
+        return Check("Parser host", "ok", detail)
+    return Check("Parser host", "warn", detail,
+                 f"make the folder yours alone (chmod 700 {runtime_candidate()}), or set "
+                 f"{RUNTIME_ENV} to one that is")
+
+
 def check_memory() -> Check:
     import psutil
 
@@ -364,7 +376,7 @@ def run_checks(generate: bool = True, workspaces_dir: Path | None = None,
               check_llama_server()]
     checks += check_model_packages()
     checks += check_disk({"workspaces": workspaces, "model cache": cache_dir()})
-    checks += [check_memory(), check_desktop()]
+    checks += [check_memory(), check_parser_host(), check_desktop()]
     if workspace is not None:
         checks += [check_audit(workspace), check_privacy(workspace)]
     return checks

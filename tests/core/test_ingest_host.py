@@ -208,3 +208,40 @@ def test_previews_warm_the_workers_the_import_then_uses(folder: Path, tmp_path: 
     (warm,) = worker_pids(folder)  # one after another: one worker, kept
     assert import_paths(Workspace.create(tmp_path / "a"), [docs], workers=1).ok
     assert worker_pids(folder) == {warm}
+
+
+def test_a_host_that_cannot_start_costs_one_try(folder: Path, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(host, "_failed_start", [-host.RETRY_START_S])
+    address = host.host_address()
+    assert address is not None
+    address.mkdir()  # something in the socket's place: the host cannot listen
+    starts: list[Path] = []
+    start = host._start_host
+    monkeypatch.setattr(host, "_start_host", lambda a: (starts.append(a), start(a)))
+    docs = documents(tmp_path / "docs")
+    assert import_paths(Workspace.create(tmp_path / "a"), [docs], workers=2).ok
+    assert import_paths(Workspace.create(tmp_path / "b"), [docs], workers=2).ok
+    assert starts == [address]  # then each import parses with its own workers a while
+    assert "cannot listen" in address.with_suffix(".log").read_text()
+
+
+def test_doctor_says_how_the_host_stands(folder: Path, tmp_path: Path,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from core.system.doctor import check_parser_host
+
+    assert check_parser_host().detail.startswith("not running")
+    path = tmp_path / "one.md"
+    path.write_text("# One\n\nFirst.\n")
+    with HostedParser() as parser:
+        parser.parse(path, "md")
+    check = check_parser_host()
+    assert check.status == "ok" and f"pid {the_host(folder).pid}" in check.detail
+    assert "1 parser worker(s) warm" in check.detail
+    monkeypatch.setenv(host.SWITCH_ENV, "0")
+    assert check_parser_host().detail.startswith("off")
+    monkeypatch.delenv(host.SWITCH_ENV)
+    folder.chmod(0o755)
+    check = check_parser_host()
+    assert check.status == "warn" and "not a folder private to you" in check.detail
+    assert f"chmod 700 {folder}" in check.fix
