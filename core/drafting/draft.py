@@ -326,12 +326,17 @@ def stream_draft(
 def rows_for_figures(retriever: Retriever, prose: str, citations: Sequence[Citation],
                      request: str = "") -> list[Citation]:
     """Reference rows the model was not shown that a sentence of ``prose`` holding a code
-    or rate matching nothing names (it wrote from memory), numbered after ``citations``:
-    ``settle_facts`` can put the figure right from the one row its sentence names, or
-    confirm it, and cite it (a sentence naming two rows stays ambiguous)."""
-    keys = {c.key for c in citations}
+    or rate names (it wrote from memory), numbered after ``citations``: ``settle_facts``
+    can put a figure matching nothing right from the one row its sentence names, or
+    confirm it, and cite it (a sentence naming two rows stays ambiguous); or find that a
+    shown figure is given to another row than its own. Sentences whose figure matches
+    nothing are looked up first. A row the model was shown as a passage (a table row
+    retrieved as text) keeps that passage's number: citing it cites the passage."""
+    keys = {c.key for c in citations if c.kind == "reference_row"}
+    passages = {c.key: c.number for c in citations if c.kind != "reference_row"}
     shown = [c for c in citations if c.kind == "reference_row" and c.fields]
     found: list[Citation] = []
+    fresh = 0
     for sentence in figure_sentences(prose, citation_values(citations) + [request])[
             :FIGURE_LOOKUPS]:
         try:
@@ -343,8 +348,11 @@ def rows_for_figures(retriever: Retriever, prose: str, citations: Sequence[Citat
         for row in rows_named(sentence, [*shown, *found, *rows]):
             if row.number == 0:
                 keys.add(row.key)
-                found.append(row.model_copy(
-                    update={"number": len(citations) + len(found) + 1}))
+                number = passages.get(row.key)
+                if number is None:
+                    fresh += 1
+                    number = len(citations) + fresh
+                found.append(row.model_copy(update={"number": number}))
     return found
 
 
@@ -358,18 +366,24 @@ def _checked(prose: str, facts_text: str, citations: Sequence[Citation], request
     written = check_citations(prose, citations)  # what the model itself cited, unaltered
     shown = citation_values(citations) + [request]
     own = check_facts(prose, shown)  # the model's own figures, before they were settled
+    numbers = {c.number for c in citations}
+    twins = [row for row in looked_up if row.number in numbers]  # shown as passages
+    fresh = [row for row in looked_up if row.number not in numbers]
     used = {s.number for s in settle_facts(prose, [*citations, *looked_up], shown)[1]}
-    kept = [row for row in looked_up if row.number in used]  # numbered on, without gaps
+    kept = [row for row in fresh if row.number in used]  # numbered on, without gaps
     citations = [*citations, *(row.model_copy(update={"number": len(citations) + index})
                                for index, row in enumerate(kept, 1))]
     prose, settled = settle_facts(prose, citations, shown, also_named=[
-        row for row in looked_up if row.number not in used])  # the same rows, renumbered
+        *twins, *(row for row in fresh if row.number not in used)])  # renumbered
     fixed = attribute(_compose(prose, facts_text), citations)
     text = fixed.text
     citing = check_citations(text, citations)
     facts = check_facts(text, citation_values(citations) + [request])
     warnings = fact_warnings(settled)
     marked = {s.written for s in settled if s.number is None}
+    if misplaced := [f for f in facts.facts if f in marked and f not in facts.unmatched]:
+        # another row's figure, marked: shown somewhere, but not correct where it stands
+        facts = FactCheck(facts.facts, (*facts.unmatched, *misplaced))
     if unmarked := [f for f in facts.unmatched if f not in marked]:
         warnings.append("Codes, rates or dates that match no source shown: "
                         + ", ".join(unmarked[:8]))

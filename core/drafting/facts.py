@@ -11,7 +11,9 @@
   sentence names (when exactly one row, with exactly one value of that kind: a code of
   the same scheme, a rate in a sentence about rates), cited; anything else that matches
   nothing, dates included, stays in the text marked ``[unverified: …]``, so that an
-  invented figure is never read (or exported) as a fact.
+  invented figure is never read (or exported) as a fact. A code or rate that is one row's
+  but that its sentence gives to another row ("our Program Manager (NAS-CY-02)") is
+  marked too: which of the two the model got wrong is the analyst's call.
 
 The model writes the prose around these; it never changes a value (``core.drafting.draft``
 puts the deterministic part after the model's text and re-checks the whole).
@@ -53,6 +55,9 @@ _NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
 _MONEY_VALUE = re.compile(r"\$?\s?\d{1,6}(?:,\d{3})*\.\d{2}")
 _MAGNITUDE = re.compile(r"\s*(?:million|billion|thousand|mn|bn|[mbk])\b", re.IGNORECASE)
 _RATE_WORDS = re.compile(r"\b(?:per\s+hour|an\s+hour|hourly|rates?)\b|/\s*(?:hr|hour)\b",
+                         re.IGNORECASE)
+_PER_PERIOD = re.compile(r"\s*(?:(?:per|a|an|each|every)\s+|/\s*)(?:year|yr|annum|month|mo|"
+                         r"week|wk|day|shift)\b|\s*(?:annual(?:ly)?|yearly|monthly|salary)\b",
                          re.IGNORECASE)
 _SENTENCE_END = re.compile(r"[.!?](?:\s|$)|\n")
 MAX_TABLE_ROWS = 12
@@ -273,6 +278,8 @@ class Settled:
     now: str
     row: str = ""  # the row it was put right from (its label), or "" when only marked
     number: int | None = None  # that row's citation number
+    belongs: str = ""  # marked as another row's figure: that row's label ("" otherwise)
+    beside: str = ""  # ... and the label of the row its sentence gives it to
 
     @property
     def corrected(self) -> bool:
@@ -288,6 +295,8 @@ class Settled:
     def describe(self) -> str:
         if self.corrected:
             return f"{self.written} → {self.now} ({self.row})"
+        if self.belongs:
+            return f"{self.written} is {self.belongs}'s, not {self.beside}'s"
         return self.written
 
 
@@ -352,6 +361,15 @@ def rows_named(sentence: str, rows: Sequence[Citation]) -> list[Citation]:
     return [rows[index] for index in sorted(named)]
 
 
+def _name(row: Citation) -> str:
+    return _row_label(row).rsplit(",", 1)[0]
+
+
+def _given_to(written: str, row: Citation, other: str) -> Settled:
+    """``written``, ``row``'s figure, marked: its sentence gives it to ``other``."""
+    return Settled(written, UNVERIFIED.format(written), belongs=_name(row), beside=other)
+
+
 def _row_label(row: Citation) -> str:
     labels = [v.strip() for v in row.fields.values()
               if " ".join(v.split()).casefold() in _labels(row)]
@@ -388,22 +406,98 @@ def _from_row(written: str, kind: FactKind, sentence: str,
                    row.number)
 
 
-def _a_rate(prose: str, end: int, sentence: str) -> bool:
-    """Whether the amount ending at ``end`` reads as an hourly rate: its sentence speaks of
-    rates or hours, and it is not "$3.5 million"."""
-    return bool(_RATE_WORDS.search(sentence)) and not _MAGNITUDE.match(prose, end)
+def _is_value(value: str, written: str, kind: FactKind) -> bool:
+    if kind == "code":
+        return value.strip().upper() == written.upper()
+    return _money_like(value) and _money(value) == _money(written)
+
+
+def _words(row: Citation) -> set[str]:
+    return {w for label in _labels(row) for w in re.findall(r"[a-z]{4,}", label)}
+
+
+def _misplaced(written: str, kind: FactKind, sentence: str,
+               rows: Sequence[Citation]) -> tuple[Citation, Citation] | None:
+    """The row a code or rate shown to the model belongs to, and the other row its sentence
+    gives it to ("our Program Manager (NAS-CY-02)"), when it can mean nothing else: the
+    sentence names exactly one row besides the figure itself, a row with one value of the
+    kind, of the same scheme for a code, and none of the figure's own rows, not even by a
+    word of its name that the other lacks ("Cyber Analysts (NAS-CY-02) report to the
+    Program Manager" gives the code to the analysts)."""
+    owners = [row for row in rows
+              if any(_is_value(v, written, kind) for v in row.fields.values())]
+    if not owners:
+        return None  # a value of the passages, not of a row
+    named = rows_named(sentence.replace(written, " "), rows)
+    if len(named) != 1 or any(row is named[0] for row in owners):
+        return None
+    values = [v.strip() for v in named[0].fields.values() if _value_of(v, kind)]
+    if len(values) != 1 or (kind == "code" and not _same_shape(written, values[0])):
+        return None
+    words = set(re.findall(r"[a-z]{4,}", sentence.casefold()))
+    if any(word.startswith(own) for own in _words(owners[0]) - _words(named[0])
+           for word in words):
+        return None
+    return owners[0], named[0]
+
+
+def _stated_name(row: Citation, sentence: str) -> str | None:
+    """Another name than the row's own that ``sentence`` states in the row's own terms
+    ("Labor category: Record Keeper" for the Security Analyst's row), or ``None``. A
+    shorter form ("Cyber Analyst" for "Cyber Analyst II") is the row's own."""
+    labels = _labels(row)
+    for key, value in row.fields.items():
+        if " ".join(value.split()).casefold() not in labels:
+            continue  # the row's name is its first label ("labor_category")
+        words = [re.escape(w) for w in re.split(r"[\s_]+", key.strip()) if w]
+        pattern = r"(?<!\w)" + r"[\s_]+".join(words) + r"\s*[:=]\s*([^;,|\n]{1,60})"
+        found = re.search(pattern, sentence, re.IGNORECASE)
+        if found is None:
+            return None
+        stated = found.group(1).strip(" .:()[]\"'").split()
+        own = value.split()
+        folded = [w.casefold() for w in stated]
+        if folded and folded != [w.casefold() for w in own[:len(stated)]]:
+            return " ".join(stated)
+        return None
+    return None
+
+
+def _named_otherwise(written: str, sentence: str,
+                     rows: Sequence[Citation]) -> tuple[Citation, str] | None:
+    """The row whose code ``written`` is, and the other name its sentence states for it
+    ("NAS-CY-06 Labor Category: Record Keeper"), if it does."""
+    owners = [row for row in rows if any(_is_value(v, written, "code")
+                                         for v in row.fields.values())]
+    if len(owners) != 1:
+        return None
+    stated = _stated_name(owners[0], sentence)
+    return None if stated is None else (owners[0], stated)
+
+
+def _a_rate(prose: str, end: int, sentence: str, written: str) -> bool:
+    """Whether the amount ``written``, ending at ``end``, reads as an hourly rate: its
+    sentence speaks of rates or hours, and it is under $1,000 and not "$3.5 million" nor
+    "$112.00 per year"."""
+    value = _money(written)
+    return (bool(_RATE_WORDS.search(sentence)) and not _MAGNITUDE.match(prose, end)
+            and not _PER_PERIOD.match(prose, end) and value is not None
+            and float(value) < 1000)
 
 
 def figure_sentences(prose: str, shown: Iterable[str]) -> list[str]:
-    """The sentences of ``prose`` holding a code or rate that matches none of the ``shown``
-    values: where a reference row the model was not shown could put it right."""
+    """The sentences of ``prose`` holding a code or rate: first those with one that matches
+    none of the ``shown`` values (a reference row the model was not shown could put it
+    right), then the others (a row it was not shown may be the one the sentence gives
+    the figure to)."""
     known = known_values(shown)
-    found = []
+    unmatched, matched = [], []
     for start, end, kind in _spans(prose):
-        if kind != "date" and not known.holds(prose[start:end], kind):
+        if kind != "date":
             begin, stop = _sentence_around(prose, start, end)
-            found.append(prose[begin:stop])
-    return list(dict.fromkeys(found))
+            held = known.holds(prose[start:end], kind)
+            (matched if held else unmatched).append(prose[begin:stop])
+    return list(dict.fromkeys([*unmatched, *matched]))
 
 
 def settle_facts(prose: str, citations: Sequence[Citation], shown: Iterable[str],
@@ -422,13 +516,32 @@ def settle_facts(prose: str, citations: Sequence[Citation], shown: Iterable[str]
     last_end = -1
     for start, end, kind in _spans(prose):
         written = prose[start:end]
-        if start < last_end or known.holds(written, kind):
+        if start < last_end:
             continue
-        last_end = end
         begin, stop = _sentence_around(prose, start, end)
         sentence = prose[begin:stop]
-        fix = None if kind == "rate" and not _a_rate(prose, end, sentence) else _from_row(
+        a_rate = kind == "rate" and _a_rate(prose, end, sentence, written)
+        named_otherwise = _named_otherwise(written, sentence, rows) if kind == "code" else None
+        if known.holds(written, kind):
+            elsewhere = _misplaced(written, kind, sentence, rows) if (
+                kind == "code" or a_rate) else None
+            if elsewhere is not None:  # another row's figure: marked, not swapped
+                last_end = end
+                edits[start] = (end, UNVERIFIED.format(written))
+                settled.append(_given_to(written, elsewhere[0], _name(elsewhere[1])))
+            elif named_otherwise is not None:
+                last_end = end
+                edits[start] = (end, UNVERIFIED.format(written))
+                settled.append(_given_to(written, *named_otherwise))
+            continue
+        last_end = end
+        fix = None if kind == "rate" and not a_rate else _from_row(
             written, kind, sentence, rows)
+        if fix is not None and fix.confirmed and named_otherwise is not None:
+            fix = _given_to(written, *named_otherwise)  # its row's code, another name
+            edits[start] = (end, fix.now)
+            settled.append(fix)
+            continue
         if fix is None or fix.number not in numbers:
             fix = Settled(written, UNVERIFIED.format(written))
         elif f"[{fix.number}]" not in sentence:
@@ -447,7 +560,11 @@ def fact_warnings(settled: Sequence[Settled]) -> list[str]:
     if corrected := list(dict.fromkeys(s.describe() for s in settled if s.corrected)):
         lines.append("Put right from the reference tables (the model's figure matched no "
                      "source): " + "; ".join(corrected[:8]) + ".")
-    if marked := list(dict.fromkeys(s.written for s in settled if s.number is None)):
+    if marked := list(dict.fromkeys(s.written for s in settled
+                                    if s.number is None and not s.belongs)):
         lines.append("Marked [unverified: …] in the text, for you to check or delete (they "
                      "match no source shown): " + ", ".join(marked[:8]) + ".")
+    if misplaced := list(dict.fromkeys(s.describe() for s in settled if s.belongs)):
+        lines.append("Marked [unverified: …] in the text, for you to check (the tables give "
+                     "the figure to another category): " + "; ".join(misplaced[:8]) + ".")
     return lines

@@ -17,6 +17,7 @@ from core.drafting.export import export_draft, proposal_docx_bytes, proposal_mar
 from core.drafting.facts import (
     check_facts,
     citation_values,
+    fact_warnings,
     facts_table,
     grounded_prefill,
     key_facts,
@@ -655,12 +656,16 @@ def test_only_a_value_that_can_only_be_the_rows_is_put_right() -> None:
                      fields={"vehicle": "OASIS+ SB", "expires": "2029-06-30"}, score=3.0)
     citations = cites(ROWS + [vehicle])
     prose = ("The Program Manager oversees a $3.5 million labor budget. "  # not a rate
+             "The Program Manager's hourly rate comes to $63,851 a year. "  # nor this
+             "The Cyber Analyst II's hourly rate is $95.00 per year. "  # nor this
              "The Program Manager reports on task order W91-26-R-0043 monthly. "  # another scheme
              "The Cyber Analyst II works in shifts at $95.00 a shift. "  # not about rates
              "Our OASIS+ SB contract runs until June 30, 2028.")  # a date: whose event?
     text, settled = settle_facts(prose, citations, citation_values(citations))
-    assert [s.corrected for s in settled] == [False] * 4
+    assert [s.corrected for s in settled] == [False] * 6
     assert text == ("The Program Manager oversees a [unverified: $3.5] million labor budget. "
+                    "The Program Manager's hourly rate comes to [unverified: $63,851] a year. "
+                    "The Cyber Analyst II's hourly rate is [unverified: $95.00] per year. "
                     "The Program Manager reports on task order [unverified: W91-26-R-0043] "
                     "monthly. The Cyber Analyst II works in shifts at [unverified: $95.00] a "
                     "shift. Our OASIS+ SB contract runs until [unverified: June 30, 2028].")
@@ -678,6 +683,42 @@ def test_a_value_other_rows_share_names_no_row() -> None:
     assert text.endswith("code: NAS-CY-02; labor_category: Cyber Analyst II; education: "
                          "Bachelor's degree [1]")  # a copied row line: one sentence
     assert [s.corrected for s in settled] == [False, True]
+
+
+def test_a_figure_given_to_another_row_is_marked() -> None:
+    text, settled = _settle(
+        "Our Program Manager (NAS-CY-02) leads the program.\n"
+        "The Program Manager bills $131.00 per hour.\n"
+        "Cyber Analysts (NAS-CY-02) report to the Program Manager.\n"
+        "The Program Manager (NAS-PM-01) supervises the Cyber Analyst II (NAS-CY-02).\n"
+        "Our analysts bill $131.00 per hour, less than the Program Manager.\n"
+        "The Program Manager oversees a $131.00 million budget.")
+    assert text.splitlines() == [
+        "Our Program Manager ([unverified: NAS-CY-02]) leads the program.",
+        "The Program Manager bills [unverified: $131.00] per hour.",
+        # the code's own row, by a word of its name; two rows; the analysts; not a rate
+        "Cyber Analysts (NAS-CY-02) report to the Program Manager.",
+        "The Program Manager (NAS-PM-01) supervises the Cyber Analyst II (NAS-CY-02).",
+        "Our analysts bill $131.00 per hour, less than the Program Manager.",
+        "The Program Manager oversees a $131.00 million budget."]
+    assert [s.describe() for s in settled] == [
+        "NAS-CY-02 is Cyber Analyst II's, not Program Manager's",
+        "$131.00 is Cyber Analyst II's, not Program Manager's"]
+    assert not any(s.corrected for s in settled)
+    assert fact_warnings(settled) == [
+        "Marked [unverified: …] in the text, for you to check (the tables give the figure to "
+        "another category): NAS-CY-02 is Cyber Analyst II's, not Program Manager's; $131.00 "
+        "is Cyber Analyst II's, not Program Manager's."]
+
+
+def test_a_misplaced_figure_counts_against_the_draft(fake_reply: None) -> None:
+    model = FakeModel([GOOD + " Our Program Manager bills $131.00 per hour."])
+    result = draft(model, "Describe our shift coverage and rates",
+                   retriever=FakeRetriever(PASSAGES, ROWS))
+    assert "Our Program Manager bills [unverified: $131.00] per hour" in result.text
+    facts = result.checks["facts"]
+    assert "$131.00" in facts["unverified"] and "$131.00" in facts["unmatched"]
+    assert facts["model_exactness"] < 1 and facts["exactness"] < 1
 
 
 class TableRetriever(FakeRetriever):
@@ -778,3 +819,54 @@ def test_the_cli_prints_the_draft_again_when_figures_were_put_right(
     err = capsys.readouterr().err  # what streamed said $150.00: the checked text follows
     assert "--- the draft as checked ---" in err and "costs $131.00 per hour [1]." in err
     assert "warning: Put right from the reference tables" in err
+
+
+def test_rows_are_looked_up_for_a_shown_figure_given_to_another_row(fake_reply: None) -> None:
+    retriever = TableRetriever(PASSAGES, ROWS)
+    model = FakeModel([GOOD + " Our Program Manager (NAS-CY-02) leads the floor."])
+    result = draft(model, "Describe our shift coverage under NAS-CY-02", retriever=retriever)
+    shown = [c.fields.get("code") for c in result.citations]
+    assert "NAS-PM-01" not in shown  # the Program Manager's row was not shown...
+    assert "Our Program Manager ([unverified: NAS-CY-02]) leads the floor." in result.text
+    assert any("another category): NAS-CY-02 is Cyber Analyst II's, not Program Manager's"
+               in w for w in result.warnings)  # ... but looked up
+    assert any("Program Manager" in q for q in retriever.asked)
+
+
+def test_a_code_recited_under_another_name_is_marked() -> None:
+    text, settled = _settle(
+        "NAS-CY-02 Labor Category: Record Keeper\n"
+        "NAS-PM-01 labor_category: Program Manager; hourly_rate_usd: 212.00\n"
+        "NAS-CY-02 Labor category: Cyber Analyst, on every shift\n"
+        "NAS-CY-02 Labor Category: Cyber Analyst III")
+    assert text.splitlines() == [
+        "[unverified: NAS-CY-02] Labor Category: Record Keeper",
+        "NAS-PM-01 labor_category: Program Manager; hourly_rate_usd: 212.00",
+        "NAS-CY-02 Labor category: Cyber Analyst, on every shift",  # its name, shortened
+        "[unverified: NAS-CY-02] Labor Category: Cyber Analyst III"]
+    assert [s.describe() for s in settled] == [
+        "NAS-CY-02 is Cyber Analyst II's, not Record Keeper's",
+        "NAS-CY-02 is Cyber Analyst II's, not Cyber Analyst III's"]
+
+
+def test_a_looked_up_code_under_another_name_is_not_confirmed(fake_reply: None) -> None:
+    model = FakeModel([GOOD + " Our lead is NAS-PM-01 (labor category: Burn Rate Forecast)."])
+    result = draft(model, "Describe our shift coverage",
+                   retriever=TableRetriever(PASSAGES, ROWS))
+    assert "[unverified: NAS-PM-01] (labor category: Burn Rate Forecast)." in result.text
+    assert "NAS-PM-01 is Program Manager's, not Burn Rate Forecast's" in " ".join(result.warnings)
+    assert result.checks["facts"]["confirmed"] == []
+    assert result.checks["facts"]["unverified"] == ["NAS-PM-01"]
+
+
+def test_a_row_shown_as_a_passage_settles_figures_and_is_cited_as_that_passage(
+        fake_reply: None) -> None:
+    as_text = Source(doc_id="labor", title="Labor categories", ref_id="r1", text=ROWS[0].text)
+    retriever = TableRetriever([*PASSAGES, as_text], ROWS)  # the row came back as a passage
+    model = FakeModel([GOOD + " Our Cyber Analyst II bills $150.00 per hour. Our Program "
+                       "Manager (NAS-CY-02) leads the floor."])
+    result = draft(model, "Describe our shift coverage", retriever=retriever)
+    number = next(c.number for c in result.citations if c.key == as_text.key)
+    assert f"Our Cyber Analyst II bills $131.00 per hour [{number}]." in result.text
+    assert "Our Program Manager ([unverified: NAS-CY-02]) leads the floor." in result.text
+    assert len(result.citations) == 3  # no second citation of the same row

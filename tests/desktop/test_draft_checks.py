@@ -99,13 +99,16 @@ def test_figures_put_right_or_marked_unverified_are_shown(qtbot, pane: DraftPane
     from core.drafting.facts import Settled, fact_warnings
 
     settled = [Settled("$150.00", "$131.00", "Cyber Analyst II, [1]", 1),
-               Settled("$35", "[unverified: $35]")]
+               Settled("$35", "[unverified: $35]"),
+               Settled("NAS-DS-02", "[unverified: NAS-DS-02]", belongs="Data Scientist",
+                       beside="Software Developer")]
     row = Citation(kind="reference_row", doc_id="labor", title="Labor categories",
                    text="code: NAS-CY-02 | labor_category: Cyber Analyst II | rate: 131.00",
                    fields={"code": "NAS-CY-02", "labor_category": "Cyber Analyst II",
                            "rate": "131.00"}, number=1)
     result = _result(text="Our Cyber Analyst II bills $131.00 per hour [1]. Travel is "
-                          "[unverified: $35] a day.", prompt_format="chat",
+                          "[unverified: $35] a day. Our Software Developer "
+                          "([unverified: NAS-DS-02]) builds the pipeline.", prompt_format="chat",
                      format_reason="SFT stage in its lineage", warnings=tuple(
                          fact_warnings(settled)), citations=(row,))
     pane.resize(1100, 700)
@@ -115,13 +118,15 @@ def test_figures_put_right_or_marked_unverified_are_shown(qtbot, pane: DraftPane
     notice = pane.notice.plain()
     assert "Put right from the reference tables" in notice and "$150.00 → $131.00" in notice
     assert "Marked [unverified: …] in the text" in notice and "$35" in notice
+    assert "NAS-DS-02 is Data Scientist's, not Software Developer's" in notice
     assert "background-color:#ffe98a" in pane.main.view.toHtml()  # the figure stands out
     assert "[unverified: $35]" in pane.main.view.toPlainText()
     pane.actions.begin_edit()  # editing it, the marked figure stays in sight
     block = pane.actions.editor.document().firstBlock()
     marked = [(r.start, r.length) for r in block.layout().formats()
               if r.format.background().color().name() == "#ffe98a"]
-    assert marked == [(block.text().index("[unverified: $35]"), len("[unverified: $35]"))]
+    assert marked == [(block.text().index(m), len(m))
+                      for m in ("[unverified: $35]", "[unverified: NAS-DS-02]")]
     pane.actions.editor.resize(600, 120)
     pane.actions.editor.grab().save(str(tmp_path / "draft-edit.png"))
     pane.actions.end_edit()
