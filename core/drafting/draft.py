@@ -298,7 +298,8 @@ def stream_draft(
         yield Retrying("; ".join(cleaned.problems))
     if prefill:
         yield Token(("\n\n" if final.text.strip() else "") + prefill.strip())
-    looked_up = [] if retriever is None else rows_for_figures(
+    stopped = final.stats.finish == "cancelled"  # settled at once, without lookups
+    looked_up = [] if retriever is None or stopped else rows_for_figures(
         retriever, cleaned.text, citations, request)
     text, checks, found, citations = _checked(cleaned.text, prefill, citations, request,
                                               looked_up)

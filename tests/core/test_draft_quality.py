@@ -314,8 +314,9 @@ def fake_reply(monkeypatch: pytest.MonkeyPatch) -> None:
               mode="auto") -> Iterator[object]:
         model.sent.append((messages[-1].content, settings))
         text = model.replies.pop(0)
+        finish = "cancelled" if cancelled() else "stop"
         yield Token(text)
-        yield Finished(text, GenerationStats(10, 5, 0.1, 0.1, 0.2, "stop"))
+        yield Finished(text, GenerationStats(10, 5, 0.1, 0.1, 0.2, finish))
 
     monkeypatch.setattr("core.drafting.draft.stream_reply", reply)
 
@@ -870,3 +871,12 @@ def test_a_row_shown_as_a_passage_settles_figures_and_is_cited_as_that_passage(
     assert f"Our Cyber Analyst II bills $131.00 per hour [{number}]." in result.text
     assert "Our Program Manager ([unverified: NAS-CY-02]) leads the floor." in result.text
     assert len(result.citations) == 3  # no second citation of the same row
+
+
+def test_a_stopped_draft_is_settled_without_looking_rows_up(fake_reply: None) -> None:
+    retriever = TableRetriever(PASSAGES, ROWS)
+    model = FakeModel([GOOD + " Our Program Manager bills $199.00 per hour."])
+    result = draft(model, "Describe our shift coverage", retriever=retriever,
+                   cancelled=lambda: True)
+    assert "bills [unverified: $199.00] per hour" in result.text  # marked, not looked up
+    assert retriever.asked == ["Describe our shift coverage"]  # the sources only
