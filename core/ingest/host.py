@@ -528,25 +528,26 @@ def _holder(lock: Path) -> int | None:
 def describe() -> tuple[bool, str]:
     """Whether the parser host can be used here, and a line saying how it stands (doctor)."""
     if not enabled():
-        return True, ("off: each import starts its own parser workers"
+        return True, ("not kept between imports: each import starts its own"
                       + (f" ({SWITCH_ENV}=0)" if os.environ.get(SWITCH_ENV) else ""))
     if runtime_dir() is None:
-        return False, (f"{runtime_candidate()} is not a folder private to you, so the host "
-                       "is not used: each import starts its own parser workers")
+        return False, (f"{runtime_candidate()} is not a folder private to you, so readers "
+                       "are not kept between imports: each import starts its own")
     address = host_address()
     if address is None:
         return False, f"the socket path under {runtime_candidate()} is too long"
     pid = _holder(address.with_suffix(".lock"))
     if pid is None:
-        return True, "not running (it starts with the next import or preview)"
+        return True, "none running (they start with the next import or preview)"
     import psutil
 
     try:
         warm = [c for c in psutil.Process(pid).children() if c.status() != psutil.STATUS_ZOMBIE]
     except psutil.Error:
         warm = []
-    return True, (f"running (pid {pid}), {len(warm)} parser worker(s) warm; it leaves after "
-                  f"{float(os.environ.get(IDLE_ENV) or IDLE_S) / 60:g} min without imports")
+    return True, (f"{len(warm)} kept ready between imports (parser host, process {pid}); "
+                  f"they stop after {float(os.environ.get(IDLE_ENV) or IDLE_S) / 60:g} min "
+                  "without imports")
 
 
 def stop_hosts(folder: Path | None = None) -> int:

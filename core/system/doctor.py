@@ -251,13 +251,14 @@ def check_disk(places: dict[str, Path]) -> list[Check]:
 
 
 def check_parser_host() -> Check:
-    """The parser host (warm parser workers between imports): off, idle or running."""
+    """The document readers the parser host keeps warm between imports: off, none or how
+    many."""
     from core.ingest.host import RUNTIME_ENV, describe, runtime_candidate
 
     usable, detail = describe()
     if usable:
-        return Check("Parser host", "ok", detail)
-    return Check("Parser host", "warn", detail,
+        return Check("Document readers", "ok", detail)
+    return Check("Document readers", "warn", detail,
                  f"make the folder yours alone (chmod 700 {runtime_candidate()}), or set "
                  f"{RUNTIME_ENV} to one that is")
 

@@ -13,7 +13,8 @@ from core.system import doctor
 from core.system.doctor import REBUILD_LLAMA, Check, report_lines, run_checks, worst
 
 NAMES = ["Python", "Scriptorium", "PyTorch", "llama.cpp", "llama.cpp server", "Base model",
-         "Embedding model", "Disk (workspaces)", "Disk (model cache)", "Memory", "Desktop app"]
+         "Embedding model", "Disk (workspaces)", "Disk (model cache)", "Memory", "Document readers",
+         "Desktop app"]
 
 
 def test_every_check_runs_and_this_machine_is_ready(tmp_path: Path) -> None:

@@ -230,16 +230,16 @@ def test_doctor_says_how_the_host_stands(folder: Path, tmp_path: Path,
                                          monkeypatch: pytest.MonkeyPatch) -> None:
     from core.system.doctor import check_parser_host
 
-    assert check_parser_host().detail.startswith("not running")
+    assert check_parser_host().detail.startswith("none running")
     path = tmp_path / "one.md"
     path.write_text("# One\n\nFirst.\n")
     with HostedParser() as parser:
         parser.parse(path, "md")
     check = check_parser_host()
-    assert check.status == "ok" and f"pid {the_host(folder).pid}" in check.detail
-    assert "1 parser worker(s) warm" in check.detail
+    assert check.status == "ok" and f"process {the_host(folder).pid}" in check.detail
+    assert check.detail.startswith("1 kept ready between imports")
     monkeypatch.setenv(host.SWITCH_ENV, "0")
-    assert check_parser_host().detail.startswith("off")
+    assert check_parser_host().detail.startswith("not kept between imports")
     monkeypatch.delenv(host.SWITCH_ENV)
     folder.chmod(0o755)
     check = check_parser_host()

@@ -19,7 +19,7 @@ def quick_checks(monkeypatch: pytest.MonkeyPatch) -> None:
                         lambda workspace=None: run_checks(generate=False, workspace=workspace))
 
 
-def test_help_menu_shows_the_report(qtbot, window: MainWindow) -> None:  # noqa: ANN001
+def test_help_menu_shows_the_report(qtbot, window: MainWindow, tmp_path) -> None:  # noqa: ANN001
     window.findChild(QAction, "doctorAction").trigger()
     dialog = window.doctor
     assert dialog is not None and dialog.isVisible() and not dialog.isModal()
@@ -27,6 +27,10 @@ def test_help_menu_shows_the_report(qtbot, window: MainWindow) -> None:  # noqa:
     assert dialog.table.rowCount() == len(dialog.checks) >= 10
     names = [dialog.table.item(row, 1).text() for row in range(dialog.table.rowCount())]
     assert names[:4] == ["Python", "Scriptorium", "PyTorch", "llama.cpp"]
+    readers = dialog.table.item(names.index("Document readers"), 2).text()
+    assert readers.startswith(("none running", "1 kept ready", "2 kept ready"))
+    qtbot.wait(100)
+    dialog.grab().save(str(tmp_path / "doctor.png"))
     assert dialog.verdict.text().startswith("<b>Ready")
     # Run again: the button is disabled while the checks run, then comes back.
     dialog.rerun.click()
