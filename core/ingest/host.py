@@ -52,6 +52,7 @@ from core.ingest.isolation import (
     STARTUP_TIMEOUT_S,
     IsolatedParser,
     Task,
+    child_env,
 )
 from core.ingest.limits import IngestLimits
 from core.ingest.parsers import ParseResult
@@ -162,10 +163,6 @@ def _open(address: Path) -> socket.socket | None:
 def _start_host(address: Path) -> None:
     """Start the host, detached from this process (it outlives it); returns once it
     listens, or has failed to."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (str(_PROJECT_ROOT), env.get("PYTHONPATH", "")) if p
-    )
     log = address.with_suffix(".log")
     with contextlib.suppress(OSError):
         if log.stat().st_size > 5_000_000:
@@ -175,7 +172,7 @@ def _start_host(address: Path) -> None:
             subprocess.run(
                 [sys.executable, "-m", "core.ingest.host", str(address)],
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errors,
-                env=env, start_new_session=True, timeout=START_TIMEOUT_S, check=False,
+                env=child_env(), start_new_session=True, timeout=START_TIMEOUT_S, check=False,
             )
 
 

@@ -41,6 +41,16 @@ RECYCLE_AFTER = 400  # files one worker reads before a fresh one takes over (lea
 ANSWERED_OK = b'{"ok": true, '  # how core.ingest.worker begins a successful answer
 
 
+def child_env() -> dict[str, str]:
+    """This process's environment, with this checkout first on the module path: what a
+    ``python -m core.ingest...`` child needs to import the same code."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(_PROJECT_ROOT), env.get("PYTHONPATH", "")) if p
+    )
+    return env
+
+
 class IsolatedParser:
     """One parser process, started on first use and replaced after any failure."""
 
@@ -64,10 +74,7 @@ class IsolatedParser:
     def _start(self) -> subprocess.Popen[bytes]:
         if self._aborted:
             raise ParserCrashed("The import was stopped.")
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(
-            p for p in (str(_PROJECT_ROOT), env.get("PYTHONPATH", "")) if p
-        )
+        env = child_env()
         env["PYTHONUNBUFFERED"] = "1"
         for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
             env[name] = "1"  # one parser, one thread; and no big per-thread arenas
