@@ -443,7 +443,7 @@ def _misplaced(written: str, kind: FactKind, sentence: str,
 
 def _stated_name(row: Citation, sentence: str) -> str | None:
     """Another name than the row's own that ``sentence`` states in the row's own terms
-    ("Labor category: Record Keeper" for the Security Analyst's row), or ``None``. A
+    ("Labor category: Record Keeper" for the security officer's row), or ``None``. A
     shorter form ("Cyber Analyst" for "Cyber Analyst II") is the row's own."""
     labels = _labels(row)
     for key, value in row.fields.items():
@@ -522,17 +522,15 @@ def settle_facts(prose: str, citations: Sequence[Citation], shown: Iterable[str]
         sentence = prose[begin:stop]
         a_rate = kind == "rate" and _a_rate(prose, end, sentence, written)
         named_otherwise = _named_otherwise(written, sentence, rows) if kind == "code" else None
-        if known.holds(written, kind):
+        if known.holds(written, kind):  # shown: but is it given to its own row?
             elsewhere = _misplaced(written, kind, sentence, rows) if (
                 kind == "code" or a_rate) else None
-            if elsewhere is not None:  # another row's figure: marked, not swapped
+            given = (_given_to(written, elsewhere[0], _name(elsewhere[1])) if elsewhere
+                     else _given_to(written, *named_otherwise) if named_otherwise else None)
+            if given is not None:  # another row's figure: marked, not swapped
                 last_end = end
-                edits[start] = (end, UNVERIFIED.format(written))
-                settled.append(_given_to(written, elsewhere[0], _name(elsewhere[1])))
-            elif named_otherwise is not None:
-                last_end = end
-                edits[start] = (end, UNVERIFIED.format(written))
-                settled.append(_given_to(written, *named_otherwise))
+                edits[start] = (end, given.now)
+                settled.append(given)
             continue
         last_end = end
         fix = None if kind == "rate" and not a_rate else _from_row(
