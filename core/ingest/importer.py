@@ -20,8 +20,8 @@ from core.ingest.dedup import SignatureIndex
 from core.ingest.errors import IngestError
 from core.ingest.files import check_file, collect_files
 from core.ingest.guess import guess_kind
-from core.ingest.host import HostedParser
 from core.ingest.host import enabled as host_enabled
+from core.ingest.hosted import HostedParser
 from core.ingest.isolation import ParserPool
 from core.ingest.limits import MB, IngestLimits
 from core.ingest.model import DOCUMENT_KINDS, DocumentKind, DocumentRecord

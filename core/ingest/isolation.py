@@ -257,7 +257,7 @@ class IsolatedParser:
 
 
 class Parser(Protocol):
-    """What ``ParserPool`` drives: ``IsolatedParser``, or ``core.ingest.host.HostedParser``."""
+    """What ``ParserPool`` drives: ``IsolatedParser``, or ``core.ingest.hosted.HostedParser``."""
 
     def parse(self, path: Path, format: str, then: Task | None = None) -> ParseResult: ...
     def abort(self) -> None: ...

@@ -8,8 +8,8 @@ from pathlib import Path
 from core.ingest.errors import IngestError
 from core.ingest.files import check_file
 from core.ingest.guess import guess_kind
-from core.ingest.host import HostedParser
 from core.ingest.host import enabled as host_enabled
+from core.ingest.hosted import HostedParser
 from core.ingest.isolation import IsolatedParser, parse_isolated
 from core.ingest.limits import IngestLimits
 from core.ingest.model import Block

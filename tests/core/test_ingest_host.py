@@ -17,9 +17,9 @@ import psutil
 import pytest
 from ingest_corpus import rfp_pdf_pages, write_pdf, write_zip_bomb_docx
 
-from core.ingest import host
+from core.ingest import host, hosted
 from core.ingest.errors import ParserCrashed, ParseTimeout, ZipBomb
-from core.ingest.host import HostedParser
+from core.ingest.hosted import HostedParser
 from core.ingest.importer import import_paths, preview
 from core.ingest.limits import IngestLimits
 from core.workspace import Workspace
@@ -212,13 +212,13 @@ def test_previews_warm_the_workers_the_import_then_uses(folder: Path, tmp_path: 
 
 def test_a_host_that_cannot_start_costs_one_try(folder: Path, tmp_path: Path,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(host, "_failed_start", [-host.RETRY_START_S])
+    monkeypatch.setattr(hosted, "_failed_start", [-hosted.RETRY_START_S])
     address = host.host_address()
     assert address is not None
     address.mkdir()  # something in the socket's place: the host cannot listen
     starts: list[Path] = []
-    start = host._start_host
-    monkeypatch.setattr(host, "_start_host", lambda a: (starts.append(a), start(a)))
+    start = hosted._start_host
+    monkeypatch.setattr(hosted, "_start_host", lambda a: (starts.append(a), start(a)))
     docs = documents(tmp_path / "docs")
     assert import_paths(Workspace.create(tmp_path / "a"), [docs], workers=2).ok
     assert import_paths(Workspace.create(tmp_path / "b"), [docs], workers=2).ok
