@@ -8,9 +8,14 @@ import platform
 import shutil
 import subprocess
 import sys
+import tempfile
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from core.ingest.host import running_hosts, stop_hosts
 
 REPO = Path(__file__).resolve().parents[1]
 BUNDLE_SRC = REPO / "installers" / "bundle"
@@ -95,20 +100,31 @@ def _offline(args: list[str]) -> list[str]:
     pytest.skip("unshare -rn is not permitted here: cannot prove the install is offline")
 
 
-def _clean_env(home: Path) -> dict[str, str]:
-    """The workstation's environment: none of the test run's Scriptorium folders or pip setup."""
+def _clean_env(home: Path, runtime: Path) -> dict[str, str]:
+    """The workstation's environment: none of the test run's Scriptorium folders or pip setup;
+    ``runtime`` as its session's runtime folder (``/run/user/UID``)."""
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("SCRIPTORIUM_", "PIP_", "VIRTUAL_ENV", "PYTHON"))}
-    env.update(HOME=str(home), QT_QPA_PLATFORM="offscreen")
+    env.update(HOME=str(home), QT_QPA_PLATFORM="offscreen", XDG_RUNTIME_DIR=str(runtime))
     env.pop("XDG_CACHE_HOME", None)
     env.pop("XDG_CONFIG_HOME", None)
     return env
 
 
+@pytest.fixture
+def runtime() -> Iterator[Path]:
+    """A short runtime folder for the installed app; the parser host its imports start
+    there is stopped afterwards (it would leave by itself after 10 idle minutes)."""
+    folder = Path(tempfile.mkdtemp(prefix="xdg-"))
+    yield folder
+    stop_hosts(folder / "scriptorium")
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(not WHEELHOUSE, reason="needs SCRIPTORIUM_WHEELHOUSE: installers/"
                     "run-tests.sh (the README's test command) fetches it while it has the network")
-def test_bundle_builds_installs_offline_and_runs(tmp_path: Path) -> None:
+def test_bundle_builds_installs_offline_and_runs(tmp_path: Path, runtime: Path) -> None:
     out = tmp_path / "scriptorium-bundle"
     built = _run(_offline(["bash", str(REPO / "installers" / "make-bundle.sh"), str(out),
                            "--wheelhouse", str(WHEELHOUSE), "--archive"]), timeout=1200)
@@ -128,7 +144,7 @@ def test_bundle_builds_installs_offline_and_runs(tmp_path: Path) -> None:
 
     home = tmp_path / "home"
     home.mkdir()
-    env = _clean_env(home)
+    env = _clean_env(home, runtime)
     prefix, bin_dir, share = home / "opt" / "scriptorium", home / "bin", home / "share"
     installed = subprocess.run(
         _offline(["bash", str(out / "install.sh"), "--prefix", str(prefix), "--bin-dir",
@@ -168,11 +184,17 @@ def test_bundle_builds_installs_offline_and_runs(tmp_path: Path) -> None:
     listed = outputs[2]
     assert sum(1 for p in sample.rglob("*") if p.is_file()) >= 10
     assert listed.count("\n") >= 10 and "rfp" in listed.lower()
+    readers = runtime / "scriptorium"  # the import's parser workers, kept warm
+    assert oct(readers.stat().st_mode & 0o777) == "0o700" and list(readers.glob("*.sock"))
 
     # Uninstall: the program goes, the workspace stays.
     removed = subprocess.run([str(prefix / "uninstall.sh"), "--yes"], capture_output=True,
                              text=True, env=env, timeout=300)
     assert removed.returncode == 0, removed.stderr
+    deadline = time.monotonic() + 10  # and the readers' host was told to go
+    while running_hosts(readers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not running_hosts(readers)
     assert not prefix.exists() and not scriptorium.is_symlink()
     assert not (share / "applications" / "scriptorium.desktop").exists()
     assert (workspace / "workspace.json").exists() and (workspace / "models").is_dir()

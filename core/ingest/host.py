@@ -354,15 +354,20 @@ def describe() -> tuple[bool, str]:
 def stop_hosts(folder: Path | None = None) -> int:
     """Stop every parser host whose socket is in ``folder`` (default: this user's runtime
     folder); returns how many were told to stop. (Tests; an uninstall.)"""
-    folder = folder or runtime_dir()
     stopped = 0
-    for lock in sorted(folder.glob("parsers-*.lock")) if folder else []:
-        pid = _holder(lock)
-        if pid is not None:
-            with contextlib.suppress(OSError):
-                os.kill(pid, signal.SIGTERM)
-                stopped += 1
+    for pid in running_hosts(folder):
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGTERM)
+            stopped += 1
     return stopped
+
+
+def running_hosts(folder: Path | None = None) -> list[int]:
+    """The pids of the parser hosts whose socket is in ``folder`` (default: this user's
+    runtime folder)."""
+    folder = folder or runtime_dir()
+    pids = [_holder(lock) for lock in sorted(folder.glob("parsers-*.lock"))] if folder else []
+    return [pid for pid in pids if pid is not None]
 
 
 def main(argv: list[str]) -> int:

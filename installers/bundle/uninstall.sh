@@ -40,6 +40,9 @@ fi
 [ -n "$APPS" ] && rm -f "$APPS/scriptorium.desktop"
 [ -n "$ICONS" ] && rm -f "$ICONS/scriptorium.svg"
 [ -n "$cache" ] && rm -rf "$cache"
+# The document readers kept warm between imports would otherwise run on for 10 minutes.
+"$PREFIX/venv/bin/python" -c 'from core.ingest.host import stop_hosts; stop_hosts()' \
+  2>/dev/null || true
 # Only what the installer put there: the venvs, the link and our own files.
 rm -rf "$PREFIX"/scriptorium-* "$PREFIX/venv" "$PREFIX/bundle.json" "$PREFIX/install-paths.sh"
 rm -f "$PREFIX/uninstall.sh"

@@ -165,6 +165,7 @@ def test_the_host_leaves_when_idle(folder: Path, tmp_path: Path,
         time.sleep(0.2)
         assert len(parser.parse(long, "md").blocks) > 1000 and parser.hosted  # not cut off
         running = the_host(folder)
+        assert host.running_hosts(folder) == [running.pid]
         workers = [psutil.Process(pid) for pid in worker_pids(folder)]
     wait_for(lambda: not list(folder.glob("*.sock")) and not alive(running))
     wait_for(lambda: not any(alive(w) for w in workers))
@@ -198,7 +199,8 @@ def test_a_changed_parser_gets_a_host_of_its_own(monkeypatch: pytest.MonkeyPatch
 
 def test_stop_hosts_never_signals_a_stale_pid(folder: Path) -> None:
     (folder / "parsers-0123456789abcdef.lock").write_text(f"{os.getpid()}\n")
-    assert host.stop_hosts(folder) == 0  # no host holds the lock: that pid is not a host
+    assert host.running_hosts(folder) == []  # no host holds the lock: that pid is not one
+    assert host.stop_hosts(folder) == 0
 
 
 def test_previews_warm_the_workers_the_import_then_uses(folder: Path, tmp_path: Path) -> None:
