@@ -13,7 +13,10 @@
   nothing, dates included, stays in the text marked ``[unverified: …]``, so that an
   invented figure is never read (or exported) as a fact. A code or rate that is one row's
   but that its sentence gives to another row ("our Program Manager (NAS-CY-02)") is
-  marked too: which of the two the model got wrong is the analyst's call.
+  marked too: which of the two the model got wrong is the analyst's call. So is a code
+  that stands beside another row's name ("NAS-SE-01 Senior Systems Engineer"), or beside
+  a name no row has ("NAS-SW-02: Software Engineer"), and an amount of the sources that
+  the draft calls an hourly rate when it cannot be one ("the hourly rate: $6,276,380.00").
 
 The model writes the prose around these; it never changes a value (``core.drafting.draft``
 puts the deterministic part after the model's text and re-checks the whole).
@@ -280,6 +283,7 @@ class Settled:
     number: int | None = None  # that row's citation number
     belongs: str = ""  # marked as another row's figure: that row's label ("" otherwise)
     beside: str = ""  # ... and the label of the row its sentence gives it to
+    misread: bool = False  # an amount of the sources marked: called an hourly rate
 
     @property
     def corrected(self) -> bool:
@@ -297,6 +301,8 @@ class Settled:
             return f"{self.written} → {self.now} ({self.row})"
         if self.belongs:
             return f"{self.written} is {self.belongs}'s, not {self.beside}'s"
+        if self.misread:
+            return f"{self.written} is not an hourly rate"
         return self.written
 
 
@@ -337,11 +343,35 @@ def _shared_labels(rows: Sequence[Citation]) -> set[str]:
     return {label for label, count in counts.items() if count > 1}
 
 
+_DETERMINERS = frozenset(
+    "the our a an each every their its his her this that these those one two three four "
+    "both all any no per as for with by of and or to from at in on is are".split())
+_QUALIFIERS = frozenset("lead senior junior principal chief deputy assistant associate head "
+                        "staff sr sr. jr jr.".split())
+
+
+def _in_longer_title(plain: str, start: int) -> bool:
+    """Whether the name starting at ``plain[start]`` (a sentence, its spaces collapsed) is
+    the end of a longer title: "Lead Data Engineer", "Propulsion Data Engineer", "our
+    senior data engineer" are not the Data Engineer of the tables."""
+    before = re.search(r"(\S+) $", plain[:start])
+    if before is None:
+        return False
+    word = before.group(1).lstrip("(\"“'")
+    if not word or not word[-1].isalnum() or CODE.fullmatch(word):
+        return False  # "Engineers, Data Engineer", "NAS-DE-02 Data Engineer"
+    folded = word.casefold()
+    return folded in _QUALIFIERS or (word[0].isupper() and folded not in _DETERMINERS)
+
+
 def rows_named(sentence: str, rows: Sequence[Citation]) -> list[Citation]:
     """The reference rows ``sentence`` names: by a code, or by a label only that row has.
     A label named only inside a longer one of another row ("Program Manager" inside
-    "Deputy Program Manager") does not count: the sentence means the longer one."""
-    folded = " ".join(sentence.split()).casefold()
+    "Deputy Program Manager"), or at the end of a longer title ("Lead Data Engineer",
+    ``_in_longer_title``), does not count: the sentence means the longer one."""
+    plain = " ".join(sentence.split())
+    folded = plain.casefold()
+    titled = len(folded) == len(plain)  # casefold kept the offsets
     shared = _shared_labels(rows)
     hits: list[tuple[int, tuple[int, int]]] = []
     for index, row in enumerate(rows):
@@ -354,7 +384,8 @@ def rows_named(sentence: str, rows: Sequence[Citation]) -> list[Citation]:
                 pattern = rf"(?<!\w){re.escape(value)}(?:s|es)?(?!\w)"
             else:
                 continue
-            hits += [(index, m.span()) for m in re.finditer(pattern, folded)]
+            hits += [(index, m.span()) for m in re.finditer(pattern, folded)
+                     if not (titled and _in_longer_title(plain, m.start()))]
     spans = {span for _, span in hits}
     named = {index for index, (start, end) in hits
              if not any(a <= start and end <= b and (a, b) != (start, end) for a, b in spans)}
@@ -416,6 +447,16 @@ def _words(row: Citation) -> set[str]:
     return {w for label in _labels(row) for w in re.findall(r"[a-z]{4,}", label)}
 
 
+def _only_plural(sentence: str, row: Citation) -> bool:
+    """Whether ``sentence`` names ``row`` by its labels only in the plural (a group that
+    may hold other categories too), not by its code."""
+    folded = " ".join(sentence.split()).casefold()
+    found = [m.group(1) for label in _labels(row) if len(label) >= 4
+             for m in re.finditer(rf"(?<!\w){re.escape(label)}(s|es)?(?!\w)", folded)]
+    return bool(found) and all(found) and not any(
+        _is_value(v, m, "code") for v in row.fields.values() for m in CODE.findall(sentence))
+
+
 def _misplaced(written: str, kind: FactKind, sentence: str,
                rows: Sequence[Citation]) -> tuple[Citation, Citation] | None:
     """The row a code or rate shown to the model belongs to, and the other row its sentence
@@ -428,12 +469,17 @@ def _misplaced(written: str, kind: FactKind, sentence: str,
               if any(_is_value(v, written, kind) for v in row.fields.values())]
     if not owners:
         return None  # a value of the passages, not of a row
-    named = rows_named(sentence.replace(written, " "), rows)
+    rest = sentence.replace(written, " ")
+    if kind == "code":  # "(one NAS-PT-03 and two NAS-PT-02)" lists codes: gives none away
+        rest = CODE.sub(" ", rest)
+    named = rows_named(rest, rows)
     if len(named) != 1 or any(row is named[0] for row in owners):
         return None
     values = [v.strip() for v in named[0].fields.values() if _value_of(v, kind)]
     if len(values) != 1 or (kind == "code" and not _same_shape(written, values[0])):
         return None
+    if _only_plural(rest, named[0]):
+        return None  # "three propulsion test engineers (one NAS-PT-03 and two …)": a group
     words = set(re.findall(r"[a-z]{4,}", sentence.casefold()))
     if any(word.startswith(own) for own in _words(owners[0]) - _words(named[0])
            for word in words):
@@ -463,16 +509,114 @@ def _stated_name(row: Citation, sentence: str) -> str | None:
     return None
 
 
-def _named_otherwise(written: str, sentence: str,
-                     rows: Sequence[Citation]) -> tuple[Citation, str] | None:
-    """The row whose code ``written`` is, and the other name its sentence states for it
-    ("NAS-CY-06 Labor Category: Record Keeper"), if it does."""
+def _row_beside(sentence: str, start: int, end: int,
+                rows: Sequence[Citation]) -> Citation | None:
+    """The row whose name stands right beside the code at ``sentence[start:end]``: after
+    it ("NAS-SE-01 Senior Systems Engineer", "NAS-SW-02: Software Developer") or before it,
+    bracketed or set off ("Senior Data Scientist (NAS-DS-02)"). The longest name wins:
+    "Senior Data Scientist" is not the Data Scientist."""
+    after = " ".join(sentence[end:].casefold().split())
+    plain = " ".join(sentence[:start].split())
+    before = plain.casefold()
+    shared = _shared_labels(rows)
+    best: tuple[int, Citation] | None = None
+    for row in rows:
+        for label in _labels(row, shared):
+            if len(label) < 4 or (best is not None and len(label) <= best[0]):
+                continue
+            name = rf"{re.escape(label)}(?:s|es)?"
+            ahead = re.search(rf"(?<!\w){name}\s*(?:\(|[:–—]|\s-)\s*$", before)
+            if ahead is not None and len(before) == len(plain) and _in_longer_title(
+                    plain, ahead.start()):
+                ahead = None  # "Lead Data Engineer (NAS-DE-03)": not the Data Engineer
+            if ahead is not None or re.match(rf"(?:[:–—,]|-(?=\s))?\s*{name}(?!\w)", after):
+                best = (len(label), row)
+    return None if best is None else best[1]
+
+
+_NAME_WORD = r"(?:[A-Z][\w&/'’-]*|of|and|for|the|&)"
+_SET_OFF_NAME = re.compile(rf"\s*(?:[:–—]|\s-)\s*({_NAME_WORD}(?:[ \t]+{_NAME_WORD}){{0,5}})"
+                           r"[ \t]*(?=[,;.()]|$|\s[-–—]\s)")
+
+
+def _stems(text: str, initials: bool = False) -> set[str]:
+    """The words of ``text``, case-folded, without a plural or possessive "s"; with
+    ``initials``, also those of each run of them ("Information Assurance Engineer": "ia",
+    "iae", "ae")."""
+    words = re.findall(r"[a-z0-9]+", text.casefold().replace("’s", "").replace("'s", ""))
+    stems = {w[:-1] if len(w) > 3 and w.endswith("s") else w for w in words}
+    return stems | ({"".join(w[0] for w in words[i:j]) for i in range(len(words))
+                     for j in range(i + 2, len(words) + 1)} if initials else set())
+
+
+def _set_off_name(row: Citation, after: str, shown: str) -> str | None:
+    """A name set off after the row's code ("NAS-SW-02: Software Engineer") that is none
+    of the row's: not made of the words of its fields ("NAS-SW-02: Developer", "NAS-CY-04:
+    SOC Manager" when its description says so), not its name with a qualifier ("Mid-level
+    Systems Engineer") and not found in the ``shown`` texts (case-folded), where the model
+    may have read it. Acronyms alone are no name."""
+    found = _SET_OFF_NAME.match(after)
+    if found is None:
+        return None
+    stated = found.group(1).strip()
+    if not re.search(r"[A-Z][a-z]{2,}", stated):
+        return None  # "the", "CISSP", "SECRET"
+    own = set().union(*(_stems(value, initials=True) for value in row.fields.values()))
+    named = set().union(*(_stems(label) for label in _labels(row)[:1]))
+    if (_stems(stated) <= own or (named and named <= _stems(stated))
+            or " ".join(stated.casefold().split()) in shown):
+        return None  # its own words, its name with a qualifier, or the sources' words
+    return stated
+
+
+def _named_otherwise(written: str, sentence: str, at: tuple[int, int],
+                     rows: Sequence[Citation], shown: str) -> tuple[Citation, str] | None:
+    """The row whose code ``written`` (at ``sentence[at[0]:at[1]]``) is, and the other name
+    its sentence gives it, if it does: in the row's own terms ("NAS-CY-06 Labor Category:
+    Record Keeper"), by another row's name right beside it ("NAS-SE-01 Senior Systems
+    Engineer", of the same code scheme), or by a name set off after it that no row has
+    (``_set_off_name``)."""
     owners = [row for row in rows if any(_is_value(v, written, "code")
                                          for v in row.fields.values())]
     if len(owners) != 1:
         return None
-    stated = _stated_name(owners[0], sentence)
-    return None if stated is None else (owners[0], stated)
+    owner = owners[0]
+    if (stated := _stated_name(owner, sentence)) is not None:
+        return owner, stated
+    beside = _row_beside(sentence, *at, rows)
+    if beside is owner:
+        return None
+    if beside is not None:
+        codes = [v for v in beside.fields.values() if _value_of(v, "code")]
+        same = len(codes) == 1 and _same_shape(written, codes[0].strip())
+        return (owner, _name(beside)) if same else None
+    stated = _set_off_name(owner, sentence[at[1]:], shown)
+    return None if stated is None else (owner, stated)
+
+
+_HOURLY_BEFORE = re.compile(r"\bhourly\s+(?:\w+\s+)?rates?\b|\brates?\s+(?:per|an)\s+hour\b",
+                            re.IGNORECASE)
+_HOURLY_AFTER = re.compile(r"\s*(?:/\s*(?:hr|hour)\b|(?:per|an|a|each)\s+hour\b|hourly\b)",
+                           re.IGNORECASE)
+_NOT_A_RATE = re.compile(r"\b(?:price\w*|costs?|total\w*|value|budget\w*|amount\w*|ceiling|"
+                         r"salar\w*|fees?|sum|revenue|award\w*|contract)\b|\$|\d", re.IGNORECASE)
+
+
+def _called_hourly(prose: str, begin: int, start: int, end: int) -> bool:
+    """Whether the draft calls the amount at ``prose[start:end]`` (in the sentence from
+    ``begin``) an hourly rate when it cannot be one: "$6,276,380.00 per hour", or "the
+    hourly rate for each category: $6,276,380.00" (with nothing between the words and the
+    amount that makes it something else: "hourly rates give a price of …"), and the amount
+    is $1,000 or more, in millions, or per year, month, week, day or shift."""
+    value = _money(prose[start:end])
+    if not (value is not None and float(value) >= 1000 or _MAGNITUDE.match(prose, end)
+            or _PER_PERIOD.match(prose, end)):
+        return False
+    if _HOURLY_AFTER.match(prose, end):
+        return True
+    said = list(_HOURLY_BEFORE.finditer(prose, begin, start))
+    between = prose[said[-1].end():start] if said else ""
+    return bool(said) and len(between) <= 40 and not _NOT_A_RATE.search(between)
 
 
 def _a_rate(prose: str, end: int, sentence: str, written: str) -> bool:
@@ -508,7 +652,9 @@ def settle_facts(prose: str, citations: Sequence[Citation], shown: Iterable[str]
 
     ``also_named`` rows are not cited, but a sentence naming one of them names more than
     one row: its figure is marked, not put right from the other."""
+    shown = list(shown)
     known = known_values(shown)
+    shown_text = " ".join(" ".join(text.casefold().split()) for text in shown)
     numbers = {c.number for c in citations}
     rows = [c for c in [*citations, *also_named] if c.kind == "reference_row" and c.fields]
     settled: list[Settled] = []
@@ -521,13 +667,17 @@ def settle_facts(prose: str, citations: Sequence[Citation], shown: Iterable[str]
         begin, stop = _sentence_around(prose, start, end)
         sentence = prose[begin:stop]
         a_rate = kind == "rate" and _a_rate(prose, end, sentence, written)
-        named_otherwise = _named_otherwise(written, sentence, rows) if kind == "code" else None
+        named_otherwise = _named_otherwise(
+            written, sentence, (start - begin, end - begin), rows, shown_text
+        ) if kind == "code" else None
         if known.holds(written, kind):  # shown: but is it given to its own row?
             elsewhere = _misplaced(written, kind, sentence, rows) if (
                 kind == "code" or a_rate) else None
             given = (_given_to(written, elsewhere[0], _name(elsewhere[1])) if elsewhere
                      else _given_to(written, *named_otherwise) if named_otherwise else None)
-            if given is not None:  # another row's figure: marked, not swapped
+            if given is None and kind == "rate" and _called_hourly(prose, begin, start, end):
+                given = Settled(written, UNVERIFIED.format(written), misread=True)
+            if given is not None:  # another row's figure, or no rate at all: marked
                 last_end = end
                 edits[start] = (end, given.now)
                 settled.append(given)
@@ -559,10 +709,14 @@ def fact_warnings(settled: Sequence[Settled]) -> list[str]:
         lines.append("Put right from the reference tables (the model's figure matched no "
                      "source): " + "; ".join(corrected[:8]) + ".")
     if marked := list(dict.fromkeys(s.written for s in settled
-                                    if s.number is None and not s.belongs)):
+                                    if s.number is None and not s.belongs and not s.misread)):
         lines.append("Marked [unverified: …] in the text, for you to check or delete (they "
                      "match no source shown): " + ", ".join(marked[:8]) + ".")
     if misplaced := list(dict.fromkeys(s.describe() for s in settled if s.belongs)):
         lines.append("Marked [unverified: …] in the text, for you to check (the tables give "
                      "the figure to another category): " + "; ".join(misplaced[:8]) + ".")
+    if misread := list(dict.fromkeys(s.written for s in settled if s.misread)):
+        lines.append("Marked [unverified: …] in the text, for you to check (called an hourly "
+                     "rate, but too large, or per year, month or day, to be one): "
+                     + ", ".join(misread[:8]) + ".")
     return lines

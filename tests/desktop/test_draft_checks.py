@@ -101,14 +101,16 @@ def test_figures_put_right_or_marked_unverified_are_shown(qtbot, pane: DraftPane
     settled = [Settled("$150.00", "$131.00", "Cyber Analyst II, [1]", 1),
                Settled("$35", "[unverified: $35]"),
                Settled("NAS-DS-02", "[unverified: NAS-DS-02]", belongs="Data Scientist",
-                       beside="Software Developer")]
+                       beside="Software Developer"),
+               Settled("$6,276,380.00", "[unverified: $6,276,380.00]", misread=True)]
     row = Citation(kind="reference_row", doc_id="labor", title="Labor categories",
                    text="code: NAS-CY-02 | labor_category: Cyber Analyst II | rate: 131.00",
                    fields={"code": "NAS-CY-02", "labor_category": "Cyber Analyst II",
                            "rate": "131.00"}, number=1)
     result = _result(text="Our Cyber Analyst II bills $131.00 per hour [1]. Travel is "
                           "[unverified: $35] a day. Our Software Developer "
-                          "([unverified: NAS-DS-02]) builds the pipeline.", prompt_format="chat",
+                          "([unverified: NAS-DS-02]) builds the pipeline. The hourly rate "
+                          "for each category: [unverified: $6,276,380.00].", prompt_format="chat",
                      format_reason="SFT stage in its lineage", warnings=tuple(
                          fact_warnings(settled)), citations=(row,))
     pane.resize(1100, 700)
@@ -119,6 +121,8 @@ def test_figures_put_right_or_marked_unverified_are_shown(qtbot, pane: DraftPane
     assert "Put right from the reference tables" in notice and "$150.00 → $131.00" in notice
     assert "Marked [unverified: …] in the text" in notice and "$35" in notice
     assert "NAS-DS-02 is Data Scientist's, not Software Developer's" in notice
+    assert "(called an hourly rate, but too large, or per year, month or day, to be one): "\
+           "$6,276,380.00." in notice
     assert "background-color:#ffe98a" in pane.main.view.toHtml()  # the figure stands out
     assert "[unverified: $35]" in pane.main.view.toPlainText()
     pane.actions.begin_edit()  # editing it, the marked figure stays in sight
@@ -126,7 +130,8 @@ def test_figures_put_right_or_marked_unverified_are_shown(qtbot, pane: DraftPane
     marked = [(r.start, r.length) for r in block.layout().formats()
               if r.format.background().color().name() == "#ffe98a"]
     assert marked == [(block.text().index(m), len(m))
-                      for m in ("[unverified: $35]", "[unverified: NAS-DS-02]")]
+                      for m in ("[unverified: $35]", "[unverified: NAS-DS-02]",
+                                "[unverified: $6,276,380.00]")]
     pane.actions.editor.resize(600, 120)
     pane.actions.editor.grab().save(str(tmp_path / "draft-edit.png"))
     pane.actions.end_edit()
