@@ -31,7 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     build.add_argument("--set", dest="overrides", action="append", default=[],
                        metavar="KEY=VALUE",
                        help="seq_len, heldout_fraction, seed, document_kinds, match_threshold, "
-                            "grounded (sft: sources in each prompt, as drafting shows them; "
+                            "grounded (sft, prefs: sources in each prompt, as drafting shows them; "
                             "default true), source_tokens (default 256), reuse (repeatable)")
     build.add_argument("--force", action="store_true",
                        help="build a new version even if nothing changed")

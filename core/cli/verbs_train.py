@@ -53,6 +53,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from core.training.config import build_config
+    from core.training.lengths import planned_steps, resolve_max_length
 
     workspace = open_workspace(args)
     extra: dict[str, object] = {}
@@ -79,6 +80,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         extra["strategy"] = args.strategy
     config = build_config(recipe, preset=args.preset, base=args.base,
                           dataset=args.dataset, overrides=args.overrides, extra=extra)
+    config, length_note = resolve_max_length(config, workspace)
+    if length_note and not args.json:
+        print(length_note)
     if args.probe:
         return _probe(workspace, config, args.json)
     if args.dry_run:
@@ -87,17 +91,18 @@ def cmd_train(args: argparse.Namespace) -> int:
         from core.training.estimate import estimate, model_shape
 
         hardware = detect_hardware()
-        guess = estimate(config, hardware, model_shape(workspace, config.base))
+        guess = estimate(config, hardware, model_shape(workspace, config.base),
+                         total_steps=planned_steps(config, workspace))
         plan = describe_plan(config, len(hardware.gpus))
         payload = {"config": config.to_yaml_dict(), "estimate": guess.__dict__,
-                   "processes": plan}
+                   "processes": plan, "lengths": length_note}
         if args.json:
             print_json(payload)
         else:
             for key, value in config.to_yaml_dict().items():
                 print(f"{key}: {value}")
-            print(f"estimate: {guess.plan()}, {guess.seconds / 60:.1f} min, "
-                  f"fits={guess.fits} {guess.warning}")
+            print(f"estimate: {guess.plan()}, {guess.steps} steps, "
+                  f"{guess.seconds / 60:.1f} min, fits={guess.fits} {guess.warning}")
             print(f"processes: {plan}")
         return 0
     status = run_job(workspace, "train", config, as_json=args.json,

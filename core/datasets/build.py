@@ -23,8 +23,9 @@ from core.fsutil import sha256_file
 from core.ingest.store import DocumentStore
 from core.workspace import Workspace
 
-FORMAT = 3  # bump when builders change what they write: old builds are then not reused
-# (2: CPT rows start with BOS; 3: SFT prompts grounded in retrieved sources)
+FORMAT = 4  # bump when builders change what they write: old builds are then not reused
+# (2: CPT rows start with BOS; 3: SFT prompts grounded in retrieved sources; 4: preference
+# prompts grounded too, example lengths recorded)
 BUILDERS: dict[str, Callable[..., Built]] = {"cpt": build_cpt, "sft": build_sft,
                                              "prefs": build_prefs}
 
@@ -37,14 +38,15 @@ class BuildResult:
 
 def _inputs(workspace: Workspace, config: BuildDatasetConfig) -> Any:
     """Everything outside the config that the build reads, in a comparable form."""
+    manifest = workspace.index_dir / "manifest.json"  # what grounded prompts retrieve
+    index = sha256_file(manifest) if config.grounded and manifest.exists() else None
     if config.kind == "prefs":
-        return {p.name: sha256_file(p) for p in sorted(workspace.feedback_dir.glob("*.jsonl"))}
+        feedback = {p.name: sha256_file(p) for p in sorted(workspace.feedback_dir.glob("*.jsonl"))}
+        return {"feedback": feedback, "index": index}
     kinds = config.document_kinds if config.kind == "cpt" else None
     documents = [[r.id, r.latest.version, r.latest.sha256, r.kind, list(r.paired_with)]
                  for r in live_documents(DocumentStore(workspace), kinds)]
     if config.kind == "sft":
-        manifest = workspace.index_dir / "manifest.json"  # what grounded prompts retrieve
-        index = sha256_file(manifest) if config.grounded and manifest.exists() else None
         return {"documents": documents, "user_pairs": user_pairs_digest(workspace),
                 "synthetic": accepted_digest(workspace), "index": index}
     return documents

@@ -46,11 +46,12 @@ class BuildDatasetConfig(BaseModel):
         description="lowest TF-IDF cosine for a requirement↔response match without a number")
     grounded: bool = Field(
         default=True,
-        description="SFT: each prompt carries the sources retrieval finds for it (never the "
-                    "answer's own document), as drafting's prompts do; needs the index")
+        description="SFT and prefs: each prompt carries the sources retrieval finds for it "
+                    "(never the answer's own document), as drafting's prompts do; needs the "
+                    "index")
     source_tokens: int = Field(
         default=256, ge=16, le=32_768,
-        description="SFT: most tokens of sources in a grounded prompt")
+        description="SFT and prefs: most tokens of sources in a grounded prompt")
     reuse: bool = Field(default=True,
                         description="return the latest dataset when inputs and config are the same")
 
@@ -63,7 +64,7 @@ class BuildDatasetConfig(BaseModel):
 
     def fingerprint_dict(self) -> dict[str, Any]:
         """The config values that change what is built (``reuse`` does not)."""
-        sft_only = set() if self.kind == "sft" else {"grounded", "source_tokens"}
+        sft_only = set() if self.kind in ("sft", "prefs") else {"grounded", "source_tokens"}
         return self.model_dump(mode="json", exclude={"reuse", *sft_only})
 
 
@@ -92,12 +93,13 @@ class DatasetRecord(BaseModel):
                 f"{grounded})")
 
 
-def grounding_line(summary: dict[str, Any]) -> str:
-    """How an SFT dataset's prompts were written, in a sentence."""
+def grounding_line(summary: dict[str, Any], kind: str = "sft") -> str:
+    """How an SFT or preference dataset's prompts were written, in a sentence."""
     grounded, total = summary.get("grounded"), summary.get("examples", 0)
     if grounded:
         return (f"{grounded} of its {total} prompts show the sources retrieval finds for "
-                "them, as drafting does (never the answer's own document).")
+                "them, as drafting does" + (" (never the answer's own document)."
+                                            if kind == "sft" else "."))
     if grounded is None:
         return "Its prompts are the bare requests: it was built before prompts had sources."
     reason = summary.get("not_grounded") or "retrieval found no sources"
@@ -110,11 +112,14 @@ def built_note(kind: str, summary: dict[str, Any]) -> str:
     """What a user should know of a dataset just built, in a sentence ("" for nothing)."""
     if kind == "sft":
         return grounding_line(summary)
-    if kind == "prefs" and (unchecked := summary.get("chosen_unverified")):
-        return (f"{unchecked} feedback pair(s) were left out: the preferred draft still holds "
-                "figures marked [unverified: …]. Edit those drafts (correct or delete the "
-                "figures) to use them.")
-    return ""
+    if kind != "prefs":
+        return ""
+    line = grounding_line(summary, kind)
+    if unchecked := summary.get("chosen_unverified"):
+        line += (f" {unchecked} feedback pair(s) were left out: the preferred draft still "
+                 "holds figures marked [unverified: …]. Edit those drafts (correct or delete "
+                 "the figures) to use them.")
+    return line
 
 
 class Built(BaseModel):

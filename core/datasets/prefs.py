@@ -7,6 +7,11 @@ counted. Rows take the shape TRL's DPO and ORPO trainers read: ``prompt`` render
 the chat template up to the reply, ``chosen``/``rejected`` the replies with their
 end-of-turn marker.
 
+With ``grounded`` (the default, as for SFT) a request's prompt shows the sources retrieval
+finds for it now, in the user turn drafting writes (``core.drafting.grounding``): the pair
+then teaches what to prefer given the sources, as the model drafts, not from memory. A
+prompt given as chat messages is kept as it is.
+
 Drafting marks a figure no source bears out ``[unverified: …]``
 (``core.drafting.facts.UNVERIFIED``). A chosen reply still holding one is left out (the
 model must not learn to write an unchecked figure, nor the marker); in a rejected reply
@@ -21,8 +26,10 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from core.datasets.chat import render_pair
+from core.datasets.chat import count_tokens, render_pair
+from core.datasets.lengths import Lengths, example_tokens
 from core.datasets.model import BuildDatasetConfig, Built, DatasetError
+from core.datasets.sft import grounder, shown_documents
 from core.datasets.split import choose_heldout
 from core.fsutil import sha256_file
 from core.workspace import Workspace
@@ -78,19 +85,30 @@ def build_prefs(workspace: Workspace, config: BuildDatasetConfig, tokenizer: Any
             f"({len(files)} files, {malformed} malformed lines).",
             hint="accept or reject drafts in the drafting pane to collect feedback")
     rows: dict[str, dict[str, Any]] = {}
-    unchecked = 0
+    unchecked = grounded = 0
+    ground, why_not = grounder(workspace, config, tokenizer)
     for step, pair in enumerate(pairs, 1):
         check_cancelled()
         progress(step, len(pairs), f"rendered {pair['file']}:{pair['line']}")
         if UNVERIFIED.search(pair["chosen"]):
             unchecked += 1
             continue
-        prompt, chosen = render_pair(tokenizer, pair["prompt"], pair["chosen"])
-        _, rejected = render_pair(tokenizer, pair["prompt"],
-                                  UNVERIFIED.sub(r"\1", pair["rejected"]))
+        turn, shown = pair["prompt"], None
+        if ground is not None and isinstance(turn, str):
+            found = ground(turn, [], None)
+            turn, shown = found.text, list(found.sources)
+            grounded += bool(shown)
+        prompt, chosen = render_pair(tokenizer, turn, pair["chosen"])
+        _, rejected = render_pair(tokenizer, turn, UNVERIFIED.sub(r"\1", pair["rejected"]))
         key = hashlib.sha256(json.dumps([prompt, chosen, rejected]).encode()).hexdigest()
-        rows.setdefault(key, {"prompt": prompt, "chosen": chosen, "rejected": rejected,
-                              "file": pair["file"], "line": pair["line"]})
+        if key not in rows:
+            rows[key] = {"prompt": prompt, "chosen": chosen, "rejected": rejected,
+                         "file": pair["file"], "line": pair["line"],
+                         **({"request": pair["prompt"], "sources_shown": shown}
+                            if shown is not None else {}),
+                         "prompt_tokens": count_tokens(tokenizer, prompt),
+                         "chosen_tokens": count_tokens(tokenizer, chosen),
+                         "rejected_tokens": count_tokens(tokenizer, rejected)}
     if not rows:
         raise DatasetError(
             f"All {len(pairs)} preference pair(s) prefer a draft that still holds figures "
@@ -105,6 +123,11 @@ def build_prefs(workspace: Workspace, config: BuildDatasetConfig, tokenizer: Any
                "malformed_lines": malformed,
                "duplicates_dropped": len(pairs) - unchecked - len(rows),
                "chosen_unverified": unchecked,
-               "feedback_files": len(files)}
+               "feedback_files": len(files),
+               "lengths": Lengths.of(filter(None, map(example_tokens, rows.values())))
+               .to_summary(),
+               "examples": len(rows), "grounded": grounded,
+               **({"not_grounded": why_not} if why_not else {})}
     return Built(files={"train.jsonl": train, "heldout.jsonl": heldout},
+                 documents=shown_documents(workspace, rows.values()),
                  sources={"feedback": files}, summary=summary)

@@ -13,11 +13,12 @@ from __future__ import annotations
 import hashlib
 import importlib
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from core.datasets.chat import count_tokens, render_pair
 from core.datasets.corpus import live_documents, load
+from core.datasets.lengths import Lengths
 from core.datasets.matching import match
 from core.datasets.model import BuildDatasetConfig, Built, DatasetError
 from core.datasets.split import choose_heldout
@@ -106,6 +107,17 @@ def grounder(workspace: Workspace, config: BuildDatasetConfig, tokenizer: Any,
     return factory(workspace, tokenizer, config.source_tokens)
 
 
+def shown_documents(workspace: Workspace, rows: Iterable[dict[str, Any]],
+                    also: Iterable[str] = ()) -> list[DocumentRef]:
+    """The documents (at their current version) whose text the rows' prompts show as
+    sources (``sources_shown``), with ``also`` (the answers' own documents)."""
+    used = sorted({*also, *(source.split("#")[0] for row in rows
+                            for source in row.get("sources_shown") or [])})
+    store = DocumentStore(workspace)
+    return [DocumentRef(document_id=d, version=store.get(d).latest.version,
+                        sha256=store.get(d).latest.sha256) for d in used]
+
+
 def answer_documents(example: dict[str, Any]) -> tuple[list[str], str | None]:
     """The documents that hold an example's answer (never shown as its sources), and the
     RFP it answers, if any (its sources come from that RFP and the company's material)."""
@@ -156,12 +168,8 @@ def build_sft(workspace: Workspace, config: BuildDatasetConfig, tokenizer: Any,
                "completion_tokens": count_tokens(tokenizer, completion)}
         longer += row["prompt_tokens"] + row["completion_tokens"] > config.seq_len
         (heldout if instruction_key(example["instruction"]) in heldout_keys else train).append(row)
-    used = sorted({doc for example in unique.values() for doc in example["documents"]}
-                  | {source.split("#")[0] for row in train + heldout  # shown in prompts
-                     for source in row.get("sources_shown") or []})
-    store = DocumentStore(workspace)
-    documents = [DocumentRef(document_id=d, version=store.get(d).latest.version,
-                             sha256=store.get(d).latest.sha256) for d in used]
+    documents = shown_documents(workspace, train + heldout, {
+        doc for example in unique.values() for doc in example["documents"]})
     rows = train + heldout
     summary = {
         "examples": len(rows), "train": len(train), "heldout": len(heldout),
@@ -171,6 +179,8 @@ def build_sft(workspace: Workspace, config: BuildDatasetConfig, tokenizer: Any,
         "completion_tokens": sum(r["completion_tokens"] for r in rows),
         "longer_than_seq_len": longer, "seq_len": config.seq_len,
         "grounded": grounded, **({"not_grounded": why_not} if why_not else {}),
+        "lengths": Lengths.of((r["prompt_tokens"], r["completion_tokens"])
+                              for r in rows).to_summary(),
     }
     summary["tokens"] = summary["prompt_tokens"] + summary["completion_tokens"]
     sources: dict[str, Any] = {"user_pairs_sha256": user_pairs_digest(workspace)}

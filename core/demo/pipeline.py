@@ -108,8 +108,9 @@ def _train(state: DemoState, ctx: JobContext, recipe: str, steps: int,
 
     config = state.config
     # SFT rows carry their sources (up to 256 tokens, as drafting shows them) before the
-    # answer: room for both
-    length = config.seq_len * {"cpt": 1, "sft": 4}.get(recipe, 2)
+    # answer: room for both (the longest answers are cut; the stage's notes say how many).
+    # Preference pairs are few and short: auto, the longest pair (its prompt has sources too)
+    length = {"cpt": config.seq_len, "sft": config.seq_len * 4}.get(recipe, 0)
     overrides = [f"max_steps={steps}", f"batch_size={config.batch_size}",
                  f"max_length={length}",
                  "eval_every=0", f"save_every={max(1, steps // 2)}", f"seed={config.seed}"]
@@ -124,7 +125,9 @@ def _train(state: DemoState, ctx: JobContext, recipe: str, steps: int,
             "train_loss": _round(metrics["train_loss"]),
             "heldout_ppl_before": _round(metrics["heldout_ppl_before"]),
             "heldout_ppl_after": _round(metrics["heldout_ppl_after"]),
-            "tokens_per_s": round(metrics["tokens"] / seconds, 1)}
+            "tokens_per_s": round(metrics["tokens"] / seconds, 1),
+            **({"length": length_notes[0]} if (length_notes := [
+                n for n in run.notes if n.startswith("max_length")]) else {})}
 
 
 def _cpt(state: DemoState, ctx: JobContext) -> dict[str, Any]:
@@ -349,7 +352,8 @@ def stage_note(stage: dict[str, Any]) -> str:
     name = stage["stage"]
     if name in ("cpt", "sft", "dpo"):
         return (f"{stage['steps']} steps, loss {stage['train_loss']}, held-out ppl "
-                f"{stage['heldout_ppl_before']} → {stage['heldout_ppl_after']}")
+                f"{stage['heldout_ppl_before']} → {stage['heldout_ppl_after']}"
+                + (f"; {stage['length']}" if stage.get("length") else ""))
     notes = {
         "import": lambda: f"{stage['documents']} documents",
         "index": lambda: f"recall@5 {stage['recall_at_5']:.2f}",

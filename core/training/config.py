@@ -62,7 +62,10 @@ class TrainConfig(BaseModel):
         "FSDP (weights, gradients and optimizer state sharded); auto = DDP")
     gradient_checkpointing: bool = False
     packing: bool = Field(default=True, description="pack SFT examples into full sequences")
-    max_length: int = Field(default=256, ge=8, le=131_072, description="tokens per sequence")
+    max_length: int = Field(
+        default=256, ge=0, le=131_072,
+        description="tokens per sequence; 0 = auto: the dataset's longest example (CPT: its "
+                    "seq_len), at most 2048")
 
     batch_size: int = Field(default=4, ge=1, le=4096)
     grad_accum: int = Field(default=1, ge=1, le=4096)
@@ -93,6 +96,8 @@ class TrainConfig(BaseModel):
     @model_validator(mode="after")
     def _cross_checks(self) -> TrainConfig:
         problems = []
+        if 0 < self.max_length < 8:
+            problems.append("max_length: at least 8 tokens, or 0 for auto")
         if self.recipe == "cpt" and self.packing is False:
             problems.append("packing: CPT datasets are already packed; leave packing on")
         if self.dtype == "float16" and self.device == "cpu":

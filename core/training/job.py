@@ -22,6 +22,7 @@ from core.training.checkpoints import discard_incomplete, latest_complete
 from core.training.config import TrainConfig
 from core.training.estimate import lora_parameters, model_shape
 from core.training.evaluate import heldout_loss, perplexity
+from core.training.lengths import resolve_max_length
 from core.training.modeling import placement
 from core.training.outcome import TrainOutcome
 from core.training.recipes import recipe_class
@@ -101,6 +102,9 @@ def run_training(config: TrainConfig, ctx: JobContext, *,
     bundle's torchrun or Slurm step); evaluate and register what they left.
     """
     workspace = ctx.workspace()
+    config, length_note = resolve_max_length(config, workspace)
+    if length_note:
+        ctx.log(length_note)
     run_id = ctx.job_dir.name
     output_dir = ctx.job_dir / CHECKPOINTS
     discard_incomplete(output_dir)
@@ -155,7 +159,8 @@ def run_training(config: TrainConfig, ctx: JobContext, *,
         ctx.report(outcome.steps, outcome.steps, "done", force=True,
                    heldout_ppl_before=metrics["heldout_ppl_before"],
                    heldout_ppl_after=metrics["heldout_ppl_after"])
-        return {**result, "metrics": metrics, "notes": state.notes}
+        notes = [*([length_note] if length_note else []), *state.notes]
+        return {**result, "metrics": metrics, "notes": notes}
     finally:
         recipe.cleanup()
 

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from core.jobs.progress import JobContext
 from core.training.config import TrainConfig
+from core.training.lengths import planned_steps, resolve_max_length
 from core.workspace import Workspace
 
 PROBE_STEPS = 3
@@ -274,5 +275,8 @@ def run_probe_job(config: ProbeConfig, ctx: JobContext) -> dict[str, Any]:
         ctx.check_cancelled()
         ctx.report(done, total, message, force=True)
 
-    probe = probe_training(ctx.workspace(), config.train, config.steps, progress)
-    return {**asdict(probe), "summary": probe.describe(config.train.max_steps or 100)}
+    workspace = ctx.workspace()
+    train, _ = resolve_max_length(config.train, workspace)  # as the run will have it
+    probe = probe_training(workspace, train, config.steps, progress)
+    steps = planned_steps(train, workspace) or 100
+    return {**asdict(probe), "summary": probe.describe(steps)}

@@ -27,6 +27,7 @@ class StageRun:
     model_id: str  # the adapter registered for the stage
     dataset: str  # the dataset it was trained on
     metrics: dict[str, Any]  # the training job's metrics
+    notes: tuple[str, ...] = ()  # what the job said of its settings (max_length, loss path)
 
 
 def train_stage(workspace: Workspace, recipe: str, ctx: JobContext, *, base: str,
@@ -52,4 +53,4 @@ def train_stage(workspace: Workspace, recipe: str, ctx: JobContext, *, base: str
                           extra={"init_adapter": init_adapter} if init_adapter else None)
     result = run_training(config, ctx)
     return StageRun(model_id=str(result["model_id"]), dataset=dataset,
-                    metrics=dict(result["metrics"]))
+                    metrics=dict(result["metrics"]), notes=tuple(result.get("notes") or ()))

@@ -24,7 +24,7 @@ from desktop.wizards.train_labels import label
 SKIPPED = {"recipe", "base", "dataset", "init_adapter", "name", "resume", "lora"}
 LORA_FIELDS = ("r", "alpha", "dropout")
 # Integer fields whose 0 means "automatic" (the value 0 itself is sent).
-ZERO_IS_AUTO = {"nproc"}
+ZERO_IS_AUTO = {"nproc", "max_length"}
 
 
 def _editor(annotation: Any, value: Any) -> QWidget:

@@ -30,7 +30,8 @@ LABELS: dict[str, tuple[str, str]] = {
     "packing": ("Pack short examples together",
                 "Fills each sequence with several instruction examples: faster."),
     "max_length": ("Longest passage (tokens)",
-                   "Text is cut into pieces this long; longer needs more memory."),
+                   "Longer examples are cut. Automatic: as long as the longest example "
+                   "(up to 2,048); longer needs more memory."),
     "batch_size": ("Examples per step", "More is faster per example but needs more memory."),
     "grad_accum": ("Steps added up before an update",
                    "Acts like a larger batch without its memory."),

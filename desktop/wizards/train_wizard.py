@@ -7,6 +7,7 @@ The wizard only builds a TrainConfig; the run is a ``train`` job.
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
 from core.datasets.model import built_note
@@ -20,6 +21,7 @@ from core.system.hardware import Hardware, detect_hardware
 from core.training.config import DATASET_KIND, PRESETS, RECIPES, TrainConfig, build_config
 from core.training.distributed import describe_plan
 from core.training.estimate import estimate, model_shape
+from core.training.lengths import planned_steps, resolve_max_length
 from core.training.probe import Probe
 from core.workspace.registry import ModelRegistry
 from desktop.jobs_monitor import JobMonitor
@@ -43,6 +45,7 @@ from desktop.state import AppState
 from desktop.widgets.curve import CurveWidget
 from desktop.widgets.job_progress import JobProgress, time_left
 from desktop.wizards.train_form import TrainForm
+from desktop.wizards.train_labels import label
 from desktop.wizards.train_results import ResultsPage
 
 STAGE_NAMES = {
@@ -249,10 +252,19 @@ class SettingsPage(QWizardPage):
         if self.hardware is not None:
             workspace = self.setup.state.workspace
             shape = model_shape(workspace, self.config.base)
-            guess = estimate(self.config, self.hardware, shape)
+            try:  # the dataset's record only: quick enough here
+                sized, length_note = resolve_max_length(
+                    self.config, workspace, read_rows=False,
+                    named=label("max_length")[0].split(" (")[0])
+                steps = planned_steps(sized, workspace, read_rows=False)
+            except ScriptoriumError as error:
+                sized, length_note, steps = self.config, str(error), None
+            guess = estimate(sized, self.hardware, shape, total_steps=steps)
             colour = "#b00" if not guess.fits else "#333"
             text = (f"{guess.plan()} of memory; {guess.steps} steps ≈ "
                     f"{duration(guess.seconds)}")
+            if length_note:
+                text += f"<br>{html.escape(length_note)}"
             gpus = len(self.hardware.gpus)
             if gpus > 1 or self.config.nproc > 1:
                 text += f"<br>{describe_plan(self.config, gpus)}"

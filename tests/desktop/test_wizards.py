@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from helpers.workspaces import TINY_BASE, tiny_training_workspace
 
+from core.datasets.store import DatasetStore
 from core.workspace.registry import ModelRegistry
 from desktop.main_window import MainWindow
 from desktop.qt import Qt, QWizard
@@ -229,3 +230,20 @@ def test_building_an_sft_dataset_says_how_its_prompts_were_written(  # noqa: ANN
     assert "bare requests" in setup.note.text() and "no knowledge base" in setup.note.text()
     qtbot.wait(100)  # the layout takes the wrapped note on the next event-loop turn
     wizard.grab().save(str(tmp_path / "train-setup-sft.png"))
+    wizard.next()  # the settings page sizes the run to the examples just built
+    settings = wizard.settings
+    qtbot.waitUntil(lambda: settings.hardware is not None, timeout=60_000)
+    built = DatasetStore(window.state.workspace).latest("sft")
+    assert built is not None
+    longest = built.summary["lengths"]["longest"]
+    count = built.summary["examples"]
+    assert (f"Longest passage {-(-longest // 64) * 64} tokens (automatic): holds the "
+            f"longest of its {count} example{'s' if count > 1 else ''}, {longest} tokens."
+            ) in settings.estimate_label.text()
+    qtbot.wait(100)
+    wizard.grab().save(str(tmp_path / "train-settings-sft.png"))
+    wizard.next()  # the advanced page names it "automatic", not 0
+    editor = wizard.advanced.form.editors["max_length"]
+    assert editor.value() == 0 and editor.text() == "auto"  # type: ignore[attr-defined]
+    qtbot.wait(100)
+    wizard.grab().save(str(tmp_path / "train-advanced-sft.png"))

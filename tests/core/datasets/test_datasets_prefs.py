@@ -8,6 +8,7 @@ import pytest
 from dataset_fixtures import TINY, write_feedback
 
 from core.datasets import BuildDatasetConfig, DatasetError, DatasetStore, build_dataset
+from core.datasets.model import built_note
 from core.workspace import Workspace
 
 
@@ -91,3 +92,36 @@ def test_only_marked_preferred_answers_is_a_clear_error(ds_workspace: Workspace)
                                               "NAS-XX-1] leads.", "rejected": "Nobody leads."}])
     with pytest.raises(DatasetError, match=r"marked \[unverified"):
         build_dataset(ds_workspace, prefs())
+
+
+def test_grounded_preference_prompts_show_the_sources_drafting_would(
+        paired_workspace: Workspace, tiny_tokenizer: Any) -> None:
+    from core.drafting.prompt import DOCUMENT_HEADER
+    from core.retrieval.index import update_index
+
+    request = "When is the monthly status report due?"
+    write_feedback(paired_workspace, "a.jsonl", [
+        {"prompt": request, "chosen": "Within 5 days of month end [1].",
+         "rejected": "Whenever it is ready."},
+        {"prompt": [{"role": "user", "content": "A chat given as messages."}],
+         "chosen": "Kept as it is.", "rejected": "Changed."}])
+    bare = build_dataset(paired_workspace, prefs(heldout_fraction=0.0)).record
+    assert bare.summary["grounded"] == 0 and "no knowledge base" in bare.summary["not_grounded"]
+    assert "bare requests" in built_note("prefs", bare.summary)
+    update_index(paired_workspace)  # the index is an input: rebuilt
+    record = build_dataset(paired_workspace, prefs(heldout_fraction=0.0)).record
+    assert record.id != bare.id and record.summary["grounded"] == 1
+    assert build_dataset(paired_workspace, prefs(heldout_fraction=0.0)).reused
+    assert built_note("prefs", record.summary).startswith(
+        "1 of its 2 prompts show the sources retrieval finds for them, as drafting does.")
+    rows = DatasetStore(paired_workspace).rows(record.id, "train")
+    grounded = next(r for r in rows if r.get("request") == request)
+    before_request = grounded["prompt"].split(request)[0]
+    assert DOCUMENT_HEADER in before_request and "within 5 days of month end" in before_request
+    assert grounded["sources_shown"] and grounded["chosen"].startswith("Within 5 days")
+    assert {d.document_id for d in record.documents} == {
+        s.split("#")[0] for s in grounded["sources_shown"]}  # what its prompts show
+    chat = next(r for r in rows if "request" not in r)
+    assert DOCUMENT_HEADER not in chat["prompt"] and "A chat given as messages." in chat["prompt"]
+    lengths = record.summary["lengths"]
+    assert lengths["longest_prompt"] == grounded["prompt_tokens"] > 40

@@ -152,3 +152,14 @@ def test_not_enough_disk_stops_before_training(train_workspace: Workspace, train
     with pytest.raises(DiskSpaceError, match="training checkpoints"):
         train_run(train_workspace, "cpt")
     assert not list(Path(train_workspace.root / "runs" / "run-cpt").glob("checkpoint*"))
+
+
+def test_auto_max_length_is_resolved_before_training_and_recorded(
+        train_workspace: Workspace, train_run) -> None:  # noqa: ANN001
+    result, recorder = train_run(train_workspace, "sft", "max_length=0", "max_steps=2")
+    note = ("max_length 512 (auto): the dataset's lengths were not recorded; build it again "
+            "to fit them.")
+    assert result["notes"][0] == note
+    assert note in [e.message for e in recorder.events if e.type == "log"]
+    record = ModelRegistry(train_workspace).get(result["model_id"])
+    assert record.config["max_length"] == 512  # what it trained with, not "auto"
