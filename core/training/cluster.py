@@ -51,6 +51,7 @@ from core.jobs.store import JobStore
 from core.training import distributed
 from core.training.checkpoints import latest_complete
 from core.training.config import TrainConfig, parse_config
+from core.training.lengths import resolve_max_length
 from core.workspace import Workspace
 from core.workspace.registry import RECORD, ModelRecord, ModelRegistry, new_model_id
 
@@ -152,7 +153,7 @@ def export_bundle(workspace: Workspace, run: str | TrainConfig, out: Path, *, np
                   nodes: int = 1, partition: str = "", time_limit: str = "24:00:00"
                   ) -> dict[str, Any]:
     """Write the bundle for ``run`` to ``out`` (which must not exist); returns bundle.json."""
-    config = resolve_run(workspace, run)
+    config, _ = resolve_max_length(resolve_run(workspace, run), workspace)  # auto: fixed here
     out = Path(out).absolute()
     if out.exists() and any(out.iterdir()):
         raise BundleError(f"{out} already exists and is not empty; choose a new folder.")

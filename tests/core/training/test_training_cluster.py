@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from training_fixtures import TINY_BASE, fast_config
 
+from core.fsutil import read_yaml
 from core.jobs.store import JobStore
 from core.training.cluster import BundleError, export_bundle, import_run, verify_manifest
 from core.workspace import Workspace
@@ -138,3 +139,11 @@ def test_damaged_bundles_and_results_are_refused_by_name(train_workspace: Worksp
         export_bundle(train_workspace, _planned_run(train_workspace), out)
     with pytest.raises(Exception, match="No training run 'nope'"):
         export_bundle(train_workspace, "nope", tmp_path / "other")
+
+
+def test_a_bundle_carries_the_length_auto_resolved_to(train_workspace: Workspace,
+                                                      tmp_path: Path) -> None:
+    config = fast_config("sft", "sft-v1", "max_length=0")
+    export_bundle(train_workspace, config, tmp_path / "export")
+    # the ranks on the cluster read the bundle's config as it is: never 0
+    assert read_yaml(tmp_path / "export" / "config.yaml")["max_length"] == 512
