@@ -14,6 +14,7 @@ from typing import Any
 
 from core.datasets.lengths import Lengths, example_tokens
 from core.datasets.store import DatasetStore
+from core.errors import ScriptoriumError
 from core.training.config import TrainConfig
 from core.workspace import Workspace
 
@@ -71,19 +72,22 @@ def resolve_max_length(config: TrainConfig, workspace: Workspace, *, read_rows: 
     dataset's examples in a sentence ("" when nothing to say; ``named`` as in
     ``length_note``). ``read_rows=False`` reads only the dataset's record (quick enough
     for the GUI thread)."""
-    if config.recipe == "cpt":
-        if config.max_length:
-            return config, ""
-        seq_len = _cpt_seq_len(workspace, config.dataset)
-        return config.model_copy(update={"max_length": seq_len}), ""
-    lengths = dataset_lengths(workspace, config.dataset, read_rows=read_rows)
+    if config.max_length and config.recipe == "cpt":
+        return config, ""
+    try:  # a probe may measure a base before its dataset is built
+        if config.recipe == "cpt":
+            seq_len = _cpt_seq_len(workspace, config.dataset)
+            return config.model_copy(update={"max_length": seq_len}), ""
+        lengths = dataset_lengths(workspace, config.dataset, read_rows=read_rows)
+        why = "the dataset's lengths were not recorded; build it again to fit them"
+    except ScriptoriumError as error:
+        lengths, why = None, error.message[:1].lower() + error.message[1:].rstrip(".")
     if lengths is None or not lengths.count:
         if config.max_length:
             return config, ""
         setting = f"{named} {FALLBACK} tokens" if named else f"max_length {FALLBACK}"
         return config.model_copy(update={"max_length": FALLBACK}), (
-            f"{setting} ({'automatic' if named else 'auto'}): the dataset's lengths were not "
-            "recorded; build it again to fit them.")
+            f"{setting} ({'automatic' if named else 'auto'}): {why}.")
     length = config.max_length or fitted(lengths)
     return (config.model_copy(update={"max_length": length}),
             length_note(lengths, length, auto=not config.max_length, named=named))
@@ -101,7 +105,10 @@ def planned_steps(config: TrainConfig, workspace: Workspace, *,
     the dataset does not say (its record has no count)."""
     if config.max_steps:
         return config.max_steps
-    record = DatasetStore(workspace).get(config.dataset)
+    try:
+        record = DatasetStore(workspace).get(config.dataset)
+    except ScriptoriumError:
+        return None
     train = record.summary.get("train")
     if not isinstance(train, int) or train <= 0:
         return None

@@ -7,7 +7,6 @@ import json
 import pytest
 from training_fixtures import commit_dataset
 
-from core.datasets import DatasetError
 from core.datasets.lengths import Lengths
 from core.datasets.store import DatasetStore
 from core.training.config import build_config
@@ -96,9 +95,18 @@ def test_auto_is_the_default_of_the_instruction_and_preference_recipes() -> None
             assert build_config(recipe, dataset="d", preset=preset).max_length == 0
 
 
-def test_a_missing_dataset_is_a_clear_error(workspace: Workspace) -> None:
-    with pytest.raises(DatasetError, match="No dataset 'sft-v9'"):
-        resolve_max_length(build_config("sft", dataset="sft-v9"), workspace)
+def test_a_dataset_not_built_yet_leaves_a_probe_its_length(workspace: Workspace) -> None:
+    """`train --probe` measures a base before its dataset exists (the run itself then
+    fails on the missing dataset, by name)."""
+    config, note = resolve_max_length(build_config("sft", dataset="sft-v9"), workspace)
+    assert config.max_length == FALLBACK and note == (
+        "max_length 512 (auto): no dataset 'sft-v9' in this workspace (datasets: none yet).")
+    kept, quiet = resolve_max_length(build_config("cpt", dataset="cpt-v9"), workspace)
+    assert (kept.max_length, quiet) == (256, "")
+    auto, _ = resolve_max_length(build_config("cpt", dataset="cpt-v9",
+                                              overrides=["max_length=0"]), workspace)
+    assert auto.max_length == FALLBACK
+    assert planned_steps(config, workspace) is None
 
 
 def test_a_length_under_eight_is_refused() -> None:
