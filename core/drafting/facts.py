@@ -62,7 +62,11 @@ _RATE_WORDS = re.compile(r"\b(?:per\s+hour|an\s+hour|hourly|rates?)\b|/\s*(?:hr|
 _PER_PERIOD = re.compile(r"\s*(?:(?:per|a|an|each|every)\s+|/\s*)(?:year|yr|annum|month|mo|"
                          r"week|wk|day|shift)\b|\s*(?:annual(?:ly)?|yearly|monthly|salary)\b",
                          re.IGNORECASE)
-_SENTENCE_END = re.compile(r"[.!?](?:\s|$)|\n")
+_ABBREVIATIONS = ("Sr", "Jr", "Dr", "Mr", "Ms", "Mrs", "No", "St", "vs", "Inc", "Co", "e.g",
+                  "i.e", "etc")
+# the end of a sentence, list item or table line; not the stop of "Sr." or "U.S."
+_SENTENCE_END = re.compile("".join(rf"(?<!\b{re.escape(a)})" for a in _ABBREVIATIONS)
+                           + r"(?<!\b[A-Z])[.!?](?:\s|$)|\n")
 MAX_TABLE_ROWS = 12
 MAX_KEY_FACTS = 6
 _WIDE = 60  # a column whose values average more characters than this stays out
@@ -358,10 +362,12 @@ def _in_longer_title(plain: str, start: int) -> bool:
     if before is None:
         return False
     word = before.group(1).lstrip("(\"“'")
+    folded = word.casefold()
+    if folded in _QUALIFIERS:
+        return True  # "Sr. Data Engineer" too
     if not word or not word[-1].isalnum() or CODE.fullmatch(word):
         return False  # "Engineers, Data Engineer", "NAS-DE-02 Data Engineer"
-    folded = word.casefold()
-    return folded in _QUALIFIERS or (word[0].isupper() and folded not in _DETERMINERS)
+    return word[0].isupper() and folded not in _DETERMINERS
 
 
 def rows_named(sentence: str, rows: Sequence[Citation]) -> list[Citation]:

@@ -908,7 +908,8 @@ The hourly rates total $1,245,000.00 for the base year.
 | Systems Engineer | LC-203 | $118.50 |
 Information Assurance Engineer (LC-410): maintains the System Security Plan.
 Our senior engineer, LC-204, reviews every design.
-Principal Project Manager (LC-101) Ruth Ames holds a PMP."""
+Principal Project Manager (LC-101) Ruth Ames holds a PMP.
+Our Sr. Systems Engineer (LC-204) signs off each release."""
 
 
 def test_staffing_prose_written_by_people_is_left_alone() -> None:
